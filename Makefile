@@ -1,0 +1,35 @@
+# breakerbox: every module of the repository is driven from here.
+# `make test` is what CI runs (through .ci/run); `make demo` runs the demo.
+
+GO      ?= go
+MODULES := $(shell find . -name go.mod -not -path '*/testdata/*' -exec dirname {} \; | sort)
+BENCHTIME ?= 1s
+BENCHCOUNT ?= 6
+
+.PHONY: test vet tidy-check race demo bench fmt-check
+
+test: fmt-check vet tidy-check race
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	@set -e; for m in $(MODULES); do echo "== vet $$m"; (cd $$m && $(GO) vet ./...); done
+
+tidy-check:
+	@set -e; for m in $(MODULES); do \
+		(cd $$m && cp go.mod /tmp/bbx-go.mod.bak && { [ -f go.sum ] && cp go.sum /tmp/bbx-go.sum.bak || rm -f /tmp/bbx-go.sum.bak; } && \
+		$(GO) mod tidy && \
+		if ! cmp -s go.mod /tmp/bbx-go.mod.bak || { [ -f /tmp/bbx-go.sum.bak ] && ! cmp -s go.sum /tmp/bbx-go.sum.bak; }; then \
+			echo "go mod tidy changes $$m/go.mod or go.sum; run it and commit"; \
+			cp /tmp/bbx-go.mod.bak go.mod; [ -f /tmp/bbx-go.sum.bak ] && cp /tmp/bbx-go.sum.bak go.sum; exit 1; fi); \
+	done
+
+race:
+	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
+
+demo:
+	$(GO) run ./examples/quickstart
+
+bench:
+	cd benchmarks && $(GO) test -run '^$$' -bench . -benchmem -cpu 1,2 -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./... | tee bench.txt

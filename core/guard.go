@@ -1,0 +1,299 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/core/bulkhead"
+)
+
+// Guard protects calls to one dependency with a circuit breaker and, when
+// its policy has one, a bulkhead. Guards are created by a Registry; a Guard
+// is safe for concurrent use.
+type Guard struct {
+	name     string
+	policy   Policy
+	tags     []string
+	critical bool
+	br       *breaker.Breaker
+	bh       *bulkhead.Bulkhead
+	hooks    atomic.Pointer[Hooks]
+
+	errOpen *RejectedError
+	errFull *RejectedError
+
+	// Idle tracking, guarded by the registry's mutex.
+	seenActivity uint64
+	seenAt       time.Time
+}
+
+func newGuard(name string, p Policy, tags []string, classifier breaker.Classifier) (*Guard, error) {
+	cfg, err := p.Breaker.BreakerConfig()
+	if err != nil {
+		return nil, &PolicyError{Policy: p.Name, Err: err}
+	}
+	if classifier != nil {
+		cfg.Classifier = classifier
+	}
+	g := &Guard{name: name, policy: p, critical: p.Critical}
+	g.tags = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(p.Tags), tags...))))
+	cfg.OnStateChange = g.stateChanged
+	if g.br, err = breaker.New(cfg); err != nil {
+		return nil, &PolicyError{Policy: p.Name, Err: err}
+	}
+	mode, err := p.Breaker.mode()
+	if err != nil {
+		return nil, &PolicyError{Policy: p.Name, Err: err}
+	}
+	m := breaker.Manual{Actor: "policy", Reason: "policy " + quote(p.Name) + " sets mode " + mode.String()}
+	switch mode {
+	case breaker.Disabled:
+		g.br.Disable(m)
+	case breaker.MetricsOnly:
+		g.br.MetricsOnly(m)
+	case breaker.ForcedOpen:
+		g.br.ForceOpen(m)
+	}
+	if p.Bulkhead != nil {
+		if g.bh, err = bulkhead.New(p.Bulkhead.BulkheadConfig()); err != nil {
+			return nil, &PolicyError{Policy: p.Name, Err: err}
+		}
+		g.errFull = newRejectedError(name, bulkhead.ErrFull, nil)
+	}
+	g.errOpen = newRejectedError(name, breaker.ErrOpen, g.br.RetryAfter)
+	return g, nil
+}
+
+// Name returns the guard's name.
+func (g *Guard) Name() string { return g.name }
+
+// Policy returns the resolved policy the guard was built from.
+func (g *Guard) Policy() Policy { return g.policy }
+
+// Tags returns the guard's tags, sorted. The slice must not be modified.
+func (g *Guard) Tags() []string { return g.tags }
+
+// HasTag reports whether the guard carries tag.
+func (g *Guard) HasTag(tag string) bool {
+	_, ok := slices.BinarySearch(g.tags, tag)
+	return ok
+}
+
+// Critical reports whether the guard's policy marks it critical (readiness
+// fails while it is open).
+func (g *Guard) Critical() bool { return g.critical }
+
+// Breaker returns the guard's circuit breaker, for manual control and
+// inspection.
+func (g *Guard) Breaker() *breaker.Breaker { return g.br }
+
+// Bulkhead returns the guard's bulkhead, or nil when its policy has none.
+func (g *Guard) Bulkhead() *bulkhead.Bulkhead { return g.bh }
+
+func (g *Guard) stateChanged(ctx context.Context, t breaker.Transition) {
+	if h := g.hooks.Load(); h != nil && h.OnStateChange != nil {
+		h.OnStateChange(ctx, StateChange{Guard: g.name, Transition: t})
+	}
+}
+
+// Permit is a guard's admission of one call; report the outcome with Done,
+// Finish or Report exactly once. It is a small value, returned without
+// allocation. The zero Permit reports nothing.
+type Permit struct {
+	g     *Guard
+	bp    breaker.Permit
+	start int64 // nanoseconds since clockEpoch, when a completion hook wants latency
+	bulk  bool
+}
+
+// clockEpoch anchors the monotonic timestamps guards take for hooks.
+var clockEpoch = time.Now()
+
+// Allow asks the guard to admit a call: the bulkhead first (waiting in its
+// queue if it has one), then the breaker. It returns a Permit, a
+// *RejectedError (matching ErrRejected), or ctx's error if ctx ended while
+// the call waited in the bulkhead's queue.
+func (g *Guard) Allow(ctx context.Context) (Permit, error) {
+	bulk := false
+	if g.bh != nil && !g.br.Rejecting() {
+		if err := g.bh.Acquire(ctx); err != nil {
+			if err == bulkhead.ErrFull || errors.Is(err, bulkhead.ErrFull) {
+				return Permit{}, g.rejected(ctx, g.errFull)
+			}
+			return Permit{}, err
+		}
+		bulk = true
+	}
+	bp, err := g.br.Allow(ctx)
+	if err != nil {
+		if bulk {
+			g.bh.Release()
+		}
+		return Permit{}, g.rejected(ctx, g.errOpen)
+	}
+	p := Permit{g: g, bp: bp, bulk: bulk}
+	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
+		p.start = int64(time.Since(clockEpoch)) + 1
+	}
+	return p, nil
+}
+
+func (g *Guard) rejected(ctx context.Context, e *RejectedError) error {
+	if h := g.hooks.Load(); h != nil && h.OnReject != nil {
+		h.OnReject(ctx, Rejection{Guard: g.name, Err: e})
+	}
+	return e
+}
+
+// Done reports the call's outcome; the breaker classifies err (by default
+// nil is a success, context.Canceled is ignored, anything else a failure).
+func (p *Permit) Done(err error) {
+	if p.g == nil {
+		return
+	}
+	p.bp.Done(err)
+	p.after(err, 0, false)
+}
+
+// Finish reports the call's outcome with an adapter's label (an HTTP status
+// or gRPC code) for the breaker's classifier.
+func (p *Permit) Finish(o breaker.Outcome) {
+	if p.g == nil {
+		return
+	}
+	p.bp.Finish(o)
+	p.after(o.Err, 0, false)
+}
+
+// Report reports a result the caller classified itself; err is passed to
+// completion hooks only.
+func (p *Permit) Report(r breaker.Result, err error) {
+	if p.g == nil {
+		return
+	}
+	p.bp.Report(r)
+	p.after(err, r, true)
+}
+
+func (p *Permit) after(err error, r breaker.Result, classified bool) {
+	g := p.g
+	if p.bulk {
+		g.bh.Release()
+	}
+	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
+		g.completed(p, h, err, r, classified)
+	}
+}
+
+func (g *Guard) completed(p *Permit, h *Hooks, err error, r breaker.Result, classified bool) {
+	{
+		if !classified {
+			r = g.br.Classify(breaker.Outcome{Err: err})
+		}
+		var lat time.Duration
+		if p.start != 0 {
+			lat = time.Since(clockEpoch) - time.Duration(p.start-1)
+		}
+		h.OnDone(p.bp.Context(), Completion{Guard: g.name, Result: r, Err: err, Latency: lat})
+	}
+}
+
+// Do runs fn through the guard; see the package function Do.
+func (g *Guard) Do(ctx context.Context, fn func(context.Context) error) error {
+	_, err := Do(ctx, g, func(ctx context.Context) (struct{}, error) { return struct{}{}, fn(ctx) })
+	return err
+}
+
+// Do runs fn through the guard g and returns its result. When the guard
+// rejects the call, fn does not run and Do returns the *RejectedError. When
+// fn panics, the call is recorded as a failure (ErrPanicked) and the panic
+// continues.
+func Do[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+	p, err := g.Allow(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return run(ctx, p, fn)
+}
+
+func run[T any](ctx context.Context, p Permit, fn func(context.Context) (T, error)) (v T, err error) {
+	finished := false
+	defer func() {
+		if !finished {
+			p.Done(ErrPanicked)
+		}
+	}()
+	v, err = fn(ctx)
+	finished = true
+	p.Done(err)
+	return v, err
+}
+
+// ForceOpen forces the guard's breaker open; see breaker.Breaker.ForceOpen.
+func (g *Guard) ForceOpen(m breaker.Manual) breaker.Transition { return g.br.ForceOpen(m) }
+
+// OpenFor opens the guard's breaker for d; see breaker.Breaker.OpenFor.
+func (g *Guard) OpenFor(d time.Duration, m breaker.Manual) breaker.Transition {
+	return g.br.OpenFor(d, m)
+}
+
+// Disable forces the guard's breaker closed; see breaker.Breaker.Disable.
+func (g *Guard) Disable(m breaker.Manual) breaker.Transition { return g.br.Disable(m) }
+
+// MetricsOnly puts the guard's breaker in metrics-only mode.
+func (g *Guard) MetricsOnly(m breaker.Manual) breaker.Transition { return g.br.MetricsOnly(m) }
+
+// Reset clears the guard's breaker window; see breaker.Breaker.Reset.
+func (g *Guard) Reset(m breaker.Manual) breaker.Transition { return g.br.Reset(m) }
+
+// Release returns the guard's breaker to automatic operation.
+func (g *Guard) Release(m breaker.Manual) breaker.Transition { return g.br.Release(m) }
+
+// GuardSnapshot is a copy of one guard's state and cumulative counters.
+type GuardSnapshot struct {
+	Name     string
+	Policy   string
+	Tags     []string
+	Critical bool
+	Breaker  breaker.Snapshot
+	// Bulkhead is nil when the guard has no bulkhead.
+	Bulkhead *bulkhead.Snapshot
+	// Rejected counts rejections by reason.
+	Rejected Rejections
+}
+
+// Rejections counts a guard's rejections by reason.
+type Rejections struct {
+	Open     uint64 // breaker open, forced open or ramping
+	HalfOpen uint64 // half-open with every probe slot taken
+	Full     uint64 // bulkhead full or its queue wait timed out
+}
+
+// Total returns the sum of all rejections.
+func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full }
+
+// Snapshot returns a copy of the guard's state and counters.
+func (g *Guard) Snapshot() GuardSnapshot {
+	s := GuardSnapshot{Name: g.name, Policy: g.policy.Name, Tags: slices.Clone(g.tags), Critical: g.critical, Breaker: g.br.Snapshot()}
+	s.Rejected.Open, s.Rejected.HalfOpen = s.Breaker.Rejected, s.Breaker.RejectedProbe
+	if g.bh != nil {
+		bs := g.bh.Snapshot()
+		s.Bulkhead = &bs
+		s.Rejected.Full = bs.Rejected + bs.TimedOut
+	}
+	return s
+}
+
+// activity is a number that grows with every call the guard sees.
+func (s *GuardSnapshot) activity() uint64 {
+	return s.Breaker.Admitted + s.Rejected.Total()
+}
+
+// String returns the guard's name and state, for logs.
+func (g *Guard) String() string { return fmt.Sprintf("guard %q (%s)", g.name, g.br.State()) }

@@ -1,0 +1,99 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/breakerbox/breakerbox/core/breaker"
+)
+
+// Hooks observes guards. Every field is optional, and a nil field costs
+// nothing on the call path. Hooks run in the goroutine of the call that
+// triggered them, never under a lock; they must be quick and must not
+// block (queue slow work, as package notify does). A panicking hook is
+// recovered and the guard carries on.
+//
+// Several sets of hooks compose: a registry calls every set it was given,
+// in the order they were added.
+type Hooks struct {
+	// OnStateChange is called after a guard's breaker changes state, with
+	// the context of the call that caused it (context.Background for timers
+	// and manual changes). Changes of one guard arrive in order.
+	OnStateChange func(ctx context.Context, e StateChange)
+	// OnReject is called when a guard rejects a call.
+	OnReject func(ctx context.Context, r Rejection)
+	// OnDone is called when an admitted call finishes. Setting it makes the
+	// guard measure each call's latency (two clock reads per call).
+	OnDone func(ctx context.Context, c Completion)
+}
+
+// StateChange is a guard's breaker transition.
+type StateChange struct {
+	Guard string
+	breaker.Transition
+}
+
+// Rejection describes a rejected call.
+type Rejection struct {
+	Guard string
+	// Err is the error returned to the caller; Err.Reason is the sentinel.
+	Err *RejectedError
+}
+
+// Completion describes a finished call.
+type Completion struct {
+	Guard   string
+	Result  breaker.Result
+	Err     error
+	Latency time.Duration
+}
+
+// composeHooks merges hook sets into one, or returns nil when no set has a
+// hook.
+func composeHooks(sets []Hooks) *Hooks {
+	var out Hooks
+	var sc []func(context.Context, StateChange)
+	var rj []func(context.Context, Rejection)
+	var dn []func(context.Context, Completion)
+	for _, h := range sets {
+		if h.OnStateChange != nil {
+			sc = append(sc, h.OnStateChange)
+		}
+		if h.OnReject != nil {
+			rj = append(rj, h.OnReject)
+		}
+		if h.OnDone != nil {
+			dn = append(dn, h.OnDone)
+		}
+	}
+	if len(sc)+len(rj)+len(dn) == 0 {
+		return nil
+	}
+	if len(sc) > 0 {
+		out.OnStateChange = func(ctx context.Context, e StateChange) {
+			for _, f := range sc {
+				safe(func() { f(ctx, e) })
+			}
+		}
+	}
+	if len(rj) > 0 {
+		out.OnReject = func(ctx context.Context, r Rejection) {
+			for _, f := range rj {
+				safe(func() { f(ctx, r) })
+			}
+		}
+	}
+	if len(dn) > 0 {
+		out.OnDone = func(ctx context.Context, c Completion) {
+			for _, f := range dn {
+				safe(func() { f(ctx, c) })
+			}
+		}
+	}
+	return &out
+}
+
+func safe(f func()) {
+	defer func() { _ = recover() }()
+	f()
+}

@@ -1,0 +1,426 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/breakerbox/breakerbox/core/breaker"
+)
+
+// DefaultPolicyName is the name of the policy a registry uses for guards no
+// other policy matches, unless WithDefaultPolicy gives another.
+const DefaultPolicyName = "default"
+
+// Registry owns a process's guards, keyed by name. It is safe for concurrent
+// use; looking up an existing guard takes no lock and allocates nothing.
+type Registry struct {
+	guards sync.Map // string -> *Guard
+
+	mu       sync.Mutex // serialises creation, policies, hooks, pruning
+	policies map[string]Policy
+	order    []string
+	def      string
+	hookSets []Hooks
+	hooks    *Hooks
+}
+
+// Option configures a Registry.
+type Option interface{ apply(*Registry) error }
+
+type optionFunc func(*Registry) error
+
+func (f optionFunc) apply(r *Registry) error { return f(r) }
+
+// WithPolicies adds policies to the registry, in order (the order decides
+// which Match pattern wins). Policies in one call may extend each other in
+// any order.
+func WithPolicies(ps ...Policy) Option {
+	return optionFunc(func(r *Registry) error { return r.addPolicies(ps) })
+}
+
+// WithDefaultPolicy adds p and makes it the policy for guards no other
+// policy matches.
+func WithDefaultPolicy(p Policy) Option {
+	return optionFunc(func(r *Registry) error {
+		if err := r.addPolicies([]Policy{p}); err != nil {
+			return err
+		}
+		r.def = p.Name
+		return nil
+	})
+}
+
+// WithHooks adds a set of hooks called for every guard of the registry.
+func WithHooks(h Hooks) Option {
+	return optionFunc(func(r *Registry) error {
+		r.hookSets = append(r.hookSets, h)
+		r.hooks = composeHooks(r.hookSets)
+		return nil
+	})
+}
+
+// NewRegistry returns a registry configured by opts, or the first error an
+// option reports (an invalid policy, for example). Without policies every
+// guard gets the built-in defaults (see breaker.Config).
+func NewRegistry(opts ...Option) (*Registry, error) {
+	r := &Registry{policies: map[string]Policy{}, def: DefaultPolicyName}
+	for _, o := range opts {
+		if err := o.apply(r); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// SetPolicies adds or replaces policies. Guards that exist keep the policy
+// they were built with; new guards use the new policies. All policies are
+// validated first, and none is added if one is invalid.
+func (r *Registry) SetPolicies(ps ...Policy) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addPolicies(ps)
+}
+
+func (r *Registry) addPolicies(ps []Policy) error {
+	next := make(map[string]Policy, len(r.policies)+len(ps))
+	for k, v := range r.policies {
+		next[k] = v
+	}
+	order := slices.Clone(r.order)
+	for _, p := range ps {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		if _, ok := next[p.Name]; !ok {
+			order = append(order, p.Name)
+		}
+		next[p.Name] = p
+	}
+	for _, p := range ps {
+		if _, err := resolve(next, p.Name); err != nil {
+			return err
+		}
+	}
+	r.policies, r.order = next, order
+	return nil
+}
+
+// resolve returns the named policy with its Extends chain applied, validated.
+func resolve(ps map[string]Policy, name string) (Policy, error) {
+	p, ok := ps[name]
+	if !ok {
+		return Policy{}, fmt.Errorf("core: unknown policy %q", name)
+	}
+	seen := []string{name}
+	out := p
+	for parent := p.Extends; parent != ""; {
+		if slices.Contains(seen, parent) {
+			return Policy{}, &PolicyError{Policy: name, Err: fmt.Errorf("extends: cycle %s -> %s", strings.Join(seen, " -> "), parent)}
+		}
+		pp, ok := ps[parent]
+		if !ok {
+			return Policy{}, &PolicyError{Policy: name, Err: fmt.Errorf("extends: unknown policy %q", parent)}
+		}
+		seen = append(seen, parent)
+		out = inherit(out, pp)
+		parent = pp.Extends
+	}
+	out.Extends = p.Extends
+	if err := out.Validate(); err != nil {
+		return Policy{}, err
+	}
+	return out, nil
+}
+
+// Policy returns the named policy with its Extends chain resolved.
+func (r *Registry) Policy(name string) (Policy, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return resolve(r.policies, name)
+}
+
+// Policies returns the registry's policies as added, unresolved, in order.
+func (r *Registry) Policies() []Policy {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Policy, 0, len(r.order))
+	for _, n := range r.order {
+		out = append(out, r.policies[n])
+	}
+	return out
+}
+
+// policyFor picks the policy for a new guard.
+func (r *Registry) policyFor(name, explicit string) (Policy, error) {
+	if explicit != "" {
+		return resolve(r.policies, explicit)
+	}
+	if _, ok := r.policies[name]; ok {
+		return resolve(r.policies, name)
+	}
+	for _, n := range r.order {
+		if p := r.policies[n]; p.matches(name) {
+			return resolve(r.policies, n)
+		}
+	}
+	if _, ok := r.policies[r.def]; ok {
+		return resolve(r.policies, r.def)
+	}
+	return Policy{Name: DefaultPolicyName}, nil
+}
+
+// GuardOption configures a guard when Registry.Guard creates it; options
+// are ignored when the guard already exists.
+type GuardOption interface{ applyGuard(*guardConfig) }
+
+type guardConfig struct {
+	policy     string
+	tags       []string
+	classifier breaker.Classifier
+}
+
+type guardOptionFunc func(*guardConfig)
+
+func (f guardOptionFunc) applyGuard(c *guardConfig) { f(c) }
+
+// UsePolicy makes a new guard use the named policy instead of the one its
+// name matches.
+func UsePolicy(name string) GuardOption {
+	return guardOptionFunc(func(c *guardConfig) { c.policy = name })
+}
+
+// WithTags adds tags to a new guard, besides its policy's.
+func WithTags(tags ...string) GuardOption {
+	return guardOptionFunc(func(c *guardConfig) { c.tags = append(c.tags, tags...) })
+}
+
+// WithClassifier sets a new guard's breaker classifier (adapters use it for
+// status codes).
+func WithClassifier(c breaker.Classifier) GuardOption {
+	return guardOptionFunc(func(cfg *guardConfig) { cfg.classifier = c })
+}
+
+// Guard returns the guard called name, creating it from its policy on
+// first use. It fails only for an empty name or an unknown explicit policy.
+func (r *Registry) Guard(name string, opts ...GuardOption) (*Guard, error) {
+	if g, ok := r.guards.Load(name); ok {
+		return g.(*Guard), nil
+	}
+	return r.create(name, opts)
+}
+
+// MustGuard is Guard for names known at compile time: it panics on error.
+func (r *Registry) MustGuard(name string, opts ...GuardOption) *Guard {
+	g, err := r.Guard(name, opts...)
+	if err != nil {
+		panic(err)
+	}
+	return g
+}
+
+func (r *Registry) create(name string, opts []GuardOption) (*Guard, error) {
+	if name == "" {
+		return nil, errors.New("core: guard name must not be empty")
+	}
+	var cfg guardConfig
+	for _, o := range opts {
+		o.applyGuard(&cfg)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if g, ok := r.guards.Load(name); ok {
+		return g.(*Guard), nil
+	}
+	p, err := r.policyFor(name, cfg.policy)
+	if err != nil {
+		return nil, err
+	}
+	g, err := newGuard(name, p, cfg.tags, cfg.classifier)
+	if err != nil {
+		return nil, err
+	}
+	g.hooks.Store(r.hooks)
+	g.seenAt = time.Now()
+	r.guards.Store(name, g)
+	return g, nil
+}
+
+// Lookup returns the guard called name if it exists; it never creates one.
+func (r *Registry) Lookup(name string) (*Guard, bool) {
+	g, ok := r.guards.Load(name)
+	if !ok {
+		return nil, false
+	}
+	return g.(*Guard), true
+}
+
+// AddHooks adds a set of hooks to every guard, existing and future.
+func (r *Registry) AddHooks(h Hooks) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hookSets = append(r.hookSets, h)
+	r.hooks = composeHooks(r.hookSets)
+	r.guards.Range(func(_, v any) bool {
+		v.(*Guard).hooks.Store(r.hooks)
+		return true
+	})
+}
+
+// Selector picks guards for an operation: by name, by tag (a group), or
+// all. Build one with Name, Tag or All.
+type Selector struct {
+	name, tag string
+	all       bool
+}
+
+// Name selects the guard called name; operations fail with ErrUnknownGuard
+// when it does not exist.
+func Name(name string) Selector { return Selector{name: name} }
+
+// Tag selects every guard carrying tag; it may select none.
+func Tag(tag string) Selector { return Selector{tag: tag} }
+
+// All selects every guard.
+func All() Selector { return Selector{all: true} }
+
+// String describes the selector: `name "x"`, `tag "y"` or `all`.
+func (s Selector) String() string {
+	switch {
+	case s.all:
+		return "all"
+	case s.tag != "":
+		return "tag " + quote(s.tag)
+	}
+	return "name " + quote(s.name)
+}
+
+// Guards returns the selected guards sorted by name. A Name selector for an
+// unknown guard returns an error wrapping ErrUnknownGuard.
+func (r *Registry) Guards(sel Selector) ([]*Guard, error) {
+	if !sel.all && sel.tag == "" {
+		g, ok := r.Lookup(sel.name)
+		if !ok {
+			return nil, fmt.Errorf("%w %q", ErrUnknownGuard, sel.name)
+		}
+		return []*Guard{g}, nil
+	}
+	var out []*Guard
+	r.guards.Range(func(_, v any) bool {
+		g := v.(*Guard)
+		if sel.all || g.HasTag(sel.tag) {
+			out = append(out, g)
+		}
+		return true
+	})
+	slices.SortFunc(out, func(a, b *Guard) int { return strings.Compare(a.name, b.name) })
+	return out, nil
+}
+
+// Change is the result of a manual operation on one guard.
+type Change struct {
+	Guard string
+	breaker.Transition
+}
+
+func (r *Registry) apply(sel Selector, op func(*Guard) breaker.Transition) ([]Change, error) {
+	gs, err := r.Guards(sel)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Change, 0, len(gs))
+	for _, g := range gs {
+		out = append(out, Change{Guard: g.name, Transition: op(g)})
+	}
+	return out, nil
+}
+
+// ForceOpen forces the selected guards' breakers open until released.
+func (r *Registry) ForceOpen(sel Selector, m breaker.Manual) ([]Change, error) {
+	return r.apply(sel, func(g *Guard) breaker.Transition { return g.ForceOpen(m) })
+}
+
+// OpenFor opens the selected guards' breakers for d, after which they probe.
+func (r *Registry) OpenFor(sel Selector, d time.Duration, m breaker.Manual) ([]Change, error) {
+	return r.apply(sel, func(g *Guard) breaker.Transition { return g.OpenFor(d, m) })
+}
+
+// Disable forces the selected guards' breakers closed until released.
+func (r *Registry) Disable(sel Selector, m breaker.Manual) ([]Change, error) {
+	return r.apply(sel, func(g *Guard) breaker.Transition { return g.Disable(m) })
+}
+
+// MetricsOnly puts the selected guards' breakers in metrics-only mode.
+func (r *Registry) MetricsOnly(sel Selector, m breaker.Manual) ([]Change, error) {
+	return r.apply(sel, func(g *Guard) breaker.Transition { return g.MetricsOnly(m) })
+}
+
+// Reset clears the selected guards' breaker windows.
+func (r *Registry) Reset(sel Selector, m breaker.Manual) ([]Change, error) {
+	return r.apply(sel, func(g *Guard) breaker.Transition { return g.Reset(m) })
+}
+
+// Release returns the selected guards' breakers to automatic operation.
+func (r *Registry) Release(sel Selector, m breaker.Manual) ([]Change, error) {
+	return r.apply(sel, func(g *Guard) breaker.Transition { return g.Release(m) })
+}
+
+// Snapshot returns a copy of every guard's state and counters, sorted by
+// name. It is the source for exporters, the admin API and the dashboard.
+func (r *Registry) Snapshot() []GuardSnapshot {
+	return r.snapshotAt(time.Now())
+}
+
+func (r *Registry) snapshotAt(now time.Time) []GuardSnapshot {
+	gs, _ := r.Guards(All())
+	out := make([]GuardSnapshot, len(gs))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, g := range gs {
+		out[i] = g.Snapshot()
+		r.observe(g, &out[i], now)
+	}
+	return out
+}
+
+// observe records when a guard was last seen active. Activity is detected
+// by comparing counters between observations (Snapshot and Prune), so no
+// call pays for a clock read.
+func (r *Registry) observe(g *Guard, s *GuardSnapshot, now time.Time) {
+	if a := s.activity(); a != g.seenActivity {
+		g.seenActivity, g.seenAt = a, now
+	}
+}
+
+// Prune removes guards that saw no call for at least idle, and returns
+// their names, sorted. A guard is idle when its counters did not move
+// between observations (every Snapshot and Prune observes) spanning idle,
+// so a guard is pruned at the earliest on the second observation after it
+// fell silent. Guards in a manual state, with calls in flight, or open are
+// never pruned. A guard that is used again after being pruned is created
+// afresh.
+func (r *Registry) Prune(idle time.Duration) []string { return r.PruneAt(time.Now(), idle) }
+
+// PruneAt is Prune at the explicit time now.
+func (r *Registry) PruneAt(now time.Time, idle time.Duration) []string {
+	gs, _ := r.Guards(All())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, g := range gs {
+		s := g.Snapshot()
+		r.observe(g, &s, now)
+		st := s.Breaker.State
+		b := &s.Breaker
+		busy := b.Admitted > b.Succeeded+b.Failed+b.Ignored || s.Bulkhead != nil && (s.Bulkhead.InUse > 0 || s.Bulkhead.Queued > 0)
+		if st.Manual() || st == breaker.Open || busy || now.Sub(g.seenAt) < idle {
+			continue
+		}
+		r.guards.Delete(g.name)
+		out = append(out, g.name)
+	}
+	return out
+}
