@@ -38,9 +38,15 @@ const (
 // shard holds cumulative counters. A breaker has several, each on its own
 // cache line, and a goroutine picks one by its stack address, so parallel
 // callers rarely write the same line.
+//
+// Outcomes of calls admitted under an earlier state word ("stale" calls)
+// are counted apart, so that they never enter the count window's index
+// space (succeeded + failed), which must hold only the current state's
+// calls.
 type shard struct {
 	admitted, succeeded, failed, ignored, slow, rejected, rejectedProbe atomic.Uint64
-	_                                                                   [8]byte
+	staleSucceeded, staleFailed                                         atomic.Uint64
+	_                                                                   [128 - 9*8]byte
 }
 
 // Breaker is a circuit breaker. Create one with New; the zero value is not
@@ -212,9 +218,14 @@ type Permit struct {
 // when the breaker rejects the call. ctx is handed to OnStateChange if the
 // call's outcome changes the state; the breaker does not watch it.
 func (b *Breaker) Allow(ctx context.Context) (Permit, error) {
-	if w := b.word.Load(); w&0xff == uint64(Closed) && !b.measure {
+	w := b.word.Load()
+	if w&0xff == uint64(Closed) && !b.measure {
 		b.shard().admitted.Add(1)
 		return Permit{b: b, ctx: ctx, w: w}, nil
+	}
+	if s := w & 0xff; s == uint64(Open)|flagTimer || s == uint64(ForcedOpen) {
+		b.shard().rejected.Add(1)
+		return Permit{}, ErrOpen
 	}
 	return b.allowSlow(ctx, clk{})
 }
@@ -367,14 +378,16 @@ func (p *Permit) Done(err error) {
 	b := p.b
 	if err == nil && p.kind == kindClosed && !p.timed && b != nil && b.fast {
 		// The common case, kept small: a success on a closed count window.
+		if b.word.Load() != p.w {
+			b.shard().staleSucceeded.Add(1)
+			return
+		}
 		b.shard().succeeded.Add(1)
-		if b.word.Load() == p.w {
-			if b.consecutive.Load() != 0 {
-				b.consecutive.Store(0)
-			}
-			if b.armed.Load() {
-				b.judge(p, &clk{}, false, false)
-			}
+		if b.consecutive.Load() != 0 {
+			b.consecutive.Store(0)
+		}
+		if b.armed.Load() {
+			b.judge(p, &clk{}, false, false)
 		}
 		return
 	}
@@ -428,24 +441,35 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 	}
 	slow := b.slowNanos > 0 && int64(o.Latency) >= b.slowNanos && r != Ignore
 	sh := b.shard()
-	switch r {
-	case Success:
-		sh.succeeded.Add(1)
-	case Failure:
-		sh.failed.Add(1)
-	default:
+	current := b.word.Load() == p.w
+	switch {
+	case r == Ignore:
 		sh.ignored.Add(1)
+	case !current && r == Success:
+		sh.staleSucceeded.Add(1)
+	case !current:
+		sh.staleFailed.Add(1)
+	case r == Success:
+		sh.succeeded.Add(1)
+	default:
+		sh.failed.Add(1)
 	}
 	if slow {
 		sh.slow.Add(1)
+	}
+	if !current {
+		return
+	}
+	if r == Ignore {
+		if p.kind == kindProbe {
+			b.finishProbe(p, r, false, &c)
+		}
+		return
 	}
 	switch p.kind {
 	case kindPass:
 		return
 	case kindClosed:
-		if r == Ignore || b.word.Load() != p.w {
-			return
-		}
 		if b.buckets != nil {
 			b.recordBucket(b.read(&c), r == Failure, slow)
 		} else if r == Success && !slow {
@@ -539,7 +563,10 @@ func (b *Breaker) totalCalls() uint64 {
 }
 
 func (b *Breaker) countWindowLocked(total uint64) (calls, fails, slows int) {
-	n := total - b.base
+	var n uint64
+	if total > b.base {
+		n = total - b.base
+	}
 	if n > uint64(b.cfg.WindowSize) {
 		n = uint64(b.cfg.WindowSize)
 	}

@@ -356,8 +356,8 @@ func (b *Breaker) Snapshot() Snapshot {
 	for i := range b.shards {
 		sh := &b.shards[i]
 		s.Admitted += sh.admitted.Load()
-		s.Succeeded += sh.succeeded.Load()
-		s.Failed += sh.failed.Load()
+		s.Succeeded += sh.succeeded.Load() + sh.staleSucceeded.Load()
+		s.Failed += sh.failed.Load() + sh.staleFailed.Load()
 		s.Ignored += sh.ignored.Load()
 		s.Slow += sh.slow.Load()
 		s.Rejected += sh.rejected.Load()

@@ -1,0 +1,94 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+)
+
+func Example() {
+	reg, err := core.NewRegistry(core.WithPolicies(core.Policy{
+		Name:     "payments",
+		Match:    []string{"payments.*"},
+		Tags:     []string{"stripe"},
+		Breaker:  &core.BreakerPolicy{WindowSize: 20, MinCalls: 5, FailureRate: 50, OpenDuration: core.Duration(30 * time.Second)},
+		Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 10},
+	}))
+	if err != nil {
+		panic(err)
+	}
+	charge := reg.MustGuard("payments.charge")
+
+	receipt, err := core.Do(context.Background(), charge, func(ctx context.Context) (string, error) {
+		return "receipt-42", nil // call the payment provider here
+	})
+	fmt.Println(receipt, err)
+	// Output: receipt-42 <nil>
+}
+
+// Adapters split admission and report, with no closure.
+func ExampleGuard_Allow() {
+	reg, _ := core.NewRegistry()
+	g := reg.MustGuard("inventory")
+
+	p, err := g.Allow(context.Background())
+	if err != nil {
+		fmt.Println("rejected:", err)
+		return
+	}
+	p.Finish(breaker.Outcome{Code: 200, HasCode: true}) // e.g. an HTTP status
+	fmt.Println(g.Snapshot().Breaker.Succeeded)
+	// Output: 1
+}
+
+// Operators act on groups of guards by tag.
+func ExampleRegistry_ForceOpen() {
+	reg, _ := core.NewRegistry(core.WithPolicies(core.Policy{Name: "stripe", Match: []string{"stripe.*"}, Tags: []string{"stripe"}}))
+	reg.MustGuard("stripe.charge")
+	reg.MustGuard("stripe.refund")
+	reg.MustGuard("inventory")
+
+	changes, _ := reg.ForceOpen(core.Tag("stripe"), breaker.Manual{Actor: "alice", Reason: "provider incident"})
+	for _, c := range changes {
+		fmt.Println(c.Guard, c.Transition)
+	}
+	_, err := core.Do(context.Background(), reg.MustGuard("stripe.charge"), func(context.Context) (int, error) { return 0, nil })
+	var rejected *core.RejectedError
+	fmt.Println(errors.Is(err, core.ErrRejected), errors.As(err, &rejected) && rejected.Guard == "stripe.charge")
+	// Output:
+	// stripe.charge closed -> forced-open: provider incident (by alice)
+	// stripe.refund closed -> forced-open: provider incident (by alice)
+	// true true
+}
+
+func ExampleRegistry_Snapshot() {
+	reg, _ := core.NewRegistry()
+	g := reg.MustGuard("search")
+	_ = g.Do(context.Background(), func(context.Context) error { return nil })
+	_ = g.Do(context.Background(), func(context.Context) error { return errors.New("timeout") })
+	for _, s := range reg.Snapshot() {
+		fmt.Printf("%s %s admitted=%d failed=%d rate=%.0f%%\n", s.Name, s.Breaker.State, s.Breaker.Admitted, s.Breaker.Failed, s.Breaker.FailureRate)
+	}
+	// Output: search closed admitted=2 failed=1 rate=50%
+}
+
+// Hooks observe every guard of a registry.
+func ExampleHooks() {
+	reg, _ := core.NewRegistry(
+		core.WithPolicies(core.Policy{Name: "api", Breaker: &core.BreakerPolicy{WindowSize: 2, MinCalls: 2}}),
+		core.WithHooks(core.Hooks{
+			OnStateChange: func(_ context.Context, e core.StateChange) {
+				fmt.Printf("%s: %s -> %s (%s)\n", e.Guard, e.From, e.To, e.Reason)
+			},
+		}),
+	)
+	g := reg.MustGuard("api")
+	for range 2 {
+		_ = g.Do(context.Background(), func(context.Context) error { return errors.New("502") })
+	}
+	// Output: api: closed -> open (failure rate 100% >= 50% over 2 calls)
+}
