@@ -29,7 +29,7 @@ race:
 	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
 demo:
-	$(GO) run ./examples/quickstart
+	cd examples && $(GO) run ./quickstart
 
 bench:
 	cd benchmarks && $(GO) test -run '^$$' -bench . -benchmem -cpu 1,2 -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./... | tee bench.txt

@@ -8,6 +8,7 @@ import (
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/core/fallback"
 )
 
 func Example() {
@@ -91,4 +92,33 @@ func ExampleHooks() {
 		_ = g.Do(context.Background(), func(context.Context) error { return errors.New("502") })
 	}
 	// Output: api: closed -> open (failure rate 100% >= 50% over 2 calls)
+}
+
+// A full guard: rate limit, bulkhead, breaker, per-attempt timeout, retries
+// with a budget, and a fallback, all from one policy.
+func ExampleDo_fullGuard() {
+	reg, err := core.NewRegistry(
+		core.WithFallback("cached-price", func(ctx context.Context, c fallback.Cause) (any, error) {
+			return 999, nil // last known price, in cents
+		}),
+		core.WithPolicies(core.Policy{
+			Name:      "pricing",
+			RateLimit: &core.RateLimitPolicy{Limit: 100, Burst: 20},
+			Bulkhead:  &core.BulkheadPolicy{MaxConcurrent: 8},
+			Breaker:   &core.BreakerPolicy{WindowSize: 20, MinCalls: 10},
+			Timeout:   core.Duration(200 * time.Millisecond),
+			Retry: &core.RetryPolicy{MaxAttempts: 3, InitialDelay: core.Duration(time.Millisecond),
+				Budget: &core.RetryBudgetPolicy{Ratio: 0.2}},
+			Fallbacks: []core.FallbackRef{{Name: "cached-price"}},
+		}),
+	)
+	if err != nil {
+		panic(err)
+	}
+	g := reg.MustGuard("pricing")
+	price, err := core.Do(context.Background(), g, func(ctx context.Context) (int, error) {
+		return 0, errors.New("pricing service: 502")
+	})
+	fmt.Println(price, err, g.Snapshot().Retries)
+	// Output: 999 <nil> 2
 }

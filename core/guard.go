@@ -10,11 +10,21 @@ import (
 
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/core/bulkhead"
+	"github.com/breakerbox/breakerbox/core/fallback"
+	"github.com/breakerbox/breakerbox/core/retry"
+	"github.com/breakerbox/breakerbox/ratelimit"
 )
 
-// Guard protects calls to one dependency with a circuit breaker and, when
-// its policy has one, a bulkhead. Guards are created by a Registry; a Guard
-// is safe for concurrent use.
+// Guard protects calls to one dependency. It always has a circuit breaker
+// (which also keeps its counters) and, as its policy says, a rate limit, a
+// bulkhead, retries, timeouts and fallbacks. A call made through Do passes,
+// outermost first:
+//
+//	fallback → total timeout → retry → rate limit → bulkhead → breaker → attempt timeout → fn
+//
+// Allow covers the three gates in the middle (rate limit, bulkhead,
+// breaker); adapters that need retries use their own (see httpmw). Guards
+// are created by a Registry; a Guard is safe for concurrent use.
 type Guard struct {
 	name     string
 	policy   Policy
@@ -22,17 +32,26 @@ type Guard struct {
 	critical bool
 	br       *breaker.Breaker
 	bh       *bulkhead.Bulkhead
+	rl       ratelimit.Limiter
+	retrier  *retry.Retrier
+	fb       *fallback.Chain
+	timeout  time.Duration
+	total    time.Duration
+	simple   bool // no retry, timeout or fallback: Do is Allow, fn, Done
 	hooks    atomic.Pointer[Hooks]
 
-	errOpen *RejectedError
-	errFull *RejectedError
+	errOpen    *RejectedError
+	errFull    *RejectedError
+	errLimited *RejectedError
+
+	retries, budgetSpent, fallbackOK, fallbackFailed atomic.Uint64
 
 	// Idle tracking, guarded by the registry's mutex.
 	seenActivity uint64
 	seenAt       time.Time
 }
 
-func newGuard(name string, p Policy, tags []string, classifier breaker.Classifier) (*Guard, error) {
+func newGuard(name string, p Policy, tags []string, classifier breaker.Classifier, fallbacks map[string]fallback.Func) (*Guard, error) {
 	cfg, err := p.Breaker.BreakerConfig()
 	if err != nil {
 		return nil, &PolicyError{Policy: p.Name, Err: err}
@@ -66,8 +85,59 @@ func newGuard(name string, p Policy, tags []string, classifier breaker.Classifie
 		g.errFull = newRejectedError(name, bulkhead.ErrFull, nil)
 	}
 	g.errOpen = newRejectedError(name, breaker.ErrOpen, g.br.RetryAfter)
+	if p.RateLimit != nil {
+		cfg, err := p.RateLimit.RateLimitConfig()
+		if err == nil {
+			g.rl, err = ratelimit.New(cfg)
+		}
+		if err != nil {
+			return nil, &PolicyError{Policy: p.Name, Err: err}
+		}
+		g.errLimited = newRejectedError(name, ratelimit.ErrLimited, g.rl.RetryAfter)
+	}
+	if p.Retry != nil {
+		cfg, err := p.Retry.RetryConfig()
+		if err == nil && p.Retry.Budget != nil {
+			cfg.Budget, err = retry.NewBudget(p.Retry.Budget.BudgetConfig())
+		}
+		if err == nil {
+			cfg.OnRetry = g.onRetry
+			g.retrier, err = retry.New(cfg)
+		}
+		if err != nil {
+			return nil, &PolicyError{Policy: p.Name, Err: err}
+		}
+	}
+	if len(p.Fallbacks) > 0 {
+		steps := make([]fallback.Step, 0, len(p.Fallbacks))
+		for i, ref := range p.Fallbacks {
+			fn, ok := fallbacks[ref.Name]
+			if !ok {
+				return nil, &PolicyError{Policy: p.Name, Err: fmt.Errorf("fallbacks[%d].name: no fallback registered as %q (see WithFallback)", i, ref.Name)}
+			}
+			kinds, err := ref.kinds()
+			if err != nil {
+				return nil, &PolicyError{Policy: p.Name, Err: err}
+			}
+			steps = append(steps, fallback.Step{Name: ref.Name, Fn: fn, On: kinds})
+		}
+		g.fb = fallback.NewChain(steps...)
+	}
+	g.timeout, g.total = time.Duration(p.Timeout), time.Duration(p.TotalTimeout)
+	g.simple = g.retrier == nil && g.fb == nil && g.timeout == 0 && g.total == 0
 	return g, nil
 }
+
+func (g *Guard) onRetry(ctx context.Context, a retry.Attempt) {
+	g.retries.Add(1)
+	if h := g.hooks.Load(); h != nil && h.OnRetry != nil {
+		h.OnRetry(ctx, RetryAttempt{Guard: g.name, Attempt: a})
+	}
+}
+
+// RateLimiter returns the guard's rate limiter, or nil when its policy has
+// none.
+func (g *Guard) RateLimiter() ratelimit.Limiter { return g.rl }
 
 // Name returns the guard's name.
 func (g *Guard) Name() string { return g.name }
@@ -114,11 +184,14 @@ type Permit struct {
 // clockEpoch anchors the monotonic timestamps guards take for hooks.
 var clockEpoch = time.Now()
 
-// Allow asks the guard to admit a call: the bulkhead first (waiting in its
-// queue if it has one), then the breaker. It returns a Permit, a
+// Allow asks the guard to admit a call: the rate limit first, then the
+// bulkhead (waiting in its queue if it has one), then the breaker. It returns a Permit, a
 // *RejectedError (matching ErrRejected), or ctx's error if ctx ended while
 // the call waited in the bulkhead's queue.
 func (g *Guard) Allow(ctx context.Context) (Permit, error) {
+	if g.rl != nil && !g.rl.Allow() {
+		return Permit{}, g.rejected(ctx, g.errLimited)
+	}
 	bulk := false
 	if g.bh != nil && !g.br.Rejecting() {
 		if err := g.bh.Acquire(ctx); err != nil {
@@ -214,12 +287,66 @@ func (g *Guard) Do(ctx context.Context, fn func(context.Context) error) error {
 // fn panics, the call is recorded as a failure (ErrPanicked) and the panic
 // continues.
 func Do[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
-	p, err := g.Allow(ctx)
-	if err != nil {
-		var zero T
-		return zero, err
+	if g.simple {
+		p, err := g.Allow(ctx)
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return run(ctx, p, fn)
 	}
-	return run(ctx, p, fn)
+	return doFull(ctx, g, fn)
+}
+
+// doFull runs the whole chain: fallback → total timeout → retry → gates →
+// attempt timeout → fn.
+func doFull[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+	var v T
+	callCtx := ctx
+	if g.total > 0 {
+		var cancel context.CancelFunc
+		callCtx, cancel = context.WithTimeout(ctx, g.total)
+		defer cancel()
+	}
+	attempt := func(ctx context.Context) error {
+		p, err := g.Allow(ctx)
+		if err != nil {
+			return err
+		}
+		if g.timeout > 0 {
+			actx, cancel := context.WithTimeout(ctx, g.timeout)
+			defer cancel()
+			v, err = run(actx, p, fn)
+			return err
+		}
+		v, err = run(ctx, p, fn)
+		return err
+	}
+	var err error
+	if g.retrier != nil {
+		err = g.retrier.Do(callCtx, attempt)
+		if err != nil && errors.Is(err, retry.ErrBudgetExhausted) {
+			g.budgetSpent.Add(1)
+		}
+	} else {
+		err = attempt(callCtx)
+	}
+	if err == nil || g.fb == nil {
+		return v, err
+	}
+	fv, ferr := g.fb.Run(ctx, err)
+	if ferr != nil {
+		g.fallbackFailed.Add(1)
+		var zero T
+		return zero, ferr
+	}
+	tv, terr := fallback.Typed[T](fv, nil)
+	if terr != nil {
+		g.fallbackFailed.Add(1)
+		return tv, fmt.Errorf("core: guard %q: %w (after %w)", g.name, terr, err)
+	}
+	g.fallbackOK.Add(1)
+	return tv, nil
 }
 
 func run[T any](ctx context.Context, p Permit, fn func(context.Context) (T, error)) (v T, err error) {
@@ -264,8 +391,18 @@ type GuardSnapshot struct {
 	Breaker  breaker.Snapshot
 	// Bulkhead is nil when the guard has no bulkhead.
 	Bulkhead *bulkhead.Snapshot
+	// RateLimit is nil when the guard has no rate limit.
+	RateLimit *ratelimit.Snapshot
 	// Rejected counts rejections by reason.
 	Rejected Rejections
+	// Retries counts retry attempts made by Do (first attempts excluded).
+	Retries uint64
+	// RetryBudgetExhausted counts Do calls that stopped retrying because
+	// the retry budget was spent.
+	RetryBudgetExhausted uint64
+	// FallbackServed and FallbackFailed count Do calls whose failure a
+	// fallback answered, or whose fallbacks all failed too.
+	FallbackServed, FallbackFailed uint64
 }
 
 // Rejections counts a guard's rejections by reason.
@@ -273,10 +410,11 @@ type Rejections struct {
 	Open     uint64 // breaker open, forced open or ramping
 	HalfOpen uint64 // half-open with every probe slot taken
 	Full     uint64 // bulkhead full or its queue wait timed out
+	Limited  uint64 // rate limited
 }
 
 // Total returns the sum of all rejections.
-func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full }
+func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full + r.Limited }
 
 // Snapshot returns a copy of the guard's state and counters.
 func (g *Guard) Snapshot() GuardSnapshot {
@@ -287,6 +425,14 @@ func (g *Guard) Snapshot() GuardSnapshot {
 		s.Bulkhead = &bs
 		s.Rejected.Full = bs.Rejected + bs.TimedOut
 	}
+	if sn, ok := g.rl.(interface{ Snapshot() ratelimit.Snapshot }); ok {
+		rs := sn.Snapshot()
+		s.RateLimit = &rs
+		s.Rejected.Limited = rs.Rejected
+	}
+	s.Retries = g.retries.Load()
+	s.RetryBudgetExhausted = g.budgetSpent.Load()
+	s.FallbackServed, s.FallbackFailed = g.fallbackOK.Load(), g.fallbackFailed.Load()
 	return s
 }
 

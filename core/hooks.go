@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/core/retry"
 )
 
 // Hooks observes guards. Every field is optional, and a nil field costs
@@ -25,6 +26,15 @@ type Hooks struct {
 	// OnDone is called when an admitted call finishes. Setting it makes the
 	// guard measure each call's latency (two clock reads per call).
 	OnDone func(ctx context.Context, c Completion)
+	// OnRetry is called before each retry Do makes, with the attempt about
+	// to run and the delay chosen.
+	OnRetry func(ctx context.Context, a RetryAttempt)
+}
+
+// RetryAttempt describes a retry about to happen.
+type RetryAttempt struct {
+	Guard string
+	retry.Attempt
 }
 
 // StateChange is a guard's breaker transition.
@@ -55,7 +65,11 @@ func composeHooks(sets []Hooks) *Hooks {
 	var sc []func(context.Context, StateChange)
 	var rj []func(context.Context, Rejection)
 	var dn []func(context.Context, Completion)
+	var rt []func(context.Context, RetryAttempt)
 	for _, h := range sets {
+		if h.OnRetry != nil {
+			rt = append(rt, h.OnRetry)
+		}
 		if h.OnStateChange != nil {
 			sc = append(sc, h.OnStateChange)
 		}
@@ -66,7 +80,7 @@ func composeHooks(sets []Hooks) *Hooks {
 			dn = append(dn, h.OnDone)
 		}
 	}
-	if len(sc)+len(rj)+len(dn) == 0 {
+	if len(sc)+len(rj)+len(dn)+len(rt) == 0 {
 		return nil
 	}
 	if len(sc) > 0 {
@@ -87,6 +101,13 @@ func composeHooks(sets []Hooks) *Hooks {
 		out.OnDone = func(ctx context.Context, c Completion) {
 			for _, f := range dn {
 				safe(func() { f(ctx, c) })
+			}
+		}
+	}
+	if len(rt) > 0 {
+		out.OnRetry = func(ctx context.Context, a RetryAttempt) {
+			for _, f := range rt {
+				safe(func() { f(ctx, a) })
 			}
 		}
 	}

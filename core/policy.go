@@ -9,6 +9,9 @@ import (
 
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/core/bulkhead"
+	"github.com/breakerbox/breakerbox/core/fallback"
+	"github.com/breakerbox/breakerbox/core/retry"
+	"github.com/breakerbox/breakerbox/ratelimit"
 )
 
 // Duration is a time.Duration that encodes as a string such as "30s" or
@@ -57,6 +60,66 @@ type Policy struct {
 	Breaker *BreakerPolicy `json:"breaker,omitempty"`
 	// Bulkhead limits concurrent calls; nil means no bulkhead.
 	Bulkhead *BulkheadPolicy `json:"bulkhead,omitempty"`
+	// RateLimit limits the rate of calls (every attempt counts); nil means
+	// no limit.
+	RateLimit *RateLimitPolicy `json:"rateLimit,omitempty"`
+	// Retry retries failed calls made through Do; nil means one attempt.
+	Retry *RetryPolicy `json:"retry,omitempty"`
+	// Timeout bounds each attempt made through Do (a context deadline);
+	// zero means none.
+	Timeout Duration `json:"timeout,omitempty"`
+	// TotalTimeout bounds a whole Do call, attempts and retry delays
+	// together (fallbacks run after it, with the caller's context); zero
+	// means none.
+	TotalTimeout Duration `json:"totalTimeout,omitempty"`
+	// Fallbacks names fallbacks registered with WithFallback, tried in
+	// order when a Do call fails, until one succeeds.
+	Fallbacks []FallbackRef `json:"fallbacks,omitempty"`
+}
+
+// RateLimitPolicy is the plain-data form of ratelimit.Config.
+type RateLimitPolicy struct {
+	// Algorithm is "token_bucket" (default), "gcra" or "sliding_window".
+	Algorithm string `json:"algorithm,omitempty"`
+	// Limit is the number of calls allowed per Per.
+	Limit float64 `json:"limit"`
+	// Per is the period of Limit; default one second.
+	Per Duration `json:"per,omitempty"`
+	// Burst is how many calls may come at once; default max(1, ceil(Limit)).
+	Burst int `json:"burst,omitempty"`
+	// Precise reads the clock on every call instead of the shared coarse
+	// clock (see ratelimit.Config.Precise).
+	Precise bool `json:"precise,omitempty"`
+}
+
+// RetryPolicy is the plain-data form of retry.Config; see that type for
+// defaults.
+type RetryPolicy struct {
+	MaxAttempts  int      `json:"maxAttempts,omitempty"`
+	InitialDelay Duration `json:"initialDelay,omitempty"`
+	MaxDelay     Duration `json:"maxDelay,omitempty"`
+	MaxTotal     Duration `json:"maxTotal,omitempty"`
+	Multiplier   float64  `json:"multiplier,omitempty"`
+	// Jitter is "full" (default), "decorrelated" or "none".
+	Jitter string `json:"jitter,omitempty"`
+	// Budget limits retries to a share of calls; nil means no budget.
+	Budget *RetryBudgetPolicy `json:"budget,omitempty"`
+}
+
+// RetryBudgetPolicy is the plain-data form of retry.BudgetConfig.
+type RetryBudgetPolicy struct {
+	Ratio            float64  `json:"ratio,omitempty"`
+	MinRetriesPerSec int      `json:"minRetriesPerSec,omitempty"`
+	Window           Duration `json:"window,omitempty"`
+}
+
+// FallbackRef names a registered fallback and the failures it answers.
+type FallbackRef struct {
+	// Name is the name given to WithFallback.
+	Name string `json:"name"`
+	// On limits the fallback to some kinds of failure: "rejected",
+	// "failed", "timed_out". Empty means any.
+	On []string `json:"on,omitempty"`
 }
 
 // BreakerPolicy is the plain-data form of breaker.Config; see that type for
@@ -164,6 +227,49 @@ func (p *BulkheadPolicy) BulkheadConfig() bulkhead.Config {
 	return bulkhead.Config{MaxConcurrent: p.MaxConcurrent, MaxQueue: p.MaxQueue, MaxWait: time.Duration(p.MaxWait)}
 }
 
+// RateLimitConfig converts the policy's rate-limit section.
+func (p *RateLimitPolicy) RateLimitConfig() (ratelimit.Config, error) {
+	a, err := ratelimit.ParseAlgorithm(p.Algorithm)
+	if err != nil {
+		return ratelimit.Config{}, err
+	}
+	return ratelimit.Config{Algorithm: a, Limit: p.Limit, Per: time.Duration(p.Per), Burst: p.Burst, Precise: p.Precise}, nil
+}
+
+// RetryConfig converts the policy's retry section (without a budget; the
+// guard builds one from Budget).
+func (p *RetryPolicy) RetryConfig() (retry.Config, error) {
+	j, err := retry.ParseJitter(p.Jitter)
+	if err != nil {
+		return retry.Config{}, err
+	}
+	return retry.Config{
+		MaxAttempts:  p.MaxAttempts,
+		InitialDelay: time.Duration(p.InitialDelay),
+		MaxDelay:     time.Duration(p.MaxDelay),
+		MaxTotal:     time.Duration(p.MaxTotal),
+		Multiplier:   p.Multiplier,
+		Jitter:       j,
+	}, nil
+}
+
+// BudgetConfig converts the retry budget section.
+func (p *RetryBudgetPolicy) BudgetConfig() retry.BudgetConfig {
+	return retry.BudgetConfig{Ratio: p.Ratio, MinRetriesPerSec: p.MinRetriesPerSec, Window: time.Duration(p.Window)}
+}
+
+func (r FallbackRef) kinds() ([]fallback.Kind, error) {
+	var out []fallback.Kind
+	for _, k := range r.On {
+		v, err := fallback.ParseKind(k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 // Validate reports the first problem with p on its own (Extends is resolved
 // by the registry): a missing name, a bad pattern, or an impossible value,
 // naming the field and the value.
@@ -189,6 +295,41 @@ func (p Policy) Validate() error {
 	if p.Bulkhead != nil {
 		if err := p.Bulkhead.BulkheadConfig().Validate(); err != nil {
 			return &PolicyError{Policy: p.Name, Err: err}
+		}
+	}
+	if p.RateLimit != nil {
+		cfg, err := p.RateLimit.RateLimitConfig()
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err != nil {
+			return &PolicyError{Policy: p.Name, Err: err}
+		}
+	}
+	if p.Retry != nil {
+		cfg, err := p.Retry.RetryConfig()
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil && p.Retry.Budget != nil {
+			err = p.Retry.Budget.BudgetConfig().Validate()
+		}
+		if err != nil {
+			return &PolicyError{Policy: p.Name, Err: err}
+		}
+	}
+	if p.Timeout < 0 {
+		return &PolicyError{Policy: p.Name, Err: fmt.Errorf("timeout: %s must not be negative", p.Timeout)}
+	}
+	if p.TotalTimeout < 0 {
+		return &PolicyError{Policy: p.Name, Err: fmt.Errorf("totalTimeout: %s must not be negative", p.TotalTimeout)}
+	}
+	for i, f := range p.Fallbacks {
+		if f.Name == "" {
+			return &PolicyError{Policy: p.Name, Err: fmt.Errorf("fallbacks[%d].name: must not be empty", i)}
+		}
+		if _, err := f.kinds(); err != nil {
+			return &PolicyError{Policy: p.Name, Err: fmt.Errorf("fallbacks[%d].on: %w", i, err)}
 		}
 	}
 	return nil

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/core/fallback"
 )
 
 // DefaultPolicyName is the name of the policy a registry uses for guards no
@@ -26,6 +27,7 @@ type Registry struct {
 	def      string
 	hookSets []Hooks
 	hooks    *Hooks
+	fallback map[string]fallback.Func
 }
 
 // Option configures a Registry.
@@ -63,17 +65,52 @@ func WithHooks(h Hooks) Option {
 	})
 }
 
+// WithFallback registers a fallback under name, for policies to use in
+// their Fallbacks list. It is called with the failure's cause and returns
+// the value to use instead; its result must have the type the guarded
+// function returns (core.Do converts it, failing clearly when it does not).
+func WithFallback(name string, fn fallback.Func) Option {
+	return optionFunc(func(r *Registry) error {
+		if name == "" || fn == nil {
+			return errors.New("core: WithFallback needs a name and a function")
+		}
+		r.fallback[name] = fn
+		return nil
+	})
+}
+
 // NewRegistry returns a registry configured by opts, or the first error an
-// option reports (an invalid policy, for example). Without policies every
-// guard gets the built-in defaults (see breaker.Config).
+// option reports (an invalid policy, a policy naming a fallback nobody
+// registered). Without policies every guard gets the built-in defaults
+// (see breaker.Config).
 func NewRegistry(opts ...Option) (*Registry, error) {
-	r := &Registry{policies: map[string]Policy{}, def: DefaultPolicyName}
+	r := &Registry{policies: map[string]Policy{}, def: DefaultPolicyName, fallback: map[string]fallback.Func{}}
 	for _, o := range opts {
 		if err := o.apply(r); err != nil {
 			return nil, err
 		}
 	}
+	if err := r.checkFallbacks(r.order); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// checkFallbacks reports a policy that names an unregistered fallback, at
+// start-up rather than at the first call.
+func (r *Registry) checkFallbacks(names []string) error {
+	for _, n := range names {
+		p, err := resolve(r.policies, n)
+		if err != nil {
+			return err
+		}
+		for i, ref := range p.Fallbacks {
+			if _, ok := r.fallback[ref.Name]; !ok {
+				return &PolicyError{Policy: n, Err: fmt.Errorf("fallbacks[%d].name: no fallback registered as %q (see WithFallback)", i, ref.Name)}
+			}
+		}
+	}
+	return nil
 }
 
 // SetPolicies adds or replaces policies. Guards that exist keep the policy
@@ -82,7 +119,19 @@ func NewRegistry(opts ...Option) (*Registry, error) {
 func (r *Registry) SetPolicies(ps ...Policy) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.addPolicies(ps)
+	old, order := r.policies, r.order
+	if err := r.addPolicies(ps); err != nil {
+		return err
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Name
+	}
+	if err := r.checkFallbacks(names); err != nil {
+		r.policies, r.order = old, order
+		return err
+	}
+	return nil
 }
 
 func (r *Registry) addPolicies(ps []Policy) error {
@@ -239,7 +288,7 @@ func (r *Registry) create(name string, opts []GuardOption) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := newGuard(name, p, cfg.tags, cfg.classifier)
+	g, err := newGuard(name, p, cfg.tags, cfg.classifier, r.fallback)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,11 @@ func (b *Breaker) finishProbe(p *Permit, r Result, slow bool, c *clk) {
 	case r == Success:
 		b.probeOK++
 		if b.probeOK >= b.cfg.SuccessThreshold {
-			b.toClosedLocked(p.ctx, p.w, now, fmt.Sprintf("%d probes succeeded", b.probeOK), "")
+			reason := "probe succeeded"
+			if b.probeOK > 1 {
+				reason = fmt.Sprintf("%d probes succeeded", b.probeOK)
+			}
+			b.toClosedLocked(p.ctx, p.w, now, reason, "")
 		}
 	}
 	b.mu.Unlock()

@@ -1,0 +1,110 @@
+package ratelimit
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// The limiters keep time as int64 nanoseconds since epoch. Times that carry
+// a monotonic reading (those from time.Now outside a testing/synctest bubble)
+// are measured on the monotonic clock; others on the wall clock, as
+// time.Time.Sub does.
+var epoch = time.Now()
+
+// unixOffset turns a time since epoch into a Unix time, to align windows.
+var unixOffset = epoch.UnixNano()
+
+// Times are clamped to ±2^61 ns (about 73 years) around epoch, so that sums of
+// a time, a bucket capacity (at most maxSpan) and a reservation horizon
+// (at most maxSpan) never overflow an int64.
+const (
+	minNanos = -1 << 61
+	maxNanos = 1 << 61
+	maxSpan  = 1 << 60 // longest interval, capacity or window: about 36 years
+)
+
+func clamp(ns int64) int64 {
+	return min(max(ns, minNanos), maxNanos)
+}
+
+// nanos converts an explicit time to the limiters' time scale, exactly.
+func nanos(t time.Time) int64 { return clamp(int64(t.Sub(epoch))) }
+
+// preciseNow reads the clock: about 30 ns here (the monotonic clock only).
+// Inside a testing/synctest bubble it reads the bubble's fake clock, where it
+// is negative (the fake clock starts in 2000).
+func preciseNow() int64 { return clamp(int64(time.Since(epoch))) }
+
+// ClockResolution is the period of the shared coarse clock that limiters read
+// unless Config.Precise is set. See the package documentation for what it
+// costs in precision.
+const ClockResolution = time.Millisecond
+
+// clockIdleTicks is how many ticks without a reader stop the coarse clock.
+const clockIdleTicks = 1000 // one second
+
+// coarseClock is a clock that one goroutine advances every ClockResolution,
+// so that reading it costs two atomic loads instead of a clock read. It starts
+// on first use and stops by itself after a second without readers; the next
+// reader starts it again. It never runs inside a testing/synctest bubble.
+type coarseClock struct {
+	_    [64]byte      // keep the hot line apart from other data
+	now  atomic.Int64  // last reading, at least 1; 0 while stopped
+	used atomic.Uint32 // set by readers, cleared by each tick
+	_    [52]byte
+}
+
+var clock coarseClock
+
+// coarseNow returns the coarse time: at most one ClockResolution behind the
+// precise clock while the goroutine keeps up.
+func coarseNow() int64 {
+	if v := clock.now.Load(); v != 0 {
+		if clock.used.Load() == 0 {
+			clock.used.Store(1)
+		}
+		return v
+	}
+	return clock.start()
+}
+
+// start reads the precise clock and starts the ticking goroutine if no other
+// reader did first. Inside a synctest bubble (negative time) it starts
+// nothing: a goroutine started there would belong to the bubble.
+func (c *coarseClock) start() int64 {
+	v := preciseNow()
+	if v < 1 {
+		return v
+	}
+	if c.now.CompareAndSwap(0, v) {
+		c.used.Store(1)
+		go c.run()
+	}
+	return v
+}
+
+// run is the clock's goroutine. goleak users can ignore it by its name,
+// github.com/breakerbox/breakerbox/ratelimit.(*coarseClock).run.
+func (c *coarseClock) run() {
+	t := time.NewTicker(ClockResolution)
+	defer t.Stop()
+	idle := 0
+	for range t.C {
+		if !c.tick(preciseNow(), &idle) {
+			return
+		}
+	}
+}
+
+// tick publishes the reading v and reports whether the clock keeps running.
+// After clockIdleTicks ticks without a reader it publishes 0 (stopped).
+func (c *coarseClock) tick(v int64, idle *int) bool {
+	if c.used.Swap(0) != 0 {
+		*idle = 0
+	} else if *idle++; *idle >= clockIdleTicks {
+		c.now.Store(0)
+		return false
+	}
+	c.now.Store(max(v, 1))
+	return true
+}

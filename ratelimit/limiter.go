@@ -1,0 +1,248 @@
+package ratelimit
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// limiter holds what TokenBucket, GCRA and SlidingWindow share: the engine,
+// the counters, and the methods, which the three types promote.
+type limiter struct {
+	e     engine
+	mu    sync.Mutex // serializes limit changes and reading the counts
+	_     [64]byte   // keep the read-mostly engine apart from the counters
+	stats counters
+}
+
+func (l *limiter) init(cfg Config, algo Algorithm) error {
+	if cfg.Algorithm != AlgorithmDefault && cfg.Algorithm != algo {
+		return fmt.Errorf("ratelimit: algorithm: %v does not match a %v limiter", cfg.Algorithm, algo)
+	}
+	cfg.Algorithm = algo
+	r, err := cfg.rate()
+	if err != nil {
+		return err
+	}
+	l.e.init(r)
+	return nil
+}
+
+// Allow reports whether one call may happen now, and takes it if so.
+func (l *limiter) Allow() bool {
+	ok := l.e.allow(l.e.cur.Load().r.now(), 1)
+	if !ok {
+		l.stats.add(false)
+	}
+	return ok
+}
+
+// AllowAt reports whether one call may happen at t, and takes it if so.
+func (l *limiter) AllowAt(t time.Time) bool {
+	ok := l.e.allow(nanos(t), 1)
+	if !ok {
+		l.stats.add(false)
+	}
+	return ok
+}
+
+// AllowN reports whether n calls may happen now, and takes them all if so
+// (none if not). n <= 0 is always allowed and takes nothing.
+func (l *limiter) AllowN(n int) bool {
+	ok := l.e.allow(l.e.cur.Load().r.now(), int64(n))
+	if !ok {
+		l.stats.add(false)
+	}
+	return ok
+}
+
+// AllowNAt is AllowN at t.
+func (l *limiter) AllowNAt(t time.Time, n int) bool {
+	ok := l.e.allow(nanos(t), int64(n))
+	if !ok {
+		l.stats.add(false)
+	}
+	return ok
+}
+
+// RetryAfter returns how long until one call would be allowed, from now; 0 if
+// now.
+func (l *limiter) RetryAfter() time.Duration {
+	return time.Duration(l.e.retryAfter(l.e.cur.Load().r.now(), 1))
+}
+
+// RetryAfterAt returns how long after t one call would be allowed; 0 if at t.
+func (l *limiter) RetryAfterAt(t time.Time) time.Duration {
+	return time.Duration(l.e.retryAfter(nanos(t), 1))
+}
+
+// RetryAfterN returns how long until n calls would be allowed at once, from
+// now: 0 if now, the largest Duration if never (n above the burst or limit).
+func (l *limiter) RetryAfterN(n int) time.Duration {
+	return time.Duration(l.e.retryAfter(l.e.cur.Load().r.now(), int64(n)))
+}
+
+// RetryAfterNAt is RetryAfterN at t.
+func (l *limiter) RetryAfterNAt(t time.Time, n int) time.Duration {
+	return time.Duration(l.e.retryAfter(nanos(t), int64(n)))
+}
+
+// Wait blocks until one call is allowed and takes it. If ctx ends first (or
+// has ended already) it returns ctx.Err() unchanged and takes nothing.
+func (l *limiter) Wait(ctx context.Context) error {
+	return l.WaitN(ctx, 1)
+}
+
+// WaitN blocks until n calls are allowed at once and takes them. If ctx ends
+// first it returns ctx.Err() unchanged and takes nothing. For n that can never
+// be allowed (above the burst or limit) it returns an error matching
+// ErrLimited at once.
+func (l *limiter) WaitN(ctx context.Context, n int) error {
+	err := l.e.wait(ctx, int64(n))
+	if err != nil {
+		l.stats.add(false)
+	}
+	return err
+}
+
+// Snapshot returns the limiter's counters and state now.
+func (l *limiter) Snapshot() Snapshot {
+	return l.snapshot(l.e.cur.Load().r.now())
+}
+
+// SnapshotAt returns the limiter's counters and state at t.
+func (l *limiter) SnapshotAt(t time.Time) Snapshot {
+	return l.snapshot(nanos(t))
+}
+
+func (l *limiter) snapshot(now int64) Snapshot {
+	s := Snapshot{
+		Config:     l.e.cur.Load().r.cfg,
+		Available:  l.e.available(now),
+		RetryAfter: time.Duration(l.e.retryAfter(now, 1)),
+	}
+	_, s.Rejected = l.stats.load()
+	l.mu.Lock()
+	s.Allowed = l.e.allowed()
+	l.mu.Unlock()
+	return s
+}
+
+// Config returns the limiter's configuration, with defaults filled in.
+func (l *limiter) Config() Config {
+	return l.e.cur.Load().r.cfg
+}
+
+// SetLimit changes the limit now, keeping what was already spent: the tokens
+// taken (the bucket keeps its token count, capped at the new burst) or the
+// calls counted in the current and previous windows. cfg.Algorithm must be
+// the limiter's or AlgorithmDefault. Calls in flight are not blocked.
+func (l *limiter) SetLimit(cfg Config) error {
+	return l.setLimit(cfg, func(r *rate) int64 { return r.now() })
+}
+
+// SetLimitAt is SetLimit at t.
+func (l *limiter) SetLimitAt(t time.Time, cfg Config) error {
+	return l.setLimit(cfg, func(*rate) int64 { return nanos(t) })
+}
+
+func (l *limiter) setLimit(cfg Config, now func(*rate) int64) error {
+	r, err := newRate(l.e.cur.Load().r, cfg)
+	if err != nil {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.e.migrate(r, now(r))
+	return nil
+}
+
+// newRate compiles cfg for a limiter now running at old.
+func newRate(old *rate, cfg Config) (*rate, error) {
+	algo := old.cfg.Algorithm
+	if cfg.Algorithm != AlgorithmDefault && cfg.Algorithm != algo {
+		return nil, fmt.Errorf("ratelimit: algorithm: cannot change %v to %v", algo, cfg.Algorithm)
+	}
+	cfg.Algorithm = algo
+	return cfg.rate()
+}
+
+// TokenBucket is a token bucket: it holds up to Burst tokens, refilled at
+// Limit per Per, and each call takes one. After a quiet time Burst calls may
+// come at once; under sustained load calls are admitted at the rate.
+//
+// Wait reserves its tokens at once, in debt if need be, and sleeps until
+// they are due: waiters are served first come, first served at exactly the
+// rate, and while they wait the bucket is empty for Allow. A Wait whose
+// context ends gives its tokens back.
+//
+// The state is one atomic word (the time at which the bucket will be full
+// again), changed by compare-and-swap: Allow takes no lock and allocates
+// nothing. The zero value is not usable; build one with NewTokenBucket or
+// New. A TokenBucket is safe for concurrent use.
+type TokenBucket struct{ limiter }
+
+// NewTokenBucket returns a token bucket for cfg. cfg.Algorithm must be
+// AlgorithmTokenBucket or AlgorithmDefault.
+func NewTokenBucket(cfg Config) (*TokenBucket, error) {
+	l := new(TokenBucket)
+	if err := l.init(cfg, AlgorithmTokenBucket); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// GCRA is the generic cell rate algorithm (virtual scheduling): it keeps the
+// theoretical arrival time (TAT) of the next call; a call at t conforms if
+// t >= TAT - tolerance, where the tolerance lets Burst calls come at once,
+// and then TAT = max(TAT, t) + Per/Limit. A rejection's retry-after is exact:
+// the time at which the call would conform.
+//
+// GCRA makes the same decisions as a TokenBucket with the same Config (the
+// two are the same meter; GCRA keeps the form that a shared store holds in
+// one number, as the distributed limiter will). They differ in Wait: GCRA
+// never goes into debt; a waiter sleeps until its call would conform and
+// tries again, so Allow callers are not held behind waiters (and may
+// overtake them).
+//
+// Allow takes no lock and allocates nothing. The zero value is not usable;
+// build one with NewGCRA or New. A GCRA is safe for concurrent use.
+type GCRA struct{ limiter }
+
+// NewGCRA returns a GCRA limiter for cfg. cfg.Algorithm must be AlgorithmGCRA
+// or AlgorithmDefault.
+func NewGCRA(cfg Config) (*GCRA, error) {
+	l := new(GCRA)
+	if err := l.init(cfg, AlgorithmGCRA); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// SlidingWindow is a sliding-window counter: it counts calls in fixed
+// windows of Per (see Config for fractional limits) and admits a call if the
+// count of the current window plus the previous window's count, weighted by
+// the share of the previous window still inside the sliding window, stays
+// within Limit. Burst is ignored: up to Limit calls may come at once.
+//
+// The estimate assumes the previous window's calls were spread evenly; it
+// never lets more than 2*Limit calls through in any span of Per. Wait sleeps
+// until the call would fit and tries again. RetryAfter is exact for the
+// counts as they are (assuming no other calls).
+//
+// The counts and the window number share one atomic word, so Limit is at
+// most 2^20 calls per window. Allow takes no lock and allocates nothing. The
+// zero value is not usable; build one with NewSlidingWindow or New. A
+// SlidingWindow is safe for concurrent use.
+type SlidingWindow struct{ limiter }
+
+// NewSlidingWindow returns a sliding-window limiter for cfg. cfg.Algorithm
+// must be AlgorithmSlidingWindow or AlgorithmDefault.
+func NewSlidingWindow(cfg Config) (*SlidingWindow, error) {
+	l := new(SlidingWindow)
+	if err := l.init(cfg, AlgorithmSlidingWindow); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
