@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/pprof"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -37,7 +38,9 @@ type Guard struct {
 	fb       *fallback.Chain
 	timeout  time.Duration
 	total    time.Duration
-	simple   bool // no retry, timeout or fallback: Do is Allow, fn, Done
+	simple   bool // no retry, timeout, fallback or labels: Do is Allow, fn, Done
+	profile  bool
+	labels   func(ctx context.Context) []string
 	hooks    atomic.Pointer[Hooks]
 
 	errOpen    *RejectedError
@@ -321,6 +324,17 @@ func doFull[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, e
 		}
 		v, err = run(ctx, p, fn)
 		return err
+	}
+	if g.profile {
+		inner := attempt
+		attempt = func(ctx context.Context) (err error) {
+			kv := []string{"breakerbox_guard", g.name}
+			if g.labels != nil {
+				kv = append(kv, g.labels(ctx)...)
+			}
+			pprof.Do(ctx, pprof.Labels(kv...), func(ctx context.Context) { err = inner(ctx) })
+			return err
+		}
 	}
 	var err error
 	if g.retrier != nil {

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -28,6 +29,8 @@ type Registry struct {
 	hookSets []Hooks
 	hooks    *Hooks
 	fallback map[string]fallback.Func
+	labels   func(ctx context.Context) []string
+	profile  bool
 }
 
 // Option configures a Registry.
@@ -75,6 +78,20 @@ func WithFallback(name string, fn fallback.Func) Option {
 			return errors.New("core: WithFallback needs a name and a function")
 		}
 		r.fallback[name] = fn
+		return nil
+	})
+}
+
+// WithProfilerLabels makes every guard run its functions under runtime/pprof
+// labels, so CPU and goroutine profiles (and profilers that read pprof
+// labels, such as Pyroscope and Datadog's) can be sliced by guard: the label
+// "breakerbox_guard" carries the guard's name. extra, if not nil, is called
+// per call for more label pairs (key, value, key, value...), for example the
+// active span's id for span-to-profile linking (package otelbreaker provides
+// one). Labels cost a few allocations per call: this is opt-in.
+func WithProfilerLabels(extra func(ctx context.Context) []string) Option {
+	return optionFunc(func(r *Registry) error {
+		r.profile, r.labels = true, extra
 		return nil
 	})
 }
@@ -291,6 +308,10 @@ func (r *Registry) create(name string, opts []GuardOption) (*Guard, error) {
 	g, err := newGuard(name, p, cfg.tags, cfg.classifier, r.fallback)
 	if err != nil {
 		return nil, err
+	}
+	if r.profile {
+		g.profile, g.labels = true, r.labels
+		g.simple = false
 	}
 	g.hooks.Store(r.hooks)
 	g.seenAt = time.Now()
