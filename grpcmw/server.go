@@ -1,0 +1,119 @@
+package grpcmw
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+)
+
+// UnaryServerInterceptor returns a server interceptor that runs each unary
+// call through the guard of reg that opts select (by default one per method),
+// so that a server sheds load (a bulkhead, a rate limit) and fails fast while
+// the method's breaker is open.
+//
+// A rejected call is answered without running the handler:
+// codes.ResourceExhausted for shedding and rate limits, codes.Unavailable
+// while the breaker is open, with the guard's message, a RetryInfo detail
+// and the grpc-retry-pushback-ms trailer (the rejection's retry-after, or
+// the WithPushback value when it has none), which grpc-go's own retries and
+// this package's client honour. The error the interceptor returns also
+// matches core.ErrRejected for the server's outer interceptors. A call whose
+// context ends while it waits in a bulkhead's queue gets its context's
+// status.
+//
+// The handler's error is classified by its status code (a context error
+// counts as Canceled or DeadlineExceeded); a panicking handler counts as a
+// failure and the panic goes on. The admitted path of a guard that exists
+// allocates nothing.
+func UnaryServerInterceptor(reg *core.Registry, opts ...Option) grpc.UnaryServerInterceptor {
+	c := newConfig(reg, opts)
+	return c.unaryServer
+}
+
+func (c *config) unaryServer(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
+	g, err := c.guard(ctx, info.FullMethod)
+	if err != nil {
+		return nil, guardError(err)
+	}
+	if g == nil {
+		return handler(ctx, req)
+	}
+	p, err := g.Allow(ctx)
+	if err != nil {
+		err, md := c.serverAllowError(err)
+		if md != nil {
+			_ = grpc.SetTrailer(ctx, md)
+		}
+		return nil, err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			p.Report(breaker.Failure, core.ErrPanicked)
+		}
+	}()
+	resp, err = handler(ctx, req)
+	finished = true
+	p.Report(c.classify(codeOf(err)), err)
+	return resp, err
+}
+
+// StreamServerInterceptor returns a server interceptor that runs each stream
+// through the guard of reg that opts select. The guard admits the stream when
+// it starts and rejects it as UnaryServerInterceptor rejects a call; the
+// handler's return decides the outcome, and the stream holds its bulkhead
+// slot until the handler returns, on every path: success, error, panic, or
+// a client that went away (which ends the stream's context, so a handler
+// blocked in Recv or Send returns).
+func StreamServerInterceptor(reg *core.Registry, opts ...Option) grpc.StreamServerInterceptor {
+	c := newConfig(reg, opts)
+	return c.streamServer
+}
+
+func (c *config) streamServer(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
+	ctx := ss.Context()
+	g, err := c.guard(ctx, info.FullMethod)
+	if err != nil {
+		return guardError(err)
+	}
+	if g == nil {
+		return handler(srv, ss)
+	}
+	p, err := g.Allow(ctx)
+	if err != nil {
+		err, md := c.serverAllowError(err)
+		if md != nil {
+			ss.SetTrailer(md)
+		}
+		return err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			p.Report(breaker.Failure, core.ErrPanicked)
+		}
+	}()
+	err = handler(srv, ss)
+	finished = true
+	p.Report(c.classify(codeOf(err)), err)
+	return err
+}
+
+// serverAllowError turns an error of Guard.Allow into the server's answer
+// and the pushback trailer to send with it.
+func (c *config) serverAllowError(err error) (error, metadata.MD) {
+	r := asRejected(err)
+	if r == nil {
+		return status.FromContextError(err).Err(), nil
+	}
+	d := r.RetryAfter()
+	if d <= 0 {
+		d = c.pushback
+	}
+	return &serverRejection{r: r, st: rejectionStatus(serverRejectionCode(r), r.Error(), d)}, pushbackMD(d)
+}
