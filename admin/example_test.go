@@ -1,0 +1,88 @@
+package admin_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+)
+
+// Mount the admin API under /admin/ and operate a group of guards.
+func Example() {
+	reg, _ := core.NewRegistry(core.WithPolicies(
+		core.Policy{Name: "payments", Match: []string{"payments.*"}, Tags: []string{"stripe"}, Critical: true},
+	))
+	reg.MustGuard("payments.charge")
+	reg.MustGuard("payments.refund")
+
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", admin.Handler(reg,
+		admin.WithToken("alice", "s3cret-s3cret-s3cret", admin.Write),
+	)))
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	body := `{"tag": "stripe", "reason": "provider maintenance", "duration": "30m"}`
+	req, _ := http.NewRequest("POST", srv.URL+"/admin/v1/operations/open", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer s3cret-s3cret-s3cret")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		panic(err)
+	}
+	defer res.Body.Close()
+	var out admin.OperationResult
+	_ = json.NewDecoder(res.Body).Decode(&out)
+	fmt.Println(res.Status, "audit record", out.AuditSeq, "by", out.Actor)
+	for _, c := range out.Changes {
+		fmt.Println(c.Guard, c.From, "->", c.To)
+	}
+
+	ready, _ := http.Get(srv.URL + "/admin/ready")
+	ready.Body.Close()
+	fmt.Println("ready:", ready.Status)
+	// Output:
+	// 200 OK audit record 1 by alice
+	// payments.charge closed -> open
+	// payments.refund closed -> open
+	// ready: 503 Service Unavailable
+}
+
+func ExampleParseTokens() {
+	ts, err := admin.ParseTokens("alice:write:0123456789abcdef, grafana:read:fedcba9876543210")
+	if err != nil {
+		panic(err)
+	}
+	for _, t := range ts {
+		fmt.Println(t.Name, t.Access)
+	}
+	// Output:
+	// alice write
+	// grafana read
+}
+
+// Serve the health endpoints on their own, for probes.
+func ExampleHealthHandler() {
+	reg, _ := core.NewRegistry(core.WithPolicies(core.Policy{Name: "db", Critical: true}))
+	reg.MustGuard("db").ForceOpen(breaker.Manual{Actor: "ops", Reason: "failover"})
+	reg.MustGuard("cache")
+
+	srv := httptest.NewServer(admin.HealthHandler(reg))
+	defer srv.Close()
+	for _, path := range []string{"/health", "/ready", "/live"} {
+		res, _ := http.Get(srv.URL + path)
+		var h admin.Health
+		_ = json.NewDecoder(res.Body).Decode(&h)
+		res.Body.Close()
+		fmt.Println(path, res.StatusCode, h.Status, h.Output)
+	}
+	// Output:
+	// /health 503 fail critical guards open: db
+	// /ready 503 fail critical guards open: db
+	// /live 200 pass
+}

@@ -1,0 +1,445 @@
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+)
+
+// MaxReasonLength is the longest reason accepted, in bytes.
+const MaxReasonLength = 1024
+
+func checkReason(reason string) *Problem {
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return problem(http.StatusBadRequest, codeInvalid, "reason: is required: say why, for the audit log")
+	case len(reason) > MaxReasonLength:
+		return problem(http.StatusBadRequest, codeInvalid, fmt.Sprintf("reason: %d bytes is longer than the limit of %d", len(reason), MaxReasonLength))
+	case !utf8.ValidString(reason):
+		return problem(http.StatusBadRequest, codeInvalid, "reason: is not valid UTF-8")
+	}
+	return nil
+}
+
+func (s *Server) operate(w http.ResponseWriter, r *http.Request) {
+	who, ok := s.authorize(w, r, Write)
+	if !ok {
+		return
+	}
+	given := Op(r.PathValue("op"))
+	op, ok := given.canonical()
+	if !ok {
+		names := make([]string, len(GuardOps))
+		for i, o := range GuardOps {
+			names[i] = string(o)
+		}
+		writeProblem(w, r, problem(http.StatusNotFound, codeNotFound, "unknown operation "+quote(string(given))+"; want one of "+strings.Join(names, ", ")))
+		return
+	}
+	var req OperationRequest
+	if p := decodeRequest(w, r, s.cfg.maxBody, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	target := req.Target()
+	sel, err := target.Selector()
+	if err != nil {
+		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, err.Error()))
+		return
+	}
+	if p := checkReason(req.Reason); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	params := map[string]string{}
+	var d time.Duration
+	switch {
+	case op != OpOpen && (req.Duration != 0 || req.Until != nil):
+		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "duration and until apply to open only"))
+		return
+	case req.Duration != 0 && req.Until != nil:
+		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "duration and until are exclusive: set one"))
+		return
+	case req.Duration < 0:
+		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "duration: "+req.Duration.String()+" must be positive"))
+		return
+	case req.Duration > 0:
+		d = time.Duration(req.Duration)
+		params["duration"] = req.Duration.String()
+	case req.Until != nil:
+		d = req.Until.Sub(s.now())
+		if d <= 0 {
+			writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "until: "+formatTime(*req.Until)+" is not in the future"))
+			return
+		}
+		params["until"] = formatTime(*req.Until)
+	}
+	if given != op {
+		params["as"] = string(given)
+	}
+
+	m := breaker.Manual{Actor: who.name, Reason: req.Reason}
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	gs, prob := s.selectGuards(sel, target)
+	if prob != nil {
+		writeProblem(w, r, prob)
+		return
+	}
+	before := statesOf(gs)
+	for i, g := range gs {
+		switch {
+		case op == OpOpen && d > 0:
+			g.OpenFor(d, m)
+		case op == OpOpen:
+			g.ForceOpen(m)
+		case op == OpDisable:
+			g.Disable(m)
+		case op == OpMetricsOnly:
+			g.MetricsOnly(m)
+		case op == OpReset:
+			g.Reset(m)
+		case op == OpRelease && before[i].Override != nil && before[i].State == breaker.Open:
+			g.Reset(m) // a timed manual open ends too; Release leaves automatic states alone
+		case op == OpRelease:
+			g.Release(m)
+		}
+	}
+	after := statesOf(gs)
+	rec := AuditRecord{Actor: who.name, Op: op, Target: target, Reason: req.Reason, Params: params, Before: before, After: after}
+	if err := s.record(r.Context(), &rec); err != nil {
+		s.auditFailed(w, r, &rec, err, s.rollback(gs, before, &rec))
+		return
+	}
+	res := OperationResult{Op: op, Target: target, Actor: who.name, Reason: req.Reason, Changes: make([]Change, len(gs)), AuditSeq: rec.Seq}
+	for i, g := range gs {
+		res.Changes[i] = Change{Guard: g.Name(), From: before[i].State, To: after[i].State, OpenUntil: after[i].OpenUntil}
+	}
+	writeJSON(w, r, http.StatusOK, res)
+}
+
+// selectGuards resolves a selector; an unknown name or a tag no guard
+// carries is a 404.
+func (s *Server) selectGuards(sel core.Selector, t Target) ([]*core.Guard, *Problem) {
+	gs, err := s.reg.Guards(sel)
+	if errors.Is(err, core.ErrUnknownGuard) {
+		return nil, unknownGuard(t.Name)
+	}
+	if err != nil {
+		return nil, problem(http.StatusInternalServerError, codeInternal, err.Error())
+	}
+	if len(gs) == 0 && t.Tag != "" {
+		return nil, problem(http.StatusNotFound, codeNoGuards, "no guard carries the tag "+quote(t.Tag))
+	}
+	return gs, nil
+}
+
+// record numbers rec and hands it to every sink; the caller holds opMu.
+// A sequence number is used up even when a sink fails, so that no two
+// records a sink took share one.
+func (s *Server) record(ctx context.Context, rec *AuditRecord) error {
+	s.seq++
+	rec.Seq, rec.Time = s.seq, s.now().UTC()
+	if rec.Before == nil {
+		rec.Before = []GuardState{}
+	}
+	if rec.After == nil {
+		rec.After = []GuardState{}
+	}
+	// The change is made: finish recording it even if the client has gone.
+	ctx = context.WithoutCancel(ctx)
+	for i, sink := range s.cfg.sinks {
+		if err := sink.WriteAudit(ctx, *rec); err != nil {
+			return fmt.Errorf("audit sink %d (%T): %w", i+1, sink, err)
+		}
+	}
+	s.mem.addOp(*rec)
+	return nil
+}
+
+// rollback puts the guards back in their states before a change whose
+// audit record could not be written, as far as it can: the manual state or
+// open-until comes back, a cleared window does not. It returns what it
+// could not undo.
+func (s *Server) rollback(gs []*core.Guard, before []GuardState, rec *AuditRecord) []string {
+	m := breaker.Manual{Actor: "breakerbox-admin", Reason: fmt.Sprintf("rollback of %s by %s: its audit record could not be written", rec.Op, rec.Actor)}
+	var lost []string
+	now := s.now()
+	for i, g := range gs {
+		b := before[i]
+		cur := stateOf(g)
+		if sameState(cur, b) {
+			continue
+		}
+		switch o := b.Override; {
+		case o != nil && o.State == breaker.Open && o.Until.After(now):
+			g.OpenFor(o.Until.Sub(now), m)
+		case o != nil && o.State == breaker.ForcedOpen:
+			g.ForceOpen(m)
+		case o != nil && o.State == breaker.Disabled:
+			g.Disable(m)
+		case o != nil && o.State == breaker.MetricsOnly:
+			g.MetricsOnly(m)
+		case b.State == breaker.Open && b.OpenUntil != nil && b.OpenUntil.After(now):
+			g.OpenFor(b.OpenUntil.Sub(now), m) // an automatic open comes back as a manual one
+		case cur.State.Manual():
+			g.Release(m)
+		default:
+			g.Reset(m)
+		}
+		if stateOf(g).State != b.State {
+			lost = append(lost, g.Name())
+		}
+	}
+	return lost
+}
+
+// sameState reports whether a and b are the same state, override and
+// open-until.
+func sameState(a, b GuardState) bool {
+	if a.State != b.State || (a.Override == nil) != (b.Override == nil) || (a.OpenUntil == nil) != (b.OpenUntil == nil) {
+		return false
+	}
+	return a.OpenUntil == nil || a.OpenUntil.Equal(*b.OpenUntil)
+}
+
+// auditFailed answers a write whose audit record was not written.
+func (s *Server) auditFailed(w http.ResponseWriter, r *http.Request, rec *AuditRecord, err error, notUndone []string) {
+	detail := fmt.Sprintf("the audit record of %s could not be written (%v), so the operation failed", rec.Op, err)
+	switch {
+	case rec.Op == OpPrune:
+		detail += "; pruned guards cannot be brought back (they are created afresh on their next use)"
+	case len(notUndone) > 0:
+		detail += "; it was rolled back except for " + strings.Join(notUndone, ", ")
+	default:
+		detail += " and was rolled back"
+	}
+	s.cfg.logger.Error("breakerbox admin: audit record lost; operation failed", "op", rec.Op, "actor", rec.Actor, "reason", rec.Reason, "err", err)
+	writeProblem(w, r, problem(http.StatusServiceUnavailable, codeAuditFailed, detail))
+}
+
+func (s *Server) prune(w http.ResponseWriter, r *http.Request) {
+	// A dry run is a read; a real prune is a write, checked once the body
+	// says which it is.
+	who, ok := s.authorize(w, r, Read)
+	if !ok {
+		return
+	}
+	var req PruneRequest
+	if p := decodeRequest(w, r, s.cfg.maxBody, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if !req.DryRun {
+		if who, ok = s.authorize(w, r, Write); !ok {
+			return
+		}
+	}
+	if req.Idle <= 0 {
+		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "idle: "+req.Idle.String()+" must be positive, such as \"24h\""))
+		return
+	}
+	idle := time.Duration(req.Idle)
+	if req.DryRun {
+		writeJSON(w, r, http.StatusOK, PruneResult{Pruned: s.pruneCandidates(idle), DryRun: true})
+		return
+	}
+	if p := checkReason(req.Reason); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	all, _ := s.reg.Guards(core.All())
+	before := map[string]GuardState{}
+	for _, g := range all {
+		before[g.Name()] = stateOf(g)
+	}
+	pruned := s.reg.Prune(idle)
+	rec := AuditRecord{Actor: who.name, Op: OpPrune, Target: Target{All: true}, Reason: req.Reason, Params: map[string]string{"idle": req.Idle.String()}}
+	for _, n := range pruned {
+		b, ok := before[n]
+		if !ok {
+			b = GuardState{Guard: n}
+		}
+		rec.Before = append(rec.Before, b)
+		rec.After = append(rec.After, GuardState{Guard: n, State: b.State, Gone: true})
+	}
+	if err := s.record(r.Context(), &rec); err != nil {
+		s.auditFailed(w, r, &rec, err, nil)
+		return
+	}
+	if pruned == nil {
+		pruned = []string{}
+	}
+	writeJSON(w, r, http.StatusOK, PruneResult{Pruned: pruned, AuditSeq: rec.Seq})
+}
+
+// pruneCandidates applies Registry.Prune's rule to the admin API's own
+// observations. The API sees the guards less often than the registry does
+// (only when it is asked), so it may think a guard was active more recently
+// than it was, and name fewer guards than a real prune; never more, except
+// for guards that see calls between the dry run and the prune.
+func (s *Server) pruneCandidates(idle time.Duration) []string {
+	snaps, now := s.snapshot()
+	s.obsMu.Lock()
+	defer s.obsMu.Unlock()
+	out := []string{}
+	for i := range snaps {
+		g := &snaps[i]
+		b := &g.Breaker
+		busy := b.Admitted > b.Succeeded+b.Failed+b.Ignored || g.Bulkhead != nil && (g.Bulkhead.InUse > 0 || g.Bulkhead.Queued > 0)
+		if b.State.Manual() || b.State == breaker.Open || busy || now.Sub(s.obs[g.Name].at) < idle {
+			continue
+		}
+		out = append(out, g.Name)
+	}
+	return out
+}
+
+func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
+	who, ok := s.authorize(w, r, Write)
+	if !ok {
+		return
+	}
+	var req RestoreRequest
+	if p := decodeRequest(w, r, s.cfg.maxBody, &req); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if p := checkReason(req.Reason); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if p := checkSnapshot(&req.Snapshot); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	doc := req.Snapshot
+	slices.SortFunc(doc.Guards, func(a, b SnapshotGuard) int { return strings.Compare(a.Name, b.Name) })
+
+	m := breaker.Manual{Actor: who.name, Reason: req.Reason}
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	now := s.now()
+	res := RestoreResult{Changes: []Change{}}
+	// First find (or create) every guard to act on, so that a guard that
+	// cannot be created stops the restore before anything changed.
+	type step struct {
+		g *core.Guard
+		o *Override
+	}
+	var steps []step
+	for _, sg := range doc.Guards {
+		g, existed := s.reg.Lookup(sg.Name)
+		o := sg.Override
+		switch {
+		case o != nil && o.State == breaker.Open && !o.Until.After(now):
+			res.Skipped = append(res.Skipped, sg.Name)
+			continue
+		case existed:
+			if o == nil && stateOf(g).Override == nil {
+				continue // automatic here and in the snapshot
+			}
+		case o == nil:
+			continue // nothing to re-apply, and no reason to create it
+		default:
+			var err error
+			if g, err = s.reg.Guard(sg.Name, s.guardOptions(sg)...); err != nil {
+				writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, fmt.Sprintf("snapshot: guard %s: %v", quote(sg.Name), err)))
+				return
+			}
+			res.Created = append(res.Created, sg.Name)
+		}
+		steps = append(steps, step{g, o})
+	}
+	gs := make([]*core.Guard, len(steps))
+	before := make([]GuardState, len(steps))
+	for i, st := range steps {
+		g, o := st.g, st.o
+		gs[i], before[i] = g, stateOf(g)
+		switch {
+		case o == nil && before[i].State.Manual():
+			g.Release(m)
+		case o == nil: // a manual open the snapshot does not have
+			g.Reset(m)
+		case o.State == breaker.Open:
+			g.OpenFor(o.Until.Sub(now), m)
+		case o.State == breaker.ForcedOpen:
+			g.ForceOpen(m)
+		case o.State == breaker.Disabled:
+			g.Disable(m)
+		case o.State == breaker.MetricsOnly:
+			g.MetricsOnly(m)
+		}
+	}
+	after := statesOf(gs)
+	rec := AuditRecord{
+		Actor: who.name, Op: OpRestore, Reason: req.Reason,
+		Params: map[string]string{"snapshotTakenAt": formatTime(doc.TakenAt)},
+		Before: before, After: after,
+	}
+	if err := s.record(r.Context(), &rec); err != nil {
+		s.auditFailed(w, r, &rec, err, s.rollback(gs, before, &rec))
+		return
+	}
+	for i, g := range gs {
+		res.Changes = append(res.Changes, Change{Guard: g.Name(), From: before[i].State, To: after[i].State, OpenUntil: after[i].OpenUntil})
+	}
+	res.AuditSeq = rec.Seq
+	writeJSON(w, r, http.StatusOK, res)
+}
+
+// guardOptions creates a snapshot's guard as it was: with its policy when
+// this registry has a policy of that name, and with its tags.
+func (s *Server) guardOptions(sg SnapshotGuard) []core.GuardOption {
+	var opts []core.GuardOption
+	if sg.Policy != "" {
+		if _, err := s.reg.Policy(sg.Policy); err == nil {
+			opts = append(opts, core.UsePolicy(sg.Policy))
+		}
+	}
+	if len(sg.Tags) > 0 {
+		opts = append(opts, core.WithTags(sg.Tags...))
+	}
+	return opts
+}
+
+// checkSnapshot validates a snapshot document before anything is applied.
+func checkSnapshot(doc *Snapshot) *Problem {
+	bad := func(format string, args ...any) *Problem {
+		return problem(http.StatusBadRequest, codeInvalid, "snapshot: "+fmt.Sprintf(format, args...))
+	}
+	if doc.Version != SnapshotVersion {
+		return bad("version: %d is not %d, the version this server reads", doc.Version, SnapshotVersion)
+	}
+	seen := map[string]bool{}
+	for i, g := range doc.Guards {
+		switch {
+		case g.Name == "":
+			return bad("guards[%d].name: must not be empty", i)
+		case seen[g.Name]:
+			return bad("guards[%d].name: %s appears twice", i, quote(g.Name))
+		}
+		seen[g.Name] = true
+		if o := g.Override; o != nil {
+			switch {
+			case o.State == breaker.Open && o.Until == nil:
+				return bad("guards[%d].override.until: is required for an open override", i)
+			case o.State != breaker.Open && o.Until != nil:
+				return bad("guards[%d].override.until: applies to an open override only, not %s", i, o.State)
+			case o.State != breaker.Open && !o.State.Manual():
+				return bad("guards[%d].override.state: %s is not open, forced-open, disabled or metrics-only", i, o.State)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,271 @@
+package admin
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+)
+
+// Access is what a token may do.
+type Access uint8
+
+const (
+	// Read allows the read-only endpoints: guards, snapshot, audit, debug.
+	Read Access = iota + 1
+	// Write allows everything Read does, and the operations.
+	Write
+)
+
+// String returns "read" or "write".
+func (a Access) String() string {
+	switch a {
+	case Read:
+		return "read"
+	case Write:
+		return "write"
+	}
+	return fmt.Sprintf("Access(%d)", uint8(a))
+}
+
+// ParseAccess parses "read" or "write".
+func ParseAccess(s string) (Access, error) {
+	switch s {
+	case "read":
+		return Read, nil
+	case "write":
+		return Write, nil
+	}
+	return 0, fmt.Errorf("admin: access: %q is not \"read\" or \"write\"", s)
+}
+
+// MinSecretLength is the shortest token secret accepted.
+const MinSecretLength = 16
+
+// TokensEnv is the environment variable WithTokensFromEnv reads.
+const TokensEnv = "BREAKERBOX_ADMIN_TOKENS"
+
+// Token is a named bearer token. The name is the actor recorded in the
+// audit log for the operations the token authorises.
+type Token struct {
+	Name   string
+	Secret string
+	Access Access
+}
+
+// ParseTokens parses tokens in the format of BREAKERBOX_ADMIN_TOKENS:
+// entries separated by commas or white space (newlines included), each
+// "name:access:secret" where access is "read" or "write", for example
+//
+//	alice:write:3f9c1d0e6b7a4c2d9e8f,grafana:read:9a8b7c6d5e4f3a2b1c0d
+//
+// The secret is everything after the second colon (it may contain colons,
+// but no comma or white space). Empty entries are ignored.
+func ParseTokens(s string) ([]Token, error) {
+	var out []Token
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
+	for i, f := range fields {
+		name, rest, ok1 := strings.Cut(f, ":")
+		acc, secret, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("admin: tokens: entry %d: want name:access:secret", i+1)
+		}
+		a, err := ParseAccess(acc)
+		if err != nil {
+			return nil, fmt.Errorf("admin: tokens: entry %d (%q): %w", i+1, name, err)
+		}
+		out = append(out, Token{Name: name, Secret: secret, Access: a})
+	}
+	return out, nil
+}
+
+// Option configures a Server.
+type Option interface{ apply(*config) error }
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+type config struct {
+	tokens      []Token
+	openRead    bool
+	maxBody     int64
+	sinks       []AuditSink
+	recent      int
+	logger      *slog.Logger
+	serviceID   string
+	description string
+	version     string
+}
+
+// Defaults.
+const (
+	// DefaultMaxBodyBytes is the largest request body accepted unless
+	// WithMaxBodyBytes says otherwise.
+	DefaultMaxBodyBytes = 1 << 20
+	// DefaultRecent is how many transitions and operations the debug page
+	// keeps unless WithRecent says otherwise.
+	DefaultRecent = 200
+)
+
+func newConfig(opts []Option) (*config, error) {
+	c := &config{maxBody: DefaultMaxBodyBytes, recent: DefaultRecent}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o.apply(c); err != nil {
+			return nil, err
+		}
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	names := map[string]bool{}
+	secrets := map[string]string{}
+	for _, t := range c.tokens {
+		if names[t.Name] {
+			return nil, fmt.Errorf("admin: token %q: name: configured twice", t.Name)
+		}
+		names[t.Name] = true
+		if other, ok := secrets[t.Secret]; ok {
+			return nil, fmt.Errorf("admin: token %q: secret: same as token %q's, so the actor would be ambiguous", t.Name, other)
+		}
+		secrets[t.Secret] = t.Name
+	}
+	return c, nil
+}
+
+func validToken(t Token) error {
+	switch {
+	case t.Name == "":
+		return errors.New("admin: token: name: must not be empty")
+	case strings.ContainsAny(t.Name, ": ,\t\r\n"):
+		return fmt.Errorf("admin: token %q: name: must not contain colons, commas or white space", t.Name)
+	case t.Access != Read && t.Access != Write:
+		return fmt.Errorf("admin: token %q: access: %d is not Read or Write", t.Name, t.Access)
+	case len(t.Secret) < MinSecretLength:
+		return fmt.Errorf("admin: token %q: secret: %d characters is shorter than the minimum %d", t.Name, len(t.Secret), MinSecretLength)
+	case strings.ContainsAny(t.Secret, ", \t\r\n"):
+		return fmt.Errorf("admin: token %q: secret: must not contain commas or white space", t.Name)
+	}
+	return nil
+}
+
+// WithToken adds a bearer token called name (the actor recorded in the
+// audit log) with the given access. The secret must be at least
+// MinSecretLength characters. Without any token the API is read-only and
+// open to anyone; with tokens, every API request needs one (see
+// WithOpenRead).
+func WithToken(name, secret string, access Access) Option {
+	return optionFunc(func(c *config) error {
+		t := Token{Name: name, Secret: secret, Access: access}
+		if err := validToken(t); err != nil {
+			return err
+		}
+		c.tokens = append(c.tokens, t)
+		return nil
+	})
+}
+
+// WithTokens adds tokens, as WithToken does for each.
+func WithTokens(ts ...Token) Option {
+	return optionFunc(func(c *config) error {
+		for _, t := range ts {
+			if err := validToken(t); err != nil {
+				return err
+			}
+			c.tokens = append(c.tokens, t)
+		}
+		return nil
+	})
+}
+
+// WithTokensFromEnv adds the tokens listed in the environment variable
+// BREAKERBOX_ADMIN_TOKENS (format: see ParseTokens). An unset or empty
+// variable adds none; a malformed one is an error.
+func WithTokensFromEnv() Option {
+	return optionFunc(func(c *config) error {
+		ts, err := ParseTokens(os.Getenv(TokensEnv))
+		if err != nil {
+			return fmt.Errorf("%s: %w", TokensEnv, err)
+		}
+		for _, t := range ts {
+			if err := validToken(t); err != nil {
+				return fmt.Errorf("%s: %w", TokensEnv, err)
+			}
+		}
+		c.tokens = append(c.tokens, ts...)
+		return nil
+	})
+}
+
+// WithOpenRead lets requests without a token use the read-only endpoints
+// even when tokens are configured. Writes always need a write token.
+func WithOpenRead() Option {
+	return optionFunc(func(c *config) error { c.openRead = true; return nil })
+}
+
+// WithMaxBodyBytes limits request bodies to n bytes (default
+// DefaultMaxBodyBytes); larger ones are refused with 413.
+func WithMaxBodyBytes(n int64) Option {
+	return optionFunc(func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("admin: maxBodyBytes: %d must be at least 1", n)
+		}
+		c.maxBody = n
+		return nil
+	})
+}
+
+// WithAuditSink adds sinks that receive every audit record, in order. An
+// operation whose record a sink fails to take is reported as failed (and
+// rolled back where it can be). The first sink that is also an
+// AuditReader serves GET /v1/audit; without one, the API serves the
+// records kept in memory (see WithRecent).
+func WithAuditSink(sinks ...AuditSink) Option {
+	return optionFunc(func(c *config) error {
+		for i, s := range sinks {
+			if s == nil {
+				return fmt.Errorf("admin: auditSink[%d]: must not be nil", i)
+			}
+		}
+		c.sinks = append(c.sinks, sinks...)
+		return nil
+	})
+}
+
+// WithRecent sets how many recent transitions and audit records are kept
+// in memory for the debug page (and for GET /v1/audit when no sink can be
+// read back). Default DefaultRecent.
+func WithRecent(n int) Option {
+	return optionFunc(func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("admin: recent: %d must be at least 1", n)
+		}
+		c.recent = n
+		return nil
+	})
+}
+
+// WithLogger sets the logger for failures the API cannot report to its
+// caller (default slog.Default()).
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) error {
+		if l == nil {
+			return errors.New("admin: logger: must not be nil")
+		}
+		c.logger = l
+		return nil
+	})
+}
+
+// WithService names the service in health documents (serviceId,
+// description and version fields).
+func WithService(id, description, version string) Option {
+	return optionFunc(func(c *config) error {
+		c.serviceID, c.description, c.version = id, description, version
+		return nil
+	})
+}

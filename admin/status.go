@@ -1,0 +1,126 @@
+package admin
+
+import (
+	"slices"
+	"time"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+)
+
+// overrideOf returns the manual state a breaker snapshot shows, or nil. A
+// manual open (OpenFor, OpenUntil) is an automatic Open whose last
+// transition has an actor; automatic trips have none.
+func overrideOf(b *breaker.Snapshot) *Override {
+	lt := b.LastTransition
+	switch {
+	case b.State.Manual():
+		return &Override{State: b.State, Actor: lt.Actor, Reason: lt.Reason, At: lt.At}
+	case b.State == breaker.Open && lt.To == breaker.Open && lt.Actor != "":
+		u := b.OpenUntil
+		return &Override{State: breaker.Open, Until: &u, Actor: lt.Actor, Reason: lt.Reason, At: lt.At}
+	}
+	return nil
+}
+
+func openUntil(b *breaker.Snapshot) *time.Time {
+	if b.State != breaker.Open || b.OpenUntil.IsZero() {
+		return nil
+	}
+	u := b.OpenUntil
+	return &u
+}
+
+// statusOf converts a core snapshot to the API's view, at now.
+func statusOf(s *core.GuardSnapshot, now time.Time) GuardStatus {
+	b := &s.Breaker
+	st := GuardStatus{
+		Name:      s.Name,
+		Policy:    s.Policy,
+		Tags:      slices.Clone(s.Tags),
+		Critical:  s.Critical,
+		State:     b.State,
+		Since:     b.Since,
+		OpenUntil: openUntil(b),
+		Override:  overrideOf(b),
+		Counters: Counters{
+			Admitted:      b.Admitted,
+			Succeeded:     b.Succeeded,
+			Failed:        b.Failed,
+			Ignored:       b.Ignored,
+			Slow:          b.Slow,
+			Rejected:      s.Rejected.Total(),
+			RejectedOpen:  s.Rejected.Open,
+			RejectedProbe: s.Rejected.HalfOpen,
+			RejectedFull:  s.Rejected.Full,
+			ShadowTrips:   b.ShadowTrips,
+			Transitions:   b.Transitions,
+		},
+		Window: Window{
+			Calls:               b.WindowCalls,
+			Failures:            b.WindowFailures,
+			Slow:                b.WindowSlow,
+			FailureRate:         b.FailureRate,
+			SlowCallRate:        b.SlowCallRate,
+			ConsecutiveFailures: b.ConsecutiveFailures,
+			ProbesInFlight:      b.ProbesInFlight,
+			RampShare:           b.RampShare,
+		},
+	}
+	if st.Tags == nil {
+		st.Tags = []string{}
+	}
+	if st.OpenUntil != nil {
+		st.RetryAfter = core.Duration(max(st.OpenUntil.Sub(now), 0))
+	}
+	if !b.LastTransition.At.IsZero() {
+		t := transitionOf(b.LastTransition)
+		st.LastTransition = &t
+	}
+	if bh := s.Bulkhead; bh != nil {
+		st.Bulkhead = &BulkheadStatus{
+			MaxConcurrent: bh.MaxConcurrent,
+			MaxQueue:      bh.MaxQueue,
+			InUse:         bh.InUse,
+			Queued:        bh.Queued,
+			Rejected:      bh.Rejected,
+			TimedOut:      bh.TimedOut,
+			Canceled:      bh.Canceled,
+			Waited:        bh.Waited,
+			WaitTime:      core.Duration(bh.WaitTime),
+		}
+	}
+	return st
+}
+
+func transitionOf(t breaker.Transition) Transition {
+	return Transition{From: t.From, To: t.To, Reason: t.Reason, Actor: t.Actor, At: t.At}
+}
+
+// stateOf returns a guard's state for an audit record.
+func stateOf(g *core.Guard) GuardState {
+	b := g.Breaker().Snapshot()
+	return GuardState{Guard: g.Name(), State: b.State, OpenUntil: openUntil(&b), Override: overrideOf(&b)}
+}
+
+func statesOf(gs []*core.Guard) []GuardState {
+	out := make([]GuardState, len(gs))
+	for i, g := range gs {
+		out[i] = stateOf(g)
+	}
+	return out
+}
+
+func snapshotGuardOf(s *core.GuardSnapshot) SnapshotGuard {
+	b := &s.Breaker
+	return SnapshotGuard{
+		Name:      s.Name,
+		Policy:    s.Policy,
+		Tags:      slices.Clone(s.Tags),
+		Critical:  s.Critical,
+		State:     b.State,
+		Since:     b.Since,
+		OpenUntil: openUntil(b),
+		Override:  overrideOf(b),
+	}
+}

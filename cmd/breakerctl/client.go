@@ -1,0 +1,130 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/breakerbox/breakerbox/admin"
+)
+
+// client talks to the admin API.
+type client struct {
+	base  string // scheme://host[:port][/prefix], no trailing slash
+	token string
+	hc    *http.Client
+}
+
+// baseURL normalises an --addr value: "host:port" gets "http://", a
+// trailing slash goes.
+func baseURL(addr string) (string, error) {
+	if addr == "" {
+		return "", usageErrorf("no server address: set --addr or %s (such as http://127.0.0.1:9090/admin)", envAddr)
+	}
+	if !strings.Contains(addr, "://") {
+		addr = "http://" + addr
+	}
+	u, err := url.Parse(addr)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.RawQuery != "" || u.Fragment != "" {
+		return "", usageErrorf("--addr %q is not an http(s) address such as http://127.0.0.1:9090/admin", addr)
+	}
+	return strings.TrimRight(u.String(), "/"), nil
+}
+
+// call sends a request and decodes a 2xx JSON answer into out (when not
+// nil); it returns the raw answer too. Errors carry the exit code: a
+// problem from the server is a refusal, a transport failure means the
+// server cannot be reached.
+func (c *client) call(ctx context.Context, method, path string, query url.Values, in, out any) ([]byte, error) {
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, refused(fmt.Errorf("encoding the request: %w", err))
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return nil, usageErrorf("bad request URL %q: %v", u, err)
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json, application/problem+json")
+	req.Header.Set("User-Agent", "breakerctl")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		if errors.Is(err, context.Canceled) {
+			return nil, refused(errors.New("interrupted"))
+		}
+		return nil, unreachable(fmt.Errorf("cannot reach %s: %w", c.base, unwrapURLError(err)))
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, 256<<20))
+	if err != nil {
+		return nil, unreachable(fmt.Errorf("reading the answer from %s: %w", c.base, err))
+	}
+	if res.StatusCode >= 300 {
+		mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
+		var p admin.Problem
+		if mt == "application/problem+json" && json.Unmarshal(data, &p) == nil && p.Status != 0 {
+			return data, refused(&p)
+		}
+		return data, refused(fmt.Errorf("%s %s: %s (not a breakerbox admin API? check --addr)", method, u, res.Status))
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return data, refused(fmt.Errorf("%s %s: unexpected answer (not a breakerbox admin API? check --addr): %v", method, u, err))
+		}
+	}
+	return data, nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func guardPath(name string) string { return "/v1/guards/" + url.PathEscape(name) }
+
+// newClient builds the client from the flags and the environment.
+func (a *app) newClient() (*client, error) {
+	addr := a.addr
+	if addr == "" {
+		addr = a.getenv(envAddr)
+	}
+	base, err := baseURL(addr)
+	if err != nil {
+		return nil, err
+	}
+	token := a.token
+	if token == "" {
+		token = a.getenv(envToken)
+	}
+	if a.timeout <= 0 {
+		return nil, usageErrorf("--timeout %v must be positive", a.timeout)
+	}
+	return &client{base: base, token: token, hc: &http.Client{Timeout: a.timeout}}, nil
+}
+
+// defaultTimeout bounds each request.
+const defaultTimeout = 10 * time.Second

@@ -1,0 +1,93 @@
+// Command testserver serves breakerbox's admin API over a small registry,
+// for breakerctl's end-to-end tests. It listens on -listen (default a free
+// loopback port), prints its base URL on the first line of standard output,
+// takes tokens from BREAKERBOX_ADMIN_TOKENS, and serves until interrupted.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/core"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "testserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
+	auditFile := flag.String("audit", "", "audit log file (JSON lines); default in memory only")
+	flag.Parse()
+
+	reg, err := core.NewRegistry(core.WithPolicies(
+		core.Policy{Name: "payments", Match: []string{"payments.*"}, Tags: []string{"stripe"}, Critical: true},
+		core.Policy{Name: "search", Match: []string{"search*"}, Tags: []string{"search"}, Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 8}},
+	))
+	if err != nil {
+		return err
+	}
+	for _, n := range []string{"payments.charge", "payments.refund", "search", "GET /users/{id}"} {
+		reg.MustGuard(n)
+	}
+	// Some traffic, so that counters are not all zero.
+	g := reg.MustGuard("payments.charge")
+	for i := 0; i < 10; i++ {
+		p, err := g.Allow(context.Background())
+		if err != nil {
+			return err
+		}
+		if i%5 == 0 {
+			p.Done(errors.New("declined"))
+		} else {
+			p.Done(nil)
+		}
+	}
+
+	opts := []admin.Option{admin.WithTokensFromEnv()}
+	if *auditFile != "" {
+		sink, err := admin.NewFileSink(*auditFile, admin.FileSinkOptions{})
+		if err != nil {
+			return err
+		}
+		defer sink.Close()
+		opts = append(opts, admin.WithAuditSink(sink))
+	}
+	api, err := admin.New(reg, opts...)
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", api))
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("http://%s/admin\n", ln.Addr())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
