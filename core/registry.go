@@ -26,7 +26,7 @@ type Registry struct {
 	policies map[string]Policy
 	order    []string
 	def      string
-	hookSets []Hooks
+	hookSets []hookSet
 	hooks    *Hooks
 	fallback map[string]fallback.Func
 	labels   func(ctx context.Context) []string
@@ -62,8 +62,8 @@ func WithDefaultPolicy(p Policy) Option {
 // WithHooks adds a set of hooks called for every guard of the registry.
 func WithHooks(h Hooks) Option {
 	return optionFunc(func(r *Registry) error {
-		r.hookSets = append(r.hookSets, h)
-		r.hooks = composeHooks(r.hookSets)
+		r.hookSets = append(r.hookSets, hookSet{id: new(int), h: h})
+		r.publishHooksLocked()
 		return nil
 	})
 }
@@ -328,12 +328,34 @@ func (r *Registry) Lookup(name string) (*Guard, bool) {
 	return g.(*Guard), true
 }
 
-// AddHooks adds a set of hooks to every guard, existing and future.
-func (r *Registry) AddHooks(h Hooks) {
+// AddHooks adds a set of hooks to every guard, existing and future. The
+// returned function removes them again (calling it more than once does
+// nothing more).
+func (r *Registry) AddHooks(h Hooks) (remove func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.hookSets = append(r.hookSets, h)
-	r.hooks = composeHooks(r.hookSets)
+	id := new(int)
+	r.hookSets = append(r.hookSets, hookSet{id: id, h: h})
+	r.publishHooksLocked()
+	return func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.hookSets = slices.DeleteFunc(r.hookSets, func(s hookSet) bool { return s.id == id })
+		r.publishHooksLocked()
+	}
+}
+
+type hookSet struct {
+	id *int
+	h  Hooks
+}
+
+func (r *Registry) publishHooksLocked() {
+	sets := make([]Hooks, len(r.hookSets))
+	for i, s := range r.hookSets {
+		sets[i] = s.h
+	}
+	r.hooks = composeHooks(sets)
 	r.guards.Range(func(_, v any) bool {
 		v.(*Guard).hooks.Store(r.hooks)
 		return true
@@ -476,6 +498,16 @@ func (r *Registry) Prune(idle time.Duration) []string { return r.PruneAt(time.No
 
 // PruneAt is Prune at the explicit time now.
 func (r *Registry) PruneAt(now time.Time, idle time.Duration) []string {
+	return r.prune(now, idle, true)
+}
+
+// IdleAt lists, sorted, the guards PruneAt(now, idle) would remove, without
+// removing them (a dry run). It observes the guards as PruneAt does.
+func (r *Registry) IdleAt(now time.Time, idle time.Duration) []string {
+	return r.prune(now, idle, false)
+}
+
+func (r *Registry) prune(now time.Time, idle time.Duration, remove bool) []string {
 	gs, _ := r.Guards(All())
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -483,13 +515,15 @@ func (r *Registry) PruneAt(now time.Time, idle time.Duration) []string {
 	for _, g := range gs {
 		s := g.Snapshot()
 		r.observe(g, &s, now)
-		st := s.Breaker.State
 		b := &s.Breaker
+		st := b.State
 		busy := b.Admitted > b.Succeeded+b.Failed+b.Ignored || s.Bulkhead != nil && (s.Bulkhead.InUse > 0 || s.Bulkhead.Queued > 0)
-		if st.Manual() || st == breaker.Open || busy || now.Sub(g.seenAt) < idle {
+		if b.Manual || st == breaker.Open || busy || now.Sub(g.seenAt) < idle {
 			continue
 		}
-		r.guards.Delete(g.name)
+		if remove {
+			r.guards.Delete(g.name)
+		}
 		out = append(out, g.name)
 	}
 	return out

@@ -44,14 +44,16 @@ const ClockResolution = time.Millisecond
 const clockIdleTicks = 1000 // one second
 
 // coarseClock is a clock that one goroutine advances every ClockResolution,
-// so that reading it costs two atomic loads instead of a clock read. It starts
+// so that reading it costs one atomic load instead of a clock read. It starts
 // on first use and stops by itself after a second without readers; the next
 // reader starts it again. It never runs inside a testing/synctest bubble.
+//
+// The word holds the reading shifted left by one, and in its low bit whether
+// a reader has read it since the last tick; 0 means stopped.
 type coarseClock struct {
-	_    [64]byte      // keep the hot line apart from other data
-	now  atomic.Int64  // last reading, at least 1; 0 while stopped
-	used atomic.Uint32 // set by readers, cleared by each tick
-	_    [52]byte
+	_    [64]byte // keep the word on a line of its own
+	word atomic.Int64
+	_    [56]byte
 }
 
 var clock coarseClock
@@ -59,13 +61,22 @@ var clock coarseClock
 // coarseNow returns the coarse time: at most one ClockResolution behind the
 // precise clock while the goroutine keeps up.
 func coarseNow() int64 {
-	if v := clock.now.Load(); v != 0 {
-		if clock.used.Load() == 0 {
-			clock.used.Store(1)
-		}
-		return v
+	w := clock.word.Load()
+	if w&1 == 0 {
+		return clock.slow()
 	}
-	return clock.start()
+	return w >> 1
+}
+
+// slow is coarseNow's first read since a tick: it marks the clock used, or
+// starts it.
+func (c *coarseClock) slow() int64 {
+	w := c.word.Load()
+	if w == 0 {
+		return c.start()
+	}
+	c.word.CompareAndSwap(w, w|1) // else another reader marked it, or a tick came
+	return w >> 1
 }
 
 // start reads the precise clock and starts the ticking goroutine if no other
@@ -76,8 +87,7 @@ func (c *coarseClock) start() int64 {
 	if v < 1 {
 		return v
 	}
-	if c.now.CompareAndSwap(0, v) {
-		c.used.Store(1)
+	if c.word.CompareAndSwap(0, v<<1|1) {
 		go c.run()
 	}
 	return v
@@ -97,14 +107,14 @@ func (c *coarseClock) run() {
 }
 
 // tick publishes the reading v and reports whether the clock keeps running.
-// After clockIdleTicks ticks without a reader it publishes 0 (stopped).
+// After clockIdleTicks ticks without a reader it stores 0 (stopped).
 func (c *coarseClock) tick(v int64, idle *int) bool {
-	if c.used.Swap(0) != 0 {
+	if c.word.Load()&1 != 0 {
 		*idle = 0
 	} else if *idle++; *idle >= clockIdleTicks {
-		c.now.Store(0)
+		c.word.Store(0)
 		return false
 	}
-	c.now.Store(max(v, 1))
+	c.word.Store(max(v, 1) << 1)
 	return true
 }

@@ -125,7 +125,7 @@ type Config struct {
 	// max(1, ceil(Limit)). The sliding window ignores it.
 	Burst int
 	// Precise makes the limiter read the clock on every call (about 30 ns)
-	// instead of the shared coarse clock (two atomic loads, see
+	// instead of the shared coarse clock (one atomic load, see
 	// ClockResolution). The explicit-time methods are exact either way.
 	Precise bool
 }
@@ -231,12 +231,30 @@ func (c Config) rate() (*rate, error) {
 	return r, nil
 }
 
-// now reads the limiter's clock.
+// maxCalls is the most calls that can ever be admitted at once.
+func (r *rate) maxCalls() int64 {
+	if r.kind == meterKind {
+		return r.burst
+	}
+	return r.limit
+}
+
+// now reads the limiter's clock: coarseNow, or preciseNow if r.precise. The
+// common case (the coarse clock, read since its last tick) is one load, inlined.
 func (r *rate) now() int64 {
+	if !r.precise {
+		if w := clock.word.Load(); w&1 != 0 {
+			return w >> 1
+		}
+	}
+	return r.slowNow()
+}
+
+func (r *rate) slowNow() int64 {
 	if r.precise {
 		return preciseNow()
 	}
-	return coarseNow()
+	return clock.slow()
 }
 
 // New builds the limiter that cfg describes: a *TokenBucket, *GCRA or

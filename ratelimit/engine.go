@@ -53,9 +53,11 @@ type engine struct {
 	base    uint64 // the counts of the cells before retired
 }
 
-func (e *engine) init(r *rate) {
-	c := &cell{r: r}
-	if r.kind == meterKind {
+func (e *engine) init(r *rate) { e.initCell(&cell{r: r}) }
+
+// initCell starts e at rest on c, whose rate is set.
+func (e *engine) initCell(c *cell) {
+	if c.r.kind == meterKind {
 		c.state.Store(minNanos) // full
 	}
 	e.cur.Store(c)
@@ -80,15 +82,19 @@ func (e *engine) allow(now, n int64) bool {
 		return true
 	}
 	for {
-		c, s := e.load()
+		c := e.cur.Load()
+		s := c.state.Load()
+		if s == frozen { // a limit change in progress (e.load, inlined)
+			runtime.Gosched()
+			continue
+		}
 		r := c.r
 		var next int64
 		if r.kind == meterKind {
-			need := n * r.interval
 			if n > r.burst {
 				return false
 			}
-			next = max(s, now) + need
+			next = max(s, now) + n*r.interval
 			if next-now > r.capacity {
 				return false
 			}

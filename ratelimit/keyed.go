@@ -58,7 +58,10 @@ const (
 // Keyed is a set of limiters, one per key (a tenant, an API key, a client
 // address), all with the same limit, in bounded memory.
 //
-// A key's limiter is created on its first call, at rest. Memory is bounded by
+// A key's limiter is created on its first call, at rest. Keys are ordered by
+// their last use, to a resolution of IdleTimeout/64 (at most one second), so
+// that a busy key moves in the LRU list at most once per period. Memory is
+// bounded by
 // MaxKeys: when the bound is reached, a new key first expires keys that have
 // been idle for IdleTimeout and are back at rest (lossless), and failing that
 // evicts the least recently used key (KeyedSnapshot.Evicted counts these: an
@@ -79,6 +82,7 @@ type Keyed struct {
 	shards  []shard
 	maxKeys int
 	idle    int64
+	touch   int64 // resolution of last use: min(idle/64, 1s)
 
 	_                [64]byte // keep the read-mostly fields above apart
 	evicted, expired atomic.Uint64
@@ -98,6 +102,7 @@ type entry struct {
 	prev, next *entry // towards head, towards tail
 	last       int64  // last use
 	e          engine
+	first      cell // the first cell of e, allocated with the entry
 }
 
 // NewKeyed returns a Keyed limiter for cfg.
@@ -125,6 +130,7 @@ func NewKeyed(cfg KeyedConfig) (*Keyed, error) {
 		shards:  make([]shard, n),
 		maxKeys: cfg.MaxKeys,
 		idle:    int64(cfg.IdleTimeout),
+		touch:   int64(min(cfg.IdleTimeout/64, time.Second)),
 	}
 	for i := range k.shards {
 		s := &k.shards[i]
@@ -151,13 +157,19 @@ func (k *Keyed) get(key string, now int64) *entry {
 	s := k.shard(key)
 	s.mu.Lock()
 	en := s.m[key]
-	if en != nil {
-		en.last = now
-		s.unlink(en)
-	} else {
+	switch {
+	case en == nil:
 		en = k.add(s, key, now)
+		s.pushFront(en)
+	case now-en.last >= k.touch:
+		// Reordered at most once per touch period: a hot key writes
+		// nothing to the shard but its lock in between.
+		en.last = now
+		if s.head != en {
+			s.unlink(en)
+			s.pushFront(en)
+		}
 	}
-	s.pushFront(en)
 	s.mu.Unlock()
 	return en
 }
@@ -174,7 +186,8 @@ func (k *Keyed) add(s *shard, key string, now int64) *entry {
 		k.evicted.Add(1)
 	}
 	en := &entry{key: strings.Clone(key), last: now}
-	en.e.init(k.r.Load())
+	en.first.r = k.r.Load()
+	en.e.initCell(&en.first)
 	s.m[en.key] = en
 	return en
 }
@@ -278,10 +291,11 @@ func (k *Keyed) retryAfter(key string, now, n int64) time.Duration {
 	s.mu.Lock()
 	en := s.m[key]
 	s.mu.Unlock()
-	if en == nil {
-		var e engine
-		e.init(k.r.Load())
-		return time.Duration(e.retryAfter(now, n))
+	if en == nil { // a new key's limiter is at rest
+		if n > k.r.Load().maxCalls() {
+			return never
+		}
+		return 0
 	}
 	return time.Duration(en.e.retryAfter(now, n))
 }

@@ -46,17 +46,18 @@ func TestKeyedKeysAreIndependent(t *testing.T) {
 
 func TestKeyedEvictsLeastRecentlyUsed(t *testing.T) {
 	k := mustKeyed(t, KeyedConfig{Config: Config{Limit: 1, Per: time.Hour}, MaxKeys: 3})
-	for _, key := range []string{"a", "b", "c", "a"} {
-		k.AllowAt(key, t0)
+	s := time.Second // the LRU order's resolution with the default IdleTimeout
+	for i, key := range []string{"a", "b", "c", "a"} {
+		k.AllowAt(key, at(time.Duration(i)*s))
 	}
-	k.AllowAt("d", t0) // full: b is the least recently used
+	k.AllowAt("d", at(4*s)) // full: b is the least recently used
 	if k.Len() != 3 {
 		t.Fatalf("Len = %d, want 3", k.Len())
 	}
-	if k.AllowAt("a", t0) || k.AllowAt("c", t0) || k.AllowAt("d", t0) {
+	if k.AllowAt("a", at(5*s)) || k.AllowAt("c", at(5*s)) || k.AllowAt("d", at(5*s)) {
 		t.Error("a kept key lost its state")
 	}
-	if !k.AllowAt("b", t0) {
+	if !k.AllowAt("b", at(5*s)) {
 		t.Error("b was not the one evicted")
 	}
 	if s := k.Snapshot(); s.Evicted != 2 || s.Expired != 0 { // b, then a for b

@@ -5,6 +5,7 @@ import (
 	"math"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -458,23 +459,30 @@ func TestSlidingWindowWrap(t *testing.T) {
 func TestCoarseClockTick(t *testing.T) {
 	var c coarseClock
 	idle := 0
-	c.used.Store(1)
-	if !c.tick(0, &idle) || c.now.Load() != 1 {
-		t.Fatalf("first tick: now = %d", c.now.Load())
+	read := func() int64 { // what coarseNow does, on c
+		if w := c.word.Load(); w&1 != 0 {
+			return w >> 1
+		}
+		return c.slow()
+	}
+	if !c.tick(0, &idle) || read() != 1 {
+		t.Fatalf("first tick: now = %d", read())
 	}
 	for i := 1; i < clockIdleTicks; i++ {
 		if !c.tick(int64(i)*1e6, &idle) {
 			t.Fatalf("stopped after %d idle ticks", i)
 		}
 	}
-	c.used.Store(1) // a reader comes back
-	if !c.tick(5e9, &idle) || c.now.Load() != 5e9 {
+	if read() != (clockIdleTicks-1)*1e6 { // a reader comes back
+		t.Fatalf("read %d", read())
+	}
+	if !c.tick(5e9, &idle) || read() != 5e9 {
 		t.Fatal("a used clock stopped")
 	}
-	for i := 1; i < clockIdleTicks; i++ {
+	for range clockIdleTicks { // the first sees the read above
 		c.tick(6e9, &idle)
 	}
-	if c.tick(7e9, &idle) || c.now.Load() != 0 {
+	if c.tick(7e9, &idle) || c.word.Load() != 0 {
 		t.Errorf("clock still running after %d idle ticks", clockIdleTicks)
 	}
 }
@@ -507,4 +515,19 @@ func TestAllocs(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCoarseClockNotInBubble: the coarse clock never starts inside a
+// synctest bubble, whose goroutines and time are fake.
+func TestCoarseClockNotInBubble(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var c coarseClock
+		if v := c.start(); v >= 0 || c.word.Load() != 0 {
+			t.Errorf("start in a bubble = %d, clock at %d", v, c.word.Load())
+		}
+		r, err := Config{Limit: 1}.rate()
+		if err != nil || !r.precise {
+			t.Errorf("a limiter built in a bubble does not read the precise clock")
+		}
+	})
 }

@@ -100,6 +100,7 @@ type Breaker struct {
 	shadow    uint64
 	events    []event
 	sending   bool
+	manOpen   bool // the current Open was made by OpenFor or OpenUntil
 }
 
 type event struct {

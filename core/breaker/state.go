@@ -141,6 +141,7 @@ func (b *Breaker) stopTimerLocked() {
 // setLocked installs the state word nw, clears the window and queues the
 // transition for OnStateChange.
 func (b *Breaker) setLocked(ctx context.Context, w, nw uint64, now int64, reason, actor string) {
+	b.manOpen = false
 	b.resetWindowLocked()
 	b.word.Store(nw)
 	from, to := stateOf(w), stateOf(nw)
@@ -221,11 +222,12 @@ func (b *Breaker) MetricsOnly(m Manual) Transition {
 	return b.manual(func(w uint64, now int64) uint64 { return nextWord(w, MetricsOnly, 0) }, m)
 }
 
-// Release ends a manual state: the breaker returns to automatic operation,
-// closed, with an empty window. On an automatic state it does nothing.
+// Release ends a manual state, or an open made by OpenFor or OpenUntil: the
+// breaker returns to automatic operation, closed, with an empty window. On
+// an automatic state it does nothing.
 func (b *Breaker) Release(m Manual) Transition {
 	return b.manual(func(w uint64, now int64) uint64 {
-		if !stateOf(w).Manual() {
+		if !stateOf(w).Manual() && !b.manOpen {
 			return w
 		}
 		b.opens = 0
@@ -267,6 +269,7 @@ func (b *Breaker) manualOpen(d time.Duration, m Manual) Transition {
 	w := b.word.Load()
 	now := int64(time.Since(b.epoch))
 	b.openLocked(context.Background(), w, now, false, d, false, reasonOr(m.Reason, "opened for "+d.String()), actorOr(m.Actor))
+	b.manOpen = true
 	t := b.last
 	b.mu.Unlock()
 	b.dispatch()
@@ -340,6 +343,9 @@ type Snapshot struct {
 	RejectedProbe uint64
 	// ShadowTrips counts the trips a metrics-only breaker would have made.
 	ShadowTrips uint64
+	// Manual reports that an operator set the current state: a manual
+	// state, or an open made by OpenFor or OpenUntil.
+	Manual bool
 
 	WindowCalls         int     // calls in the current window
 	WindowFailures      int     // failures in the current window
@@ -376,6 +382,7 @@ func (b *Breaker) Snapshot() Snapshot {
 	s.LastTransition = b.last
 	s.Transitions = b.trans
 	s.ShadowTrips = b.shadow
+	s.Manual = s.State.Manual() || b.manOpen
 	if s.State == Open {
 		s.OpenUntil = b.timeAt(b.openUntil.Load())
 	}
