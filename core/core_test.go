@@ -525,3 +525,51 @@ func TestSnapshotCounters(t *testing.T) {
 		t.Fatalf("snapshot %+v", s[0])
 	}
 }
+
+func TestIdleAtIsADryRun(t *testing.T) {
+	r := mustRegistry(t)
+	mustGuard(t, r, "quiet")
+	later := time.Now().Add(2 * time.Hour)
+	if got := r.IdleAt(later, time.Hour); fmt.Sprint(got) != "[quiet]" {
+		t.Fatalf("IdleAt = %v", got)
+	}
+	if _, ok := r.Lookup("quiet"); !ok {
+		t.Fatal("IdleAt removed a guard")
+	}
+	if got := r.PruneAt(later, time.Hour); fmt.Sprint(got) != "[quiet]" {
+		t.Fatalf("PruneAt = %v", got)
+	}
+}
+
+func TestRemoveHooks(t *testing.T) {
+	r := mustRegistry(t, WithPolicies(Policy{Name: "p", Breaker: &BreakerPolicy{Mode: "forced-open"}}))
+	g := mustGuard(t, r, "p")
+	n := 0
+	remove := r.AddHooks(Hooks{OnReject: func(context.Context, Rejection) { n++ }})
+	_, _ = g.Allow(bg)
+	remove()
+	remove()
+	_, _ = g.Allow(bg)
+	if n != 1 {
+		t.Fatalf("hook ran %d times, want 1", n)
+	}
+}
+
+func TestReleaseEndsManualOpen(t *testing.T) {
+	g := mustGuard(t, mustRegistry(t), "g")
+	g.OpenFor(time.Hour, ops)
+	if s := g.Snapshot().Breaker; s.State != breaker.Open || !s.Manual {
+		t.Fatalf("after OpenFor: %+v", s)
+	}
+	g.Release(ops)
+	if s := g.Snapshot().Breaker; s.State != breaker.Closed || s.Manual {
+		t.Fatalf("after Release: %+v", s)
+	}
+	fail(t, g, 20) // an automatic open is not manual, and Release leaves it alone
+	if s := g.Snapshot().Breaker; s.State != breaker.Open || s.Manual {
+		t.Fatalf("automatic open: %+v", s)
+	}
+	if tr := g.Release(ops); tr.From != breaker.Open || tr.To != breaker.Open {
+		t.Fatalf("Release on an automatic open: %+v", tr)
+	}
+}
