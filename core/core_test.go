@@ -504,6 +504,9 @@ func TestPrune(t *testing.T) {
 		t.Fatalf("pruned %v, want [active]", got)
 	}
 	p.Done(nil)
+	if !idle.Pruned() || !active.Pruned() || busy.Pruned() || manual.Pruned() {
+		t.Fatal("Pruned()")
+	}
 	if g := mustGuard(t, r, "idle"); g == idle {
 		t.Fatal("a pruned guard came back instead of a fresh one")
 	}

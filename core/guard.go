@@ -48,6 +48,7 @@ type Guard struct {
 	errLimited *RejectedError
 
 	retries, budgetSpent, fallbackOK, fallbackFailed atomic.Uint64
+	pruned                                           atomic.Bool
 
 	// Idle tracking, guarded by the registry's mutex.
 	seenActivity uint64
@@ -141,6 +142,11 @@ func (g *Guard) onRetry(ctx context.Context, a retry.Attempt) {
 // RateLimiter returns the guard's rate limiter, or nil when its policy has
 // none.
 func (g *Guard) RateLimiter() ratelimit.Limiter { return g.rl }
+
+// Pruned reports whether the registry has pruned the guard. An adapter
+// that caches guards drops a pruned one and asks the registry again, which
+// creates a fresh guard that snapshots and operators see.
+func (g *Guard) Pruned() bool { return g.pruned.Load() }
 
 // Name returns the guard's name.
 func (g *Guard) Name() string { return g.name }

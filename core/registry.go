@@ -523,6 +523,7 @@ func (r *Registry) prune(now time.Time, idle time.Duration, remove bool) []strin
 		}
 		if remove {
 			r.guards.Delete(g.name)
+			g.pruned.Store(true)
 		}
 		out = append(out, g.name)
 	}

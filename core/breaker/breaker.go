@@ -376,12 +376,20 @@ func (b *Breaker) allowRamp(ctx context.Context, w uint64, c *clk) (p Permit, er
 // breaker's Classifier (by default nil is a success, context.Canceled is
 // ignored and anything else is a failure).
 func (p *Permit) Done(err error) {
+	if err == nil && p.fastSuccess() {
+		return
+	}
+	p.finish(Outcome{Err: err}, clk{}, 0, false)
+}
+
+// fastSuccess records a success on a closed count window, the common case,
+// kept small; it reports false when the permit needs the general path.
+func (p *Permit) fastSuccess() bool {
 	b := p.b
-	if err == nil && p.kind == kindClosed && !p.timed && b != nil && b.fast {
-		// The common case, kept small: a success on a closed count window.
+	if p.kind == kindClosed && !p.timed && b != nil && b.fast {
 		if b.word.Load() != p.w {
 			b.shard().staleSucceeded.Add(1)
-			return
+			return true
 		}
 		b.shard().succeeded.Add(1)
 		if b.consecutive.Load() != 0 {
@@ -390,9 +398,9 @@ func (p *Permit) Done(err error) {
 		if b.armed.Load() {
 			b.judge(p, &clk{}, false, false)
 		}
-		return
+		return true
 	}
-	p.finish(Outcome{Err: err}, clk{}, 0, false)
+	return false
 }
 
 // DoneAt is Done at the explicit time t.
@@ -417,7 +425,12 @@ func (p *Permit) FinishAt(t time.Time, o Outcome) {
 // Report reports a result the caller classified itself (an adapter with
 // its own status rules, say), bypassing the Classifier. Slow-call tracking
 // still applies.
-func (p *Permit) Report(r Result) { p.finish(Outcome{}, clk{}, r, true) }
+func (p *Permit) Report(r Result) {
+	if r == Success && p.fastSuccess() {
+		return
+	}
+	p.finish(Outcome{}, clk{}, r, true)
+}
 
 // ReportAt is Report at the explicit time t.
 func (p *Permit) ReportAt(t time.Time, r Result) {

@@ -1,0 +1,236 @@
+package httpmw
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+)
+
+// UnmatchedKey is the guard name for requests without a key: requests that
+// matched no route pattern, or for which a key function returned "". Keeping
+// such requests under one name keeps the number of guards bounded.
+const UnmatchedKey = "unmatched"
+
+// Middleware returns net/http middleware that runs every request through a
+// guard of reg, and answers itself the requests the guard rejects. A nil reg
+// means a registry of the middleware's own, with the default policy.
+//
+// # Keys
+//
+// Each request is keyed, and each key is a guard of reg, created on first
+// use from the policy its name matches (or [WithPolicy]'s). By default the
+// key is the request's route pattern, r.Pattern, such as "GET /users/{id}",
+// which net/http's ServeMux sets before calling a route's handler, and so
+// does chi (v5.5) for handlers and inline middleware (With). When the
+// middleware wraps a whole *http.ServeMux, the pattern is not set yet, so
+// the middleware asks the mux for it (ServeMux.Handler: one more route
+// match per request). Routers that run their middleware before routing and
+// do not set r.Pattern (chi's Use, gin, echo) need [WithKey] with a
+// function that names the route; see its documentation. Requests without a
+// key (no route matched) share the guard [UnmatchedKey].
+//
+// # Outcomes
+//
+// The handler's response is classified by [ServerClassifier] (a 5xx other
+// than 501 is a failure, anything else a success, a request abandoned by its
+// client is ignored) or by [WithClassifier]'s classifier, which also sees the
+// latency. A handler can attach an error with [SetError]. A panicking
+// handler is recorded as a failure and the panic goes on.
+//
+// # Rejections
+//
+// A rejected request never reaches the handler: [WriteRejection] (or
+// [WithRejectionWriter]'s writer) answers 503 for an open breaker, a full
+// bulkhead or load shedding and 429 for a rate limit, with Retry-After. With
+// [WithLimiter], a per-client rate limit is checked before the guard.
+//
+// # The writer
+//
+// The handler gets a status-capturing http.ResponseWriter. It implements
+// Unwrap, so http.ResponseController reaches the server's writer (flush,
+// hijack, read and write deadlines, full duplex), and also http.Flusher,
+// http.Hijacker and io.ReaderFrom for handlers that type-assert; streamed
+// responses and server-sent events pass through as they are written.
+// Writers are pooled: as net/http requires, a handler must not use its
+// ResponseWriter after it returned.
+//
+// # Cost
+//
+// For an admitted request with the default options, the middleware adds a
+// lock-free guard lookup, the guard's admission and report, and a pooled
+// writer: no allocation and no clock read.
+func Middleware(reg *core.Registry, opts ...Option) func(http.Handler) http.Handler {
+	if reg == nil {
+		// A registry without options cannot fail to build.
+		reg, _ = core.NewRegistry()
+	}
+	cfg := newConfig(opts)
+	gopts := cfg.guardOptions()
+	var policy RateLimit
+	if cfg.limiter != nil {
+		policy = limitPolicy(cfg.limiter)
+	}
+	return func(next http.Handler) http.Handler {
+		h := &handler{next: next, reg: reg, cfg: cfg, gopts: gopts, limitPolicy: policy}
+		if cfg.key == nil {
+			h.mux, _ = next.(*http.ServeMux)
+		}
+		return h
+	}
+}
+
+// handler is the middleware around one next handler.
+type handler struct {
+	next  http.Handler
+	reg   *core.Registry
+	cfg   config
+	gopts []core.GuardOption
+	mux   *http.ServeMux // set when next is a ServeMux and the key is the pattern
+
+	limitPolicy RateLimit // the per-key limiter's policy, for RateLimit-Policy
+}
+
+func (h *handler) key(r *http.Request) string {
+	if h.cfg.key != nil {
+		if k := h.cfg.key(r); k != "" {
+			return k
+		}
+		return UnmatchedKey
+	}
+	k := r.Pattern
+	if k == "" && h.mux != nil {
+		_, k = h.mux.Handler(r)
+	}
+	if k == "" {
+		return UnmatchedKey
+	}
+	return k
+}
+
+// ServeHTTP admits r through its guard and serves it, or rejects it.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.cfg.limiter != nil && !h.allowLimit(w, r) {
+		return
+	}
+	name := h.key(r)
+	g, err := h.reg.Guard(name, h.gopts...)
+	if err != nil {
+		// A configuration mistake (an unknown policy): fail loudly, on every
+		// request, rather than serve unguarded.
+		http.Error(w, "httpmw: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	p, err := g.Allow(r.Context())
+	if err != nil {
+		if errors.Is(err, core.ErrRejected) {
+			h.cfg.reject(w, r, newRejection(name, err))
+			return
+		}
+		// The request's context ended while it waited in the bulkhead's
+		// queue: its client is gone or the server is shutting down.
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	h.serve(w, r, &p)
+}
+
+// serve runs the handler with an admitted permit p and reports its outcome.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, p *core.Permit) {
+	sw := getWriter(w)
+	var start time.Time
+	custom := h.cfg.classifier != nil
+	if custom {
+		start = time.Now()
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			// The handler panicked: record the failure (or, if its client
+			// left, nothing), and let the panic go on. The writer is not
+			// pooled again, as the server may still use it.
+			err := core.ErrPanicked
+			if errors.Is(r.Context().Err(), context.Canceled) {
+				err = context.Canceled
+			}
+			h.report(p, r, sw.status, err, start)
+		}
+	}()
+	h.next.ServeHTTP(sw, r)
+	finished = true
+	status, err := sw.status, sw.err
+	if status == 0 {
+		// Nothing written: net/http answers 200. A hijacked connection
+		// switched protocols.
+		status = http.StatusOK
+		if sw.hijacked {
+			status = http.StatusSwitchingProtocols
+		}
+	}
+	putWriter(sw)
+	h.report(p, r, status, err, start)
+}
+
+// report classifies the outcome and reports it on p.
+func (h *handler) report(p *core.Permit, r *http.Request, status int, err error, start time.Time) {
+	if h.cfg.classifier == nil && err == nil && status < 500 {
+		p.Report(breaker.Success, nil) // what ServerClassifier says, sooner
+		return
+	}
+	if err == nil && status >= 500 {
+		err = r.Context().Err()
+	}
+	o := breaker.Outcome{Err: err, Code: status, HasCode: status != 0}
+	if h.cfg.classifier == nil {
+		p.Report(ServerClassifier(o), err)
+		return
+	}
+	o.Latency = time.Since(start)
+	p.Report(classify(h.cfg.classifier, o), err)
+}
+
+// classify runs a user's classifier; a panic in it counts as a failure.
+func classify(c breaker.Classifier, o breaker.Outcome) (res breaker.Result) {
+	defer func() {
+		if recover() != nil {
+			res = breaker.Failure
+		}
+	}()
+	return c(o)
+}
+
+// ServerClassifier is the middleware's default classifier. It ignores a call
+// whose error matches context.Canceled (the client gave up, which says
+// nothing about this server), counts any other error (a panic, an error set
+// with [SetError]) and any 5xx status except 501 Not Implemented as a
+// failure, and everything else, 4xx included, as a success. It does not look
+// at the latency.
+func ServerClassifier(o breaker.Outcome) breaker.Result {
+	if o.Err != nil {
+		if errors.Is(o.Err, context.Canceled) {
+			return breaker.Ignore
+		}
+		return breaker.Failure
+	}
+	if o.HasCode && o.Code >= 500 && o.Code != http.StatusNotImplemented {
+		return breaker.Failure
+	}
+	return breaker.Success
+}
+
+// ClientIP returns the address of the client that sent r as the server saw
+// it: the host part of r.RemoteAddr, without the port. It does not trust
+// forwarding headers (X-Forwarded-For, Forwarded), which any client can set;
+// behind a proxy you trust, key on the address the proxy reports instead.
+// It allocates nothing.
+func ClientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
