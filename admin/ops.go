@@ -95,7 +95,7 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	before := statesOf(gs)
-	for i, g := range gs {
+	for _, g := range gs {
 		switch {
 		case op == OpOpen && d > 0:
 			g.OpenFor(d, m)
@@ -107,8 +107,6 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request) {
 			g.MetricsOnly(m)
 		case op == OpReset:
 			g.Reset(m)
-		case op == OpRelease && before[i].Override != nil && before[i].State == breaker.Open:
-			g.Reset(m) // a timed manual open ends too; Release leaves automatic states alone
 		case op == OpRelease:
 			g.Release(m)
 		}
@@ -190,8 +188,8 @@ func (s *Server) rollback(gs []*core.Guard, before []GuardState, rec *AuditRecor
 			g.MetricsOnly(m)
 		case b.State == breaker.Open && b.OpenUntil != nil && b.OpenUntil.After(now):
 			g.OpenFor(b.OpenUntil.Sub(now), m) // an automatic open comes back as a manual one
-		case cur.State.Manual():
-			g.Release(m)
+		case cur.Override != nil:
+			g.Release(m) // ends a manual state or a manual open
 		default:
 			g.Reset(m)
 		}
@@ -249,7 +247,11 @@ func (s *Server) prune(w http.ResponseWriter, r *http.Request) {
 	}
 	idle := time.Duration(req.Idle)
 	if req.DryRun {
-		writeJSON(w, r, http.StatusOK, PruneResult{Pruned: s.pruneCandidates(idle), DryRun: true})
+		pruned := s.reg.IdleAt(s.now(), idle)
+		if pruned == nil {
+			pruned = []string{}
+		}
+		writeJSON(w, r, http.StatusOK, PruneResult{Pruned: pruned, DryRun: true})
 		return
 	}
 	if p := checkReason(req.Reason); p != nil {
@@ -263,7 +265,7 @@ func (s *Server) prune(w http.ResponseWriter, r *http.Request) {
 	for _, g := range all {
 		before[g.Name()] = stateOf(g)
 	}
-	pruned := s.reg.Prune(idle)
+	pruned := s.reg.PruneAt(s.now(), idle)
 	rec := AuditRecord{Actor: who.name, Op: OpPrune, Target: Target{All: true}, Reason: req.Reason, Params: map[string]string{"idle": req.Idle.String()}}
 	for _, n := range pruned {
 		b, ok := before[n]
@@ -281,28 +283,6 @@ func (s *Server) prune(w http.ResponseWriter, r *http.Request) {
 		pruned = []string{}
 	}
 	writeJSON(w, r, http.StatusOK, PruneResult{Pruned: pruned, AuditSeq: rec.Seq})
-}
-
-// pruneCandidates applies Registry.Prune's rule to the admin API's own
-// observations. The API sees the guards less often than the registry does
-// (only when it is asked), so it may think a guard was active more recently
-// than it was, and name fewer guards than a real prune; never more, except
-// for guards that see calls between the dry run and the prune.
-func (s *Server) pruneCandidates(idle time.Duration) []string {
-	snaps, now := s.snapshot()
-	s.obsMu.Lock()
-	defer s.obsMu.Unlock()
-	out := []string{}
-	for i := range snaps {
-		g := &snaps[i]
-		b := &g.Breaker
-		busy := b.Admitted > b.Succeeded+b.Failed+b.Ignored || g.Bulkhead != nil && (g.Bulkhead.InUse > 0 || g.Bulkhead.Queued > 0)
-		if b.State.Manual() || b.State == breaker.Open || busy || now.Sub(s.obs[g.Name].at) < idle {
-			continue
-		}
-		out = append(out, g.Name)
-	}
-	return out
 }
 
 func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
@@ -367,10 +347,8 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		g, o := st.g, st.o
 		gs[i], before[i] = g, stateOf(g)
 		switch {
-		case o == nil && before[i].State.Manual():
+		case o == nil: // a manual state or open the snapshot does not have
 			g.Release(m)
-		case o == nil: // a manual open the snapshot does not have
-			g.Reset(m)
 		case o.State == breaker.Open:
 			g.OpenFor(o.Until.Sub(now), m)
 		case o.State == breaker.ForcedOpen:

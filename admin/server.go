@@ -35,15 +35,6 @@ type Server struct {
 
 	opMu sync.Mutex // serialises write operations and their audit records
 	seq  uint64     // last audit sequence number used, under opMu
-
-	obsMu sync.Mutex
-	obs   map[string]observation // for prune dry runs
-}
-
-// observation is the last time the admin API saw a guard's counters move.
-type observation struct {
-	activity uint64
-	at       time.Time
 }
 
 // New returns the admin API of reg configured by opts, or the first
@@ -62,7 +53,6 @@ func New(reg *core.Registry, opts ...Option) (*Server, error) {
 		auth: newAuthenticator(cfg.tokens, cfg.openRead),
 		mem:  &memoryLog{n: cfg.recent},
 		now:  time.Now,
-		obs:  map[string]observation{},
 	}
 	s.health = &healthHandler{reg: reg, cfg: cfg, now: s.now}
 	for _, sink := range cfg.sinks {
@@ -166,25 +156,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need Access) 
 	return p, true
 }
 
-// snapshot reads every guard and records, for prune dry runs, which ones
-// saw calls since the last look.
+// snapshot reads every guard, and the time it did.
 func (s *Server) snapshot() ([]core.GuardSnapshot, time.Time) {
-	snaps := s.reg.Snapshot()
-	now := s.now()
-	s.obsMu.Lock()
-	defer s.obsMu.Unlock()
-	next := make(map[string]observation, len(snaps))
-	for i := range snaps {
-		b := &snaps[i].Breaker
-		a := b.Admitted + snaps[i].Rejected.Total()
-		o, ok := s.obs[snaps[i].Name]
-		if !ok || o.activity != a {
-			o = observation{activity: a, at: now}
-		}
-		next[snaps[i].Name] = o
-	}
-	s.obs = next
-	return snaps, now
+	return s.reg.Snapshot(), s.now()
 }
 
 func (s *Server) listGuards(w http.ResponseWriter, r *http.Request) {

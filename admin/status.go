@@ -8,19 +8,21 @@ import (
 	"github.com/breakerbox/breakerbox/core/breaker"
 )
 
-// overrideOf returns the manual state a breaker snapshot shows, or nil. A
-// manual open (OpenFor, OpenUntil) is an automatic Open whose last
-// transition has an actor; automatic trips have none.
+// overrideOf returns the manual state a breaker snapshot shows, or nil: a
+// manual state, or an open made by OpenFor or OpenUntil (the breaker says
+// which with Snapshot.Manual). The actor and reason are those of the last
+// transition, which is the one that set the state.
 func overrideOf(b *breaker.Snapshot) *Override {
-	lt := b.LastTransition
-	switch {
-	case b.State.Manual():
-		return &Override{State: b.State, Actor: lt.Actor, Reason: lt.Reason, At: lt.At}
-	case b.State == breaker.Open && lt.To == breaker.Open && lt.Actor != "":
-		u := b.OpenUntil
-		return &Override{State: breaker.Open, Until: &u, Actor: lt.Actor, Reason: lt.Reason, At: lt.At}
+	if !b.Manual {
+		return nil
 	}
-	return nil
+	lt := b.LastTransition
+	o := &Override{State: b.State, Actor: lt.Actor, Reason: lt.Reason, At: lt.At}
+	if b.State == breaker.Open {
+		u := b.OpenUntil
+		o.Until = &u
+	}
+	return o
 }
 
 func openUntil(b *breaker.Snapshot) *time.Time {

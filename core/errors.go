@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/breakerbox/breakerbox/core/retry"
 	"github.com/breakerbox/breakerbox/internal/reject"
 )
 
@@ -71,30 +72,9 @@ func (e *RejectedError) ErrorType() string {
 }
 
 // RetryAfter finds a retry-after hint in err or any error it wraps (any
-// error with a `RetryAfter() time.Duration` method and a positive value).
-func RetryAfter(err error) (time.Duration, bool) {
-	for err != nil {
-		if h, ok := err.(interface{ RetryAfter() time.Duration }); ok {
-			if d := h.RetryAfter(); d > 0 {
-				return d, true
-			}
-		}
-		switch u := err.(type) {
-		case interface{ Unwrap() error }:
-			err = u.Unwrap()
-		case interface{ Unwrap() []error }:
-			for _, e := range u.Unwrap() {
-				if d, ok := RetryAfter(e); ok {
-					return d, true
-				}
-			}
-			return 0, false
-		default:
-			return 0, false
-		}
-	}
-	return 0, false
-}
+// error with a `RetryAfter() time.Duration` method and a positive value),
+// as retry.RetryAfter does. It allocates nothing.
+func RetryAfter(err error) (time.Duration, bool) { return retry.RetryAfter(err) }
 
 // ErrorType returns the telemetry type of err: its own ErrorType if it (or
 // an error it wraps) has one, "" for nil, and "_OTHER" otherwise, following
