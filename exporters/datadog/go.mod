@@ -1,0 +1,15 @@
+module github.com/breakerbox/breakerbox/exporters/datadog
+
+go 1.25.0
+
+require (
+	github.com/DataDog/datadog-go/v5 v5.9.1
+	github.com/breakerbox/breakerbox v0.0.0
+)
+
+require (
+	github.com/Microsoft/go-winio v0.5.0 // indirect
+	golang.org/x/sys v0.0.0-20210510120138-977fb7262007 // indirect
+)
+
+replace github.com/breakerbox/breakerbox => ../../

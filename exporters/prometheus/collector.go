@@ -1,0 +1,433 @@
+package prometheus
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/core/bulkhead"
+	"github.com/breakerbox/breakerbox/ratelimit"
+)
+
+// Label names. Every series carries LabelGuard and LabelPolicy.
+const (
+	// LabelGuard is the guard's name (the OTel attribute
+	// breakerbox.guard.name).
+	LabelGuard = "guard"
+	// LabelPolicy is the name of the policy the guard was built from (the
+	// OTel attribute breakerbox.policy.name).
+	LabelPolicy = "policy"
+	// LabelOutcome is a call's outcome (the OTel attribute
+	// breakerbox.outcome).
+	LabelOutcome = "outcome"
+	// LabelState is a breaker state, as breaker.State.String spells it (the
+	// OTel attribute breakerbox.circuit_breaker.state).
+	LabelState = "state"
+	// LabelReason is why a guard rejected a call; see
+	// MetricGuardRejections.
+	LabelReason = "reason"
+)
+
+// Metric names: the OTel instrument names of package otelbreaker through
+// the Prometheus translation (dots become underscores, counters end in
+// _total, seconds end in _seconds). Guard-level series whose primitive is
+// absent (a guard without a bulkhead has no bulkhead series) are not
+// exported.
+const (
+	// MetricGuardInfo is 1 for every guard, with the labels guard, policy,
+	// tags (the guard's tags, sorted, joined with ",") and critical
+	// ("true" or "false"). Join it on guard to slice any other series by
+	// tag without carrying the tags on every series.
+	MetricGuardInfo = "breakerbox_guard_info"
+	// MetricGuardRejections counts rejected calls by reason:
+	// "circuit_open" (breaker open, forced open or ramping),
+	// "circuit_half_open" (half-open with every probe slot taken),
+	// "bulkhead_full" (no slot and no room or time in the queue) and
+	// "rate_limited". Apart from circuit_half_open these are the
+	// error.type values that rejections carry on traces.
+	MetricGuardRejections = "breakerbox_guard_rejections_total"
+
+	// MetricBreakerCalls counts calls by outcome: "success", "failure" and
+	// "ignored" for admitted calls once they report, "rejected" for calls
+	// the breaker refused (open or half-open).
+	MetricBreakerCalls = "breakerbox_circuit_breaker_calls_total"
+	// MetricBreakerStatus is 1 for the breaker's current state and 0 for
+	// each of the others (closed, open, half-open, forced-open, disabled,
+	// metrics-only).
+	MetricBreakerStatus = "breakerbox_circuit_breaker_status"
+	// MetricBreakerTransitions counts state changes.
+	MetricBreakerTransitions = "breakerbox_circuit_breaker_transitions_total"
+	// MetricBreakerStateChange is the Unix time at which the breaker
+	// entered its current state, so time() minus it is how long the
+	// breaker has been in it.
+	MetricBreakerStateChange = "breakerbox_circuit_breaker_state_change_timestamp_seconds"
+	// MetricBreakerFailureRate is the share of failed calls in the
+	// breaker's current window, as a ratio from 0 to 1 (not a percentage).
+	MetricBreakerFailureRate = "breakerbox_circuit_breaker_failure_rate"
+	// MetricBreakerSlowCallRate is the share of slow calls in the current
+	// window, as a ratio from 0 to 1.
+	MetricBreakerSlowCallRate = "breakerbox_circuit_breaker_slow_call_rate"
+	// MetricBreakerWindowCalls is the number of calls in the current
+	// window.
+	MetricBreakerWindowCalls = "breakerbox_circuit_breaker_window_calls"
+	// MetricBreakerConsecutiveFailures is the current run of failures.
+	MetricBreakerConsecutiveFailures = "breakerbox_circuit_breaker_consecutive_failures"
+	// MetricBreakerSlowCalls counts calls at or above the slow threshold.
+	MetricBreakerSlowCalls = "breakerbox_circuit_breaker_slow_calls_total"
+	// MetricBreakerShadowTrips counts the trips a metrics-only breaker
+	// would have made.
+	MetricBreakerShadowTrips = "breakerbox_circuit_breaker_shadow_trips_total"
+
+	// MetricBulkheadUsage is the number of slots held by running calls.
+	MetricBulkheadUsage = "breakerbox_bulkhead_usage"
+	// MetricBulkheadLimit is the configured number of slots.
+	MetricBulkheadLimit = "breakerbox_bulkhead_limit"
+	// MetricBulkheadQueueLength is the number of callers waiting for a
+	// slot.
+	MetricBulkheadQueueLength = "breakerbox_bulkhead_queue_length"
+	// MetricBulkheadQueueLimit is the configured queue size.
+	MetricBulkheadQueueLimit = "breakerbox_bulkhead_queue_limit"
+	// MetricBulkheadCalls counts the calls the bulkhead did not admit at
+	// once, by outcome: "rejected" (no slot, queue full or absent),
+	// "timed_out" (waited the maximum wait), "canceled" (the caller's
+	// context ended while queued) and "waited" (queued, then admitted).
+	// Calls admitted at once are not counted by the bulkhead (that would
+	// cost every call an atomic add): see MetricBreakerCalls.
+	MetricBulkheadCalls = "breakerbox_bulkhead_calls_total"
+	// MetricBulkheadQueueWait counts the seconds spent queued by calls that
+	// then got a slot; divided by the rate of MetricBulkheadCalls with
+	// outcome "waited", it is the mean wait.
+	MetricBulkheadQueueWait = "breakerbox_bulkhead_queue_wait_time_seconds_total"
+
+	// MetricRateLimiterCalls counts calls by outcome, "permitted" or
+	// "rejected".
+	MetricRateLimiterCalls = "breakerbox_rate_limiter_calls_total"
+	// MetricRateLimiterAvailable is how many calls the limiter could admit
+	// at once now (negative while Wait reservations are outstanding).
+	MetricRateLimiterAvailable = "breakerbox_rate_limiter_available"
+	// MetricRateLimiterLimit is the configured rate, in calls per second.
+	MetricRateLimiterLimit = "breakerbox_rate_limiter_limit"
+
+	// MetricRetryRetries counts retry attempts (first attempts excluded).
+	MetricRetryRetries = "breakerbox_retry_retries_total"
+	// MetricRetryCalls counts calls by how their retries ended; the one
+	// outcome counted is "budget_exhausted": calls that stopped retrying
+	// because the retry budget was spent.
+	MetricRetryCalls = "breakerbox_retry_calls_total"
+
+	// MetricFallbackCalls counts failed calls handed to fallbacks, by
+	// outcome: "served" (a fallback answered) or "failed" (every fallback
+	// failed too).
+	MetricFallbackCalls = "breakerbox_fallback_calls_total"
+)
+
+// Collector is a prometheus.Collector that reads a registry's Snapshot at
+// every scrape: nothing is counted on the call path, and a guard created
+// after the Collector was registered appears at the next scrape. Its
+// descriptors are built once, by NewCollector, and each guard's label pairs
+// once, at the first scrape that sees the guard, so that a scrape allocates
+// little more than the metrics it sends.
+//
+// A Collector does not register itself: pass it to a prometheus.Registerer.
+// It is safe for concurrent use (scrapes may overlap).
+type Collector struct {
+	reg    *core.Registry
+	descs  []*prometheus.Desc
+	series []series
+	consts []*dto.LabelPair // the const labels, sorted
+
+	mu     sync.Mutex
+	guards map[string]*guardLabels // by guard name
+}
+
+// kind is the type of a series.
+type kind uint8
+
+const (
+	counter kind = iota
+	gauge
+)
+
+// series is one series every guard may have: a descriptor, the values of
+// the descriptor's labels after guard and policy, and how to read its value
+// from a snapshot.
+type series struct {
+	desc *prometheus.Desc
+	kind kind
+	// names and extra are the names and values of the descriptor's labels
+	// after guard and policy.
+	names, extra []string
+	// value returns the series' value and false when the guard has no
+	// such series (a primitive it lacks).
+	value func(s *core.GuardSnapshot) (float64, bool)
+}
+
+// guardLabels caches one guard's label pairs for each series.
+type guardLabels struct {
+	policy   string
+	tags     []string
+	critical bool
+	pairs    [][]*dto.LabelPair // by series index
+}
+
+// NewCollector returns a Collector of reg's guards. Register it with a
+// prometheus.Registerer:
+//
+//	prometheus.MustRegister(bbprom.NewCollector(reg))
+func NewCollector(reg *core.Registry, opts ...Option) *Collector {
+	cfg := newConfig(opts)
+	c := &Collector{reg: reg, guards: map[string]*guardLabels{}}
+	for name, value := range cfg.constLabels {
+		c.consts = append(c.consts, labelPair(name, value))
+	}
+	sortPairs(c.consts)
+
+	names := map[*prometheus.Desc][]string{}
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		d := prometheus.NewDesc(name, help, append([]string{LabelGuard, LabelPolicy}, labels...), cfg.constLabels)
+		c.descs = append(c.descs, d)
+		names[d] = labels
+		return d
+	}
+	add := func(d *prometheus.Desc, k kind, value func(*core.GuardSnapshot) (float64, bool), extra ...string) {
+		c.series = append(c.series, series{desc: d, kind: k, names: names[d], extra: extra, value: value})
+	}
+	always := func(f func(*core.GuardSnapshot) float64) func(*core.GuardSnapshot) (float64, bool) {
+		return func(s *core.GuardSnapshot) (float64, bool) { return f(s), true }
+	}
+	withBulkhead := func(f func(*bulkhead.Snapshot) float64) func(*core.GuardSnapshot) (float64, bool) {
+		return func(s *core.GuardSnapshot) (float64, bool) {
+			if s.Bulkhead == nil {
+				return 0, false
+			}
+			return f(s.Bulkhead), true
+		}
+	}
+	withRateLimit := func(f func(*ratelimit.Snapshot) float64) func(*core.GuardSnapshot) (float64, bool) {
+		return func(s *core.GuardSnapshot) (float64, bool) {
+			if s.RateLimit == nil {
+				return 0, false
+			}
+			return f(s.RateLimit), true
+		}
+	}
+
+	// The info series comes first: its two extra label values are the
+	// guard's own (see guardLabels.build).
+	add(desc(MetricGuardInfo, "Guards of the registry, 1 each, with their tags (sorted, comma-separated) and whether they are critical.", "tags", "critical"),
+		gauge, always(func(*core.GuardSnapshot) float64 { return 1 }))
+
+	d := desc(MetricGuardRejections, "Calls rejected by the guard, by reason (circuit_open, circuit_half_open, bulkhead_full, rate_limited).", LabelReason)
+	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Rejected.Open) }), "circuit_open")
+	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Rejected.HalfOpen) }), "circuit_half_open")
+	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Rejected.Full) }), "bulkhead_full")
+	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Rejected.Limited) }), "rate_limited")
+
+	d = desc(MetricBreakerCalls, "Calls seen by the circuit breaker, by outcome (success, failure, ignored, rejected).", LabelOutcome)
+	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Succeeded) }), "success")
+	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Failed) }), "failure")
+	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Ignored) }), "ignored")
+	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Rejected + s.Breaker.RejectedProbe) }), "rejected")
+	d = desc(MetricBreakerStatus, "1 for the circuit breaker's current state, 0 for the others.", LabelState)
+	for st := breaker.Closed; st <= breaker.MetricsOnly; st++ {
+		add(d, gauge, always(func(s *core.GuardSnapshot) float64 {
+			if s.Breaker.State == st {
+				return 1
+			}
+			return 0
+		}), st.String())
+	}
+	add(desc(MetricBreakerTransitions, "State changes of the circuit breaker."),
+		counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Transitions) }))
+	add(desc(MetricBreakerStateChange, "Unix time at which the circuit breaker entered its current state."),
+		gauge, func(s *core.GuardSnapshot) (float64, bool) {
+			return float64(s.Breaker.Since.UnixNano()) / 1e9, !s.Breaker.Since.IsZero()
+		})
+	add(desc(MetricBreakerFailureRate, "Share of failed calls in the circuit breaker's current window (0 to 1)."),
+		gauge, always(func(s *core.GuardSnapshot) float64 { return s.Breaker.FailureRate / 100 }))
+	add(desc(MetricBreakerSlowCallRate, "Share of slow calls in the circuit breaker's current window (0 to 1)."),
+		gauge, always(func(s *core.GuardSnapshot) float64 { return s.Breaker.SlowCallRate / 100 }))
+	add(desc(MetricBreakerWindowCalls, "Calls in the circuit breaker's current window."),
+		gauge, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.WindowCalls) }))
+	add(desc(MetricBreakerConsecutiveFailures, "Current run of consecutive failures."),
+		gauge, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.ConsecutiveFailures) }))
+	add(desc(MetricBreakerSlowCalls, "Calls at or above the slow-call threshold."),
+		counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Slow) }))
+	add(desc(MetricBreakerShadowTrips, "Trips a metrics-only circuit breaker would have made."),
+		counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.ShadowTrips) }))
+
+	add(desc(MetricBulkheadUsage, "Bulkhead slots held by running calls."),
+		gauge, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.InUse) }))
+	add(desc(MetricBulkheadLimit, "Configured number of bulkhead slots."),
+		gauge, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.MaxConcurrent) }))
+	add(desc(MetricBulkheadQueueLength, "Callers waiting for a bulkhead slot."),
+		gauge, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.Queued) }))
+	add(desc(MetricBulkheadQueueLimit, "Configured size of the bulkhead's wait queue."),
+		gauge, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.MaxQueue) }))
+	d = desc(MetricBulkheadCalls, "Calls the bulkhead did not admit at once, by outcome (rejected, timed_out, canceled, waited).", LabelOutcome)
+	add(d, counter, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.Rejected) }), "rejected")
+	add(d, counter, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.TimedOut) }), "timed_out")
+	add(d, counter, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.Canceled) }), "canceled")
+	add(d, counter, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.Waited) }), "waited")
+	add(desc(MetricBulkheadQueueWait, "Seconds spent queued by calls that then got a bulkhead slot."),
+		counter, withBulkhead(func(b *bulkhead.Snapshot) float64 { return b.WaitTime.Seconds() }))
+
+	d = desc(MetricRateLimiterCalls, "Calls seen by the rate limiter, by outcome (permitted, rejected).", LabelOutcome)
+	add(d, counter, withRateLimit(func(r *ratelimit.Snapshot) float64 { return float64(r.Allowed) }), "permitted")
+	add(d, counter, withRateLimit(func(r *ratelimit.Snapshot) float64 { return float64(r.Rejected) }), "rejected")
+	add(desc(MetricRateLimiterAvailable, "Calls the rate limiter could admit at once now."),
+		gauge, withRateLimit(func(r *ratelimit.Snapshot) float64 { return r.Available }))
+	add(desc(MetricRateLimiterLimit, "Configured rate limit, in calls per second."),
+		gauge, withRateLimit(func(r *ratelimit.Snapshot) float64 {
+			per := r.Config.Per
+			if per <= 0 {
+				per = time.Second
+			}
+			return r.Config.Limit / per.Seconds()
+		}))
+
+	add(desc(MetricRetryRetries, "Retry attempts made (first attempts excluded)."),
+		counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Retries) }))
+	add(desc(MetricRetryCalls, "Calls by how their retries ended (budget_exhausted: the retry budget was spent).", LabelOutcome),
+		counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.RetryBudgetExhausted) }), "budget_exhausted")
+	d = desc(MetricFallbackCalls, "Failed calls handed to fallbacks, by outcome (served, failed).", LabelOutcome)
+	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.FallbackServed) }), "served")
+	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.FallbackFailed) }), "failed")
+	return c
+}
+
+// Describe sends the descriptors of every metric the Collector exports.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range c.descs {
+		ch <- d
+	}
+}
+
+// Collect takes a Snapshot of the registry and sends its metrics.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	snaps := c.reg.Snapshot()
+	labels := c.labels(snaps)
+	for i := range snaps {
+		s := &snaps[i]
+		// One allocation per guard holds all its metrics: they are
+		// read-only once sent, and the registry keeps them no longer than
+		// the scrape.
+		ms := make([]metric, len(c.series))
+		for j := range c.series {
+			sr := &c.series[j]
+			v, ok := sr.value(s)
+			if !ok {
+				continue
+			}
+			m := &ms[j]
+			m.desc, m.kind, m.value, m.labels = sr.desc, sr.kind, v, labels[i].pairs[j]
+			ch <- m
+		}
+	}
+}
+
+// labels returns the cached label pairs of each guard of snaps, building
+// those of new guards and forgetting those of guards that are gone.
+func (c *Collector) labels(snaps []core.GuardSnapshot) []*guardLabels {
+	out := make([]*guardLabels, len(snaps))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := range snaps {
+		s := &snaps[i]
+		g := c.guards[s.Name]
+		if g == nil || g.policy != s.Policy || g.critical != s.Critical || !slices.Equal(g.tags, s.Tags) {
+			g = c.build(s)
+			c.guards[s.Name] = g
+		}
+		out[i] = g
+	}
+	if len(c.guards) > len(snaps) {
+		keep := make(map[string]bool, len(snaps))
+		for i := range snaps {
+			keep[snaps[i].Name] = true
+		}
+		for name := range c.guards {
+			if !keep[name] {
+				delete(c.guards, name)
+			}
+		}
+	}
+	return out
+}
+
+// build makes a guard's label pairs for every series, sorted by label name
+// as the exposition wants them.
+func (c *Collector) build(s *core.GuardSnapshot) *guardLabels {
+	g := &guardLabels{policy: s.Policy, tags: slices.Clone(s.Tags), critical: s.Critical, pairs: make([][]*dto.LabelPair, len(c.series))}
+	guard, policy := labelPair(LabelGuard, labelValue(s.Name)), labelPair(LabelPolicy, labelValue(s.Policy))
+	for i, sr := range c.series {
+		pairs := make([]*dto.LabelPair, 0, len(c.consts)+4)
+		pairs = append(pairs, c.consts...)
+		pairs = append(pairs, guard, policy)
+		extra := sr.extra
+		if i == 0 { // the info series: tags and critical
+			extra = []string{labelValue(strings.Join(s.Tags, ",")), strconv.FormatBool(s.Critical)}
+		}
+		for k, v := range extra {
+			pairs = append(pairs, labelPair(sr.names[k], v))
+		}
+		sortPairs(pairs)
+		// No spare capacity: a wrapper that appends labels in Write
+		// (prometheus.WrapRegistererWith) then copies instead of writing
+		// into the shared array.
+		g.pairs[i] = slices.Clip(pairs)
+	}
+	return g
+}
+
+// metric is one sample of one guard. It implements prometheus.Metric with
+// label pairs shared between scrapes (client_golang's own metrics do the
+// same): they are never modified once built.
+type metric struct {
+	desc   *prometheus.Desc
+	kind   kind
+	value  float64
+	labels []*dto.LabelPair
+}
+
+// Desc returns the metric's descriptor.
+func (m *metric) Desc() *prometheus.Desc { return m.desc }
+
+// Write encodes the metric.
+func (m *metric) Write(out *dto.Metric) error {
+	out.Label = m.labels
+	v := m.value
+	switch m.kind {
+	case counter:
+		out.Counter = &dto.Counter{Value: &v}
+	case gauge:
+		out.Gauge = &dto.Gauge{Value: &v}
+	}
+	return nil
+}
+
+func labelPair(name, value string) *dto.LabelPair {
+	return &dto.LabelPair{Name: &name, Value: &value}
+}
+
+func sortPairs(pairs []*dto.LabelPair) {
+	slices.SortFunc(pairs, func(a, b *dto.LabelPair) int { return cmp.Compare(a.GetName(), b.GetName()) })
+}
+
+// labelValue makes s a valid label value: Prometheus rejects invalid UTF-8,
+// which a guard name built from outside data could hold.
+func labelValue(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}

@@ -1,0 +1,68 @@
+package prometheus_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+	bbprom "github.com/breakerbox/breakerbox/exporters/prometheus"
+)
+
+// Register the collector and serve /metrics.
+func Example() {
+	reg, _ := core.NewRegistry()
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(bbprom.NewCollector(reg))
+
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
+	// http.ListenAndServe(":9090", mux)
+
+	// Guards created later are exported at the next scrape.
+	reg.MustGuard("payments").ForceOpen(breaker.Manual{Actor: "alice", Reason: "maintenance"})
+	n, _ := testutil.GatherAndCount(promReg, bbprom.MetricBreakerStatus)
+	fmt.Println(n, "status series: one per state")
+	// Output: 6 status series: one per state
+}
+
+// The series a guard's breaker state gives: 1 for the current state.
+func ExampleNewCollector() {
+	reg, _ := core.NewRegistry()
+	reg.MustGuard("inventory")
+	c := bbprom.NewCollector(reg)
+
+	out, _ := testutil.CollectAndFormat(c, expfmt.TypeTextPlain, bbprom.MetricBreakerStatus)
+	for line := range strings.Lines(string(out)) {
+		if !strings.HasPrefix(line, "#") {
+			fmt.Print(line)
+		}
+	}
+	// Output:
+	// breakerbox_circuit_breaker_status{guard="inventory",policy="default",state="closed"} 1
+	// breakerbox_circuit_breaker_status{guard="inventory",policy="default",state="disabled"} 0
+	// breakerbox_circuit_breaker_status{guard="inventory",policy="default",state="forced-open"} 0
+	// breakerbox_circuit_breaker_status{guard="inventory",policy="default",state="half-open"} 0
+	// breakerbox_circuit_breaker_status{guard="inventory",policy="default",state="metrics-only"} 0
+	// breakerbox_circuit_breaker_status{guard="inventory",policy="default",state="open"} 0
+}
+
+// Export the guards of two registries to one Prometheus registry, told
+// apart by a constant label.
+func ExampleWithConstLabels() {
+	public, _ := core.NewRegistry()
+	internal, _ := core.NewRegistry()
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(
+		bbprom.NewCollector(public, bbprom.WithConstLabels(prometheus.Labels{"registry": "public"})),
+		bbprom.NewCollector(internal, bbprom.WithConstLabels(prometheus.Labels{"registry": "internal"})),
+	)
+	fmt.Println("registered")
+	// Output: registered
+}
