@@ -500,6 +500,9 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 			if k := b.cfg.ConsecutiveFailures; k > 0 && n >= int64(k) {
 				b.mu.Lock()
 				if b.word.Load() == p.w {
+					if b.buckets == nil {
+						b.failRing.push(b.totalCalls())
+					}
 					b.tripLocked(p.ctx, p.w, b.read(&c), c.explicit, fmt.Sprintf("%d consecutive failures", n))
 				}
 				b.mu.Unlock()

@@ -127,8 +127,9 @@ func TestSlowCallRate(t *testing.T) {
 	s.want(Closed)
 	slow()
 	s.want(Open)
-	if r := s.b.Snapshot().LastTransition.Reason; !strings.Contains(r, "slow-call rate") {
-		t.Fatalf("reason %q", r)
+	if tr := s.b.Snapshot().LastTransition; !strings.Contains(tr.Reason, "slow-call rate") ||
+		tr.WindowCalls != 4 || tr.WindowSlow != 2 || tr.SlowCallRate != 50 || tr.FailureRate != 0 {
+		t.Fatalf("transition %+v", tr)
 	}
 }
 

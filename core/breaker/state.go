@@ -141,14 +141,23 @@ func (b *Breaker) stopTimerLocked() {
 // setLocked installs the state word nw, clears the window and queues the
 // transition for OnStateChange.
 func (b *Breaker) setLocked(ctx context.Context, w, nw uint64, now int64, reason, actor string) {
+	t := Transition{From: stateOf(w), To: stateOf(nw), Reason: reason, Actor: actor, At: b.timeAt(now)}
+	if b.buckets == nil {
+		t.WindowCalls, t.WindowFailures, t.WindowSlow = b.countWindowLocked(b.totalCalls())
+	} else {
+		t.WindowCalls, t.WindowFailures, t.WindowSlow = b.timeWindow(now)
+	}
+	if t.WindowCalls > 0 {
+		t.FailureRate = float64(t.WindowFailures) * 100 / float64(t.WindowCalls)
+		t.SlowCallRate = float64(t.WindowSlow) * 100 / float64(t.WindowCalls)
+	}
+	t.ConsecutiveFailures = int(b.consecutive.Load())
 	b.manOpen = false
 	b.resetWindowLocked()
 	b.word.Store(nw)
-	from, to := stateOf(w), stateOf(nw)
-	if from == to && actor == "" {
+	if t.From == t.To && actor == "" {
 		return
 	}
-	t := Transition{From: from, To: to, Reason: reason, Actor: actor, At: b.timeAt(now)}
 	b.trans++
 	b.last = t
 	b.since = t.At

@@ -148,6 +148,12 @@ type Transition struct {
 	Actor string
 	// At is when the change happened (the explicit time for *At methods).
 	At time.Time
+	// The window as it stood just before the change (the window is cleared
+	// on every change): its calls, failures and slow calls, the failure and
+	// slow-call rates in percent, and the run of consecutive failures.
+	WindowCalls, WindowFailures, WindowSlow int
+	FailureRate, SlowCallRate               float64
+	ConsecutiveFailures                     int
 }
 
 // String formats the transition for logs.

@@ -1,0 +1,30 @@
+// Package queue runs background jobs through breakerbox guards, so that a
+// job whose dependency is failing waits in its queue instead of failing,
+// and comes back when the dependency has had time to recover.
+//
+// Wrap guards a job function of any type for any queue library: when the
+// guard rejects the job, the function does not run and returns a
+// *DeferredError whose Delay is the rejection's retry-after (for an open
+// breaker, the rest of its open time), bounded and jittered. The queue
+// should put the job back with that delay and not count a failed attempt.
+//
+// For github.com/hibiken/asynq (Redis), Middleware does this for every task
+// of a server, and Configure sets the server's RetryDelayFunc and IsFailure
+// so that a deferred task returns to the retry set after exactly its delay
+// without using up its MaxRetry. A Pauser goes further: it pauses a queue
+// while its guard is open (asynq's Inspector.PauseQueue), so workers stop
+// taking tasks that would only be deferred, and resumes it when the breaker
+// half-opens, so that the queue's own tasks can probe the dependency.
+//
+//	reg, _ := core.NewRegistry(core.WithPolicies(policies...))
+//	mux := asynq.NewServeMux()
+//	mux.Use(queue.Middleware(reg))
+//	mux.HandleFunc("payments:charge", charge)
+//	srv := asynq.NewServer(redisOpt, queue.Configure(asynq.Config{Queues: map[string]int{"payments": 1}}))
+//	pauser, _ := queue.NewPauser(reg, asynq.NewInspector(redisOpt), map[string][]string{"payments:charge": {"payments"}})
+//	go pauser.Run(ctx)
+//	_ = srv.Run(mux)
+//
+// The package is a module of its own (it needs asynq); the root module
+// stays free of the dependency.
+package queue
