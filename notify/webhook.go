@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/breakerbox/breakerbox/httpmw"
 )
 
 // Webhook headers.
@@ -246,18 +248,11 @@ func post(ctx context.Context, client *http.Client, u string, h http.Header, bod
 	return Permanent(he)
 }
 
-// parseRetryAfter reads a Retry-After value: seconds or an HTTP date.
+// parseRetryAfter reads a Retry-After value (seconds or an HTTP date,
+// capped at httpmw.MaxRetryAfter); 0 when absent or malformed.
 func parseRetryAfter(v string, now time.Time) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s > 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
-	}
-	return 0
+	d, _ := httpmw.ParseRetryAfter(v, now)
+	return d
 }
 
 func validateURL(s string) error {
