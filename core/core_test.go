@@ -576,3 +576,28 @@ func TestReleaseEndsManualOpen(t *testing.T) {
 		t.Fatalf("Release on an automatic open: %+v", tr)
 	}
 }
+
+func TestPolicyForAndComposite(t *testing.T) {
+	r := mustRegistry(t, WithPolicies(
+		Policy{Name: "pay", Match: []string{"pay.*"}, Retry: &RetryPolicy{}},
+		Policy{Name: "exact"},
+	))
+	for name, want := range map[string]struct {
+		policy  string
+		matched bool
+	}{"pay.x": {"pay", true}, "exact": {"exact", true}, "other": {DefaultPolicyName, false}} {
+		p, matched, err := r.PolicyFor(name)
+		if err != nil || p.Name != want.policy || matched != want.matched {
+			t.Errorf("PolicyFor(%q) = %q %v %v", name, p.Name, matched, err)
+		}
+	}
+	if _, ok := r.Lookup("pay.x"); ok {
+		t.Fatal("PolicyFor created a guard")
+	}
+	if !mustGuard(t, r, "pay.x").Composite() || mustGuard(t, r, "exact").Composite() {
+		t.Fatal("Composite")
+	}
+	if _, matched, _ := r.PolicyFor("exact"); !matched {
+		t.Fatal("existing guard")
+	}
+}

@@ -139,6 +139,11 @@ func (g *Guard) onRetry(ctx context.Context, a retry.Attempt) {
 	}
 }
 
+// Composite reports whether Do adds anything to Allow and Done for this
+// guard: retries, timeouts, fallbacks or profiler labels. Adapters that
+// call Allow and Done directly for speed use Do when it does.
+func (g *Guard) Composite() bool { return !g.simple }
+
 // RateLimiter returns the guard's rate limiter, or nil when its policy has
 // none.
 func (g *Guard) RateLimiter() ratelimit.Limiter { return g.rl }

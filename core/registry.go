@@ -239,6 +239,30 @@ func (r *Registry) policyFor(name, explicit string) (Policy, error) {
 	return Policy{Name: DefaultPolicyName}, nil
 }
 
+// PolicyFor returns the resolved policy a guard called name has (when it
+// exists) or would get from Guard, and whether that policy was chosen for
+// the name (an existing guard, a policy of that name or a matching pattern)
+// rather than being the registry's default.
+func (r *Registry) PolicyFor(name string) (p Policy, matched bool, err error) {
+	if g, ok := r.Lookup(name); ok {
+		return g.policy, true, nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.policies[name]; ok {
+		p, err = resolve(r.policies, name)
+		return p, err == nil, err
+	}
+	for _, n := range r.order {
+		if pol := r.policies[n]; pol.matches(name) {
+			p, err = resolve(r.policies, n)
+			return p, err == nil, err
+		}
+	}
+	p, err = r.policyFor(name, "")
+	return p, false, err
+}
+
 // GuardOption configures a guard when Registry.Guard creates it; options
 // are ignored when the guard already exists.
 type GuardOption interface{ applyGuard(*guardConfig) }
