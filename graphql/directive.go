@@ -233,14 +233,11 @@ func guardError(ctx context.Context, err error) error {
 }
 
 // direct reports whether a call through g is its Allow, the function and
-// Done, as core.Do makes it when the guard's policy has no retries,
-// timeouts or fallbacks.
+// Done, as core.Do makes it when the guard adds nothing to them (no
+// retries, timeouts, fallbacks or profiler labels: see Guard.Composite).
 //
 //go:noinline
-func direct(g *core.Guard) bool {
-	p := g.Policy()
-	return p.Retry == nil && p.Timeout == 0 && p.TotalTimeout == 0 && len(p.Fallbacks) == 0
-}
+func direct(g *core.Guard) bool { return !g.Composite() }
 
 // derivesContext reports whether core.Do gives the function a context of
 // its own (with a deadline) that it cancels when the call returns.

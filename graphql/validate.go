@@ -3,7 +3,6 @@ package graphql
 import (
 	"errors"
 	"fmt"
-	"path"
 	"slices"
 	"sort"
 	"strings"
@@ -57,7 +56,6 @@ func Validate(schema *ast.Schema, reg *core.Registry, opts ...Option) error {
 			errs = append(errs, err)
 		}
 	}
-	policies := reg.Policies()
 	var names []string
 	types := make([]string, 0, len(schema.Types))
 	for name := range schema.Types {
@@ -74,7 +72,7 @@ func Validate(schema *ast.Schema, reg *core.Registry, opts ...Option) error {
 				if d.Name != DirectiveName {
 					continue
 				}
-				for _, err := range checkUse(d, reg, policies, c) {
+				for _, err := range checkUse(d, reg, c) {
 					errs = append(errs, fmt.Errorf("graphql: @%s on %s.%s: %w", DirectiveName, tn, f.Name, err))
 				}
 				if name, ok := stringArg(d, "name"); ok && name != "" {
@@ -120,13 +118,13 @@ func checkDeclaration(d *ast.DirectiveDefinition) error {
 }
 
 // checkUse checks one use of the directive.
-func checkUse(d *ast.Directive, reg *core.Registry, policies []core.Policy, c *config) []error {
+func checkUse(d *ast.Directive, reg *core.Registry, c *config) []error {
 	var errs []error
 	if name, ok := stringArg(d, "name"); ok {
 		switch {
 		case name == "":
 			errs = append(errs, errors.New(`name: "" must not be empty (leave it out for the field's key)`))
-		case !known(name, reg, policies):
+		case !known(name, reg):
 			errs = append(errs, fmt.Errorf("name: %q is the name of no guard and matches no policy of the registry", name))
 		}
 	}
@@ -155,19 +153,7 @@ func stringArg(d *ast.Directive, name string) (string, bool) {
 
 // known reports whether name is a guard of reg, or a policy's name, or
 // matched by a policy's pattern.
-func known(name string, reg *core.Registry, policies []core.Policy) bool {
-	if _, ok := reg.Lookup(name); ok {
-		return true
-	}
-	for _, p := range policies {
-		if p.Name == name {
-			return true
-		}
-		for _, m := range p.Match {
-			if ok, _ := path.Match(m, name); ok {
-				return true
-			}
-		}
-	}
-	return false
+func known(name string, reg *core.Registry) bool {
+	_, matched, err := reg.PolicyFor(name)
+	return err == nil && matched
 }
