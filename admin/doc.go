@@ -1,5 +1,6 @@
 // Package admin is breakerbox's operations API: a versioned JSON API over
-// a core.Registry, health endpoints, an audit log and a debug page.
+// a core.Registry, health endpoints, an audit log, a debug page, and the
+// live dashboard with its event stream and rollup history.
 //
 // # Mounting
 //
@@ -19,8 +20,12 @@
 //	GET  /v1/snapshot                 every guard's state and manual override, as a document
 //	POST /v1/snapshot/restore         re-apply a document's overrides
 //	GET  /v1/audit[?after=n&since=t&limit=n]  the audit log, oldest first, paged
+//	GET  /v1/events                   the live event stream (text/event-stream)
+//	GET  /v1/history[?guard=g&range=1h|24h]  rollups of the guards' counters
+//	GET  /v1/whoami                   the token's name and access
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)
 //	GET  /debug                       an HTML page of recent transitions and operations
+//	GET  /                            the dashboard (and its files under /assets/)
 //
 // The JSON types of requests and answers are exported (OperationRequest,
 // GuardList, AuditPage, ...) for clients such as breakerctl. Field names
@@ -44,7 +49,8 @@
 // name is the actor in the audit log. Secrets are compared in constant time.
 // Without any token the API is read-only and open: writes are refused, never
 // open. With tokens, every request to the API and the debug page needs one
-// (WithOpenRead relaxes that for reads). The debug page also accepts HTTP
+// (WithOpenRead relaxes that for reads); the dashboard's page and files,
+// which hold no data, need none. The debug page also accepts HTTP
 // Basic authentication (user: token name, password: secret) so that a
 // browser can open it. The health endpoints need no token.
 //
@@ -66,10 +72,63 @@
 // that is possible (manual states, open-until; not a cleared window or a
 // prune), and the failure is logged.
 //
-// # Prune dry runs
+// A prune dry run names exactly the guards a prune would remove at that
+// moment (Registry.IdleAt).
 //
-// Registry.Prune decides idleness from the registry's own observations,
-// which it does not expose; a dry run applies the same rule to the
-// observations of the admin API, which may be fewer, so a dry run can name
-// fewer guards than a real prune would.
+// # Dashboard
+//
+// GET / serves the dashboard: one HTML page with its script and style,
+// embedded in the binary (no build step, no CDN, nothing loaded from
+// elsewhere; a strict Content-Security-Policy says so). It shows every
+// guard as a tile: state in colour and in words, call rate, failure and
+// slow-call rate against the breaker's thresholds, rejections per second by
+// reason, bulkhead occupancy, rate-limit headroom, the countdown to an open
+// breaker's probe, and a sparkline of the last hour. Tiles can be filtered
+// by name, tag, state or policy, sorted with problems first, shown compact,
+// or grouped by tag or policy. A guard's detail view has a larger chart
+// (the last hour or day), its recent transitions and the operations of the
+// audit log that touched it. It is keyboard-usable, labelled for screen
+// readers, and has a light and a dark scheme of sufficient contrast; 200
+// guards re-render in a few tens of milliseconds.
+//
+// The page and its files are public: they hold no data. The data comes from
+// the API with the token the page asks for when it needs one (kept in the
+// tab's sessionStorage and sent in the Authorization header, never in a
+// URL). With a write token the page shows controls (force open, force
+// closed, reset, release, for a guard or a tag), each asking for a reason
+// and a confirmation; without one it shows none. Operations from the page
+// are audited as any other, with the token's name as the actor.
+//
+// # Event stream
+//
+// GET /v1/events is a server-sent event stream, read with the same tokens
+// as the rest of the API. Each connection starts with a "hello"
+// (HelloEvent: every guard's GuardInfo and GuardLive), then carries
+// "rates" (RatesEvent) every push interval (WithPushInterval, default 2s),
+// "state" (StateEvent) as soon as a breaker changes state, "guards"
+// (GuardsEvent) when guards appear or are pruned, "rollup" (RollupEvent)
+// when a 10-second rollup is complete, and "audit" (an AuditRecord) after
+// every operation. A client that falls too far behind is disconnected;
+// since every connection starts with a full hello, reconnecting is all a
+// client has to do, and the dashboard does it by itself.
+//
+// # History and the sampler
+//
+// The server keeps, in memory, rollups of every guard's counters: calls,
+// successes, failures, slow calls and rejections by reason, plus the most
+// severe state seen; ShortRollup (10s) rollups for ShortHistory (an hour)
+// and LongRollup (1m) rollups for LongHistory (a day). Memory is bounded:
+// 36 bytes a rollup, at most 1,802 rollups (about 64 KiB) per guard, and
+// rollups with nothing in them are not stored, so idle guards cost nearly
+// nothing; a pruned guard's history goes with it. GET /v1/history serves
+// them.
+//
+// One goroutine, the sampler, owned by the Server, observes the registry
+// at every rollup boundary and, while streams are open, at every push
+// interval. It starts with the Server's first request, or with Start;
+// Close stops it, ends the streams and removes the Server's hooks from the
+// registry. A Server made with Handler is never closed: use New for one
+// you need to stop. Server.SampleAt observes at an explicit time, to build
+// a history in tests and simulations. The only thing the Server adds to
+// guards is an OnStateChange hook, so calls cost nothing more.
 package admin

@@ -86,3 +86,35 @@ func ExampleHealthHandler() {
 	// /ready 503 fail critical guards open: db
 	// /live 200 pass
 }
+
+// Serve the dashboard with its history kept from the start, and stop its
+// sampler when done.
+func ExampleServer_Start() {
+	reg, _ := core.NewRegistry()
+	reg.MustGuard("payments.charge")
+
+	srv, err := admin.New(reg, admin.WithToken("alice", "s3cret-s3cret-s3cret", admin.Write), admin.WithOpenRead())
+	if err != nil {
+		panic(err)
+	}
+	srv.Start()       // keep history from now on, not from the first request
+	defer srv.Close() // stop the sampler, end the event streams
+
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", srv))
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+
+	page, _ := http.Get(ts.URL + "/admin/")
+	page.Body.Close()
+	fmt.Println("dashboard:", page.Status, page.Header.Get("Content-Type"))
+
+	var id admin.Identity
+	res, _ := http.Get(ts.URL + "/admin/v1/whoami")
+	_ = json.NewDecoder(res.Body).Decode(&id)
+	res.Body.Close()
+	fmt.Printf("without a token: %s, %s access\n", id.Actor, id.Access)
+	// Output:
+	// dashboard: 200 OK text/html; charset=utf-8
+	// without a token: anonymous, read access
+}

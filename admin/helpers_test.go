@@ -70,6 +70,7 @@ func newTestAPIFor(t testing.TB, reg *core.Registry, opts ...Option) *testAPI {
 	}
 	ts := httptest.NewServer(s)
 	t.Cleanup(ts.Close)
+	t.Cleanup(func() { s.Close() }) // first: it ends the event streams ts.Close waits for
 	return &testAPI{t: t, reg: reg, srv: s, ts: ts}
 }
 

@@ -160,6 +160,8 @@ func (s *Server) record(ctx context.Context, rec *AuditRecord) error {
 		}
 	}
 	s.mem.addOp(*rec)
+	cp := *rec
+	s.sampler.queue(pendingEvent{audit: &cp})
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 )
 
 // Access is what a token may do.
@@ -97,6 +98,7 @@ type config struct {
 	serviceID   string
 	description string
 	version     string
+	push        time.Duration
 }
 
 // Defaults.
@@ -107,10 +109,13 @@ const (
 	// DefaultRecent is how many transitions and operations the debug page
 	// keeps unless WithRecent says otherwise.
 	DefaultRecent = 200
+	// DefaultPushInterval is how often the event stream sends rates
+	// unless WithPushInterval says otherwise.
+	DefaultPushInterval = 2 * time.Second
 )
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{maxBody: DefaultMaxBodyBytes, recent: DefaultRecent}
+	c := &config{maxBody: DefaultMaxBodyBytes, recent: DefaultRecent, push: DefaultPushInterval}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -266,6 +271,20 @@ func WithLogger(l *slog.Logger) Option {
 func WithService(id, description, version string) Option {
 	return optionFunc(func(c *config) error {
 		c.serviceID, c.description, c.version = id, description, version
+		return nil
+	})
+}
+
+// WithPushInterval sets how often the event stream (and so the dashboard)
+// gets every guard's rates, from 100ms to ShortRollup (10s; default
+// DefaultPushInterval). State changes are sent at once, whatever the
+// interval.
+func WithPushInterval(d time.Duration) Option {
+	return optionFunc(func(c *config) error {
+		if d < 100*time.Millisecond || d > ShortRollup {
+			return fmt.Errorf("admin: pushInterval: %v must be from 100ms to %v", d, ShortRollup)
+		}
+		c.push = d
 		return nil
 	})
 }

@@ -22,6 +22,8 @@ const (
 	codeAuditFailed   = "audit_failed"
 	codeInternal      = "internal"
 	codeMisconfigured = "misconfigured"
+	codeBusy          = "too_many_streams"
+	codeClosed        = "closed"
 )
 
 // problem builds a Problem with the standard title for status.

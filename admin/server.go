@@ -17,12 +17,12 @@ import (
 )
 
 // Server is the admin API of one registry: an http.Handler serving the
-// versioned JSON API under /v1/, the health endpoints /health, /ready and
-// /live, and the debug page /debug. Mount it under any prefix with
-// http.StripPrefix. Create one per registry (it adds hooks to the
-// registry that cannot be removed). It is safe for concurrent use; write
-// operations are applied one at a time, in the order of their audit
-// records.
+// versioned JSON API under /v1/ (with the event stream), the health
+// endpoints /health, /ready and /live, the debug page /debug and the
+// dashboard at /. Mount it under any prefix with http.StripPrefix. It adds
+// a hook to the registry and runs a sampler goroutine (see Start), both
+// ended by Close. It is safe for concurrent use; write operations are
+// applied one at a time, in the order of their audit records.
 type Server struct {
 	reg    *core.Registry
 	cfg    *config
@@ -35,6 +35,10 @@ type Server struct {
 
 	opMu sync.Mutex // serialises write operations and their audit records
 	seq  uint64     // last audit sequence number used, under opMu
+
+	hist        *history
+	sampler     *sampler
+	removeHooks func()
 }
 
 // New returns the admin API of reg configured by opts, or the first
@@ -48,11 +52,13 @@ func New(reg *core.Registry, opts ...Option) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		reg:  reg,
-		cfg:  cfg,
-		auth: newAuthenticator(cfg.tokens, cfg.openRead),
-		mem:  &memoryLog{n: cfg.recent},
-		now:  time.Now,
+		reg:     reg,
+		cfg:     cfg,
+		auth:    newAuthenticator(cfg.tokens, cfg.openRead),
+		mem:     &memoryLog{n: cfg.recent},
+		now:     time.Now,
+		hist:    newHistory(),
+		sampler: newSampler(),
 	}
 	s.health = &healthHandler{reg: reg, cfg: cfg, now: s.now}
 	for _, sink := range cfg.sinks {
@@ -69,16 +75,16 @@ func New(reg *core.Registry, opts ...Option) (*Server, error) {
 		}
 		s.seq = max(s.seq, last)
 	}
-	reg.AddHooks(core.Hooks{OnStateChange: func(_ context.Context, e core.StateChange) {
-		s.mem.addTransition(recentTransition{Guard: e.Guard, Transition: transitionOf(e.Transition)})
-	}})
 	s.routes()
+	s.removeHooks = reg.AddHooks(core.Hooks{OnStateChange: s.onStateChange})
 	return s, nil
 }
 
 // Handler returns the admin API of reg (see Server). A configuration error
 // does not open anything: the handler answers every request with a 500
-// problem naming the error, and logs it once.
+// problem naming the error, and logs it once. The Server it returns is
+// never closed (its sampler runs for the life of the process); use New for
+// one you can Close.
 func Handler(reg *core.Registry, opts ...Option) http.Handler {
 	s, err := New(reg, opts...)
 	if err != nil {
@@ -95,8 +101,14 @@ func misconfigured(err error) http.Handler {
 	})
 }
 
-// ServeHTTP serves the admin API.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP serves the admin API. The first request starts the sampler
+// (see Start).
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.sampler.state.Load() == samplerIdle {
+		s.Start()
+	}
+	s.mux.ServeHTTP(w, r)
+}
 
 // HealthHandler returns the health endpoints of the server alone, to mount
 // where probes reach them; see the package function HealthHandler.
@@ -136,7 +148,12 @@ func (s *Server) routes() {
 	s.handle(v+"/snapshot", methods{http.MethodGet: s.saveSnapshot})
 	s.handle(v+"/snapshot/restore", methods{http.MethodPost: s.restore})
 	s.handle(v+"/audit", methods{http.MethodGet: s.readAudit})
+	s.handle(v+"/events", methods{http.MethodGet: s.events})
+	s.handle(v+"/history", methods{http.MethodGet: s.history})
+	s.handle(v+"/whoami", methods{http.MethodGet: s.whoami})
 	s.handle("/debug", methods{http.MethodGet: s.debugPage})
+	s.handle("/{$}", methods{http.MethodGet: s.dashboardPage})
+	s.handle("/assets/{file}", methods{http.MethodGet: s.asset})
 	for _, p := range []string{"/health", "/ready", "/live"} {
 		s.handle(p, methods{http.MethodGet: s.health.ServeHTTP})
 	}

@@ -230,7 +230,7 @@ func TestOperationErrors(t *testing.T) {
 	}
 	a.do(http.MethodDelete, "/v1/guards", aliceSecret, nil).problem(t, 405, codeMethod)
 	a.do(http.MethodGet, "/v2/guards", aliceSecret, nil).problem(t, 404, codeNotFound)
-	a.do(http.MethodGet, "/", aliceSecret, nil).problem(t, 404, codeNotFound)
+	a.do(http.MethodGet, "/dashboard", aliceSecret, nil).problem(t, 404, codeNotFound)
 	if n := len(a.audit("").Records); n != 0 {
 		t.Errorf("refused operations left %d audit records", n)
 	}

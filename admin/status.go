@@ -46,17 +46,18 @@ func statusOf(s *core.GuardSnapshot, now time.Time) GuardStatus {
 		OpenUntil: openUntil(b),
 		Override:  overrideOf(b),
 		Counters: Counters{
-			Admitted:      b.Admitted,
-			Succeeded:     b.Succeeded,
-			Failed:        b.Failed,
-			Ignored:       b.Ignored,
-			Slow:          b.Slow,
-			Rejected:      s.Rejected.Total(),
-			RejectedOpen:  s.Rejected.Open,
-			RejectedProbe: s.Rejected.HalfOpen,
-			RejectedFull:  s.Rejected.Full,
-			ShadowTrips:   b.ShadowTrips,
-			Transitions:   b.Transitions,
+			Admitted:        b.Admitted,
+			Succeeded:       b.Succeeded,
+			Failed:          b.Failed,
+			Ignored:         b.Ignored,
+			Slow:            b.Slow,
+			Rejected:        s.Rejected.Total(),
+			RejectedOpen:    s.Rejected.Open,
+			RejectedProbe:   s.Rejected.HalfOpen,
+			RejectedFull:    s.Rejected.Full,
+			RejectedLimited: s.Rejected.Limited,
+			ShadowTrips:     b.ShadowTrips,
+			Transitions:     b.Transitions,
 		},
 		Window: Window{
 			Calls:               b.WindowCalls,
@@ -90,6 +91,15 @@ func statusOf(s *core.GuardSnapshot, now time.Time) GuardStatus {
 			Canceled:      bh.Canceled,
 			Waited:        bh.Waited,
 			WaitTime:      core.Duration(bh.WaitTime),
+		}
+	}
+	if rl := s.RateLimit; rl != nil {
+		st.RateLimit = &RateLimitStatus{
+			RateLimitInfo: *rateLimitInfo(rl.Config),
+			Available:     round2(rl.Available),
+			RetryAfter:    core.Duration(rl.RetryAfter),
+			Allowed:       rl.Allowed,
+			Rejected:      rl.Rejected,
 		}
 	}
 	return st

@@ -94,6 +94,21 @@ type GuardStatus struct {
 	Window         Window      `json:"window"`
 	// Bulkhead is absent when the guard has no bulkhead.
 	Bulkhead *BulkheadStatus `json:"bulkhead,omitempty"`
+	// RateLimit is absent when the guard has no rate limit.
+	RateLimit *RateLimitStatus `json:"rateLimit,omitempty"`
+}
+
+// RateLimitStatus is a guard's rate limit: its configuration, headroom and
+// counters.
+type RateLimitStatus struct {
+	RateLimitInfo
+	// Available is how many calls the limit would admit at once now
+	// (negative while waiters are in debt).
+	Available float64 `json:"available"`
+	// RetryAfter is how long until one call would be admitted.
+	RetryAfter core.Duration `json:"retryAfter,omitempty"`
+	Allowed    uint64        `json:"allowed"`
+	Rejected   uint64        `json:"rejected"`
 }
 
 // Counters are a guard's cumulative counters since it was created.
@@ -107,8 +122,10 @@ type Counters struct {
 	RejectedOpen  uint64 `json:"rejectedOpen"`
 	RejectedProbe uint64 `json:"rejectedProbe"`
 	RejectedFull  uint64 `json:"rejectedFull"`
-	ShadowTrips   uint64 `json:"shadowTrips"`
-	Transitions   uint64 `json:"transitions"`
+	// RejectedLimited counts rate-limit rejections.
+	RejectedLimited uint64 `json:"rejectedLimited"`
+	ShadowTrips     uint64 `json:"shadowTrips"`
+	Transitions     uint64 `json:"transitions"`
 }
 
 // Window describes a breaker's current statistics window.
