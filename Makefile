@@ -28,8 +28,10 @@ tidy-check:
 race:
 	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
 
+# The storefront demo (examples/storefront); pass flags with DEMOFLAGS,
+# such as DEMOFLAGS="-tour=false -ops-port 0".
 demo:
-	cd examples && $(GO) run ./quickstart
+	cd examples && $(GO) run ./storefront $(DEMOFLAGS)
 
 bench:
 	cd benchmarks && $(GO) test -run '^$$' -bench . -benchmem -cpu 1,2 -benchtime $(BENCHTIME) -count $(BENCHCOUNT) ./... | tee bench.txt

@@ -601,3 +601,23 @@ func TestPolicyForAndComposite(t *testing.T) {
 		t.Fatal("existing guard")
 	}
 }
+
+// TestOnDoneSeesTheOutcomeCode pins a bug: Finish with a failing status and
+// a nil error was reported to OnDone as a success.
+func TestOnDoneSeesTheOutcomeCode(t *testing.T) {
+	var got []breaker.Result
+	r := mustRegistry(t, WithHooks(Hooks{OnDone: func(_ context.Context, c Completion) { got = append(got, c.Result) }}))
+	g := mustGuard(t, r, "http", WithClassifier(func(o breaker.Outcome) breaker.Result {
+		if o.HasCode && o.Code >= 500 {
+			return breaker.Failure
+		}
+		return breaker.Success
+	}))
+	p, _ := g.Allow(bg)
+	p.Finish(breaker.Outcome{Code: 503, HasCode: true})
+	p, _ = g.Allow(bg)
+	p.Finish(breaker.Outcome{Code: 200, HasCode: true})
+	if fmt.Sprint(got) != "[failure success]" {
+		t.Fatalf("OnDone results %v", got)
+	}
+}

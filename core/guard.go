@@ -244,7 +244,7 @@ func (p *Permit) Done(err error) {
 		return
 	}
 	p.bp.Done(err)
-	p.after(err, 0, false)
+	p.after(breaker.Outcome{Err: err}, 0, false)
 }
 
 // Finish reports the call's outcome with an adapter's label (an HTTP status
@@ -254,7 +254,7 @@ func (p *Permit) Finish(o breaker.Outcome) {
 		return
 	}
 	p.bp.Finish(o)
-	p.after(o.Err, 0, false)
+	p.after(o, 0, false)
 }
 
 // Report reports a result the caller classified itself; err is passed to
@@ -264,30 +264,30 @@ func (p *Permit) Report(r breaker.Result, err error) {
 		return
 	}
 	p.bp.Report(r)
-	p.after(err, r, true)
+	p.after(breaker.Outcome{Err: err}, r, true)
 }
 
-func (p *Permit) after(err error, r breaker.Result, classified bool) {
+func (p *Permit) after(o breaker.Outcome, r breaker.Result, classified bool) {
 	g := p.g
 	if p.bulk {
 		g.bh.Release()
 	}
 	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
-		g.completed(p, h, err, r, classified)
+		g.completed(p, h, o, r, classified)
 	}
 }
 
-func (g *Guard) completed(p *Permit, h *Hooks, err error, r breaker.Result, classified bool) {
-	{
-		if !classified {
-			r = g.br.Classify(breaker.Outcome{Err: err})
-		}
-		var lat time.Duration
-		if p.start != 0 {
-			lat = time.Since(clockEpoch) - time.Duration(p.start-1)
-		}
-		h.OnDone(p.bp.Context(), Completion{Guard: g.name, Result: r, Err: err, Latency: lat})
+// completed calls the OnDone hook. The result is the breaker classifier's
+// verdict on the outcome (with the latency the guard measured), or the
+// adapter's own for Report.
+func (g *Guard) completed(p *Permit, h *Hooks, o breaker.Outcome, r breaker.Result, classified bool) {
+	if p.start != 0 {
+		o.Latency = time.Since(clockEpoch) - time.Duration(p.start-1)
 	}
+	if !classified {
+		r = g.br.Classify(o)
+	}
+	h.OnDone(p.bp.Context(), Completion{Guard: g.name, Result: r, Err: o.Err, Latency: o.Latency})
 }
 
 // Do runs fn through the guard; see the package function Do.

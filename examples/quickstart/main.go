@@ -82,7 +82,9 @@ func main() {
 	}
 	fmt.Println("3. The provider recovers; after the open duration one probe closes the breaker.")
 	provider.down.Store(false)
-	time.Sleep(350 * time.Millisecond)
+	for guard.Breaker().State() == breaker.Open { // the open duration's timer half-opens it
+		time.Sleep(10 * time.Millisecond)
+	}
 	for i := 13; i <= 15; i++ {
 		call(i)
 	}

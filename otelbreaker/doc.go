@@ -1,0 +1,159 @@
+// Package otelbreaker makes a breakerbox registry observable through
+// OpenTelemetry: metrics, breaker decisions on traces, and state-change
+// events. It uses the OpenTelemetry API only; the application chooses the
+// SDK and the exporters.
+//
+//	inst, err := otelbreaker.Instrument(reg) // global providers
+//	defer inst.Shutdown(context.Background())
+//
+// Providers are passed in with WithMeterProvider, WithTracerProvider and
+// WithLoggerProvider (the globals when absent); every meter, tracer and
+// logger is named ScopeName, with version Version.
+//
+// # Metrics
+//
+// Counters and states are read from [core.Registry.Snapshot] by observable
+// instruments, once per collection: enabling them costs nothing per call.
+// Every series carries breakerbox.guard.name (the guard) and
+// breakerbox.policy.name (the policy it was built from); both come from the
+// registry, so their number is bounded by the number of guards (httpmw keys
+// guards by route pattern, never by URL).
+//
+//	breakerbox.circuit_breaker.calls        counter {call}   breakerbox.outcome = success | failure | ignored | rejected
+//	breakerbox.circuit_breaker.status       gauge            1 for the current breakerbox.circuit_breaker.state, 0 for the other five
+//	breakerbox.circuit_breaker.transitions  counter          state changes
+//	breakerbox.bulkhead.calls               counter {call}   breakerbox.outcome = rejected | timed_out | canceled | waited
+//	breakerbox.bulkhead.usage               updowncounter    breakerbox.bulkhead.state = in_use | queued
+//	breakerbox.bulkhead.limit               updowncounter    breakerbox.bulkhead.state = in_use (max concurrent) | queued (max queue)
+//	breakerbox.bulkhead.queue.wait_time     counter (s)      total time queued by calls that got a slot
+//	breakerbox.rate_limiter.calls           counter {call}   breakerbox.outcome = permitted | rejected
+//	breakerbox.retry.retries                counter          retry attempts (first attempts excluded)
+//	breakerbox.retry.calls                  counter {call}   breakerbox.outcome = budget_exhausted
+//	breakerbox.fallback.calls               counter {call}   breakerbox.outcome = served | failed
+//	breakerbox.call.duration                histogram (s)    opt-in, see below
+//
+// The breaker's "rejected" counts the calls the breaker itself refused
+// (open, forced open, half-open with every probe slot taken); calls that a
+// bulkhead or a rate limiter refused first are counted by their own metrics.
+// Bulkhead, rate-limiter, retry and fallback series exist only for guards
+// whose policy has that primitive. Counters are cumulative since each guard
+// was created (a pruned and recreated guard starts again from zero, which
+// OTel readers treat as a reset).
+//
+// WithDurationHistogram adds breakerbox.call.duration, recorded per
+// admitted call through a completion hook, with breakerbox.outcome
+// (success, failure, ignored) and, on the others, error.type (the error's
+// ErrorType, "timeout", "canceled" or "_OTHER"; at most 16 types per guard).
+// Its attribute sets are built once per guard, outcome and error type.
+// Guards measure each call's latency only while such a hook is installed.
+//
+// # Traces
+//
+// No span is created by default. When a guard rejects a call, the span
+// active in the call's context gets breakerbox.guard.name,
+// breakerbox.policy.name, breakerbox.outcome=rejected, error.type (such as
+// "circuit_open", "bulkhead_full", "rate_limited"),
+// breakerbox.circuit_breaker.state and breakerbox.retry_after (seconds,
+// when known). Its status is set to Error unless it is a server span: HTTP
+// and RPC conventions leave a server span's status to the response, which
+// the server instrumentation sets from the 503 or 429 the adapter answers
+// (a 503 is an error, a 429 is not).
+//
+// When a breaker changes state, a log record with event name
+// breakerbox.circuit_breaker.state_change is emitted through the Logs API
+// (severity WARN for open and forced-open, INFO otherwise), in the context of
+// the call that caused the change, so it carries that call's trace and span
+// ids; the same event, with the same attributes (the new and previous
+// states, the reason and, for manual changes, the actor), is added to that
+// call's span. Changes made by timers or operators have no call, hence no
+// span event.
+//
+// WithRetrySpans adds a span per retry made by core.Do, a child of the
+// call's span, with breakerbox.retry.attempt (2 for the first retry), the
+// backoff delay and the attempt's outcome. The guarded function's own spans
+// stay children of the call's span: the core's retry hook cannot hand the
+// attempt a new context.
+//
+// # With otelhttp and otelgrpc
+//
+// Order matters, so that breaker decisions land on the right spans.
+//
+// Server: put the breakerbox middleware inside the OTel one, so that the
+// server span exists when the guard decides, and records the 503 or 429:
+//
+//	handler := otelhttp.NewHandler(httpmw.Middleware(reg)(mux), "server")
+//
+// (The other way round, a rejected request is answered before otelhttp
+// runs, and leaves no span at all.) With gRPC, give the server the otelgrpc
+// stats handler (grpc.StatsHandler(otelgrpc.NewServerHandler())) and the
+// breakerbox interceptors: stats handlers run around interceptors, so the
+// interceptors see the server span.
+//
+// Client: put the breakerbox transport outside the OTel one, so that a
+// rejected request never reaches otelhttp and makes no HTTP client span
+// (nothing was sent); the rejection is recorded on the caller's span:
+//
+//	transport := otelhttp.NewTransport(http.DefaultTransport)
+//	client := &http.Client{Transport: httpmw.NewTransport(transport, httpmw.WithRegistry(reg))}
+//
+// With gRPC, the otelgrpc client stats handler sits below the client
+// interceptors: a call that a breakerbox client interceptor rejects is never
+// started, so it gets no client span either.
+//
+// # Profiling
+//
+// [SpanProfilerLabels] adds the active span's id to the runtime/pprof
+// labels that core.WithProfilerLabels puts around guarded functions, for
+// span-to-profile linking:
+//
+//	reg, err := core.NewRegistry(core.WithProfilerLabels(otelbreaker.SpanProfilerLabels))
+//
+// Profilers that upload Go's pprof profiles keep the labels, so samples can
+// be filtered by breakerbox_guard: Pyroscope's Go SDK (whose span profiles
+// read span_id) and the profiler package of Datadog's dd-trace-go.
+//
+// # Sending to an APM over OTLP
+//
+// The OTLP exporters of the Go SDK (otlptracehttp, otlpmetrichttp,
+// otlploghttp and their gRPC twins) read the standard environment variables,
+// so pointing the telemetry at a vendor needs no code:
+//
+// Datadog, through the Datadog Agent's OTLP ingest (enabled in the Agent
+// with DD_OTLP_CONFIG_RECEIVER_PROTOCOLS_HTTP_ENDPOINT=0.0.0.0:4318, or the
+// GRPC variant on 4317; logs also need DD_LOGS_ENABLED=true and
+// DD_OTLP_CONFIG_LOGS_ENABLED=true):
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318
+//	OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+//	OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta
+//	OTEL_SERVICE_NAME=checkout
+//
+// New Relic (native OTLP; EU accounts use https://otlp.eu01.nr-data.net):
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT=https://otlp.nr-data.net
+//	OTEL_EXPORTER_OTLP_HEADERS=api-key=<ingest license key>
+//	OTEL_EXPORTER_OTLP_COMPRESSION=gzip
+//	OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta
+//	OTEL_SERVICE_NAME=checkout
+//
+// Honeycomb (EU: https://api.eu1.honeycomb.io; metrics go to the dataset
+// named in x-honeycomb-dataset, traces to one named after the service):
+//
+//	OTEL_EXPORTER_OTLP_ENDPOINT=https://api.honeycomb.io
+//	OTEL_EXPORTER_OTLP_HEADERS=x-honeycomb-team=<API key>
+//	OTEL_EXPORTER_OTLP_METRICS_HEADERS=x-honeycomb-team=<API key>,x-honeycomb-dataset=breakerbox-metrics
+//	OTEL_SERVICE_NAME=checkout
+//
+// Jaeger (and any OTLP collector) listens on http://localhost:4318 by
+// default; examples/apm in this repository sends a demo's traces there.
+//
+// # Cost
+//
+// Instrument installs rejection and state-change hooks, which run only on
+// rejections and state changes and do work only when a span is recording or
+// a logger is enabled. An admitted call pays nothing more than without
+// instrumentation (one extra nil check of the completion hook, and
+// no allocation; see BenchmarkAdmitted). The duration histogram makes each
+// admitted call read the clock twice and record one measurement (README.md
+// in this directory has the numbers measured on the project's machines).
+package otelbreaker

@@ -1,0 +1,128 @@
+package otelbreaker_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/httpmw"
+	"github.com/breakerbox/breakerbox/otelbreaker"
+)
+
+// Instrument a registry; its counters are read at collection time.
+func Example() {
+	ctx := context.Background()
+	reader := sdkmetric.NewManualReader() // in a service: a periodic OTLP or Prometheus reader
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+
+	reg, _ := core.NewRegistry()
+	inst, err := otelbreaker.Instrument(reg, otelbreaker.WithMeterProvider(mp))
+	if err != nil {
+		panic(err)
+	}
+	defer inst.Shutdown(ctx)
+
+	g := reg.MustGuard("payments")
+	_ = g.Do(ctx, func(context.Context) error { return nil })
+	g.ForceOpen(breaker.Manual{Actor: "alice", Reason: "provider maintenance"})
+	_ = g.Do(ctx, func(context.Context) error { return nil }) // rejected
+
+	var rm metricdata.ResourceMetrics
+	_ = reader.Collect(ctx, &rm)
+	var lines []string
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		switch m.Name {
+		case "breakerbox.circuit_breaker.calls":
+			for _, p := range m.Data.(metricdata.Sum[int64]).DataPoints {
+				o, _ := p.Attributes.Value(otelbreaker.OutcomeKey)
+				lines = append(lines, fmt.Sprintf("calls{outcome=%s} %d", o.AsString(), p.Value))
+			}
+		case "breakerbox.circuit_breaker.status":
+			for _, p := range m.Data.(metricdata.Gauge[int64]).DataPoints {
+				if p.Value == 1 {
+					s, _ := p.Attributes.Value(otelbreaker.StateKey)
+					lines = append(lines, "state "+s.AsString())
+				}
+			}
+		}
+	}
+	sort.Strings(lines)
+	for _, l := range lines {
+		fmt.Println(l)
+	}
+	// Output:
+	// calls{outcome=failure} 0
+	// calls{outcome=ignored} 0
+	// calls{outcome=rejected} 1
+	// calls{outcome=success} 1
+	// state forced-open
+}
+
+// A rejection is recorded on the span of the rejected call.
+func Example_rejectionOnSpan() {
+	ctx := context.Background()
+	spans := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
+
+	reg, _ := core.NewRegistry()
+	inst, _ := otelbreaker.Instrument(reg, otelbreaker.WithTracerProvider(tp))
+	defer inst.Shutdown(ctx)
+	g := reg.MustGuard("inventory")
+	g.ForceOpen(breaker.Manual{Actor: "alice"})
+
+	ctx, span := tp.Tracer("app").Start(ctx, "reserve")
+	err := g.Do(ctx, func(context.Context) error { return nil })
+	span.End()
+
+	fmt.Println("rejected:", errors.Is(err, core.ErrRejected))
+	s := spans.Ended()[0]
+	for _, kv := range s.Attributes() {
+		fmt.Printf("%s=%s\n", kv.Key, kv.Value.Emit())
+	}
+	fmt.Println("status:", s.Status().Code)
+	// Output:
+	// rejected: true
+	// breakerbox.guard.name=inventory
+	// breakerbox.policy.name=default
+	// breakerbox.outcome=rejected
+	// error.type=circuit_open
+	// breakerbox.circuit_breaker.state=forced-open
+	// status: Error
+}
+
+// With otelhttp: the server middleware inside otelhttp.NewHandler, the
+// client transport outside otelhttp.Transport.
+func Example_otelhttp() {
+	reg, _ := core.NewRegistry()
+	if _, err := otelbreaker.Instrument(reg); err != nil {
+		panic(err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /quote", func(w http.ResponseWriter, r *http.Request) {})
+	server := &http.Server{Handler: otelhttp.NewHandler(httpmw.Middleware(reg)(mux), "quote-service")}
+
+	client := &http.Client{Transport: httpmw.NewTransport(otelhttp.NewTransport(http.DefaultTransport), httpmw.WithRegistry(reg))}
+	_, _ = server, client
+}
+
+// Link profiles to spans: CPU samples of guarded functions carry the guard
+// name and the active span's id.
+func ExampleSpanProfilerLabels() {
+	reg, err := core.NewRegistry(core.WithProfilerLabels(otelbreaker.SpanProfilerLabels))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(reg.MustGuard("search").Name())
+	// Output: search
+}
