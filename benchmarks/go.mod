@@ -1,0 +1,19 @@
+module github.com/breakerbox/breakerbox/benchmarks
+
+go 1.26.0
+
+require (
+	github.com/breakerbox/breakerbox v0.0.0
+	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/sony/gobreaker/v2 v2.4.0
+	go.uber.org/ratelimit v0.3.1
+	golang.org/x/sync v0.25.0
+	golang.org/x/time v0.16.0
+)
+
+require (
+	github.com/benbjohnson/clock v1.3.0 // indirect
+	github.com/bits-and-blooms/bitset v1.24.4 // indirect
+)
+
+replace github.com/breakerbox/breakerbox => ../
