@@ -150,19 +150,31 @@ func (b *Bulkhead) TryAcquire() bool {
 	return false
 }
 
-// tryAcquire is the fast path: one load and one compare-and-swap when the
-// word does not change under it.
+// tryAcquire is the fast path. A load rejects a full bulkhead without
+// writing the shared word; otherwise one atomic add, which under contention
+// costs less than a compare-and-swap loop, takes a slot optimistically; when the word it
+// returns shows the slot was not free, or callers queued (queued > 0 means
+// waiters are first in line: do not barge past them), the slot is given
+// back through Release, which hands it to the head of the queue if a
+// caller queued on the strength of the optimistic count. The same argument
+// as acquireSlow's holds: a caller queues only through a compare-and-swap
+// on a word that includes the optimistic slot, so the undo either makes
+// that swap fail or sees queued > 0 and fills.
+//
+// The price: while an over-the-limit add is undone (a few nanoseconds),
+// another caller racing for a slot freed at that moment may be told the
+// bulkhead is full. A bulkhead with a queue re-checks under its lock, so
+// this touches only MaxQueue 0 and TryAcquire, at the exact limit.
 func (b *Bulkhead) tryAcquire() bool {
-	for {
-		s := b.state.Load()
-		// queued > 0 means waiters are first in line: do not barge past them.
-		if s>>32 != 0 || int64(s&inUseMask) >= b.limit.Load() {
-			return false
-		}
-		if b.state.CompareAndSwap(s, s+1) {
-			return true
-		}
+	if s := b.state.Load(); s>>32 != 0 || int64(s&inUseMask) >= b.limit.Load() {
+		return false // full: reject without writing the shared word
 	}
+	s := b.state.Add(1)
+	if s>>32 == 0 && int64(s&inUseMask) <= b.limit.Load() {
+		return true
+	}
+	b.Release()
+	return false
 }
 
 // Acquire takes a slot, waiting in the queue if every slot is busy. It
