@@ -35,7 +35,10 @@ const never = math.MaxInt64
 // frozen marks the state of a cell that a limit change has retired: readers
 // reload the engine's cell. No live state takes this value (meter times stay
 // within ±2^62; a window state with both counts zero is stored as 0).
-const frozen = math.MinInt64
+// It sits far below minNanos, with room on both sides, so that an
+// optimistic add racing with the freeze (and its undo) moves it neither
+// into the live range nor past the int64 bounds (see allowOptimistic).
+const frozen = -1 << 62
 
 // A cell has a cache line of its own. It counts the calls it admits next to
 // the state, in the line that the admitting compare-and-swap has just
@@ -68,11 +71,22 @@ func (e *engine) initCell(c *cell) {
 func (e *engine) load() (*cell, int64) {
 	for {
 		c := e.cur.Load()
-		if s := c.state.Load(); s != frozen {
+		if s := c.state.Load(); !c.isFrozen(s) {
 			return c, s
 		}
 		runtime.Gosched()
 	}
+}
+
+// isFrozen reports whether s is a retired cell's state: frozen, or for a
+// meter frozen moved a little by an optimistic add that is being undone
+// (see allowOptimistic); live meter states never go below minNanos. Window
+// states can be any int64 but frozen (their zero counts are stored as 0).
+func (c *cell) isFrozen(s int64) bool {
+	if c.r.kind == meterKind {
+		return s < minNanos
+	}
+	return s == frozen
 }
 
 // allow takes n calls at now if they fit.
@@ -83,12 +97,17 @@ func (e *engine) allow(now, n int64) bool {
 	}
 	for {
 		c := e.cur.Load()
+		r := c.r
+		if r.kind == meterKind && !r.precise && n <= r.burst {
+			if ok, done := c.allowOptimistic(now, n); done {
+				return ok
+			}
+		}
 		s := c.state.Load()
-		if s == frozen { // a limit change in progress (e.load, inlined)
+		if c.isFrozen(s) { // a limit change in progress (e.load, inlined)
 			runtime.Gosched()
 			continue
 		}
-		r := c.r
 		var next int64
 		if r.kind == meterKind {
 			if n > r.burst {
@@ -112,6 +131,40 @@ func (e *engine) allow(now, n int64) bool {
 			c.allowed.Add(1)
 			return true
 		}
+	}
+}
+
+// allowOptimistic is the meter's admission with one atomic add instead of
+// a load and a compare-and-swap: two cores admitting calls at full speed
+// pass the state's cache line back and forth once per call instead of
+// twice. The add takes the calls' time optimistically. When the state was
+// not behind now (the usual case for a busy limiter, and always within one
+// tick of the coarse clock after the first call), the result is exactly
+// max(z, now) + n*I, so the decision is exact; an over-capacity add is
+// undone. When the bucket was idle (z < now) the add is undone and the
+// caller takes the compare-and-swap path, which sets z = now + n*I. done is
+// false when the caller must take that path (also when the cell is being
+// retired by a limit change).
+//
+// In sequential use the result is the same as the compare-and-swap path's
+// (the fuzz tests hold both against the textbook models). Under races an
+// add that is about to be undone can make another caller, at the exact
+// limit, see the bucket fuller than it is for a few nanoseconds: a call
+// may then be refused that would have fit.
+func (c *cell) allowOptimistic(now, n int64) (ok, done bool) {
+	d := n * c.r.interval
+	v := c.state.Add(d)
+	s := v - d
+	switch {
+	case s < now: // idle bucket, or a frozen cell (below minNanos)
+		c.state.Add(-d)
+		return false, false
+	case v-now <= c.r.capacity:
+		c.allowed.Add(1)
+		return true, true
+	default:
+		c.state.Add(-d)
+		return false, true
 	}
 }
 
