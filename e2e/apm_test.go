@@ -1,6 +1,16 @@
 package e2e
 
 import (
+	"net"
+
+	"github.com/breakerbox/breakerbox/grpcmw"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
+	"google.golang.org/grpc/status"
+
 	"context"
 	"errors"
 	"io"
@@ -125,6 +135,42 @@ func TestAPMTraces(t *testing.T) {
 		t.Fatalf("%d guarded calls rejected, want 2", rejectedDo)
 	}
 
+	// 4. gRPC: grpcmw's client interceptor in front of otelgrpc's client
+	// stats handler, to a server whose method always answers Unavailable.
+	// Rejected calls never start an RPC, so they make no client span.
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gsrv := grpc.NewServer(grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop))))
+	testpb.RegisterTestServiceServer(gsrv, unavailableService{})
+	go func() { _ = gsrv.Serve(lis) }()
+	defer gsrv.Stop()
+	conn, err := grpc.NewClient(lis.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(prop))),
+		grpc.WithChainUnaryInterceptor(grpcmw.UnaryClientInterceptor(reg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	stock := testpb.NewTestServiceClient(conn)
+	var rejectedGRPC int
+	for range 5 {
+		ctx, span := tracer.Start(ctx, "stock")
+		_, err := stock.EmptyCall(ctx, &testpb.Empty{})
+		if errors.Is(err, core.ErrRejected) {
+			rejectedGRPC++
+			if status.Code(err) != codes.Unavailable {
+				t.Errorf("a rejected gRPC call answered %v, want Unavailable", status.Code(err))
+			}
+		}
+		span.End()
+	}
+	if rejectedGRPC != 2 {
+		t.Fatalf("%d gRPC calls rejected, want 2", rejectedGRPC)
+	}
+
 	if err := tp.ForceFlush(ctx); err != nil {
 		t.Fatalf("exporting to Jaeger: %v", err)
 	}
@@ -138,16 +184,18 @@ func TestAPMTraces(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if spanCount(traces) >= 28 && len(traces) >= 15 { // 15 roots, 5 client + 5 server spans (plain client), 3 client spans (guarded client, admitted)
+		// 20 roots; 5 client + 5 server spans (plain HTTP client), 3 client spans
+		// (guarded HTTP client, admitted), 3 client + 3 server spans (gRPC, admitted).
+		if spanCount(traces) >= 39 && len(traces) >= 20 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Jaeger holds %d traces and %d spans of %s after 60s, want 15 traces", len(traces), spanCount(traces), service)
+			t.Fatalf("Jaeger holds %d traces and %d spans of %s after 60s, want 20 traces", len(traces), spanCount(traces), service)
 		}
 		time.Sleep(200 * time.Millisecond) // polling a real process, bounded by the deadline
 	}
 
-	var serverRejected, serverTripped, clientRejected, clientTripped, doRejected, doTripped int
+	var serverRejected, serverTripped, clientRejected, clientTripped, doRejected, doTripped, grpcRejected, grpcTripped int
 	for _, tr := range traces {
 		for _, s := range tr.Spans {
 			rejected := s.tag("breakerbox.outcome") == "rejected" && s.tag("error.type") == "circuit_open" &&
@@ -177,6 +225,19 @@ func TestAPMTraces(t *testing.T) {
 				if tripped {
 					clientTripped++
 				}
+			case s.OperationName == "stock":
+				if rejected {
+					grpcRejected++
+					if len(tr.Spans) != 1 {
+						t.Errorf("a rejected gRPC call made %d spans, want only the caller's", len(tr.Spans))
+					}
+					if s.tag("breakerbox.guard.name") != "/grpc.testing.TestService/EmptyCall" {
+						t.Errorf("gRPC guard name %q, want the full method", s.tag("breakerbox.guard.name"))
+					}
+				}
+				if tripped {
+					grpcTripped++
+				}
 			case s.OperationName == "charge":
 				if rejected {
 					doRejected++
@@ -200,6 +261,8 @@ func TestAPMTraces(t *testing.T) {
 		{"caller spans with the client breaker's state-change event", clientTripped, 1},
 		{"guarded-call spans with the rejection's attributes", doRejected, 2},
 		{"guarded-call spans with the state-change event", doTripped, 1},
+		{"caller spans with the gRPC client rejection's attributes", grpcRejected, 2},
+		{"caller spans with the gRPC client breaker's state-change event", grpcTripped, 1},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: %d, want %d", c.what, c.got, c.want)
@@ -236,4 +299,14 @@ func equalInts(a, b []int) bool {
 		}
 	}
 	return true
+}
+
+// unavailableService is a gRPC test service whose EmptyCall always fails
+// with Unavailable, a failure for grpcmw's default classifier.
+type unavailableService struct {
+	testpb.UnimplementedTestServiceServer
+}
+
+func (unavailableService) EmptyCall(context.Context, *testpb.Empty) (*testpb.Empty, error) {
+	return nil, status.Error(codes.Unavailable, "inventory database down")
 }

@@ -4,11 +4,14 @@ go 1.25.0
 
 require (
 	github.com/breakerbox/breakerbox v0.0.0
+	github.com/breakerbox/breakerbox/grpcmw v0.0.0
 	github.com/breakerbox/breakerbox/otelbreaker v0.0.0
+	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.71.0
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.71.0
 	go.opentelemetry.io/otel v1.46.0
 	go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp v1.46.0
 	go.opentelemetry.io/otel/sdk v1.46.0
+	google.golang.org/grpc v1.84.0
 )
 
 require (
@@ -29,12 +32,12 @@ require (
 	golang.org/x/sys v0.47.0 // indirect
 	golang.org/x/text v0.41.0 // indirect
 	google.golang.org/genproto/googleapis/api v0.0.0-20260819154853-08b0e4226688 // indirect
-	google.golang.org/genproto/googleapis/rpc v0.0.0-20260819154853-08b0e4226688 // indirect
-	google.golang.org/grpc v1.83.1 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20260825221802-da73d73af1c5 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace (
 	github.com/breakerbox/breakerbox => ../
+	github.com/breakerbox/breakerbox/grpcmw => ../grpcmw
 	github.com/breakerbox/breakerbox/otelbreaker => ../otelbreaker
 )
