@@ -28,6 +28,7 @@
 //	breakerbox.bulkhead.queue.wait_time     counter (s)      total time queued by calls that got a slot
 //	breakerbox.rate_limiter.calls           counter {call}   breakerbox.outcome = permitted | rejected
 //	breakerbox.retry.retries                counter          retry attempts (first attempts excluded)
+//	breakerbox.retry.attempts               counter          all attempts through a retrying guard (admitted or rejected at its gates)
 //	breakerbox.retry.calls                  counter {call}   breakerbox.outcome = budget_exhausted
 //	breakerbox.fallback.calls               counter {call}   breakerbox.outcome = served | failed
 //	breakerbox.call.duration                histogram (s)    opt-in, see below
@@ -35,6 +36,9 @@
 // The breaker's "rejected" counts the calls the breaker itself refused
 // (open, forced open, half-open with every probe slot taken); calls that a
 // bulkhead or a rate limiter refused first are counted by their own metrics.
+// There is no breakerbox.rate_limiter.wait_time (the design's plan listed
+// one): a guard's rate limit rejects rather than waits, so the wait is
+// always zero; programs that call a limiter's Wait themselves can time it.
 // Bulkhead, rate-limiter, retry and fallback series exist only for guards
 // whose policy has that primitive. Counters are cumulative since each guard
 // was created (a pruned and recreated guard starts again from zero, which

@@ -32,6 +32,7 @@ type metricSet struct {
 	rlCalls       metric.Int64ObservableCounter
 	retryCalls    metric.Int64ObservableCounter
 	retryRetries  metric.Int64ObservableCounter
+	retryAttempts metric.Int64ObservableCounter
 	fbCalls       metric.Int64ObservableCounter
 
 	// attrs caches each guard's prebuilt observe options; collections may
@@ -131,6 +132,10 @@ func newMetricSet(m metric.Meter, in *Instrumentation) (*metricSet, error) {
 		metric.WithDescription("Retry attempts made by guards (first attempts excluded)."),
 		metric.WithUnit("{retry}"))
 	check(err)
+	ms.retryAttempts, err = m.Int64ObservableCounter("breakerbox.retry.attempts",
+		metric.WithDescription("Attempts made through a retrying guard, first attempts and retries, as counted at its gates (admitted or rejected)."),
+		metric.WithUnit("{attempt}"))
+	check(err)
 	ms.fbCalls, err = m.Int64ObservableCounter("breakerbox.fallback.calls",
 		metric.WithDescription("Failed calls a guard's fallback chain answered (served) or could not answer (failed)."),
 		metric.WithUnit("{call}"))
@@ -141,7 +146,7 @@ func newMetricSet(m metric.Meter, in *Instrumentation) (*metricSet, error) {
 	ms.reg, err = m.RegisterCallback(ms.observe,
 		ms.cbCalls, ms.cbStatus, ms.cbTransitions,
 		ms.bhCalls, ms.bhUsage, ms.bhLimit, ms.bhWait,
-		ms.rlCalls, ms.retryCalls, ms.retryRetries, ms.fbCalls)
+		ms.rlCalls, ms.retryCalls, ms.retryRetries, ms.retryAttempts, ms.fbCalls)
 	if err != nil {
 		return nil, err
 	}
@@ -212,6 +217,7 @@ func (ms *metricSet) observeGuard(o metric.Observer, s *core.GuardSnapshot, a *g
 		p := g.Policy()
 		if p.Retry != nil {
 			o.ObserveInt64(ms.retryRetries, i64(s.Retries), a.base...)
+			o.ObserveInt64(ms.retryAttempts, i64(s.Breaker.Admitted+s.Rejected.Total()), a.base...)
 			o.ObserveInt64(ms.retryCalls, i64(s.RetryBudgetExhausted), a.retryCalls...)
 		}
 		if len(p.Fallbacks) > 0 {

@@ -107,6 +107,9 @@ func TestMetricsReadFromSnapshot(t *testing.T) {
 	if p := find(t, pts, "breakerbox.retry.retries", ret...); p.value != 2 {
 		t.Errorf("retries = %v, want 2", p.value)
 	}
+	if p := find(t, pts, "breakerbox.retry.attempts", ret...); p.value != 3 {
+		t.Errorf("attempts = %v, want 3", p.value)
+	}
 	if p := find(t, pts, "breakerbox.fallback.calls", append(ret, "breakerbox.outcome=served")...); p.value != 1 {
 		t.Errorf("fallback served = %v, want 1", p.value)
 	}
