@@ -97,9 +97,16 @@ type Bulkhead struct {
 	limit    atomic.Int64  // MaxConcurrent; changed by SetLimit
 	maxQueue uint64
 	maxWait  time.Duration
-	// Keep the slow-path counters off the hot cache line, so that a storm
+	_        [32]byte
+	// full hints that the bulkhead was found full: while it is set, a caller
+	// checks the state with a load before adding to it, so a storm of
+	// rejections reads the hot line instead of writing it. It is written
+	// only when it changes, and it is only a hint: every decision is made on
+	// the state word. Its own cache line, read by every call.
+	full atomic.Bool
+	// Keep the slow-path counters off the hot cache lines, so that a storm
 	// of rejections does not slow down admissions.
-	_ [32]byte
+	_ [63]byte
 
 	mu         sync.Mutex // guards head, tail and every change of queued
 	head, tail *waiter    // the FIFO queue, oldest first
@@ -150,9 +157,10 @@ func (b *Bulkhead) TryAcquire() bool {
 	return false
 }
 
-// tryAcquire is the fast path. A load rejects a full bulkhead without
-// writing the shared word; otherwise one atomic add, which under contention
-// costs less than a compare-and-swap loop, takes a slot optimistically; when the word it
+// tryAcquire is the fast path: one atomic add, which under contention costs
+// less than a load and a compare-and-swap (each a trip of the cache line
+// between cores), takes a slot optimistically (while the full hint is set,
+// a load rejects a full bulkhead first, without writing); when the word it
 // returns shows the slot was not free, or callers queued (queued > 0 means
 // waiters are first in line: do not barge past them), the slot is given
 // back through Release, which hands it to the head of the queue if a
@@ -166,14 +174,19 @@ func (b *Bulkhead) TryAcquire() bool {
 // bulkhead is full. A bulkhead with a queue re-checks under its lock, so
 // this touches only MaxQueue 0 and TryAcquire, at the exact limit.
 func (b *Bulkhead) tryAcquire() bool {
-	if s := b.state.Load(); s>>32 != 0 || int64(s&inUseMask) >= b.limit.Load() {
-		return false // full: reject without writing the shared word
+	if b.full.Load() {
+		if s := b.state.Load(); s>>32 != 0 || int64(s&inUseMask) >= b.limit.Load() {
+			return false // still full: reject without writing the shared word
+		}
 	}
 	s := b.state.Add(1)
 	if s>>32 == 0 && int64(s&inUseMask) <= b.limit.Load() {
 		return true
 	}
-	b.Release()
+	b.release()
+	if !b.full.Load() {
+		b.full.Store(true)
+	}
 	return false
 }
 
@@ -293,6 +306,13 @@ func (b *Bulkhead) abandon(w *waiter, err error, counter *atomic.Uint64) error {
 // callers are queued, the slot goes to the one that has waited longest.
 // Calling Release more often than slots were taken panics.
 func (b *Bulkhead) Release() {
+	b.release()
+	if b.full.Load() {
+		b.full.Store(false) // a slot is free: let the next caller add at once
+	}
+}
+
+func (b *Bulkhead) release() {
 	// One atomic add; the word it returns says whether anything more is to
 	// be done: s >= inUseMask when callers are queued (queued > 0) or when
 	// inUse was already 0 (the add borrowed from queued).
