@@ -51,6 +51,10 @@ type cell struct {
 }
 
 type engine struct {
+	// stripes, when set, counts the calls admitted on the optimistic path
+	// (see allowOptimistic) in per-goroutine stripes instead of the cell,
+	// so that admitting touches the contended state line once.
+	stripes *counters
 	cur     atomic.Pointer[cell]
 	retired *cell  // the cell before cur, whose count may still move
 	base    uint64 // the counts of the cells before retired
@@ -100,6 +104,13 @@ func (e *engine) allow(now, n int64) bool {
 		r := c.r
 		if r.kind == meterKind && !r.precise && n <= r.burst {
 			if ok, done := c.allowOptimistic(now, n); done {
+				if ok {
+					if e.stripes != nil {
+						e.stripes.add(true)
+					} else {
+						c.allowed.Add(1)
+					}
+				}
 				return ok
 			}
 		}
@@ -160,8 +171,7 @@ func (c *cell) allowOptimistic(now, n int64) (ok, done bool) {
 		c.state.Add(-d)
 		return false, false
 	case v-now <= c.r.capacity:
-		c.allowed.Add(1)
-		return true, true
+		return true, true // the caller counts it
 	default:
 		c.state.Add(-d)
 		return false, true
@@ -293,6 +303,10 @@ func (e *engine) migrate(r *rate, now int64) {
 // migrate.
 func (e *engine) allowed() uint64 {
 	n := e.base + e.cur.Load().allowed.Load()
+	if e.stripes != nil {
+		a, _ := e.stripes.load()
+		n += a
+	}
 	if e.retired != nil {
 		n += e.retired.allowed.Load()
 	}

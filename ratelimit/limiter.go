@@ -25,6 +25,7 @@ func (l *limiter) init(cfg Config, algo Algorithm) error {
 	if err != nil {
 		return err
 	}
+	l.e.stripes = &l.stats
 	l.e.init(r)
 	return nil
 }
