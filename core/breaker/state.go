@@ -138,19 +138,26 @@ func (b *Breaker) stopTimerLocked() {
 	}
 }
 
+// windowLocked returns the current window's calls, failures and slow calls,
+// and the failure and slow-call rates in percent (0 for an empty window).
+func (b *Breaker) windowLocked(now int64) (calls, fails, slows int, failRate, slowRate float64) {
+	if b.buckets == nil {
+		calls, fails, slows = b.countWindowLocked(b.totalCalls())
+	} else {
+		calls, fails, slows = b.timeWindow(now)
+	}
+	if calls > 0 {
+		failRate = float64(fails) * 100 / float64(calls)
+		slowRate = float64(slows) * 100 / float64(calls)
+	}
+	return calls, fails, slows, failRate, slowRate
+}
+
 // setLocked installs the state word nw, clears the window and queues the
 // transition for OnStateChange.
 func (b *Breaker) setLocked(ctx context.Context, w, nw uint64, now int64, reason, actor string) {
 	t := Transition{From: stateOf(w), To: stateOf(nw), Reason: reason, Actor: actor, At: b.timeAt(now)}
-	if b.buckets == nil {
-		t.WindowCalls, t.WindowFailures, t.WindowSlow = b.countWindowLocked(b.totalCalls())
-	} else {
-		t.WindowCalls, t.WindowFailures, t.WindowSlow = b.timeWindow(now)
-	}
-	if t.WindowCalls > 0 {
-		t.FailureRate = float64(t.WindowFailures) * 100 / float64(t.WindowCalls)
-		t.SlowCallRate = float64(t.WindowSlow) * 100 / float64(t.WindowCalls)
-	}
+	t.WindowCalls, t.WindowFailures, t.WindowSlow, t.FailureRate, t.SlowCallRate = b.windowLocked(now)
 	t.ConsecutiveFailures = int(b.consecutive.Load())
 	b.manOpen = false
 	b.resetWindowLocked()
@@ -395,15 +402,7 @@ func (b *Breaker) Snapshot() Snapshot {
 	if s.State == Open {
 		s.OpenUntil = b.timeAt(b.openUntil.Load())
 	}
-	if b.buckets == nil {
-		s.WindowCalls, s.WindowFailures, s.WindowSlow = b.countWindowLocked(b.totalCalls())
-	} else {
-		s.WindowCalls, s.WindowFailures, s.WindowSlow = b.timeWindow(now)
-	}
-	if s.WindowCalls > 0 {
-		s.FailureRate = float64(s.WindowFailures) * 100 / float64(s.WindowCalls)
-		s.SlowCallRate = float64(s.WindowSlow) * 100 / float64(s.WindowCalls)
-	}
+	s.WindowCalls, s.WindowFailures, s.WindowSlow, s.FailureRate, s.SlowCallRate = b.windowLocked(now)
 	s.ConsecutiveFailures = int(b.consecutive.Load())
 	for _, st := range b.probes {
 		if st != 0 {
