@@ -61,15 +61,11 @@ type Completion struct {
 // composeHooks merges hook sets into one, or returns nil when no set has a
 // hook.
 func composeHooks(sets []Hooks) *Hooks {
-	var out Hooks
 	var sc []func(context.Context, StateChange)
 	var rj []func(context.Context, Rejection)
 	var dn []func(context.Context, Completion)
 	var rt []func(context.Context, RetryAttempt)
 	for _, h := range sets {
-		if h.OnRetry != nil {
-			rt = append(rt, h.OnRetry)
-		}
 		if h.OnStateChange != nil {
 			sc = append(sc, h.OnStateChange)
 		}
@@ -79,39 +75,28 @@ func composeHooks(sets []Hooks) *Hooks {
 		if h.OnDone != nil {
 			dn = append(dn, h.OnDone)
 		}
+		if h.OnRetry != nil {
+			rt = append(rt, h.OnRetry)
+		}
 	}
 	if len(sc)+len(rj)+len(dn)+len(rt) == 0 {
 		return nil
 	}
-	if len(sc) > 0 {
-		out.OnStateChange = func(ctx context.Context, e StateChange) {
-			for _, f := range sc {
-				safe(func() { f(ctx, e) })
-			}
+	return &Hooks{OnStateChange: fanout(sc), OnReject: fanout(rj), OnDone: fanout(dn), OnRetry: fanout(rt)}
+}
+
+// fanout returns a hook that calls each of fs in order, recovering from a
+// panic in any of them; nil when fs is empty, so that the field costs
+// nothing.
+func fanout[E any](fs []func(context.Context, E)) func(context.Context, E) {
+	if len(fs) == 0 {
+		return nil
+	}
+	return func(ctx context.Context, e E) {
+		for _, f := range fs {
+			safe(func() { f(ctx, e) })
 		}
 	}
-	if len(rj) > 0 {
-		out.OnReject = func(ctx context.Context, r Rejection) {
-			for _, f := range rj {
-				safe(func() { f(ctx, r) })
-			}
-		}
-	}
-	if len(dn) > 0 {
-		out.OnDone = func(ctx context.Context, c Completion) {
-			for _, f := range dn {
-				safe(func() { f(ctx, c) })
-			}
-		}
-	}
-	if len(rt) > 0 {
-		out.OnRetry = func(ctx context.Context, a RetryAttempt) {
-			for _, f := range rt {
-				safe(func() { f(ctx, a) })
-			}
-		}
-	}
-	return &out
 }
 
 func safe(f func()) {
