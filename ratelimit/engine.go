@@ -145,6 +145,33 @@ func (e *engine) allow(now, n int64) bool {
 	}
 }
 
+// take takes n tokens of a meter at now if they fit, without counting a
+// call: limiter.Allow takes batches for its stripes with it.
+func (e *engine) take(now, n int64) bool {
+	for {
+		c := e.cur.Load()
+		r := c.r
+		if r.kind != meterKind || n > r.burst {
+			return false
+		}
+		if ok, done := c.allowOptimistic(now, n); done {
+			return ok
+		}
+		s := c.state.Load()
+		if c.isFrozen(s) {
+			runtime.Gosched()
+			continue
+		}
+		next := max(s, now) + n*r.interval
+		if next-now > r.capacity {
+			return false
+		}
+		if c.state.CompareAndSwap(s, next) {
+			return true
+		}
+	}
+}
+
 // allowOptimistic is the meter's admission with one atomic add instead of
 // a load and a compare-and-swap: two cores admitting calls at full speed
 // pass the state's cache line back and forth once per call instead of
@@ -471,15 +498,32 @@ const (
 
 type stripe struct {
 	allowed, rejected atomic.Uint64
-	_                 [112]byte // 128 bytes apart: never two stripes in one line
+	// cached holds tokens this stripe took from a large bucket in a batch
+	// and has not handed out yet (see limiter.Allow); never used by Keyed.
+	cached atomic.Int64
+	_      [104]byte // 128 bytes apart: never two stripes in one line
+}
+
+// stripe returns the calling goroutine's stripe. Goroutine stacks are at
+// least 2 KiB apart; Fibonacci hashing spreads neighbouring stacks over the
+// stripes.
+func (c *counters) stripe() *stripe {
+	var probe byte
+	a := uint64(uintptr(unsafe.Pointer(&probe))>>11) * 0x9E3779B97F4A7C15
+	return &c.s[a>>(64-stripeBits)]
+}
+
+// cached returns the tokens held by the stripes (see limiter.Allow).
+func (c *counters) cached() int64 {
+	var n int64
+	for i := range c.s {
+		n += max(c.s[i].cached.Load(), 0)
+	}
+	return n
 }
 
 func (c *counters) add(ok bool) {
-	var probe byte
-	// Goroutine stacks are at least 2 KiB apart; Fibonacci hashing spreads
-	// neighbouring stacks over the stripes.
-	a := uint64(uintptr(unsafe.Pointer(&probe))>>11) * 0x9E3779B97F4A7C15
-	s := &c.s[a>>(64-stripeBits)]
+	s := c.stripe()
 	if ok {
 		s.allowed.Add(1)
 	} else {
