@@ -59,6 +59,22 @@
 // the precise clock, since it sleeps anyway. Set Config.Precise where that
 // matters more than 30 ns per call.
 //
+// # Contention
+//
+// A limiter's state is one atomic word. A token bucket or GCRA admits a call
+// with one atomic add on it (exact: the add is undone when the call does not
+// fit, or when the bucket was idle and a compare-and-swap takes over), and
+// counts it in a per-goroutine stripe. Buckets of at least 16384 tokens read
+// through the coarse clock go further: Allow hands their tokens out in
+// batches of 32 through per-goroutine stripes, so that cores admitting calls
+// at full speed rarely touch the shared word. Tokens only ever come from the
+// bucket, so such a limiter never admits more than the bucket allows over
+// time; but up to 8×31 tokens (at most 1/64 of such a bucket) may sit in
+// stripes, so a call can be refused while another goroutine's stripe still
+// holds a token, and after a quiet time a burst can exceed Burst by that
+// much. Snapshot.Available counts them. Smaller buckets, Precise limiters,
+// AllowN, the explicit-time variants and Wait never batch.
+//
 // Limiters built inside a testing/synctest bubble read the bubble's fake
 // clock on every call, so that tests can time.Sleep through their limits.
 // Times given to the explicit-time variants should come from time.Now (or all
