@@ -27,6 +27,8 @@ tidy-check:
 
 race:
 	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
+	@# Stripes follow goroutine stacks only without the race detector.
+	$(GO) test -count=1 ./internal/stripe
 
 # The storefront demo (examples/storefront); pass flags with DEMOFLAGS,
 # such as DEMOFLAGS="-tour=false -ops-port 0".

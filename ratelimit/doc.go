@@ -64,12 +64,12 @@
 // A limiter's state is one atomic word. A token bucket or GCRA admits a call
 // with one atomic add on it (exact: the add is undone when the call does not
 // fit, or when the bucket was idle and a compare-and-swap takes over), and
-// counts it in a per-goroutine stripe. Buckets of at least 16384 tokens read
+// counts it in a per-goroutine stripe. Buckets of at least 32768 tokens read
 // through the coarse clock go further: Allow hands their tokens out in
 // batches of 32 through per-goroutine stripes, so that cores admitting calls
 // at full speed rarely touch the shared word. Tokens only ever come from the
 // bucket, so such a limiter never admits more than the bucket allows over
-// time; but up to 8×31 tokens (at most 1/64 of such a bucket) may sit in
+// time; but up to 16×31 tokens (at most 1/64 of such a bucket) may sit in
 // stripes, so a call can be refused while another goroutine's stripe still
 // holds a token, and after a quiet time a burst can exceed Burst by that
 // much. Snapshot.Available counts them. Smaller buckets, Precise limiters,

@@ -12,8 +12,7 @@ import (
 type limiter struct {
 	e     engine
 	mu    sync.Mutex // serializes limit changes and reading the counts
-	_     [64]byte   // keep the read-mostly engine apart from the counters
-	stats counters
+	stats counters   // padded: apart from the read-mostly engine
 }
 
 func (l *limiter) init(cfg Config, algo Algorithm) error {
