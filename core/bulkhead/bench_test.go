@@ -8,8 +8,11 @@ import (
 )
 
 // roomy has far more slots than goroutines, so that benchmarks measure the
-// fast path only.
-var roomy = bulkhead.Config{MaxConcurrent: 1 << 20, MaxQueue: 16}
+// fast path only. It is large enough to be striped; small is not.
+var (
+	roomy = bulkhead.Config{MaxConcurrent: 1 << 20, MaxQueue: 16}
+	small = bulkhead.Config{MaxConcurrent: 64, MaxQueue: 16}
+)
 
 func BenchmarkAcquireRelease(b *testing.B) {
 	bh := mustNew(b, roomy)
@@ -25,6 +28,23 @@ func BenchmarkAcquireRelease(b *testing.B) {
 
 func BenchmarkAcquireReleaseParallel(b *testing.B) {
 	bh := mustNew(b, roomy)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if bh.Acquire(ctx) != nil {
+				b.Error("rejected")
+				return
+			}
+			bh.Release()
+		}
+	})
+}
+
+// BenchmarkAcquireReleaseParallelSmall is the parallel benchmark on a
+// bulkhead too small to be striped: one shared state word.
+func BenchmarkAcquireReleaseParallelSmall(b *testing.B) {
+	bh := mustNew(b, small)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {

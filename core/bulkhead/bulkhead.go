@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/internal/reject"
+	"github.com/breakerbox/breakerbox/internal/stripe"
 )
 
 // ErrFull is returned when a call finds every slot busy and either the wait
@@ -80,11 +81,13 @@ const (
 // Bulkhead limits how many calls run at once. A call takes a slot with
 // TryAcquire or Acquire and gives it back with Release.
 //
-// When a slot is free and nobody is queued, taking it is one atomic
-// compare-and-swap and giving it back one atomic add: no lock, no clock, no
-// allocation. When every slot is busy, Acquire queues the caller
-// in a bounded FIFO queue until a slot is handed to it, its context ends, or
-// MaxWait passes. Once anyone is queued, new callers queue behind them
+// When a slot is free and nobody is queued, taking it and giving it back
+// are one atomic operation each: no lock, no clock, no allocation. A
+// bulkhead of MaxConcurrent 256 or more also keeps free slots per CPU
+// (roughly), so that calls on several cores do not all write one shared
+// word; see the package documentation. When every slot is busy, Acquire
+// queues the caller in a bounded FIFO queue until a slot is handed to it,
+// its context ends, or MaxWait passes. Once anyone is queued, new callers queue behind them
 // instead of taking a slot that frees up: slots go to waiters in arrival
 // order. TryAcquire never queues.
 //
@@ -92,17 +95,25 @@ const (
 // with New; the zero Bulkhead admits nothing. Counters for metrics are read
 // with Snapshot.
 type Bulkhead struct {
-	// The hot fields, read or written by every call.
+	// The hot fields, read or written by every call. In a striped bulkhead
+	// (see slotStripes) this line is only read while every call finds a slot
+	// in its stripe.
 	state    atomic.Uint64 // inUse and queued, see inUseMask and queuedOne
 	limit    atomic.Int64  // MaxConcurrent; changed by SetLimit
+	batch    atomic.Int64  // slots a stripe borrows at once; 0: not striped
+	slots    atomic.Pointer[slotStripes]
 	maxQueue uint64
 	maxWait  time.Duration
-	_        [32]byte
+	// stripeMin is the limit from which the bulkhead is striped (see
+	// batchFor); a field so that tests can stripe small bulkheads.
+	stripeMin int64
+	_         [8]byte
 	// full hints that the bulkhead was found full: while it is set, a caller
 	// checks the state with a load before adding to it, so a storm of
 	// rejections reads the hot line instead of writing it. It is written
 	// only when it changes, and it is only a hint: every decision is made on
-	// the state word. Its own cache line, read by every call.
+	// the state word. Its own cache line, read by every call of a bulkhead
+	// that is not striped.
 	full atomic.Bool
 	// Keep the slow-path counters off the hot cache lines, so that a storm
 	// of rejections does not slow down admissions.
@@ -116,6 +127,76 @@ type Bulkhead struct {
 	canceled atomic.Uint64
 	waited   atomic.Uint64
 	waitTime atomic.Int64 // nanoseconds
+}
+
+// Striping. A single count of slots in use is one cache line that every
+// acquire and every release writes: when calls on several cores take and
+// give back slots at full speed, that line travels between the cores on
+// every call, and the bulkhead costs as much as a mutex. A large bulkhead
+// (MaxConcurrent >= stripeMinimum) therefore keeps free slots in stripes,
+// one cache line each, picked by the calling goroutine (internal/stripe):
+//
+//   - an acquire takes a slot from its stripe with a compare-and-swap on a
+//     line that other cores rarely touch; when the stripe is empty it
+//     borrows up to batch slots from the state word at once (still never
+//     more than the limit allows) and keeps the rest in the stripe;
+//   - a release puts the slot in its stripe; a stripe holding more than
+//     2*batch gives the excess back to the state word.
+//
+// The state word counts the slots held in stripes as in use, so the limit
+// is never exceeded: running calls + slots in stripes = inUse <= limit.
+// What striping costs is precision at the edges, paid back on the slow
+// path:
+//
+//   - before rejecting, or queueing, a caller reclaims every stripe (swaps
+//     it to 0 and gives the slots back to the state word), so a call is not
+//     refused while a slot sits free in another stripe, except for a slot
+//     that arrives during that very sweep, as with any race for a freed
+//     slot;
+//   - a release or borrow that finds callers queued, or more slots in use
+//     than a lowered limit allows, gives its stripe back at once. An
+//     enqueuer raises queued and then reclaims; a releaser fills its stripe
+//     and then reads queued: whichever goes second sees the other, so a
+//     freed slot never sits in a stripe while a caller waits for it
+//     (SetLimit pairs its limit store and reclaim the same way);
+//   - Snapshot subtracts the slots held in stripes from InUse;
+//   - an unmatched Release panics only when it finds no slot in use at all:
+//     a striped bulkhead cannot tell a misplaced Release from a matched one
+//     while other slots are held, and its extra slot is dropped when a
+//     stripe gives it back.
+//
+// At most stripeCount * 2 * batch slots sit in stripes, and batchFor keeps
+// that at or under an eighth of the limit.
+const (
+	stripeBits    = 4
+	stripeCount   = 1 << stripeBits
+	stripeMinimum = 256 // limits below stay unstriped: one state word
+	maxBatch      = 8
+)
+
+// slotStripes holds the free slots kept per stripe. The leading pad keeps
+// the first stripe off whatever the allocator put just before the array:
+// without it, a goroutine on stripe 0 ran three times slower in the
+// contended benchmark.
+type slotStripes struct {
+	_ [128]byte
+	s [stripeCount]slotStripe
+}
+
+type slotStripe struct {
+	free atomic.Int64 // free slots held by this stripe; never negative
+	_    [120]byte    // 128 bytes apart: never two stripes in one line
+}
+
+// batchFor returns the batch of a bulkhead with limit n that is striped
+// from limit least on: 0 (not striped) below least, else n/least capped at
+// maxBatch. With least = stripeMinimum = 16*stripeCount, the slots held in
+// stripes (at most stripeCount*2*batch) stay within n/8.
+func batchFor(n, least int64) int64 {
+	if least <= 0 || n < least {
+		return 0
+	}
+	return min(maxBatch, n/least)
 }
 
 // waiter is one queued caller. It is a node of the bulkhead's intrusive
@@ -140,9 +221,26 @@ func New(cfg Config) (*Bulkhead, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	b := &Bulkhead{maxQueue: uint64(cfg.MaxQueue), maxWait: cfg.MaxWait}
-	b.limit.Store(int64(cfg.MaxConcurrent))
-	return b, nil
+	return newBulkhead(cfg, stripeMinimum), nil
+}
+
+func newBulkhead(cfg Config, stripeMin int64) *Bulkhead {
+	b := &Bulkhead{maxQueue: uint64(cfg.MaxQueue), maxWait: cfg.MaxWait, stripeMin: stripeMin}
+	b.setLimit(int64(cfg.MaxConcurrent))
+	return b
+}
+
+// setLimit stores a new limit and the batch that goes with it. b.mu must be
+// held, or b not yet shared.
+func (b *Bulkhead) setLimit(n int64) {
+	bt := batchFor(n, b.stripeMin)
+	if bt > 0 && b.slots.Load() == nil {
+		b.slots.Store(new(slotStripes))
+	}
+	// The limit first: a releaser that fills its stripe and then reads the
+	// old limit is seen by the reclaim that follows (see Striping).
+	b.limit.Store(n)
+	b.batch.Store(bt)
 }
 
 // TryAcquire takes a slot if one is free and nobody is queued for one, and
@@ -174,9 +272,13 @@ func (b *Bulkhead) TryAcquire() bool {
 // bulkhead is full. A bulkhead with a queue re-checks under its lock, so
 // this touches only MaxQueue 0 and TryAcquire, at the exact limit.
 func (b *Bulkhead) tryAcquire() bool {
+	if b.batch.Load() > 0 {
+		return b.tryStriped()
+	}
 	if b.full.Load() {
 		if s := b.state.Load(); s>>32 != 0 || int64(s&inUseMask) >= b.limit.Load() {
-			return false // still full: reject without writing the shared word
+			// Still full: reject without writing the shared word.
+			return b.retryReclaimed()
 		}
 	}
 	s := b.state.Add(1)
@@ -187,7 +289,116 @@ func (b *Bulkhead) tryAcquire() bool {
 	if !b.full.Load() {
 		b.full.Store(true)
 	}
+	return b.retryReclaimed()
+}
+
+// retryReclaimed is the last chance of an unstriped bulkhead's fast path:
+// a bulkhead that was striped before SetLimit lowered its limit may still
+// hold slots in stripes (see Striping); reclaim them and try once more.
+func (b *Bulkhead) retryReclaimed() bool {
+	if b.slots.Load() == nil || !b.reclaim() {
+		return false
+	}
+	s := b.state.Add(1)
+	if s>>32 == 0 && int64(s&inUseMask) <= b.limit.Load() {
+		return true
+	}
+	b.release()
 	return false
+}
+
+// tryStriped is tryAcquire of a striped bulkhead: take a slot from the
+// caller's stripe, or borrow a batch of them from the state word.
+func (b *Bulkhead) tryStriped() bool {
+	st := &b.slots.Load().s[stripe.Index(stripeBits)]
+	for n := st.free.Load(); n > 0; n = st.free.Load() {
+		if st.free.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+	for {
+		s := b.state.Load()
+		if s>>32 != 0 {
+			return false // callers are queued: they come first
+		}
+		free := b.limit.Load() - int64(s&inUseMask)
+		if free <= 0 {
+			if b.reclaim() {
+				continue
+			}
+			return false
+		}
+		n := max(1, min(b.batch.Load(), free))
+		if b.state.CompareAndSwap(s, s+uint64(n)) {
+			if n > 1 {
+				st.free.Add(n - 1)
+				b.settle(st)
+			}
+			return true
+		}
+	}
+}
+
+// settle gives st's slots back to the state word if callers are queued or
+// more slots are in use than the limit allows. It is called after adding
+// slots to st: see Striping for why that order never strands a slot.
+func (b *Bulkhead) settle(st *slotStripe) {
+	if s := b.state.Load(); s>>32 != 0 || int64(s&inUseMask) > b.limit.Load() {
+		if n := st.free.Swap(0); n > 0 {
+			b.giveBack(n)
+		}
+	}
+}
+
+// reclaim moves the free slots of every stripe back to the state word,
+// handing them to queued callers if there are any, and reports whether it
+// found any. b.mu must not be held.
+func (b *Bulkhead) reclaim() bool {
+	n := b.sweep()
+	if n > 0 {
+		b.giveBack(n)
+	}
+	return n > 0
+}
+
+// sweep empties every stripe and returns the number of free slots taken
+// from them, which the caller must give back. It reads a stripe before
+// swapping it, so that sweeping empty stripes writes nothing.
+func (b *Bulkhead) sweep() int64 {
+	sl := b.slots.Load()
+	if sl == nil {
+		return 0
+	}
+	var n int64
+	for i := range sl.s {
+		if st := &sl.s[i]; st.free.Load() > 0 {
+			n += st.free.Swap(0)
+		}
+	}
+	return n
+}
+
+// giveBack returns n slots taken from stripes to the state word and, if
+// callers are queued, hands them over. b.mu must not be held.
+func (b *Bulkhead) giveBack(n int64) {
+	if b.unborrow(n)>>32 != 0 {
+		b.mu.Lock()
+		b.fill()
+		b.mu.Unlock()
+	}
+}
+
+// unborrow subtracts n slots from inUse and returns the word it replaced.
+// It never takes inUse below 0: an unmatched Release may have put a slot in
+// a stripe that was never borrowed (see Striping), and it is dropped here.
+func (b *Bulkhead) unborrow(n int64) uint64 {
+	for {
+		s := b.state.Load()
+		d := min(uint64(n), s&inUseMask)
+		if b.state.CompareAndSwap(s, s-d) {
+			return s
+		}
+	}
 }
 
 // Acquire takes a slot, waiting in the queue if every slot is busy. It
@@ -260,6 +471,12 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 	if testHookAfterEnqueue != nil {
 		testHookAfterEnqueue()
 	}
+	// Slots released into stripes before queued rose may sit there while
+	// this caller waits: take them back (see Striping) and hand them out.
+	if n := b.sweep(); n > 0 {
+		b.unborrow(n)
+		b.fill()
+	}
 	b.mu.Unlock()
 
 	var expired <-chan time.Time // nil, so never ready, without MaxWait
@@ -304,12 +521,42 @@ func (b *Bulkhead) abandon(w *waiter, err error, counter *atomic.Uint64) error {
 
 // Release gives back a slot taken by a successful TryAcquire or Acquire. If
 // callers are queued, the slot goes to the one that has waited longest.
-// Calling Release more often than slots were taken panics.
+//
+// Calling Release more often than slots were taken is a bug in the caller.
+// A bulkhead with MaxConcurrent below 256 panics at once; a larger one
+// panics when it finds no slot in use at all, but cannot tell an extra
+// Release while other slots are held, and then may admit one call more than
+// the limit until it reconciles its per-CPU slots.
 func (b *Bulkhead) Release() {
+	if bt := b.batch.Load(); bt > 0 {
+		b.releaseStriped(bt)
+		return
+	}
 	b.release()
 	if b.full.Load() {
 		b.full.Store(false) // a slot is free: let the next caller add at once
 	}
+}
+
+// releaseStriped is Release of a striped bulkhead: the slot goes to the
+// caller's stripe (see Striping).
+func (b *Bulkhead) releaseStriped(bt int64) {
+	if b.state.Load()&inUseMask == 0 {
+		// The caller's slot would be counted here until this release.
+		panic("bulkhead: Release without a matching Acquire")
+	}
+	st := &b.slots.Load().s[stripe.Index(stripeBits)]
+	if n := st.free.Add(1); n > 2*bt {
+		// Releases outnumber acquires on this stripe: keep a batch and give
+		// the rest back, so that stripes do not hoard the limit.
+		for ; n > bt; n = st.free.Load() {
+			if st.free.CompareAndSwap(n, bt) {
+				b.giveBack(n - bt)
+				break
+			}
+		}
+	}
+	b.settle(st)
 }
 
 func (b *Bulkhead) release() {
@@ -342,7 +589,12 @@ func (b *Bulkhead) SetLimit(n int) error {
 		return Config{MaxConcurrent: n}.Validate()
 	}
 	b.mu.Lock()
-	b.limit.Store(int64(n))
+	b.setLimit(int64(n))
+	// Take back the slots held in stripes: they may be over the new limit,
+	// and fill below counts them as in use.
+	if k := b.sweep(); k > 0 {
+		b.unborrow(k)
+	}
 	b.fill()
 	b.mu.Unlock()
 	return nil
@@ -419,10 +671,16 @@ type Snapshot struct {
 // be a few calls apart from each other.
 func (b *Bulkhead) Snapshot() Snapshot {
 	s := b.state.Load()
+	inUse := int64(s & inUseMask)
+	if sl := b.slots.Load(); sl != nil {
+		for i := range sl.s {
+			inUse -= sl.s[i].free.Load() // free slots, counted in inUse
+		}
+	}
 	return Snapshot{
 		MaxConcurrent: int(b.limit.Load()),
 		MaxQueue:      int(b.maxQueue),
-		InUse:         int(s & inUseMask),
+		InUse:         int(max(inUse, 0)),
 		Queued:        int(s >> 32),
 		Rejected:      b.rejected.Load(),
 		TimedOut:      b.timedOut.Load(),

@@ -3,6 +3,8 @@ package bulkhead_test
 import (
 	"context"
 	"errors"
+	"flag"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -13,9 +15,44 @@ import (
 	"github.com/breakerbox/breakerbox/internal/reject"
 )
 
+// stripeLeast, when above 0, makes mustNew return bulkheads that keep free
+// slots in stripes from that limit on, instead of only large ones (see
+// TestMain).
+var stripeLeast int
+
+// TestMain runs every test of the package three times: with plain
+// bulkheads, with every bulkhead striped, and with bulkheads striped from
+// limit 3 on, so that SetLimit moves them in and out of striping. The two
+// implementations must keep the same rules.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	for _, name := range []string{"test.fuzz", "test.bench"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			os.Exit(code) // one pass when fuzzing or benchmarking
+		}
+	}
+	for _, least := range []int{1, 3} {
+		if code != 0 {
+			break
+		}
+		stripeLeast = least
+		code = m.Run()
+	}
+	os.Exit(code)
+}
+
 func mustNew(t testing.TB, cfg bulkhead.Config) *bulkhead.Bulkhead {
 	t.Helper()
-	b, err := bulkhead.New(cfg)
+	var (
+		b   *bulkhead.Bulkhead
+		err error
+	)
+	if stripeLeast > 0 {
+		b, err = bulkhead.NewStriped(cfg, stripeLeast)
+	} else {
+		b, err = bulkhead.New(cfg)
+	}
 	if err != nil {
 		t.Fatalf("New(%+v): %v", cfg, err)
 	}

@@ -163,3 +163,75 @@ func TestStressNoLostWakeup(t *testing.T) {
 		}
 	})
 }
+
+// TestLargeBulkheadIsExact fills a bulkhead large enough to be striped from
+// many goroutines at once: however the slots spread over the stripes, the
+// callers get exactly MaxConcurrent of them, Snapshot counts them, and once
+// they are all given back one goroutine can take every one again.
+func TestLargeBulkheadIsExact(t *testing.T) {
+	const limit = 1024
+	if b, _ := bulkhead.New(bulkhead.Config{MaxConcurrent: 255}); b.Striped() {
+		t.Fatal("a bulkhead of 255 slots is striped; want striping from 256 on")
+	}
+	b, err := bulkhead.New(bulkhead.Config{MaxConcurrent: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Striped() {
+		t.Fatalf("a bulkhead of %d slots is not striped", limit)
+	}
+	var (
+		wg    sync.WaitGroup
+		total atomic.Int64
+		held  [16]int
+	)
+	for g := range held {
+		wg.Go(func() {
+			for b.TryAcquire() {
+				held[g]++
+				if n := total.Add(1); n > limit {
+					t.Errorf("%d slots held; want at most %d", n, limit)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := total.Load(); n != limit {
+		t.Fatalf("callers got %d slots; want exactly %d", n, limit)
+	}
+	if s := b.Snapshot(); s.InUse != limit || s.Rejected != uint64(len(held)) {
+		t.Fatalf("Snapshot() = %+v; want InUse %d, Rejected %d", s, limit, len(held))
+	}
+	for g := range held {
+		wg.Go(func() {
+			for range held[g] {
+				b.Release()
+			}
+		})
+	}
+	wg.Wait()
+	if s := b.Snapshot(); s.InUse != 0 {
+		t.Fatalf("after every Release, InUse = %d; want 0", s.InUse)
+	}
+	for i := range limit {
+		if !b.TryAcquire() {
+			t.Fatalf("TryAcquire #%d = false after every slot was given back", i+1)
+		}
+	}
+	if b.TryAcquire() {
+		t.Fatalf("TryAcquire #%d = true; want the limit to hold", limit+1)
+	}
+	if err := b.SetLimit(limit / 2); err != nil {
+		t.Fatal(err)
+	}
+	for range limit / 2 {
+		b.Release()
+	}
+	if b.TryAcquire() {
+		t.Fatal("TryAcquire = true with InUse at the lowered limit")
+	}
+	b.Release()
+	if !b.TryAcquire() {
+		t.Fatal("TryAcquire = false with one slot under the lowered limit")
+	}
+}
