@@ -8,7 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
+
+	"github.com/breakerbox/breakerbox/internal/stripe"
 )
 
 // The state word packs the state, two flags and a generation that changes
@@ -69,7 +70,7 @@ type Breaker struct {
 	cfg         Config
 	epoch       time.Time
 	shards      []shard
-	shardMask   uint64
+	shardMask   int // len(shards) - 1; len(shards) is a power of two <= 64
 	measure     bool
 	fast        bool // count window, default classifier: Done(nil) takes the short path
 	slowNanos   int64
@@ -124,10 +125,12 @@ func New(cfg Config) (*Breaker, error) {
 	n := nextPow2(4 * runtime.GOMAXPROCS(0))
 	n = min(max(n, 4), 64)
 	b := &Breaker{
-		cfg:       cfg,
-		epoch:     time.Now(),
-		shards:    make([]shard, n),
-		shardMask: uint64(n - 1),
+		cfg:   cfg,
+		epoch: time.Now(),
+		// One shard more than used, in front: it keeps the first shard off
+		// the lines of whatever the allocator put before the slice.
+		shards:    make([]shard, n+1)[1:],
+		shardMask: n - 1,
 		measure:   cfg.SlowCallDuration > 0 || cfg.MeasureLatency,
 		slowNanos: int64(cfg.SlowCallDuration),
 		probes:    make([]int64, cfg.HalfOpenProbes),
@@ -175,10 +178,14 @@ func (b *Breaker) Rejecting() bool {
 }
 
 func (b *Breaker) shard() *shard {
-	var x byte
-	h := uint64(uintptr(unsafe.Pointer(&x))) >> 11
-	return &b.shards[(h*0x9E3779B97F4A7C15)>>40&b.shardMask]
+	return &b.shards[b.shardIndex()]
 }
+
+// shardIndex is the index of the calling goroutine's shard, for a permit.
+// Index(6) with constant shifts, masked, costs less than Index with the
+// shard count's own bits, and keeps its promise for any power of two up to
+// 64: neighbouring stacks get different shards.
+func (b *Breaker) shardIndex() uint8 { return uint8(stripe.Index(6) & b.shardMask) }
 
 // clk is a lazily read clock: the real one, or an explicit time.
 type clk struct {
@@ -213,6 +220,10 @@ type Permit struct {
 	slot  int32
 	kind  uint8
 	timed bool
+	// shard is the counter shard Allow counted the call on; its outcome is
+	// counted there too, so that a call touches one shard even when Allow
+	// and Done run at stack depths that pick different ones.
+	shard uint8
 }
 
 // Allow asks the breaker to admit a call. It returns a Permit, or ErrOpen
@@ -221,8 +232,9 @@ type Permit struct {
 func (b *Breaker) Allow(ctx context.Context) (Permit, error) {
 	w := b.word.Load()
 	if w&0xff == uint64(Closed) && !b.measure {
-		b.shard().admitted.Add(1)
-		return Permit{b: b, ctx: ctx, w: w}, nil
+		i := b.shardIndex()
+		b.shards[i].admitted.Add(1)
+		return Permit{b: b, ctx: ctx, w: w, shard: i}, nil
 	}
 	if s := w & 0xff; s == uint64(Open)|flagTimer || s == uint64(ForcedOpen) {
 		b.shard().rejected.Add(1)
@@ -238,8 +250,9 @@ func (b *Breaker) AllowAt(ctx context.Context, t time.Time) (Permit, error) {
 }
 
 func (b *Breaker) admit(ctx context.Context, w uint64, kind uint8, c *clk) (Permit, error) {
-	b.shard().admitted.Add(1)
-	p := Permit{b: b, ctx: ctx, w: w, kind: kind}
+	i := b.shardIndex()
+	b.shards[i].admitted.Add(1)
+	p := Permit{b: b, ctx: ctx, w: w, kind: kind, shard: i}
 	if b.measure {
 		p.start, p.timed = b.read(c), true
 	}
@@ -324,8 +337,9 @@ func (b *Breaker) allowProbe(ctx context.Context, w uint64, c *clk) (p Permit, e
 		if st == 0 {
 			b.probes[i] = now + 1
 			b.mu.Unlock()
-			b.shard().admitted.Add(1)
-			return Permit{b: b, ctx: ctx, w: w, kind: kindProbe, slot: int32(i), start: now, timed: true}, nil, false
+			sh := b.shardIndex()
+			b.shards[sh].admitted.Add(1)
+			return Permit{b: b, ctx: ctx, w: w, kind: kindProbe, slot: int32(i), start: now, timed: true, shard: sh}, nil, false
 		}
 	}
 	timedOut := false
@@ -365,8 +379,9 @@ func (b *Breaker) allowRamp(ctx context.Context, w uint64, c *clk) (p Permit, er
 	b.mu.Unlock()
 	n := float64(b.rampCtr.Add(1))
 	if math.Floor(n*share/100) > math.Floor((n-1)*share/100) {
-		b.shard().admitted.Add(1)
-		return Permit{b: b, ctx: ctx, w: w, kind: kindRamp, start: now, timed: true}, nil, false
+		sh := b.shardIndex()
+		b.shards[sh].admitted.Add(1)
+		return Permit{b: b, ctx: ctx, w: w, kind: kindRamp, start: now, timed: true, shard: sh}, nil, false
 	}
 	p, err = b.reject()
 	return p, err, false
@@ -387,11 +402,12 @@ func (p *Permit) Done(err error) {
 func (p *Permit) fastSuccess() bool {
 	b := p.b
 	if p.kind == kindClosed && !p.timed && b != nil && b.fast {
+		sh := &b.shards[p.shard]
 		if b.word.Load() != p.w {
-			b.shard().staleSucceeded.Add(1)
+			sh.staleSucceeded.Add(1)
 			return true
 		}
-		b.shard().succeeded.Add(1)
+		sh.succeeded.Add(1)
 		if b.consecutive.Load() != 0 {
 			b.consecutive.Store(0)
 		}
@@ -454,7 +470,7 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 		r = b.Classify(o)
 	}
 	slow := b.slowNanos > 0 && int64(o.Latency) >= b.slowNanos && r != Ignore
-	sh := b.shard()
+	sh := &b.shards[p.shard]
 	current := b.word.Load() == p.w
 	switch {
 	case r == Ignore:
