@@ -9,7 +9,8 @@ import (
 // Closed: a closed breaker admits a call that succeeds. Each library is
 // driven through its idiomatic API: breakerbox Allow and Done, gobreaker
 // Execute (and its two-step Allow), failsafe-go Executor.Get (and its
-// permit API).
+// permit API), mercari/go-circuitbreaker Do (and Ready + Done), cep21/circuit
+// Execute.
 
 func BenchmarkClosed(b *testing.B) {
 	b.Run("breakerbox", func(b *testing.B) {
@@ -65,6 +66,37 @@ func BenchmarkClosed(b *testing.B) {
 				b.Fatal("rejected")
 			}
 			cb.RecordSuccess()
+		}
+	})
+	b.Run("mercari", func(b *testing.B) {
+		cb := mcBreaker()
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		for b.Loop() {
+			if _, err := cb.Do(ctx, mcOK); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("mercari-twostep", func(b *testing.B) {
+		cb := mcBreaker()
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		for b.Loop() {
+			if !cb.Ready() {
+				b.Fatal("rejected")
+			}
+			_ = cb.Done(ctx, nil)
+		}
+	})
+	b.Run("cep21", func(b *testing.B) {
+		c := cepCircuit(b)
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		for b.Loop() {
+			if err := c.Execute(ctx, cepOK, nil); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }
@@ -132,6 +164,43 @@ func BenchmarkClosedParallel(b *testing.B) {
 					panic("rejected")
 				}
 				cb.RecordSuccess()
+			}
+		})
+	})
+	b.Run("mercari", func(b *testing.B) {
+		cb := mcBreaker()
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := cb.Do(ctx, mcOK); err != nil {
+					panic(err)
+				}
+			}
+		})
+	})
+	b.Run("mercari-twostep", func(b *testing.B) {
+		cb := mcBreaker()
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if !cb.Ready() {
+					panic("rejected")
+				}
+				_ = cb.Done(ctx, nil)
+			}
+		})
+	})
+	b.Run("cep21", func(b *testing.B) {
+		c := cepCircuit(b)
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := c.Execute(ctx, cepOK, nil); err != nil {
+					panic(err)
+				}
 			}
 		})
 	})
@@ -222,6 +291,36 @@ func BenchmarkOpen(b *testing.B) {
 			}
 		}
 	})
+	b.Run("mercari", func(b *testing.B) {
+		cb := mcOpenBreaker(b)
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		for b.Loop() {
+			if _, err := cb.Do(ctx, mcOK); err == nil {
+				b.Fatal("admitted")
+			}
+		}
+	})
+	b.Run("mercari-twostep", func(b *testing.B) {
+		cb := mcOpenBreaker(b)
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		for b.Loop() {
+			if cb.Ready() {
+				b.Fatal("admitted")
+			}
+		}
+	})
+	b.Run("cep21", func(b *testing.B) {
+		c := cepOpenCircuit(b)
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		for b.Loop() {
+			if err := c.Execute(ctx, cepOK, nil); err == nil {
+				b.Fatal("admitted")
+			}
+		}
+	})
 }
 
 func BenchmarkOpenParallel(b *testing.B) {
@@ -280,6 +379,42 @@ func BenchmarkOpenParallel(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				if cb.TryAcquirePermit() {
+					panic("admitted")
+				}
+			}
+		})
+	})
+	b.Run("mercari", func(b *testing.B) {
+		cb := mcOpenBreaker(b)
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := cb.Do(ctx, mcOK); err == nil {
+					panic("admitted")
+				}
+			}
+		})
+	})
+	b.Run("mercari-twostep", func(b *testing.B) {
+		cb := mcOpenBreaker(b)
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if cb.Ready() {
+					panic("admitted")
+				}
+			}
+		})
+	})
+	b.Run("cep21", func(b *testing.B) {
+		c := cepOpenCircuit(b)
+		b.ReportAllocs()
+		defer reportCPU(b, startCPU())
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := c.Execute(ctx, cepOK, nil); err == nil {
 					panic("admitted")
 				}
 			}

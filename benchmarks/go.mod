@@ -4,7 +4,9 @@ go 1.26.0
 
 require (
 	github.com/breakerbox/breakerbox v0.0.0
+	github.com/cep21/circuit/v4 v4.0.0
 	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/mercari/go-circuitbreaker v0.0.2
 	github.com/sony/gobreaker/v2 v2.4.0
 	go.uber.org/ratelimit v0.3.1
 	golang.org/x/sync v0.25.0
@@ -14,6 +16,7 @@ require (
 require (
 	github.com/benbjohnson/clock v1.3.0 // indirect
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
+	github.com/cenkalti/backoff/v3 v3.1.1 // indirect
 )
 
 replace github.com/breakerbox/breakerbox => ../

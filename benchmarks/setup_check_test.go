@@ -18,13 +18,26 @@ func TestScenarioSetup(t *testing.T) {
 	bbOpenGuard(t)
 	gbOpenBreaker(t)
 	gbOpenTwoStep(t)
+	mcOpenBreaker(t)
+	cepOpenCircuit(t)
 	if _, err := fsExecutor(fsOpenBreaker(t)).Get(ok); !errors.Is(err, circuitbreaker.ErrOpen) {
 		t.Errorf("failsafe Get on an open breaker = %v; want ErrOpen", err)
 	}
 
 	// Closed breakers and guards admit a run of successes.
 	gb, gb2, fs, fsx, fsg, fsf := gbBreaker(), gbTwoStep(), fsBreaker(), fsExecutor(fsBreaker()), fsGuard(), fsFullGuard()
+	mc, cep := mcBreaker(), cepCircuit(t)
 	for range 1000 {
+		if _, err := mc.Do(ctx, mcOK); err != nil {
+			t.Fatalf("mercari Do = %v", err)
+		}
+		if !mc.Ready() {
+			t.Fatal("mercari Ready = false")
+		}
+		_ = mc.Done(ctx, nil)
+		if err := cep.Execute(ctx, cepOK, nil); err != nil {
+			t.Fatalf("cep21 Execute = %v", err)
+		}
 		if _, err := gb.Execute(ok); err != nil {
 			t.Fatalf("gobreaker Execute = %v", err)
 		}
@@ -49,6 +62,9 @@ func TestScenarioSetup(t *testing.T) {
 	}
 	if s := gb.State(); s != gobreaker.StateClosed {
 		t.Errorf("gobreaker state = %v; want closed", s)
+	}
+	if cep.IsOpen() {
+		t.Error("cep21 circuit open after successes")
 	}
 
 	// Limiters admit a burst of calls at the benchmarks' rate.
