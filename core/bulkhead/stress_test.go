@@ -235,3 +235,27 @@ func TestLargeBulkheadIsExact(t *testing.T) {
 		t.Fatal("TryAcquire = false with one slot under the lowered limit")
 	}
 }
+
+// TestStressLarge hammers a bulkhead striped by default (256 slots) with
+// more goroutines than slots, so that calls queue, time out and hand slots
+// over while others take and return them through the stripes.
+func TestStressLarge(t *testing.T) {
+	const limit = 256
+	b, err := bulkhead.New(bulkhead.Config{MaxConcurrent: limit, MaxQueue: limit, MaxWait: 200 * time.Microsecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !b.Striped() {
+		t.Fatal("a bulkhead of 256 slots is not striped")
+	}
+	var (
+		wg       sync.WaitGroup
+		inFlight atomic.Int64
+		o        outcomes
+	)
+	for g := range 2 * limit {
+		wg.Go(func() { hammer(t, b, g, 40, limit, &inFlight, &o) })
+	}
+	wg.Wait()
+	checkAccounting(t, b, &o)
+}
