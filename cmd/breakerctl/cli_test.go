@@ -103,3 +103,19 @@ func TestHumanDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestShortDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Hour:                    "1h",
+		time.Second:                  "1s",
+		90 * time.Second:             "1m30s",
+		time.Minute:                  "1m",
+		time.Hour + time.Second:      "1h0m1s",
+		250 * time.Millisecond:       "250ms",
+		2*time.Hour + 30*time.Minute: "2h30m",
+	} {
+		if got := shortDuration(d); got != want {
+			t.Errorf("shortDuration(%v) = %q; want %q", d, got, want)
+		}
+	}
+}

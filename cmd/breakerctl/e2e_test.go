@@ -193,6 +193,12 @@ func TestStatus(t *testing.T) {
 			t.Errorf("status NAME lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	r = ctl(t, env, "status", "search").want(t, 0)
+	for _, want := range []string{"0/8 in use", "1 rate limited", "rate limit:", "token_bucket 2 per 1h, burst 2", "0.0 available, next in", "2 allowed, 1 rejected"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status search lacks %q:\n%s", want, r.stdout)
+		}
+	}
 	r = ctl(t, env, "status", "nope").want(t, 1)
 	if !strings.Contains(r.stderr, `no guard is called "nope"`) {
 		t.Errorf("stderr %q", r.stderr)

@@ -190,11 +190,23 @@ func (a *app) writeGuard(w io.Writer, g *admin.GuardStatus, now time.Time, color
 	}
 	c := g.Counters
 	kv("calls", fmt.Sprintf("%d admitted: %d succeeded, %d failed, %d ignored, %d slow", c.Admitted, c.Succeeded, c.Failed, c.Ignored, c.Slow))
-	kv("rejected", fmt.Sprintf("%d: %d open, %d probe slots taken, %d bulkhead full", c.Rejected, c.RejectedOpen, c.RejectedProbe, c.RejectedFull))
+	kv("rejected", fmt.Sprintf("%d: %d open, %d probe slots taken, %d bulkhead full, %d rate limited", c.Rejected, c.RejectedOpen, c.RejectedProbe, c.RejectedFull, c.RejectedLimited))
 	win := g.Window
 	kv("window", fmt.Sprintf("%d calls, %d failed (%.1f%%), %d slow (%.1f%%), %d consecutive failures", win.Calls, win.Failures, win.FailureRate, win.Slow, win.SlowCallRate, win.ConsecutiveFailures))
 	if b := g.Bulkhead; b != nil {
 		kv("bulkhead", fmt.Sprintf("%d/%d in use, %d/%d queued, %d rejected, %d timed out", b.InUse, b.MaxConcurrent, b.Queued, b.MaxQueue, b.Rejected, b.TimedOut))
+	}
+	if r := g.RateLimit; r != nil {
+		burst := ""
+		if r.Burst > 0 {
+			burst = fmt.Sprintf(", burst %d", r.Burst)
+		}
+		next := ""
+		if r.RetryAfter > 0 {
+			next = ", next in " + humanDuration(time.Duration(r.RetryAfter))
+		}
+		kv("rate limit", fmt.Sprintf("%s %g per %s%s: %.1f available%s, %d allowed, %d rejected",
+			r.Algorithm, r.Limit, shortDuration(time.Duration(r.Per)), burst, r.Available, next, r.Allowed, r.Rejected))
 	}
 	if t := g.LastTransition; t != nil {
 		by := ""
@@ -252,4 +264,17 @@ func auditTable(recs []admin.AuditRecord, color bool) *table {
 		t.add(plain(fmt.Sprint(r.Seq)), plain(r.Time.Local().Format("2006-01-02 15:04:05")), plain(r.Actor), cell{text: op, color: bold}, plain(target), plain(r.Reason), plain(ch))
 	}
 	return t
+}
+
+// shortDuration prints a configured period without its zero units: "1h",
+// "1m30s", "1s".
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }

@@ -34,7 +34,8 @@ func run() error {
 
 	reg, err := core.NewRegistry(core.WithPolicies(
 		core.Policy{Name: "payments", Match: []string{"payments.*"}, Tags: []string{"stripe"}, Critical: true},
-		core.Policy{Name: "search", Match: []string{"search*"}, Tags: []string{"search"}, Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 8}},
+		core.Policy{Name: "search", Match: []string{"search*"}, Tags: []string{"search"}, Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 8},
+			RateLimit: &core.RateLimitPolicy{Limit: 2, Per: core.Duration(time.Hour)}},
 	))
 	if err != nil {
 		return err
@@ -52,6 +53,13 @@ func run() error {
 		if i%5 == 0 {
 			p.Done(errors.New("declined"))
 		} else {
+			p.Done(nil)
+		}
+	}
+
+	// Three calls on search: its rate limit (2 an hour) admits two.
+	for range 3 {
+		if p, err := reg.MustGuard("search").Allow(context.Background()); err == nil {
 			p.Done(nil)
 		}
 	}
