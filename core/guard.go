@@ -203,31 +203,40 @@ var clockEpoch = time.Now()
 // *RejectedError (matching ErrRejected), or ctx's error if ctx ended while
 // the call waited in the bulkhead's queue.
 func (g *Guard) Allow(ctx context.Context) (Permit, error) {
+	var p Permit
+	err := g.allow(ctx, &p)
+	return p, err
+}
+
+// allow is Allow writing the permit to *p, which must be the zero Permit:
+// Do keeps its permit on its own stack instead of copying it through
+// returns. *p stays zero when the call is refused.
+func (g *Guard) allow(ctx context.Context, p *Permit) error {
 	if g.rl != nil && !g.rl.Allow() {
-		return Permit{}, g.rejected(ctx, g.errLimited)
+		return g.rejected(ctx, g.errLimited)
 	}
 	bulk := false
 	if g.bh != nil && !g.br.Rejecting() {
 		if err := g.bh.Acquire(ctx); err != nil {
 			if err == bulkhead.ErrFull || errors.Is(err, bulkhead.ErrFull) {
-				return Permit{}, g.rejected(ctx, g.errFull)
+				return g.rejected(ctx, g.errFull)
 			}
-			return Permit{}, err
+			return err
 		}
 		bulk = true
 	}
-	bp, err := g.br.Allow(ctx)
-	if err != nil {
+	var err error
+	if p.bp, err = g.br.Allow(ctx); err != nil {
 		if bulk {
 			g.bh.Release()
 		}
-		return Permit{}, g.rejected(ctx, g.errOpen)
+		return g.rejected(ctx, g.errOpen)
 	}
-	p := Permit{g: g, bp: bp, bulk: bulk}
+	p.g, p.bulk = g, bulk
 	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
 		p.start = int64(time.Since(clockEpoch)) + 1
 	}
-	return p, nil
+	return nil
 }
 
 func (g *Guard) rejected(ctx context.Context, e *RejectedError) error {
@@ -302,12 +311,12 @@ func (g *Guard) Do(ctx context.Context, fn func(context.Context) error) error {
 // continues.
 func Do[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
 	if g.simple {
-		p, err := g.Allow(ctx)
-		if err != nil {
+		var p Permit
+		if err := g.allow(ctx, &p); err != nil {
 			var zero T
 			return zero, err
 		}
-		return run(ctx, p, fn)
+		return run(ctx, &p, fn)
 	}
 	return doFull(ctx, g, fn)
 }
@@ -323,17 +332,18 @@ func doFull[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, e
 		defer cancel()
 	}
 	attempt := func(ctx context.Context) error {
-		p, err := g.Allow(ctx)
+		var p Permit
+		err := g.allow(ctx, &p)
 		if err != nil {
 			return err
 		}
 		if g.timeout > 0 {
 			actx, cancel := context.WithTimeout(ctx, g.timeout)
 			defer cancel()
-			v, err = run(actx, p, fn)
+			v, err = run(actx, &p, fn)
 			return err
 		}
-		v, err = run(ctx, p, fn)
+		v, err = run(ctx, &p, fn)
 		return err
 	}
 	if g.profile {
@@ -374,7 +384,7 @@ func doFull[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, e
 	return tv, nil
 }
 
-func run[T any](ctx context.Context, p Permit, fn func(context.Context) (T, error)) (v T, err error) {
+func run[T any](ctx context.Context, p *Permit, fn func(context.Context) (T, error)) (v T, err error) {
 	finished := false
 	defer func() {
 		if !finished {
