@@ -26,25 +26,14 @@ func BenchmarkAcquireRelease(b *testing.B) {
 	}
 }
 
-func BenchmarkAcquireReleaseParallel(b *testing.B) {
-	bh := mustNew(b, roomy)
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			if bh.Acquire(ctx) != nil {
-				b.Error("rejected")
-				return
-			}
-			bh.Release()
-		}
-	})
-}
+func BenchmarkAcquireReleaseParallel(b *testing.B) { acquireReleaseParallel(b, roomy) }
 
 // BenchmarkAcquireReleaseParallelSmall is the parallel benchmark on a
 // bulkhead too small to be striped: one shared state word.
-func BenchmarkAcquireReleaseParallelSmall(b *testing.B) {
-	bh := mustNew(b, small)
+func BenchmarkAcquireReleaseParallelSmall(b *testing.B) { acquireReleaseParallel(b, small) }
+
+func acquireReleaseParallel(b *testing.B, cfg bulkhead.Config) {
+	bh := mustNew(b, cfg)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
