@@ -24,10 +24,15 @@
 // http.Flusher, http.Hijacker and io.ReaderFrom, so streaming, server-sent
 // events and sendfile pass through untouched. The middleware has the
 // standard func(http.Handler) http.Handler shape: it mounts as it is on
-// net/http's ServeMux and on chi, on echo through echo.WrapMiddleware, and
-// around any router that is an http.Handler (gin's engine, echo's). Routers
-// that do not set r.Pattern before the middleware runs need [WithKey] to
-// name the route.
+// net/http's ServeMux and on chi, and around any router that is an
+// http.Handler. Routers that do not set r.Pattern before the middleware runs
+// need [WithKey] to name the route. Gin and echo handlers answer through
+// the framework's context, so there a short adapter (a gin.HandlerFunc, an
+// echo.MiddlewareFunc) sets r.Pattern to the matched route, such as
+// "GET /items/:id", and passes the status on; the examples of the test
+// modules httpmw/internal/gintest and httpmw/internal/echotest show it.
+// echo.WrapMiddleware alone is not enough: echo answers a handler's error
+// after the middleware has returned.
 //
 // # Client
 //

@@ -229,3 +229,34 @@ func TestResponseHints(t *testing.T) {
 		t.Errorf("%+v: want the cap", h)
 	}
 }
+
+// TestWriterUsedAfterReturn: a handler (or a framework such as echo, through
+// echo.WrapMiddleware) that keeps the writer and uses it after ServeHTTP
+// returned gets an error, not a crash, while the writer waits in the pool.
+func TestWriterUsedAfterReturn(t *testing.T) {
+	reg, err := core.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leaked http.ResponseWriter
+	h := Middleware(reg, WithKey(func(*http.Request) string { return "leak" }))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		leaked = w
+		w.WriteHeader(http.StatusTeapot)
+	}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusTeapot {
+		t.Fatalf("status %d", rec.Code)
+	}
+	leaked.Header().Set("X-Late", "1")
+	leaked.WriteHeader(http.StatusInternalServerError)
+	if n, err := leaked.Write([]byte("late")); n != 0 || !errors.Is(err, errWriterReleased) {
+		t.Fatalf("late Write = %d, %v; want 0, errWriterReleased", n, err)
+	}
+	if err := http.NewResponseController(leaked).Flush(); err == nil {
+		t.Fatal("late Flush succeeded")
+	}
+	if rec.Header().Get("X-Late") != "" || rec.Body.Len() != 0 {
+		t.Fatalf("a late write reached the finished response: %v %q", rec.Header(), rec.Body)
+	}
+}

@@ -30,9 +30,11 @@ const UnmatchedKey = "unmatched"
 // middleware wraps a whole *http.ServeMux, the pattern is not set yet, so
 // the middleware asks the mux for it (ServeMux.Handler: one more route
 // match per request). Routers that run their middleware before routing and
-// do not set r.Pattern (chi's Use, gin, echo) need [WithKey] with a
-// function that names the route; see its documentation. Requests without a
-// key (no route matched) share the guard [UnmatchedKey].
+// do not set r.Pattern (chi's Use) need [WithKey] with a function that
+// names the route; see its documentation. Gin and echo route first but keep
+// the route on their own context: a short adapter copies it into r.Pattern
+// (see the package doc). Requests without a key (no route matched) share
+// the guard [UnmatchedKey].
 //
 // # Outcomes
 //

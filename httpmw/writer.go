@@ -2,6 +2,7 @@ package httpmw
 
 import (
 	"bufio"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -17,7 +18,11 @@ import (
 // http.Flusher, io.Copy's sendfile path).
 //
 // Writers are pooled: like any ResponseWriter, one must not be used after
-// the handler's ServeHTTP returned.
+// the handler's ServeHTTP returned. A writer back in the pool writes to
+// released, so that such a late use fails with errWriterReleased instead of
+// crashing; once the pool hands the writer to another request, a late use
+// would reach that request's response, which no pooling can prevent (see
+// the gin and echo notes in the package doc).
 type responseWriter struct {
 	rw       http.ResponseWriter
 	status   int   // final status; 0 until the header is written
@@ -34,9 +39,24 @@ func getWriter(w http.ResponseWriter) *responseWriter {
 }
 
 func putWriter(rw *responseWriter) {
-	*rw = responseWriter{}
+	*rw = responseWriter{rw: released}
 	writerPool.Put(rw)
 }
+
+// errWriterReleased is what a pooled writer returns when it is used after
+// the middleware's ServeHTTP returned.
+var errWriterReleased = errors.New("httpmw: ResponseWriter used after the handler returned")
+
+// released is the writer of pooled writers: it drops everything.
+var released http.ResponseWriter = releasedWriter{}
+
+type releasedWriter struct{}
+
+func (releasedWriter) Header() http.Header               { return http.Header{} }
+func (releasedWriter) Write([]byte) (int, error)         { return 0, errWriterReleased }
+func (releasedWriter) WriteHeader(int)                   {}
+func (releasedWriter) FlushError() error                 { return errWriterReleased }
+func (releasedWriter) ReadFrom(io.Reader) (int64, error) { return 0, errWriterReleased }
 
 // Header returns the underlying writer's header map.
 func (w *responseWriter) Header() http.Header { return w.rw.Header() }
