@@ -193,6 +193,7 @@ type Permit struct {
 	bp    breaker.Permit
 	start int64 // nanoseconds since clockEpoch, when a completion hook wants latency
 	bulk  bool
+	hint  bulkhead.Hint // the bulkhead stripe the slot came from; Done returns it there
 }
 
 // clockEpoch anchors the monotonic timestamps guards take for hooks.
@@ -210,14 +211,15 @@ func (g *Guard) Allow(ctx context.Context) (Permit, error) {
 
 // allow is Allow writing the permit to *p, which must be the zero Permit:
 // Do keeps its permit on its own stack instead of copying it through
-// returns. *p stays zero when the call is refused.
+// returns. When the call is refused, p.g stays nil: *p reports nothing.
 func (g *Guard) allow(ctx context.Context, p *Permit) error {
 	if g.rl != nil && !g.rl.Allow() {
 		return g.rejected(ctx, g.errLimited)
 	}
 	bulk := false
 	if g.bh != nil && !g.br.Rejecting() {
-		if err := g.bh.Acquire(ctx); err != nil {
+		p.hint = bulkhead.NewHint()
+		if err := g.bh.AcquireHint(ctx, p.hint); err != nil {
 			if err == bulkhead.ErrFull || errors.Is(err, bulkhead.ErrFull) {
 				return g.rejected(ctx, g.errFull)
 			}
@@ -228,7 +230,7 @@ func (g *Guard) allow(ctx context.Context, p *Permit) error {
 	var err error
 	if p.bp, err = g.br.Allow(ctx); err != nil {
 		if bulk {
-			g.bh.Release()
+			g.bh.ReleaseHint(p.hint)
 		}
 		return g.rejected(ctx, g.errOpen)
 	}
@@ -279,7 +281,7 @@ func (p *Permit) Report(r breaker.Result, err error) {
 func (p *Permit) after(o breaker.Outcome, r breaker.Result, classified bool) {
 	g := p.g
 	if p.bulk {
-		g.bh.Release()
+		g.bh.ReleaseHint(p.hint)
 	}
 	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
 		g.completed(p, h, o, r, classified)

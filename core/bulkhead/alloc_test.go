@@ -46,6 +46,12 @@ func TestHotPathsDoNotAllocate(t *testing.T) {
 		{"Acquire rejected, no queue", func() { _ = noQueue.Acquire(ctx) }},
 		{"Acquire rejected, queue full", func() { _ = fullQueue.Acquire(ctx) }},
 		{"TryAcquire rejected, queue full", func() { fullQueue.TryAcquire() }},
+		{"AcquireHint/ReleaseHint", func() {
+			h := bulkhead.NewHint()
+			if free.AcquireHint(ctx, h) == nil {
+				free.ReleaseHint(h)
+			}
+		}},
 		{"Snapshot", func() { _ = free.Snapshot() }},
 	}
 	for _, tt := range tests {

@@ -183,6 +183,9 @@ type slotStripes struct {
 	s [stripeCount]slotStripe
 }
 
+// at returns the stripe h names; any Hint names one.
+func (sl *slotStripes) at(h Hint) *slotStripe { return &sl.s[h%stripeCount] }
+
 type slotStripe struct {
 	free atomic.Int64 // free slots held by this stripe; never negative
 	_    [120]byte    // 128 bytes apart: never two stripes in one line
@@ -248,7 +251,29 @@ func (b *Bulkhead) setLimit(n int64) {
 // must call Release once the call ends; a false result counts in
 // Snapshot.Rejected.
 func (b *Bulkhead) TryAcquire() bool {
-	if b.tryAcquire() {
+	if b.tryAcquire(NewHint()) {
+		return true
+	}
+	b.rejected.Add(1)
+	return false
+}
+
+// A Hint names the stripe a large bulkhead takes a call's slot from and
+// gives it back to (see the package documentation). Acquire, TryAcquire
+// and Release pick it from the calling goroutine's stack address each time,
+// which can differ between an acquire and a release made at different call
+// depths; a caller that acquires in one function and releases in another,
+// such as a middleware, takes a Hint with NewHint and passes the same one
+// to AcquireHint (or TryAcquireHint) and ReleaseHint, so that one call
+// touches one stripe. Any Hint is correct: it only steers the cost.
+type Hint uint8
+
+// NewHint returns the calling goroutine's Hint.
+func NewHint() Hint { return Hint(stripe.Index(stripeBits)) }
+
+// TryAcquireHint is TryAcquire with the stripe named by h; see Hint.
+func (b *Bulkhead) TryAcquireHint(h Hint) bool {
+	if b.tryAcquire(h) {
 		return true
 	}
 	b.rejected.Add(1)
@@ -271,9 +296,9 @@ func (b *Bulkhead) TryAcquire() bool {
 // another caller racing for a slot freed at that moment may be told the
 // bulkhead is full. A bulkhead with a queue re-checks under its lock, so
 // this touches only MaxQueue 0 and TryAcquire, at the exact limit.
-func (b *Bulkhead) tryAcquire() bool {
+func (b *Bulkhead) tryAcquire(h Hint) bool {
 	if b.batch.Load() > 0 {
-		return b.tryStriped()
+		return b.tryStriped(h)
 	}
 	if b.full.Load() {
 		if s := b.state.Load(); s>>32 != 0 || int64(s&inUseMask) >= b.limit.Load() {
@@ -309,8 +334,8 @@ func (b *Bulkhead) retryReclaimed() bool {
 
 // tryStriped is tryAcquire of a striped bulkhead: take a slot from the
 // caller's stripe, or borrow a batch of them from the state word.
-func (b *Bulkhead) tryStriped() bool {
-	st := &b.slots.Load().s[stripe.Index(stripeBits)]
+func (b *Bulkhead) tryStriped(h Hint) bool {
+	st := b.slots.Load().at(h)
 	for n := st.free.Load(); n > 0; n = st.free.Load() {
 		if st.free.CompareAndSwap(n, n-1) {
 			return true
@@ -408,7 +433,15 @@ func (b *Bulkhead) unborrow(n int64) uint64 {
 // caller. A caller whose ctx has already ended still gets a free slot at
 // once: ctx only bounds the wait.
 func (b *Bulkhead) Acquire(ctx context.Context) error {
-	if b.tryAcquire() {
+	if b.tryAcquire(NewHint()) {
+		return nil
+	}
+	return b.acquireSlow(ctx)
+}
+
+// AcquireHint is Acquire with the stripe named by h; see Hint.
+func (b *Bulkhead) AcquireHint(ctx context.Context, h Hint) error {
+	if b.tryAcquire(h) {
 		return nil
 	}
 	return b.acquireSlow(ctx)
@@ -529,9 +562,22 @@ func (b *Bulkhead) abandon(w *waiter, err error, counter *atomic.Uint64) error {
 // the limit until it reconciles its per-CPU slots.
 func (b *Bulkhead) Release() {
 	if bt := b.batch.Load(); bt > 0 {
-		b.releaseStriped(bt)
+		b.releaseStriped(bt, NewHint())
 		return
 	}
+	b.releasePlain()
+}
+
+// ReleaseHint is Release with the stripe named by h; see Hint.
+func (b *Bulkhead) ReleaseHint(h Hint) {
+	if bt := b.batch.Load(); bt > 0 {
+		b.releaseStriped(bt, h)
+		return
+	}
+	b.releasePlain()
+}
+
+func (b *Bulkhead) releasePlain() {
 	b.release()
 	if b.full.Load() {
 		b.full.Store(false) // a slot is free: let the next caller add at once
@@ -540,12 +586,12 @@ func (b *Bulkhead) Release() {
 
 // releaseStriped is Release of a striped bulkhead: the slot goes to the
 // caller's stripe (see Striping).
-func (b *Bulkhead) releaseStriped(bt int64) {
+func (b *Bulkhead) releaseStriped(bt int64, h Hint) {
 	if b.state.Load()&inUseMask == 0 {
 		// The caller's slot would be counted here until this release.
 		panic("bulkhead: Release without a matching Acquire")
 	}
-	st := &b.slots.Load().s[stripe.Index(stripeBits)]
+	st := b.slots.Load().at(h)
 	if n := st.free.Add(1); n > 2*bt {
 		// Releases outnumber acquires on this stripe: keep a batch and give
 		// the rest back, so that stripes do not hoard the limit.

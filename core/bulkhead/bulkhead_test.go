@@ -508,3 +508,38 @@ func TestSetLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestHints: any Hint is correct. Slots taken through one stripe and given
+// back through others keep the bulkhead exact, striped or not.
+func TestHints(t *testing.T) {
+	const limit = 16
+	b := mustNew(t, bulkhead.Config{MaxConcurrent: limit, MaxQueue: 2})
+	ctx := context.Background()
+	for i := range limit {
+		var ok bool
+		if i%2 == 0 {
+			ok = b.TryAcquireHint(bulkhead.Hint(i * 37))
+		} else {
+			ok = b.AcquireHint(ctx, bulkhead.Hint(i)) == nil
+		}
+		if !ok {
+			t.Fatalf("slot %d refused", i+1)
+		}
+	}
+	if b.TryAcquireHint(bulkhead.NewHint()) {
+		t.Fatal("TryAcquireHint admitted a call over the limit")
+	}
+	checkUse(t, b, limit, 0)
+	for i := range limit {
+		b.ReleaseHint(bulkhead.Hint(255 - i))
+	}
+	checkUse(t, b, 0, 0)
+	for i := range limit {
+		if !b.TryAcquireHint(bulkhead.Hint(3)) {
+			t.Fatalf("slot %d refused after every slot was given back", i+1)
+		}
+	}
+	if b.TryAcquire() {
+		t.Fatal("TryAcquire admitted a call over the limit")
+	}
+}

@@ -40,6 +40,12 @@
 // this makes a contended acquire and release about five times cheaper
 // (benchmarks/README.md).
 //
+// The stripe is picked from the stack address at each call, so an acquire
+// and a release made at different call depths may use different stripes,
+// which costs a trip to the shared count now and then. A caller that
+// acquires in one function and releases in another takes one Hint
+// (NewHint) and passes it to AcquireHint and ReleaseHint; core's guards do.
+//
 // The striping is invisible in use: before a call is rejected or queued,
 // every stripe's free slots are taken back, so a call is not refused while
 // a slot is free; while anyone is queued, a released slot is handed to the

@@ -102,3 +102,18 @@ func ExampleConfig_Validate() {
 	// bulkhead: maxQueue: -1 must not be negative
 	// bulkhead: maxWait: -1s must not be negative
 }
+
+// A middleware that takes a slot in one function and gives it back in
+// another passes one Hint to both, so that a large bulkhead takes and
+// returns the slot through the same stripe.
+func ExampleHint() {
+	b, _ := bulkhead.New(bulkhead.Config{MaxConcurrent: 1000})
+
+	h := bulkhead.NewHint()
+	if b.TryAcquireHint(h) {
+		// ... hand the call on; when it ends, wherever that is:
+		b.ReleaseHint(h)
+	}
+	fmt.Println(b.Snapshot().InUse)
+	// Output: 0
+}
