@@ -122,8 +122,11 @@ func New(cfg Config) (*Breaker, error) {
 	}
 	cfg = cfg.withDefaults()
 	cfg.RampSteps = append([]float64(nil), cfg.RampSteps...)
+	// 4 shards per P, at least 16 (2 KiB): with 8, two goroutines of a
+	// two-core benchmark shared a shard in several runs of six, and ran
+	// three times slower.
 	n := nextPow2(4 * runtime.GOMAXPROCS(0))
-	n = min(max(n, 4), 64)
+	n = min(max(n, 16), 64)
 	b := &Breaker{
 		cfg:   cfg,
 		epoch: time.Now(),
