@@ -183,8 +183,19 @@ type slotStripes struct {
 	s [stripeCount]slotStripe
 }
 
-// at returns the stripe h names; any Hint names one.
-func (sl *slotStripes) at(h Hint) *slotStripe { return &sl.s[h%stripeCount] }
+// at returns the stripe h names (a Hint), or the calling goroutine's for
+// fromStack.
+func (sl *slotStripes) at(h int) *slotStripe {
+	if h == fromStack {
+		return &sl.s[stripe.Index(stripeBits)]
+	}
+	return &sl.s[h%stripeCount]
+}
+
+// fromStack, in place of a Hint, picks the stripe from the stack address
+// where it is used, so that plain Acquire and Release pay nothing for
+// hints, and nothing at all in a bulkhead that is not striped.
+const fromStack = -1
 
 type slotStripe struct {
 	free atomic.Int64 // free slots held by this stripe; never negative
@@ -251,7 +262,7 @@ func (b *Bulkhead) setLimit(n int64) {
 // must call Release once the call ends; a false result counts in
 // Snapshot.Rejected.
 func (b *Bulkhead) TryAcquire() bool {
-	if b.tryAcquire(NewHint()) {
+	if b.tryAcquire(fromStack) {
 		return true
 	}
 	b.rejected.Add(1)
@@ -273,7 +284,7 @@ func NewHint() Hint { return Hint(stripe.Index(stripeBits)) }
 
 // TryAcquireHint is TryAcquire with the stripe named by h; see Hint.
 func (b *Bulkhead) TryAcquireHint(h Hint) bool {
-	if b.tryAcquire(h) {
+	if b.tryAcquire(int(h)) {
 		return true
 	}
 	b.rejected.Add(1)
@@ -296,7 +307,7 @@ func (b *Bulkhead) TryAcquireHint(h Hint) bool {
 // another caller racing for a slot freed at that moment may be told the
 // bulkhead is full. A bulkhead with a queue re-checks under its lock, so
 // this touches only MaxQueue 0 and TryAcquire, at the exact limit.
-func (b *Bulkhead) tryAcquire(h Hint) bool {
+func (b *Bulkhead) tryAcquire(h int) bool {
 	if b.batch.Load() > 0 {
 		return b.tryStriped(h)
 	}
@@ -334,7 +345,7 @@ func (b *Bulkhead) retryReclaimed() bool {
 
 // tryStriped is tryAcquire of a striped bulkhead: take a slot from the
 // caller's stripe, or borrow a batch of them from the state word.
-func (b *Bulkhead) tryStriped(h Hint) bool {
+func (b *Bulkhead) tryStriped(h int) bool {
 	st := b.slots.Load().at(h)
 	for n := st.free.Load(); n > 0; n = st.free.Load() {
 		if st.free.CompareAndSwap(n, n-1) {
@@ -433,7 +444,7 @@ func (b *Bulkhead) unborrow(n int64) uint64 {
 // caller. A caller whose ctx has already ended still gets a free slot at
 // once: ctx only bounds the wait.
 func (b *Bulkhead) Acquire(ctx context.Context) error {
-	if b.tryAcquire(NewHint()) {
+	if b.tryAcquire(fromStack) {
 		return nil
 	}
 	return b.acquireSlow(ctx)
@@ -441,7 +452,7 @@ func (b *Bulkhead) Acquire(ctx context.Context) error {
 
 // AcquireHint is Acquire with the stripe named by h; see Hint.
 func (b *Bulkhead) AcquireHint(ctx context.Context, h Hint) error {
-	if b.tryAcquire(h) {
+	if b.tryAcquire(int(h)) {
 		return nil
 	}
 	return b.acquireSlow(ctx)
@@ -562,7 +573,7 @@ func (b *Bulkhead) abandon(w *waiter, err error, counter *atomic.Uint64) error {
 // the limit until it reconciles its per-CPU slots.
 func (b *Bulkhead) Release() {
 	if bt := b.batch.Load(); bt > 0 {
-		b.releaseStriped(bt, NewHint())
+		b.releaseStriped(bt, fromStack)
 		return
 	}
 	b.releasePlain()
@@ -571,7 +582,7 @@ func (b *Bulkhead) Release() {
 // ReleaseHint is Release with the stripe named by h; see Hint.
 func (b *Bulkhead) ReleaseHint(h Hint) {
 	if bt := b.batch.Load(); bt > 0 {
-		b.releaseStriped(bt, h)
+		b.releaseStriped(bt, int(h))
 		return
 	}
 	b.releasePlain()
@@ -586,7 +597,7 @@ func (b *Bulkhead) releasePlain() {
 
 // releaseStriped is Release of a striped bulkhead: the slot goes to the
 // caller's stripe (see Striping).
-func (b *Bulkhead) releaseStriped(bt int64, h Hint) {
+func (b *Bulkhead) releaseStriped(bt int64, h int) {
 	if b.state.Load()&inUseMask == 0 {
 		// The caller's slot would be counted here until this release.
 		panic("bulkhead: Release without a matching Acquire")
