@@ -13,24 +13,9 @@ import (
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/httpmw"
+	"github.com/breakerbox/breakerbox/httpmw/internal/routertest"
 	"github.com/go-chi/chi/v5"
 )
-
-func newRegistry(t *testing.T) *core.Registry {
-	t.Helper()
-	reg, err := core.NewRegistry(core.WithDefaultPolicy(core.Policy{
-		Name: "chi",
-		Breaker: &core.BreakerPolicy{
-			ConsecutiveFailures: 3,
-			DisableFailureRate:  true,
-			OpenDuration:        core.Duration(50 * time.Millisecond),
-		},
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
 
 // flaky answers 500 while failing is set and counts the requests it sees.
 type flaky struct {
@@ -107,7 +92,7 @@ func exercise(t *testing.T, srv *httptest.Server, reg *core.Registry, f *flaky, 
 // TestChiInlineMiddleware mounts the middleware on a route with With: chi
 // sets r.Pattern before inline middleware runs, so the default key works.
 func TestChiInlineMiddleware(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "chi", 50*time.Millisecond)
 	f := &flaky{}
 	r := chi.NewRouter()
 	r.With(httpmw.Middleware(reg)).Get("/items/{id}", f.ServeHTTP)
@@ -120,7 +105,7 @@ func TestChiInlineMiddleware(t *testing.T) {
 // Use, which runs before routing; a key function asks the router for the
 // route.
 func TestChiRouterMiddleware(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "chi", 50*time.Millisecond)
 	f := &flaky{}
 	r := chi.NewRouter()
 	r.Use(httpmw.Middleware(reg, httpmw.WithKey(func(req *http.Request) string {
@@ -145,7 +130,7 @@ func TestChiRouterMiddleware(t *testing.T) {
 // TestChiStreaming: server-sent events flush through the middleware under
 // chi, event by event.
 func TestChiStreaming(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "chi", 50*time.Millisecond)
 	next := make(chan struct{})
 	r := chi.NewRouter()
 	r.With(httpmw.Middleware(reg)).Get("/events", func(w http.ResponseWriter, req *http.Request) {

@@ -14,55 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/httpmw"
+	"github.com/breakerbox/breakerbox/httpmw/internal/routertest"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 )
-
-func newRegistry(t *testing.T) *core.Registry {
-	t.Helper()
-	reg, err := core.NewRegistry(core.WithDefaultPolicy(core.Policy{
-		Name: "echo",
-		Breaker: &core.BreakerPolicy{
-			ConsecutiveFailures: 3,
-			DisableFailureRate:  true,
-			OpenDuration:        core.Duration(time.Hour),
-		},
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
-
-func do(t *testing.T, method, url string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
-}
-
-func guardNames(reg *core.Registry) []string {
-	var names []string
-	for _, s := range reg.Snapshot() {
-		names = append(names, s.Name)
-	}
-	slices.Sort(names)
-	return names
-}
 
 // requestLog is echo's request logger middleware, recording the status and
 // error it sees for each request.
@@ -104,7 +61,7 @@ func (l *requestLog) take() []string {
 // request logger sees every status, rejections included, and the
 // handlers' errors.
 func TestEchoUse(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "echo", time.Hour)
 	var log requestLog
 	var itemHits, orderHits, healthHits atomic.Int64
 	e := echo.New()
@@ -125,14 +82,14 @@ func TestEchoUse(t *testing.T) {
 	defer srv.Close()
 
 	for _, id := range []string{"1", "2", "1"} {
-		if resp, body := do(t, "GET", srv.URL+"/items/"+id); resp.StatusCode != 500 || body != "item "+id+": database down" {
+		if resp, body := routertest.Do(t, "GET", srv.URL+"/items/"+id); resp.StatusCode != 500 || body != "item "+id+": database down" {
 			t.Fatalf("/items/%s: %d %q, want the handler's 500", id, resp.StatusCode, body)
 		}
-		if resp, body := do(t, "POST", srv.URL+"/orders/"+id); resp.StatusCode != 500 {
+		if resp, body := routertest.Do(t, "POST", srv.URL+"/orders/"+id); resp.StatusCode != 500 {
 			t.Fatalf("/orders/%s: %d %q, want echo's 500", id, resp.StatusCode, body)
 		}
 	}
-	if got, want := guardNames(reg), []string{"GET /items/:id", "POST /orders/:id"}; !slices.Equal(got, want) {
+	if got, want := routertest.GuardNames(reg), []string{"GET /items/:id", "POST /orders/:id"}; !slices.Equal(got, want) {
 		t.Fatalf("guards %q, want %q (one per route, not per URL)", got, want)
 	}
 	for _, name := range []string{"GET /items/:id", "POST /orders/:id"} {
@@ -142,7 +99,7 @@ func TestEchoUse(t *testing.T) {
 		}
 	}
 
-	resp, body := do(t, "GET", srv.URL+"/items/9")
+	resp, body := routertest.Do(t, "GET", srv.URL+"/items/9")
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("open breaker: status %d, want 503", resp.StatusCode)
 	}
@@ -161,14 +118,14 @@ func TestEchoUse(t *testing.T) {
 		problem.Guard != "GET /items/:id" || problem.Reason != "circuit_open" {
 		t.Errorf("problem body %q (%v)", body, err)
 	}
-	if resp, _ := do(t, "POST", srv.URL+"/orders/9"); resp.StatusCode != http.StatusServiceUnavailable {
+	if resp, _ := routertest.Do(t, "POST", srv.URL+"/orders/9"); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("open breaker: status %d, want 503", resp.StatusCode)
 	}
 	if i, o := itemHits.Load(), orderHits.Load(); i != 3 || o != 3 {
 		t.Errorf("handlers ran %d and %d times, want 3 each: a rejected request must not reach them", i, o)
 	}
 
-	if resp, body := do(t, "GET", srv.URL+"/health"); resp.StatusCode != 200 || body != "ok" {
+	if resp, body := routertest.Do(t, "GET", srv.URL+"/health"); resp.StatusCode != 200 || body != "ok" {
 		t.Fatalf("/health: %d %q, want 200 while other routes' breakers are open", resp.StatusCode, body)
 	}
 	if n := healthHits.Load(); n != 1 {
@@ -190,7 +147,7 @@ func TestEchoUse(t *testing.T) {
 // TestEchoPanic: with echo's Recover mounted before Breaker, a panicking
 // handler is answered 500 by echo and counted as a failure by the guard.
 func TestEchoPanic(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "echo", time.Hour)
 	var hits atomic.Int64
 	e := echo.New()
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}), Breaker(reg))
@@ -201,11 +158,11 @@ func TestEchoPanic(t *testing.T) {
 	srv := httptest.NewServer(e)
 	defer srv.Close()
 	for range 3 {
-		if resp, _ := do(t, "GET", srv.URL+"/boom"); resp.StatusCode != 500 {
+		if resp, _ := routertest.Do(t, "GET", srv.URL+"/boom"); resp.StatusCode != 500 {
 			t.Fatalf("status %d, want 500", resp.StatusCode)
 		}
 	}
-	if resp, _ := do(t, "GET", srv.URL+"/boom"); resp.StatusCode != 503 {
+	if resp, _ := routertest.Do(t, "GET", srv.URL+"/boom"); resp.StatusCode != 503 {
 		t.Fatalf("status %d after three panics, want 503", resp.StatusCode)
 	}
 	if n := hits.Load(); n != 3 {
@@ -216,25 +173,25 @@ func TestEchoPanic(t *testing.T) {
 // TestEchoGroup mounts Breaker on a group: its routes are guarded, routes
 // outside it are not, and the group's 404s share one guard per method.
 func TestEchoGroup(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "echo", time.Hour)
 	e := echo.New()
 	api := e.Group("/api", Breaker(reg))
 	api.PUT("/orders/:id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	e.GET("/metrics", func(c echo.Context) error { return c.String(http.StatusOK, "m") })
 	srv := httptest.NewServer(e)
 	defer srv.Close()
-	if resp, _ := do(t, "PUT", srv.URL+"/api/orders/7"); resp.StatusCode != 204 {
+	if resp, _ := routertest.Do(t, "PUT", srv.URL+"/api/orders/7"); resp.StatusCode != 204 {
 		t.Fatalf("status %d, want 204", resp.StatusCode)
 	}
-	if resp, _ := do(t, "GET", srv.URL+"/metrics"); resp.StatusCode != 200 {
+	if resp, _ := routertest.Do(t, "GET", srv.URL+"/metrics"); resp.StatusCode != 200 {
 		t.Fatalf("status %d, want 200", resp.StatusCode)
 	}
 	for i := range 20 {
-		if resp, _ := do(t, "GET", srv.URL+"/api/nothing/"+strconv.Itoa(i)); resp.StatusCode != 404 {
+		if resp, _ := routertest.Do(t, "GET", srv.URL+"/api/nothing/"+strconv.Itoa(i)); resp.StatusCode != 404 {
 			t.Fatalf("status %d, want 404", resp.StatusCode)
 		}
 	}
-	if got, want := guardNames(reg), []string{"GET /api/*", "PUT /api/orders/:id"}; !slices.Equal(got, want) {
+	if got, want := routertest.GuardNames(reg), []string{"GET /api/*", "PUT /api/orders/:id"}; !slices.Equal(got, want) {
 		t.Fatalf("guards %q, want %q", got, want)
 	}
 	g, _ := reg.Lookup("PUT /api/orders/:id")
@@ -246,7 +203,7 @@ func TestEchoGroup(t *testing.T) {
 // TestEchoStreaming: a handler that flushes c.Response() reaches its client
 // event by event through the middleware, and counts as a success.
 func TestEchoStreaming(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "echo", time.Hour)
 	next := make(chan struct{})
 	e := echo.New()
 	e.Use(Breaker(reg))
@@ -288,7 +245,7 @@ func TestEchoStreaming(t *testing.T) {
 	}
 	g, ok := reg.Lookup("GET /events")
 	if !ok {
-		t.Fatalf("no guard GET /events; guards %q", guardNames(reg))
+		t.Fatalf("no guard GET /events; guards %q", routertest.GuardNames(reg))
 	}
 	if s := g.Snapshot().Breaker; s.Succeeded != 1 || s.Failed != 0 {
 		t.Errorf("streamed response: %d successes, %d failures, want 1 and 0", s.Succeeded, s.Failed)
@@ -298,7 +255,7 @@ func TestEchoStreaming(t *testing.T) {
 // TestEchoUnmatched: requests that match no route, whatever their path and
 // method, share the one unmatched guard, 405s included.
 func TestEchoUnmatched(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "echo", time.Hour)
 	e := echo.New()
 	e.Use(Breaker(reg))
 	e.GET("/items/:id", func(c echo.Context) error { return c.String(http.StatusOK, "item") })
@@ -307,17 +264,17 @@ func TestEchoUnmatched(t *testing.T) {
 
 	for i := range 30 {
 		n := strconv.Itoa(i)
-		if resp, _ := do(t, "GET", srv.URL+"/nowhere/"+n); resp.StatusCode != 404 {
+		if resp, _ := routertest.Do(t, "GET", srv.URL+"/nowhere/"+n); resp.StatusCode != 404 {
 			t.Fatalf("status %d, want 404", resp.StatusCode)
 		}
-		if resp, _ := do(t, "BREW"+n, srv.URL+"/items/"+n); resp.StatusCode != 405 {
+		if resp, _ := routertest.Do(t, "BREW"+n, srv.URL+"/items/"+n); resp.StatusCode != 405 {
 			t.Fatalf("status %d, want 405", resp.StatusCode)
 		}
-		if resp, _ := do(t, "DELETE", srv.URL+"/items/"+n); resp.StatusCode != 405 {
+		if resp, _ := routertest.Do(t, "DELETE", srv.URL+"/items/"+n); resp.StatusCode != 405 {
 			t.Fatalf("status %d, want 405", resp.StatusCode)
 		}
 	}
-	if got, want := guardNames(reg), []string{httpmw.UnmatchedKey}; !slices.Equal(got, want) {
+	if got, want := routertest.GuardNames(reg), []string{httpmw.UnmatchedKey}; !slices.Equal(got, want) {
 		t.Fatalf("guards %q, want %q", got, want)
 	}
 	g, _ := reg.Lookup(httpmw.UnmatchedKey)

@@ -14,58 +14,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/httpmw"
+	"github.com/breakerbox/breakerbox/httpmw/internal/routertest"
 	"github.com/gin-gonic/gin"
 )
 
 func TestMain(m *testing.M) {
 	gin.SetMode(gin.TestMode) // no debug lines on stdout, where examples print
 	os.Exit(m.Run())
-}
-
-func newRegistry(t *testing.T) *core.Registry {
-	t.Helper()
-	reg, err := core.NewRegistry(core.WithDefaultPolicy(core.Policy{
-		Name: "gin",
-		Breaker: &core.BreakerPolicy{
-			ConsecutiveFailures: 3,
-			DisableFailureRate:  true,
-			OpenDuration:        core.Duration(time.Hour),
-		},
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
-}
-
-func get(t *testing.T, method, url string) (*http.Response, string) {
-	t.Helper()
-	req, err := http.NewRequest(method, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp, string(body)
-}
-
-func guardNames(reg *core.Registry) []string {
-	var names []string
-	for _, s := range reg.Snapshot() {
-		names = append(names, s.Name)
-	}
-	slices.Sort(names)
-	return names
 }
 
 // statuses records the status gin reports (c.Writer.Status()) after the
@@ -95,7 +52,7 @@ func (s *statuses) take() []string {
 // is then refused without running its handler, while another route keeps
 // working; gin's own middleware sees every status, rejections included.
 func TestGinEngineUse(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "gin", time.Hour)
 	var log statuses
 	var itemHits, healthHits atomic.Int64
 	engine := gin.New()
@@ -112,11 +69,11 @@ func TestGinEngineUse(t *testing.T) {
 	defer srv.Close()
 
 	for _, id := range []string{"1", "2", "1"} {
-		if resp, body := get(t, "GET", srv.URL+"/items/"+id); resp.StatusCode != 500 || body != "item "+id+": database down" {
+		if resp, body := routertest.Do(t, "GET", srv.URL+"/items/"+id); resp.StatusCode != 500 || body != "item "+id+": database down" {
 			t.Fatalf("/items/%s: %d %q, want the handler's 500", id, resp.StatusCode, body)
 		}
 	}
-	if got, want := guardNames(reg), []string{"GET /items/:id"}; !slices.Equal(got, want) {
+	if got, want := routertest.GuardNames(reg), []string{"GET /items/:id"}; !slices.Equal(got, want) {
 		t.Fatalf("guards %q, want %q (one per route, not per URL)", got, want)
 	}
 	g, _ := reg.Lookup("GET /items/:id")
@@ -124,7 +81,7 @@ func TestGinEngineUse(t *testing.T) {
 		t.Fatalf("breaker %v with %d failures, want open with 3", s.State, s.Failed)
 	}
 
-	resp, body := get(t, "GET", srv.URL+"/items/9")
+	resp, body := routertest.Do(t, "GET", srv.URL+"/items/9")
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("open breaker: status %d, want 503", resp.StatusCode)
 	}
@@ -147,7 +104,7 @@ func TestGinEngineUse(t *testing.T) {
 		t.Errorf("item handler ran %d times, want 3: a rejected request must not reach it", n)
 	}
 
-	if resp, body := get(t, "GET", srv.URL+"/health"); resp.StatusCode != 200 || body != "ok" {
+	if resp, body := routertest.Do(t, "GET", srv.URL+"/health"); resp.StatusCode != 200 || body != "ok" {
 		t.Fatalf("/health: %d %q, want 200 while another route's breaker is open", resp.StatusCode, body)
 	}
 	if n := healthHits.Load(); n != 1 {
@@ -167,7 +124,7 @@ func TestGinEngineUse(t *testing.T) {
 // TestGinPanic: with gin.Recovery mounted before Breaker, a panicking
 // handler is answered 500 by gin and counted as a failure by the guard.
 func TestGinPanic(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "gin", time.Hour)
 	var hits atomic.Int64
 	engine := gin.New()
 	engine.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
@@ -180,11 +137,11 @@ func TestGinPanic(t *testing.T) {
 	srv := httptest.NewServer(engine)
 	defer srv.Close()
 	for range 3 {
-		if resp, _ := get(t, "GET", srv.URL+"/boom"); resp.StatusCode != 500 {
+		if resp, _ := routertest.Do(t, "GET", srv.URL+"/boom"); resp.StatusCode != 500 {
 			t.Fatalf("status %d, want 500", resp.StatusCode)
 		}
 	}
-	if resp, _ := get(t, "GET", srv.URL+"/boom"); resp.StatusCode != 503 {
+	if resp, _ := routertest.Do(t, "GET", srv.URL+"/boom"); resp.StatusCode != 503 {
 		t.Fatalf("status %d after three panics, want 503", resp.StatusCode)
 	}
 	if n := hits.Load(); n != 3 {
@@ -195,20 +152,20 @@ func TestGinPanic(t *testing.T) {
 // TestGinGroup mounts Breaker on a route group: its routes are guarded,
 // routes outside it are not.
 func TestGinGroup(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "gin", time.Hour)
 	engine := gin.New()
 	api := engine.Group("/api", Breaker(reg))
 	api.POST("/orders/:id", func(c *gin.Context) { c.Status(http.StatusCreated) })
 	engine.GET("/metrics", func(c *gin.Context) { c.String(http.StatusOK, "m") })
 	srv := httptest.NewServer(engine)
 	defer srv.Close()
-	if resp, _ := get(t, "POST", srv.URL+"/api/orders/7"); resp.StatusCode != 201 {
+	if resp, _ := routertest.Do(t, "POST", srv.URL+"/api/orders/7"); resp.StatusCode != 201 {
 		t.Fatalf("status %d, want 201", resp.StatusCode)
 	}
-	if resp, _ := get(t, "GET", srv.URL+"/metrics"); resp.StatusCode != 200 {
+	if resp, _ := routertest.Do(t, "GET", srv.URL+"/metrics"); resp.StatusCode != 200 {
 		t.Fatalf("status %d, want 200", resp.StatusCode)
 	}
-	if got, want := guardNames(reg), []string{"POST /api/orders/:id"}; !slices.Equal(got, want) {
+	if got, want := routertest.GuardNames(reg), []string{"POST /api/orders/:id"}; !slices.Equal(got, want) {
 		t.Fatalf("guards %q, want %q", got, want)
 	}
 	g, _ := reg.Lookup("POST /api/orders/:id")
@@ -221,7 +178,7 @@ func TestGinGroup(t *testing.T) {
 // c.Writer after each step) reaches its client step by step through the
 // middleware, and counts as a success.
 func TestGinStreaming(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "gin", time.Hour)
 	next := make(chan struct{})
 	engine := gin.New()
 	engine.Use(Breaker(reg))
@@ -260,7 +217,7 @@ func TestGinStreaming(t *testing.T) {
 	}
 	g, ok := reg.Lookup("GET /ticks")
 	if !ok {
-		t.Fatalf("no guard GET /ticks; guards %q", guardNames(reg))
+		t.Fatalf("no guard GET /ticks; guards %q", routertest.GuardNames(reg))
 	}
 	if s := g.Snapshot().Breaker; s.Succeeded != 1 || s.Failed != 0 {
 		t.Errorf("streamed response: %d successes, %d failures, want 1 and 0", s.Succeeded, s.Failed)
@@ -270,7 +227,7 @@ func TestGinStreaming(t *testing.T) {
 // TestGinUnmatched: requests that match no route, whatever their path and
 // method, share the one unmatched guard, also when gin answers 405.
 func TestGinUnmatched(t *testing.T) {
-	reg := newRegistry(t)
+	reg := routertest.Registry(t, "gin", time.Hour)
 	engine := gin.New()
 	engine.HandleMethodNotAllowed = true
 	engine.Use(Breaker(reg))
@@ -280,14 +237,14 @@ func TestGinUnmatched(t *testing.T) {
 
 	for i := range 50 {
 		n := strconv.Itoa(i)
-		if resp, _ := get(t, "GET", srv.URL+"/nowhere/"+n); resp.StatusCode != 404 {
+		if resp, _ := routertest.Do(t, "GET", srv.URL+"/nowhere/"+n); resp.StatusCode != 404 {
 			t.Fatalf("status %d, want 404", resp.StatusCode)
 		}
-		if resp, _ := get(t, "BREW"+n, srv.URL+"/items/"+n); resp.StatusCode != 405 {
+		if resp, _ := routertest.Do(t, "BREW"+n, srv.URL+"/items/"+n); resp.StatusCode != 405 {
 			t.Fatalf("status %d, want 405", resp.StatusCode)
 		}
 	}
-	if got, want := guardNames(reg), []string{httpmw.UnmatchedKey}; !slices.Equal(got, want) {
+	if got, want := routertest.GuardNames(reg), []string{httpmw.UnmatchedKey}; !slices.Equal(got, want) {
 		t.Fatalf("guards %q, want %q", got, want)
 	}
 	g, _ := reg.Lookup(httpmw.UnmatchedKey)
