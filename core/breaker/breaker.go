@@ -88,20 +88,26 @@ type Breaker struct {
 	timer     *time.Timer
 	graceLeft atomic.Int64
 	graceEnd  int64
-	probes    []int64 // half-open: start time + 1 of each busy slot, 0 when free
-	probeOK   int
-	rampStep  int
-	rampStart int64
-	rampCalls int
-	rampFails int
-	rampCtr   atomic.Uint64
-	trans     uint64
-	last      Transition
-	since     time.Time
-	shadow    uint64
-	events    []event
-	sending   bool
-	manOpen   bool // the current Open was made by OpenFor or OpenUntil
+	// Probe slots outlive the half-open period that filled them: a probe
+	// still running after a reopen keeps its slot, so the dependency never
+	// sees more than HalfOpenProbes probes at once. A slot is freed when its
+	// probe reports or times out.
+	probes     []int64  // start time + 1 of each busy slot, 0 when free
+	probeWord  []uint64 // the state word of the period that admitted each probe
+	probeTimer *time.Timer
+	probeOK    int
+	rampStep   int
+	rampStart  int64
+	rampCalls  int
+	rampFails  int
+	rampCtr    atomic.Uint64
+	trans      uint64
+	last       Transition
+	since      time.Time
+	shadow     uint64
+	events     []event
+	sending    bool
+	manOpen    bool // the current Open was made by OpenFor or OpenUntil
 }
 
 type event struct {
@@ -110,9 +116,13 @@ type event struct {
 }
 
 type bucket struct {
-	epoch             atomic.Int64 // bucket number + 1; 0 when empty
+	num               atomic.Int64 // bucket number (time / bucket span); noBucket when empty
 	calls, fails, slw atomic.Uint64
 }
+
+// noBucket marks an empty bucket: no time maps to it, so an empty bucket is
+// never read as a bucket inside the window, however young the breaker.
+const noBucket = math.MinInt64
 
 // New returns a closed breaker configured by cfg, or the error from
 // cfg.Validate.
@@ -137,6 +147,7 @@ func New(cfg Config) (*Breaker, error) {
 		measure:   cfg.SlowCallDuration > 0 || cfg.MeasureLatency,
 		slowNanos: int64(cfg.SlowCallDuration),
 		probes:    make([]int64, cfg.HalfOpenProbes),
+		probeWord: make([]uint64, cfg.HalfOpenProbes),
 		fast:      cfg.Window == CountWindow && cfg.Classifier == nil,
 	}
 	b.since = b.epoch
@@ -148,6 +159,9 @@ func New(cfg Config) (*Breaker, error) {
 	} else {
 		b.buckets = make([]bucket, cfg.Buckets)
 		b.bucketNs = max(int64(cfg.WindowDuration)/int64(cfg.Buckets), 1)
+		for i := range b.buckets {
+			b.buckets[i].num.Store(noBucket)
+		}
 	}
 	return b, nil
 }
@@ -336,29 +350,70 @@ func (b *Breaker) allowProbe(ctx context.Context, w uint64, c *clk) (p Permit, e
 		b.mu.Unlock()
 		return Permit{}, nil, true
 	}
+	// A lost probe of this period counts as failed: reopen. Lost probes of
+	// earlier periods only give their slots back.
+	if b.sweepProbesLocked(w, now) {
+		b.reopenLocked(ctx, w, now, c.explicit, fmt.Sprintf("probe gave no answer within %s", b.cfg.ProbeTimeout))
+		b.mu.Unlock()
+		b.dispatch()
+		b.shard().rejectedProbe.Add(1)
+		return Permit{}, ErrOpen, false
+	}
 	for i, st := range b.probes {
 		if st == 0 {
-			b.probes[i] = now + 1
+			b.probes[i], b.probeWord[i] = now+1, w
+			if !c.explicit && b.probeTimer == nil {
+				b.probeTimer = time.AfterFunc(b.cfg.ProbeTimeout, b.probeTimedOut)
+			}
 			b.mu.Unlock()
 			sh := b.shardIndex()
 			b.shards[sh].admitted.Add(1)
 			return Permit{b: b, ctx: ctx, w: w, kind: kindProbe, slot: int32(i), start: now, timed: true, shard: sh}, nil, false
 		}
 	}
-	timedOut := false
-	for _, st := range b.probes {
-		if now-(st-1) >= int64(b.cfg.ProbeTimeout) {
-			timedOut = true
-			break
+	b.mu.Unlock()
+	b.shard().rejectedProbe.Add(1)
+	return Permit{}, ErrOpen, false
+}
+
+// sweepProbesLocked frees the slots of probes that ran for ProbeTimeout
+// without reporting, and reports whether one of them was admitted under
+// the state word w.
+func (b *Breaker) sweepProbesLocked(w uint64, now int64) (lostNow bool) {
+	for i, st := range b.probes {
+		if st != 0 && now-(st-1) >= int64(b.cfg.ProbeTimeout) {
+			lostNow = lostNow || b.probeWord[i] == w
+			b.probes[i] = 0
 		}
 	}
-	if timedOut {
-		b.reopenLocked(ctx, w, now, c.explicit, fmt.Sprintf("probe gave no answer within %s", b.cfg.ProbeTimeout))
+	return lostNow
+}
+
+// probeTimedOut runs on the probe timer, so that a lost probe takes effect
+// without any other call arriving: it frees the slots of lost probes,
+// reopens a half-open breaker whose own probe was lost, and sets the timer
+// again for the next probe still running.
+func (b *Breaker) probeTimedOut() {
+	b.mu.Lock()
+	b.probeTimer = nil
+	now := int64(time.Since(b.epoch))
+	w := b.word.Load()
+	if b.sweepProbesLocked(w, now) && stateOf(w) == HalfOpen {
+		b.reopenLocked(context.Background(), w, now, false, fmt.Sprintf("probe gave no answer within %s", b.cfg.ProbeTimeout))
+	}
+	next := int64(-1)
+	for _, st := range b.probes {
+		if st != 0 {
+			if d := st - 1 + int64(b.cfg.ProbeTimeout) - now; next < 0 || d < next {
+				next = d
+			}
+		}
+	}
+	if next >= 0 {
+		b.probeTimer = time.AfterFunc(time.Duration(max(next, 1)), b.probeTimedOut)
 	}
 	b.mu.Unlock()
 	b.dispatch()
-	b.shard().rejectedProbe.Add(1)
-	return Permit{}, ErrOpen, false
 }
 
 func (b *Breaker) allowRamp(ctx context.Context, w uint64, c *clk) (p Permit, err error, retry bool) {
@@ -490,13 +545,14 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 	if slow {
 		sh.slow.Add(1)
 	}
+	if p.kind == kindProbe {
+		b.finishProbe(p, r, slow, &c) // frees the slot even for a stale probe
+		return
+	}
 	if !current {
 		return
 	}
 	if r == Ignore {
-		if p.kind == kindProbe {
-			b.finishProbe(p, r, false, &c)
-		}
 		return
 	}
 	switch p.kind {
@@ -504,7 +560,20 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 		return
 	case kindClosed:
 		if b.buckets != nil {
-			b.recordBucket(b.read(&c), r == Failure, slow)
+			now := b.read(&c)
+			b.recordBucket(now, r == Failure, slow)
+			if r == Success && !slow {
+				if b.consecutive.Load() != 0 {
+					b.consecutive.Store(0)
+				}
+				// A success reaching MinCalls, or older successes leaving
+				// the window, can make the rate rules hold: read the
+				// window without the lock, and lock only to trip.
+				if _, trip, _ := b.rules(b.timeWindow(now)); trip {
+					b.judge(p, &c, false, false)
+				}
+				return
+			}
 		} else if r == Success && !slow {
 			if b.consecutive.Load() != 0 {
 				b.consecutive.Store(0)
@@ -535,8 +604,6 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 			counted := b.buckets == nil
 			b.judge(p, &c, counted && r == Failure, counted && slow)
 		}
-	case kindProbe:
-		b.finishProbe(p, r, slow, &c)
 	case kindRamp:
 		b.finishRamp(p, r, &c)
 	}
@@ -622,13 +689,13 @@ func (b *Breaker) recordBucket(now int64, failed, slow bool) {
 	e := floorDiv(now, b.bucketNs)
 	n := int64(len(b.buckets))
 	bk := &b.buckets[(e%n+n)%n]
-	if bk.epoch.Load() != e+1 {
+	if bk.num.Load() != e {
 		b.mu.Lock()
-		if bk.epoch.Load() != e+1 {
+		if bk.num.Load() != e {
 			bk.calls.Store(0)
 			bk.fails.Store(0)
 			bk.slw.Store(0)
-			bk.epoch.Store(e + 1)
+			bk.num.Store(e)
 		}
 		b.mu.Unlock()
 	}
@@ -641,13 +708,15 @@ func (b *Breaker) recordBucket(now int64, failed, slow bool) {
 	}
 }
 
+// timeWindow sums the buckets of the window that ends at now: those whose
+// number is one of the len(buckets) numbers up to now's.
 func (b *Breaker) timeWindow(now int64) (calls, fails, slows int) {
 	e := floorDiv(now, b.bucketNs)
-	n := int64(len(b.buckets))
+	n := uint64(len(b.buckets))
 	for i := range b.buckets {
 		bk := &b.buckets[i]
-		be := bk.epoch.Load() - 1
-		if be > e-n && be <= e {
+		be := bk.num.Load()
+		if be != noBucket && be <= e && uint64(e-be) < n {
 			calls += int(bk.calls.Load())
 			fails += int(bk.fails.Load())
 			slows += int(bk.slw.Load())

@@ -47,6 +47,9 @@ func ParseWindowKind(s string) (WindowKind, error) {
 // were seen), stays open for 30 seconds, and then lets one probe call
 // decide whether to close.
 //
+// Durations must lie between zero and MaxDuration (about 146 years), so
+// that no time computed from them can overflow.
+//
 // Rates are percentages in (0, 100]. A rule is off when its threshold is
 // zero, except FailureRate, whose zero value means the default 50; set
 // DisableFailureRate to turn it off.
@@ -90,7 +93,7 @@ type Config struct {
 	// Default 2; 1 keeps it constant. It resets when the breaker closes.
 	OpenBackoff float64
 	// MaxOpenDuration caps the grown open duration. Default 10 times
-	// OpenDuration.
+	// OpenDuration, at most MaxDuration.
 	MaxOpenDuration time.Duration
 	// OpenJitter randomises each open duration by up to this fraction in
 	// either direction (0.1 is ±10%), so a fleet of instances that tripped
@@ -161,8 +164,24 @@ func (c Config) Validate() error {
 	if c.WindowSize < 0 || c.WindowSize > maxWindowSize {
 		return fieldErr("windowSize", c.WindowSize, fmt.Sprintf("must be between 1 and %d", maxWindowSize))
 	}
-	if c.WindowDuration < 0 {
-		return fieldErr("windowDuration", c.WindowDuration, "must be positive")
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{
+		{"windowDuration", c.WindowDuration},
+		{"slowCallDuration", c.SlowCallDuration},
+		{"openDuration", c.OpenDuration},
+		{"maxOpenDuration", c.MaxOpenDuration},
+		{"probeTimeout", c.ProbeTimeout},
+		{"rampStepDuration", c.RampStepDuration},
+		{"graceDuration", c.GraceDuration},
+	} {
+		if d.v < 0 {
+			return fieldErr(d.field, d.v, "must not be negative")
+		}
+		if d.v > MaxDuration {
+			return fieldErr(d.field, d.v, "is longer than the longest duration a breaker accepts, "+MaxDuration.String()+" (about 146 years)")
+		}
 	}
 	if c.Buckets < 0 || c.Buckets > maxBuckets {
 		return fieldErr("buckets", c.Buckets, fmt.Sprintf("must be between 1 and %d", maxBuckets))
@@ -182,9 +201,6 @@ func (c Config) Validate() error {
 	if err := checkRate("slowCallRate", c.SlowCallRate); err != nil {
 		return err
 	}
-	if c.SlowCallDuration < 0 {
-		return fieldErr("slowCallDuration", c.SlowCallDuration, "must not be negative")
-	}
 	if c.SlowCallRate > 0 && c.SlowCallDuration == 0 {
 		return fieldErr("slowCallRate", c.SlowCallRate, "is set but slowCallDuration is zero")
 	}
@@ -194,14 +210,8 @@ func (c Config) Validate() error {
 	if c.DisableFailureRate && c.ConsecutiveFailures == 0 && c.SlowCallDuration == 0 {
 		return fieldErr("disableFailureRate", true, "leaves no rule that can open the breaker")
 	}
-	if c.OpenDuration < 0 {
-		return fieldErr("openDuration", c.OpenDuration, "must be positive")
-	}
 	if c.OpenBackoff != 0 && (c.OpenBackoff < 1 || math.IsNaN(c.OpenBackoff) || math.IsInf(c.OpenBackoff, 0)) {
 		return fieldErr("openBackoff", c.OpenBackoff, "must be at least 1")
-	}
-	if c.MaxOpenDuration < 0 {
-		return fieldErr("maxOpenDuration", c.MaxOpenDuration, "must be positive")
 	}
 	if c.MaxOpenDuration > 0 && c.OpenDuration > 0 && c.MaxOpenDuration < c.OpenDuration {
 		return fieldErr("maxOpenDuration", c.MaxOpenDuration, fmt.Sprintf("is shorter than openDuration %s", c.OpenDuration))
@@ -215,9 +225,6 @@ func (c Config) Validate() error {
 	if c.SuccessThreshold < 0 {
 		return fieldErr("successThreshold", c.SuccessThreshold, "must be at least 1")
 	}
-	if c.ProbeTimeout < 0 {
-		return fieldErr("probeTimeout", c.ProbeTimeout, "must be positive")
-	}
 	prev := 0.0
 	for i, s := range c.RampSteps {
 		if !(s > prev && s < 100) {
@@ -225,17 +232,11 @@ func (c Config) Validate() error {
 		}
 		prev = s
 	}
-	if c.RampStepDuration < 0 {
-		return fieldErr("rampStepDuration", c.RampStepDuration, "must be positive")
-	}
 	if c.RampMinCalls < 0 {
 		return fieldErr("rampMinCalls", c.RampMinCalls, "must not be negative")
 	}
 	if c.GraceCalls < 0 {
 		return fieldErr("graceCalls", c.GraceCalls, "must not be negative")
-	}
-	if c.GraceDuration < 0 {
-		return fieldErr("graceDuration", c.GraceDuration, "must not be negative")
 	}
 	if c.GraceDuration > 0 && c.GraceDuration >= c.withDefaults().OpenDuration {
 		return fieldErr("graceDuration", c.GraceDuration, "must be shorter than openDuration")
@@ -299,7 +300,12 @@ func (c Config) withDefaults() Config {
 		c.OpenBackoff = 2
 	}
 	if c.MaxOpenDuration == 0 {
-		c.MaxOpenDuration = 10 * c.OpenDuration
+		// Ten times OpenDuration, saturating: an OpenDuration over a
+		// tenth of MaxDuration must not wrap the product into the past.
+		c.MaxOpenDuration = MaxDuration
+		if c.OpenDuration <= MaxDuration/10 {
+			c.MaxOpenDuration = 10 * c.OpenDuration
+		}
 	}
 	if c.HalfOpenProbes == 0 {
 		c.HalfOpenProbes = 1
@@ -318,3 +324,10 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// MaxDuration is the longest duration a Config field may hold, and the
+// longest a breaker stays open (for OpenFor, OpenUntil and a grown open
+// duration alike): 2^62 nanoseconds, about 146 years. Longer durations are
+// refused by Validate and clamped by OpenFor and OpenUntil, so that no time
+// computed from them can overflow into the past.
+const MaxDuration time.Duration = 1 << 62

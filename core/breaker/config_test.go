@@ -17,7 +17,7 @@ func TestConfigValidate(t *testing.T) {
 		{Config{Window: TimeWindow, WindowDuration: time.Minute, Buckets: 6}, ""},
 		{Config{Window: 7}, "breaker: window: 7 is not"},
 		{Config{WindowSize: -1}, "breaker: windowSize: -1 must be between"},
-		{Config{WindowDuration: -time.Second}, "breaker: windowDuration: -1s must be positive"},
+		{Config{WindowDuration: -time.Second}, "breaker: windowDuration: -1s must not be negative"},
 		{Config{Buckets: -2}, "breaker: buckets: -2"},
 		{Config{Window: TimeWindow, WindowDuration: 5, Buckets: 10}, "breaker: windowDuration: 5ns is shorter"},
 		{Config{MinCalls: -1}, "breaker: minCalls: -1"},

@@ -16,6 +16,26 @@
 // (record everything, never reject). Every state change carries a reason and,
 // for manual changes, an actor.
 //
+// Protection holds under stress:
+//
+//   - At most HalfOpenProbes probes run at once, counting probes still
+//     running from an earlier half-open period: a probe keeps its slot
+//     across a reopen until it reports or its ProbeTimeout passes.
+//   - Every timeout takes effect on its own: a timer half-opens an open
+//     breaker, and another frees a lost probe's slot (reopening the breaker
+//     when the probe belongs to the current half-open period), with or
+//     without traffic. The explicit-time methods check the same deadlines
+//     on each call instead.
+//   - When the rules are judged: a count window is judged on every failure
+//     or slow call, and on the success that brings it to MinCalls; a time
+//     window is judged on every outcome (without a lock for a success), so
+//     a rate that rises because older successes left the window is acted on
+//     at the next call that finishes. Every state change, Reset and manual
+//     change starts an empty window.
+//   - Durations are at most MaxDuration (about 146 years): Config.Validate
+//     refuses longer ones with the field named, derived defaults saturate,
+//     and OpenFor and OpenUntil clamp, so no deadline wraps into the past.
+//
 // The closed path is built for speed: an admitted call with the default
 // count window takes no lock, reads no clock and allocates nothing; an open
 // breaker rejects without a clock read or allocation either. Every method

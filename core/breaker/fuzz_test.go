@@ -8,21 +8,34 @@ import (
 )
 
 // model is a naive reference implementation of the breaker's rules for a
-// count window, written for clarity rather than speed: it keeps every
-// outcome of the current window in a slice and recomputes everything.
+// count or time window, written for clarity rather than speed: it keeps
+// every outcome of the current window in a slice and recomputes everything
+// after each one.
 type model struct {
 	cfg       Config
+	epoch     time.Time // the breaker's, for time-window bucket boundaries
 	state     State
 	gen       int
-	window    []bool // outcomes of the current generation: true = failure
+	window    []mOutcome // outcomes of the current generation
 	consec    int
 	openUntil time.Time
 	opens     int
 	grace     int
-	probes    []time.Time // zero = free
+	probes    []mProbe // probes keep their slots across periods
 	probeOK   int
 
 	admitted, succeeded, failed, ignored, rejected, rejectedProbe, shadow int
+}
+
+type mOutcome struct {
+	at   time.Time
+	fail bool
+}
+
+type mProbe struct {
+	busy  bool
+	start time.Time
+	gen   int // the period that admitted it
 }
 
 type mPermit struct {
@@ -32,9 +45,33 @@ type mPermit struct {
 	start time.Time
 }
 
-func newModel(cfg Config) *model {
+func newModel(cfg Config, epoch time.Time) *model {
 	cfg = cfg.withDefaults()
-	return &model{cfg: cfg, probes: make([]time.Time, cfg.HalfOpenProbes)}
+	return &model{cfg: cfg, epoch: epoch, probes: make([]mProbe, cfg.HalfOpenProbes)}
+}
+
+// counted returns the outcomes the window holds at now: the last WindowSize
+// of a count window, or those in the Buckets buckets up to now's of a time
+// window.
+func (m *model) counted(now time.Time) (calls, fails int) {
+	w := m.window
+	if m.cfg.Window == CountWindow {
+		w = w[max(0, len(w)-m.cfg.WindowSize):]
+	}
+	span := int64(m.cfg.WindowDuration) / int64(m.cfg.Buckets)
+	bucket := func(t time.Time) int64 { return floorDiv(int64(t.Sub(m.epoch)), span) }
+	for _, o := range w {
+		if m.cfg.Window == TimeWindow {
+			if d := bucket(now) - bucket(o.at); d < 0 || d >= int64(m.cfg.Buckets) {
+				continue
+			}
+		}
+		calls++
+		if o.fail {
+			fails++
+		}
+	}
+	return calls, fails
 }
 
 func (m *model) set(s State) {
@@ -77,22 +114,27 @@ func (m *model) allow(now time.Time) (mPermit, bool) {
 				m.rejected++
 				return mPermit{}, false
 			}
-			clear(m.probes)
 			m.probeOK = 0
 			m.set(HalfOpen)
 		case HalfOpen:
-			for i, st := range m.probes {
-				if st.IsZero() {
-					m.probes[i] = now
-					m.admitted++
-					return mPermit{gen: m.gen, kind: kindProbe, slot: i, start: now}, true
+			lost := false
+			for i, pr := range m.probes {
+				if pr.busy && now.Sub(pr.start) >= m.cfg.ProbeTimeout {
+					lost = lost || pr.gen == m.gen
+					m.probes[i] = mProbe{}
 				}
 			}
-			for _, st := range m.probes {
-				if now.Sub(st) >= m.cfg.ProbeTimeout {
-					m.opens++
-					m.open(now, false)
-					break
+			if lost {
+				m.opens++
+				m.open(now, false)
+				m.rejectedProbe++
+				return mPermit{}, false
+			}
+			for i, pr := range m.probes {
+				if !pr.busy {
+					m.probes[i] = mProbe{busy: true, start: now, gen: m.gen}
+					m.admitted++
+					return mPermit{gen: m.gen, kind: kindProbe, slot: i, start: now}, true
 				}
 			}
 			m.rejectedProbe++
@@ -110,15 +152,18 @@ func (m *model) done(p mPermit, now time.Time, r Result) {
 	default:
 		m.ignored++
 	}
+	if p.kind == kindProbe {
+		pr := m.probes[p.slot]
+		if !pr.busy || !pr.start.Equal(p.start) || pr.gen != p.gen {
+			return // timed out
+		}
+		m.probes[p.slot] = mProbe{}
+	}
 	if p.gen != m.gen {
 		return
 	}
 	switch p.kind {
 	case kindProbe:
-		if !m.probes[p.slot].Equal(p.start) {
-			return
-		}
-		m.probes[p.slot] = time.Time{}
 		switch r {
 		case Failure:
 			m.opens++
@@ -142,7 +187,7 @@ func (m *model) done(p mPermit, now time.Time, r Result) {
 			}
 			m.open(now, true)
 		}
-		m.window = append(m.window, r == Failure)
+		m.window = append(m.window, mOutcome{now, r == Failure})
 		if r == Failure {
 			m.consec++
 			if k := m.cfg.ConsecutiveFailures; k > 0 && m.consec >= k {
@@ -152,14 +197,8 @@ func (m *model) done(p mPermit, now time.Time, r Result) {
 		} else {
 			m.consec = 0
 		}
-		w := m.window[max(0, len(m.window)-m.cfg.WindowSize):]
-		fails := 0
-		for _, f := range w {
-			if f {
-				fails++
-			}
-		}
-		if len(w) >= m.cfg.MinCalls && m.cfg.FailureRate > 0 && fails > 0 && float64(fails)*100 >= m.cfg.FailureRate*float64(len(w)) {
+		calls, fails := m.counted(now)
+		if calls >= m.cfg.MinCalls && m.cfg.FailureRate > 0 && fails > 0 && float64(fails)*100 >= m.cfg.FailureRate*float64(calls) {
 			trip()
 		}
 	}
@@ -212,11 +251,18 @@ func FuzzBreakerMatchesModel(f *testing.F) {
 	f.Add([]byte{10, 5, 30, 0, 2, 2, 1}, []byte{0, 0, 1, 1, 1, 1, 1, 0xa0, 2, 2, 2, 0x13, 0x33, 0})
 	f.Add([]byte{3, 3, 100, 3, 1, 1, 2}, []byte{1, 1, 1, 0xf0, 0, 0, 0x44, 0, 0x34, 1, 1, 1, 0x54, 0})
 	f.Add([]byte{1, 1, 50, 1, 3, 2, 0}, []byte{2, 2, 2, 1, 0x90, 2, 2, 2, 3, 0x13, 0x23, 0x60, 2, 0x33})
+	// Three probes, one fails and reopens while two still run, into the
+	// next half-open period.
+	f.Add([]byte{1, 1, 50, 0, 2, 1, 0}, []byte{1, 0xa2, 2, 2, 0x13, 0xa2, 2, 2, 2, 0x03, 0x03, 2, 0x83, 2})
+	// Time windows younger than their span, across a trip and a recovery.
+	f.Add([]byte{4, 3, 50, 0, 1, 1, 0, 0x13}, []byte{1, 1, 1, 0x30, 0, 0, 1, 0xf0, 0xa0, 0, 0, 0, 1, 0x20, 1, 0x10, 0})
+	f.Add([]byte{8, 4, 40, 0, 2, 2, 1, 0x37}, []byte{0, 0, 0, 0, 0x50, 1, 1, 0x60, 0, 1, 0x13, 0x80, 2, 0x83, 2, 0x13, 0x10, 1})
 	f.Fuzz(func(t *testing.T, cfgBytes, ops []byte) {
 		if len(cfgBytes) < 7 || len(ops) > 400 {
 			return
 		}
 		size := int(cfgBytes[0]%12) + 1
+		timeWindow := len(cfgBytes) > 7 && cfgBytes[7]&1 == 1
 		cfg := Config{
 			WindowSize:          size,
 			MinCalls:            int(cfgBytes[1])%size + 1,
@@ -230,12 +276,19 @@ func FuzzBreakerMatchesModel(f *testing.F) {
 			MaxOpenDuration:     50 * time.Second,
 			ProbeTimeout:        7 * time.Second,
 		}
+		if timeWindow {
+			// A time window of 1 to 8 buckets over 4 to 32 seconds: ops
+			// step time by up to 15 s, so windows are young and old alike.
+			cfg.Window, cfg.WindowSize = TimeWindow, 0
+			cfg.Buckets = int(cfgBytes[7]>>1%8) + 1
+			cfg.WindowDuration = time.Duration(cfg.Buckets*int(cfgBytes[7]>>4%4+1)) * time.Second
+		}
 		b, err := New(cfg)
 		if err != nil {
 			t.Fatalf("config %+v: %v", cfg, err)
 		}
-		m := newModel(cfg)
-		now := t0
+		m := newModel(cfg, b.epoch)
+		now := b.epoch // as young as the breaker
 		type held struct {
 			p  Permit
 			mp mPermit
@@ -291,16 +344,21 @@ func FuzzBreakerMatchesModel(f *testing.F) {
 			if got != want {
 				t.Fatalf("op %d: counters %v, model %v (admitted, succeeded, failed, ignored, rejected, rejectedProbe, shadow, consecutive)", i, got, want)
 			}
-			if m.state == Closed || m.state == MetricsOnly {
-				w := m.window[max(0, len(m.window)-m.cfg.WindowSize):]
-				fails := 0
-				for _, f := range w {
-					if f {
-						fails++
-					}
+			busy := 0
+			for _, pr := range m.probes {
+				if pr.busy {
+					busy++
 				}
-				if s.WindowCalls != len(w) || s.WindowFailures != fails {
-					t.Fatalf("op %d: window %d calls/%d failures, model %d/%d", i, s.WindowCalls, s.WindowFailures, len(w), fails)
+			}
+			if s.ProbesInFlight != busy {
+				t.Fatalf("op %d: %d probes in flight, model %d", i, s.ProbesInFlight, busy)
+			}
+			if m.state == Closed || m.state == MetricsOnly {
+				b.mu.Lock()
+				calls, fails, _, _, _ := b.windowLocked(int64(now.Sub(b.epoch)))
+				b.mu.Unlock()
+				if mc, mf := m.counted(now); calls != mc || fails != mf {
+					t.Fatalf("op %d: window %d calls/%d failures, model %d/%d", i, calls, fails, mc, mf)
 				}
 			}
 		}

@@ -5,16 +5,25 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
 func (b *Breaker) finishProbe(p *Permit, r Result, slow bool, c *clk) {
 	b.mu.Lock()
-	if b.word.Load() != p.w || b.probes[p.slot] != p.start+1 {
-		b.mu.Unlock()
+	if b.probes[p.slot] != p.start+1 || b.probeWord[p.slot] != p.w {
+		b.mu.Unlock() // timed out, and the slot freed (or reused)
 		return
 	}
 	b.probes[p.slot] = 0
+	if b.probeTimer != nil && !slices.ContainsFunc(b.probes, func(st int64) bool { return st != 0 }) {
+		b.probeTimer.Stop()
+		b.probeTimer = nil
+	}
+	if b.word.Load() != p.w {
+		b.mu.Unlock() // a probe of an earlier period: it only held a slot
+		return
+	}
 	now := b.read(c)
 	switch {
 	case r == Failure:
@@ -84,14 +93,15 @@ func (b *Breaker) openDuration() time.Duration {
 	if c.OpenJitter > 0 {
 		d *= 1 + c.OpenJitter*(2*rand.Float64()-1)
 	}
-	return time.Duration(d)
+	return time.Duration(min(d, float64(MaxDuration)))
 }
 
 func (b *Breaker) openLocked(ctx context.Context, w uint64, now int64, explicit bool, d time.Duration, grace bool, reason, actor string) {
 	var flags uint64
+	d = min(d, MaxDuration)
 	if grace && (b.cfg.GraceCalls > 0 || b.cfg.GraceDuration > 0) {
 		b.graceLeft.Store(int64(b.cfg.GraceCalls))
-		b.graceEnd = now + int64(b.cfg.GraceDuration)
+		b.graceEnd = addSat(now, int64(b.cfg.GraceDuration))
 		flags |= flagGrace
 	}
 	if !explicit {
@@ -102,7 +112,7 @@ func (b *Breaker) openLocked(ctx context.Context, w uint64, now int64, explicit 
 	if !explicit {
 		b.timer = time.AfterFunc(d, func() { b.openElapsed(nw) })
 	}
-	b.openUntil.Store(now + int64(d))
+	b.openUntil.Store(addSat(now, int64(d)))
 	b.setLocked(ctx, w, nw, now, reason, actor)
 }
 
@@ -117,7 +127,8 @@ func (b *Breaker) openElapsed(w uint64) {
 }
 
 func (b *Breaker) toHalfOpenLocked(ctx context.Context, w uint64, now int64, reason string) {
-	clear(b.probes)
+	// Probe slots are kept: probes of earlier periods still running hold
+	// theirs until they report or time out.
 	b.probeOK = 0
 	b.rampStep, b.rampStart, b.rampCalls, b.rampFails = 0, now, 0, 0
 	b.rampCtr.Store(0)
@@ -182,7 +193,11 @@ func (b *Breaker) resetWindowLocked() {
 	b.failRing.reset()
 	b.slowRing.reset()
 	for i := range b.buckets {
-		b.buckets[i].epoch.Store(0)
+		bk := &b.buckets[i]
+		bk.num.Store(noBucket)
+		bk.calls.Store(0)
+		bk.fails.Store(0)
+		bk.slw.Store(0)
 	}
 	b.consecutive.Store(0)
 	b.armed.Store(false)
@@ -266,16 +281,16 @@ func (b *Breaker) Reset(m Manual) Transition {
 }
 
 // OpenFor opens the breaker for d, after which it half-opens and probes as
-// after an automatic trip.
+// after an automatic trip. A d longer than MaxDuration (about 146 years)
+// opens it for MaxDuration; a d of zero or less, for one nanosecond.
 func (b *Breaker) OpenFor(d time.Duration, m Manual) Transition {
-	if d <= 0 {
-		d = 1
-	}
+	d = min(max(d, 1), MaxDuration)
 	return b.manualOpen(d, m)
 }
 
-// OpenUntil opens the breaker until t, after which it half-opens and probes
-// as after an automatic trip.
+// OpenUntil opens the breaker until t, after which it half-opens and probes as
+// after an automatic trip. A t more than MaxDuration away (such as the
+// year 9999) opens it for MaxDuration.
 func (b *Breaker) OpenUntil(t time.Time, m Manual) Transition {
 	return b.OpenFor(time.Until(t), m)
 }
@@ -450,4 +465,16 @@ func (r *ring) countAbove(v uint64) int {
 		}
 	}
 	return r.n - lo
+}
+
+// addSat returns a+b, saturated at the int64 limits instead of wrapping.
+func addSat(a, b int64) int64 {
+	s := a + b
+	if (s > a) != (b > 0) {
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return s
 }
