@@ -50,9 +50,11 @@ type Guard struct {
 	retries, budgetSpent, fallbackOK, fallbackFailed atomic.Uint64
 	pruned                                           atomic.Bool
 
-	// Idle tracking, guarded by the registry's mutex.
-	seenActivity uint64
-	seenAt       time.Time
+	// Idle tracking, written by whoever observes the guard (Snapshot,
+	// Prune) without the registry's lock: the activity figure last seen,
+	// and when it last changed (Unix nanoseconds).
+	seenActivity atomic.Uint64
+	seenAt       atomic.Int64
 }
 
 func newGuard(name string, p Policy, tags []string, classifier breaker.Classifier, fallbacks map[string]fallback.Func) (*Guard, error) {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+	"weak"
 
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/core/fallback"
@@ -22,7 +24,8 @@ const DefaultPolicyName = "default"
 type Registry struct {
 	guards sync.Map // string -> *Guard
 
-	mu       sync.Mutex // serialises creation, policies, hooks, pruning
+	mu       sync.Mutex                     // serialises creation, policies, hooks, pruning
+	retired  map[string]weak.Pointer[Guard] // pruned guards, while a caller still holds one
 	policies map[string]Policy
 	order    []string
 	def      string
@@ -101,7 +104,7 @@ func WithProfilerLabels(extra func(ctx context.Context) []string) Option {
 // registered). Without policies every guard gets the built-in defaults
 // (see breaker.Config).
 func NewRegistry(opts ...Option) (*Registry, error) {
-	r := &Registry{policies: map[string]Policy{}, def: DefaultPolicyName, fallback: map[string]fallback.Func{}}
+	r := &Registry{policies: map[string]Policy{}, def: DefaultPolicyName, fallback: map[string]fallback.Func{}, retired: map[string]weak.Pointer[Guard]{}}
 	for _, o := range opts {
 		if err := o.apply(r); err != nil {
 			return nil, err
@@ -325,6 +328,18 @@ func (r *Registry) create(name string, opts []GuardOption) (*Guard, error) {
 	if g, ok := r.guards.Load(name); ok {
 		return g.(*Guard), nil
 	}
+	// A pruned guard that a caller still holds comes back, rather than a
+	// second guard of the same name: two would each admit up to the
+	// name's limits.
+	if w, ok := r.retired[name]; ok {
+		delete(r.retired, name)
+		if g := w.Value(); g != nil {
+			g.pruned.Store(false)
+			g.hooks.Store(r.hooks)
+			r.guards.Store(name, g)
+			return g, nil
+		}
+	}
 	p, err := r.policyFor(name, cfg.policy)
 	if err != nil {
 		return nil, err
@@ -338,7 +353,7 @@ func (r *Registry) create(name string, opts []GuardOption) (*Guard, error) {
 		g.simple = false
 	}
 	g.hooks.Store(r.hooks)
-	g.seenAt = time.Now()
+	g.seenAt.Store(time.Now().UnixNano())
 	r.guards.Store(name, g)
 	return g, nil
 }
@@ -491,13 +506,14 @@ func (r *Registry) Snapshot() []GuardSnapshot {
 }
 
 func (r *Registry) snapshotAt(now time.Time) []GuardSnapshot {
+	// No lock: the guard list is read from the concurrent map, and each
+	// guard is copied on its own, so creating guards never waits for a
+	// snapshot of a large registry.
 	gs, _ := r.Guards(All())
 	out := make([]GuardSnapshot, len(gs))
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	for i, g := range gs {
 		out[i] = g.Snapshot()
-		r.observe(g, &out[i], now)
+		observe(g, &out[i], now)
 	}
 	return out
 }
@@ -505,9 +521,9 @@ func (r *Registry) snapshotAt(now time.Time) []GuardSnapshot {
 // observe records when a guard was last seen active. Activity is detected
 // by comparing counters between observations (Snapshot and Prune), so no
 // call pays for a clock read.
-func (r *Registry) observe(g *Guard, s *GuardSnapshot, now time.Time) {
-	if a := s.activity(); a != g.seenActivity {
-		g.seenActivity, g.seenAt = a, now
+func observe(g *Guard, s *GuardSnapshot, now time.Time) {
+	if a := s.activity(); g.seenActivity.Swap(a) != a {
+		g.seenAt.Store(now.UnixNano())
 	}
 }
 
@@ -516,8 +532,12 @@ func (r *Registry) observe(g *Guard, s *GuardSnapshot, now time.Time) {
 // between observations (every Snapshot and Prune observes) spanning idle,
 // so a guard is pruned at the earliest on the second observation after it
 // fell silent. Guards in a manual state, with calls in flight, or open are
-// never pruned. A guard that is used again after being pruned is created
-// afresh.
+// never pruned.
+//
+// A pruned guard is retired, not broken: a caller that still holds it can
+// use it, and while anyone does, the registry hands that same guard out
+// again for its name, so its limits (a bulkhead's, a rate limit's) hold
+// across a prune. Once nobody holds it, the name gets a fresh guard.
 func (r *Registry) Prune(idle time.Duration) []string { return r.PruneAt(time.Now(), idle) }
 
 // PruneAt is Prune at the explicit time now.
@@ -533,23 +553,44 @@ func (r *Registry) IdleAt(now time.Time, idle time.Duration) []string {
 
 func (r *Registry) prune(now time.Time, idle time.Duration, remove bool) []string {
 	gs, _ := r.Guards(All())
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
+	var out []*Guard
 	for _, g := range gs {
 		s := g.Snapshot()
-		r.observe(g, &s, now)
+		observe(g, &s, now)
 		b := &s.Breaker
 		st := b.State
 		busy := b.Admitted > b.Succeeded+b.Failed+b.Ignored || s.Bulkhead != nil && (s.Bulkhead.InUse > 0 || s.Bulkhead.Queued > 0)
-		if b.Manual || st == breaker.Open || busy || now.Sub(g.seenAt) < idle {
+		if b.Manual || st == breaker.Open || busy || now.Sub(time.Unix(0, g.seenAt.Load())) < idle {
 			continue
 		}
-		if remove {
-			r.guards.Delete(g.name)
-			g.pruned.Store(true)
-		}
-		out = append(out, g.name)
+		out = append(out, g)
 	}
-	return out
+	names := make([]string, 0, len(out))
+	if !remove {
+		for _, g := range out {
+			names = append(names, g.name)
+		}
+		return names
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, g := range out {
+		if !r.guards.CompareAndDelete(g.name, g) {
+			continue
+		}
+		g.pruned.Store(true)
+		r.retired[g.name] = weak.Make(g)
+		runtime.AddCleanup(g, r.forget, g.name)
+		names = append(names, g.name)
+	}
+	return names
+}
+
+// forget drops a retired guard's entry once the guard is collected.
+func (r *Registry) forget(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w, ok := r.retired[name]; ok && w.Value() == nil {
+		delete(r.retired, name)
+	}
 }
