@@ -137,7 +137,10 @@ func WithChannel(name string, ch Channel, opts ...ChannelOption) Option {
 }
 
 // WithDeadLetters sets where undelivered events go. The default logs them
-// at error level (warn for ErrClosed) on the notifier's logger.
+// at error level (warn for ErrClosed) on the notifier's logger. Whatever
+// the sink, a dead letter's Err names URLs by scheme and host only: when
+// the channel's error names a URL, Err is an error with the URLs reduced
+// that wraps it.
 func WithDeadLetters(s DeadLetterSink) Option {
 	return optionFunc(func(c *config) { c.dead = s })
 }
@@ -191,7 +194,11 @@ func New(reg *core.Registry, opts ...Option) (*Notifier, error) {
 	}
 	if c.dash != "" {
 		if _, err := url.Parse(strings.ReplaceAll(c.dash, "{guard}", "g")); err != nil {
-			return nil, fmt.Errorf("notify: dashboardURL: %q is not a URL: %w", c.dash, err)
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err // the *url.Error quotes the whole URL
+			}
+			return nil, fmt.Errorf("notify: dashboardURL: %q is not a URL (shown as scheme://host only): %w", redactURL(c.dash), err)
 		}
 	}
 	if len(c.channels) == 0 {
@@ -206,6 +213,7 @@ func New(reg *core.Registry, opts ...Option) (*Notifier, error) {
 	n := &Notifier{reg: reg, dash: c.dash, drain: c.drain, dead: c.dead, inbox: make(chan change, c.inbox), drops: make(chan struct{}, 1)}
 	dead := func(d DeadLetter) {
 		defer func() { _ = recover() }()
+		d.Err = redactErr(d.Err) // whatever the channel, no URL's path, query or user info
 		n.dead.DeadLetter(d)
 	}
 	byName := make(map[string]*channel)

@@ -13,20 +13,31 @@ import (
 // Discord's /slack endpoint): a `text` line with the title and a link to
 // the dashboard, and one attachment, coloured by state, with the state,
 // reason, actor, failure rate, incident start and tags as fields. Answers
-// are classified as for Webhook.
+// are classified as for Webhook, and redirects are handled alike: not
+// followed unless Redirects allows same-origin ones.
 type Slack struct {
-	// URL is the incoming webhook's URL; required.
+	// URL is the incoming webhook's URL; required. Its path is the
+	// webhook's secret: errors and logs show its scheme and host only.
 	URL string
 	// Channel, Username and IconEmoji override the webhook's defaults
 	// where the service allows it; empty leaves them alone.
 	Channel   string
 	Username  string
 	IconEmoji string
-	// Client sends the requests; nil means http.DefaultClient.
+	// Client sends the requests; nil means http.DefaultClient (see
+	// Webhook.Client and PublicClient).
 	Client *http.Client
+	// Redirects says which redirects are followed: NoRedirects (the zero
+	// value) or SameOriginRedirects.
+	Redirects RedirectPolicy
 }
 
-func (s *Slack) validate() error { return validateURL(s.URL) }
+func (s *Slack) validate() error {
+	if err := validateURL(s.URL); err != nil {
+		return err
+	}
+	return s.Redirects.validate()
+}
 
 type slackMessage struct {
 	Text        string            `json:"text"`
@@ -52,15 +63,19 @@ type slackField struct {
 	Short bool   `json:"short"`
 }
 
-// Send posts e.
+// Send posts e. A Slack with an invalid field fails permanently without
+// sending anything.
 func (s *Slack) Send(ctx context.Context, e *Event) error {
+	if err := s.validate(); err != nil {
+		return Permanent(fmt.Errorf("notify: slack: %w", err))
+	}
 	m := slackPayload(e)
 	m.Channel, m.Username, m.IconEmoji = s.Channel, s.Username, s.IconEmoji
 	b, err := json.Marshal(m)
 	if err != nil {
 		return Permanent(err)
 	}
-	return post(ctx, s.Client, s.URL, nil, b)
+	return post(ctx, s.Client, s.Redirects, s.URL, nil, b)
 }
 
 // slackPayload builds the incoming-webhook message for e.

@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -11,12 +10,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/breakerbox/breakerbox/httpmw"
 )
 
 // Webhook headers.
@@ -41,16 +37,28 @@ var userAgent = "breakerbox-notify/" + strconv.Itoa(SchemaVersion)
 // 429 and 5xx are retried (honouring Retry-After); any other status is
 // permanent. Each attempt is signed afresh with the time of sending, so a
 // receiver's replay window applies to late retries too.
+//
+// Redirects are not followed unless Redirects allows same-origin ones, and
+// errors name the URL by scheme and host only (see the package
+// documentation, "Security model").
 type Webhook struct {
-	// URL is the endpoint; http or https.
+	// URL is the endpoint; http or https. Errors and logs show its scheme
+	// and host only, so a token in its path or query stays out of them.
 	URL string
-	// Secret is the HMAC key shared with the receiver; required.
+	// Secret is the HMAC key shared with the receiver; required: New
+	// refuses a Webhook without one, and Send fails permanently.
 	Secret []byte
-	// Header holds extra request headers (an API key, say).
+	// Header holds extra request headers (an API key, say). They are not
+	// signed.
 	Header http.Header
 	// Client sends the requests; nil means http.DefaultClient. The
-	// channel's Timeout bounds each attempt either way.
+	// channel's Timeout bounds each attempt either way. The client's
+	// CheckRedirect is consulted only for redirects that Redirects allows.
+	// PublicClient returns one that connects to public addresses only.
 	Client *http.Client
+	// Redirects says which redirects are followed: NoRedirects (the zero
+	// value) or SameOriginRedirects.
+	Redirects RedirectPolicy
 }
 
 func (w *Webhook) validate() error {
@@ -58,13 +66,17 @@ func (w *Webhook) validate() error {
 		return err
 	}
 	if len(w.Secret) == 0 {
-		return errors.New("secret: must not be empty")
+		return errors.New("secret: must not be empty: it is the HMAC-SHA256 key that lets the receiver tell your events from forged ones")
 	}
-	return nil
+	return w.Redirects.validate()
 }
 
-// Send posts e.
+// Send posts e. A Webhook with an invalid field (no secret, say) fails
+// permanently without sending anything.
 func (w *Webhook) Send(ctx context.Context, e *Event) error {
+	if err := w.validate(); err != nil {
+		return Permanent(fmt.Errorf("notify: webhook: %w", err))
+	}
 	body, err := json.Marshal(e)
 	if err != nil {
 		return Permanent(fmt.Errorf("notify: webhook: encoding event: %w", err))
@@ -76,11 +88,13 @@ func (w *Webhook) Send(ctx context.Context, e *Event) error {
 	h.Set(SignatureHeader, Sign(w.Secret, time.Now(), body))
 	h.Set(EventIDHeader, e.ID)
 	h.Set(EventTypeHeader, string(e.Type))
-	return post(ctx, w.Client, w.URL, h, body)
+	return post(ctx, w.Client, w.Redirects, w.URL, h, body)
 }
 
 // Sign returns the SignatureHeader value for body sent at t:
-// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>".
+// "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>". It does
+// not check the secret, but Verify refuses an empty one, so a signature
+// made with an empty secret never verifies.
 func Sign(secret []byte, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
 	return "t=" + ts + ",v1=" + mac(secret, ts, body)
@@ -96,6 +110,9 @@ func mac(secret []byte, ts string, body []byte) string {
 
 // Errors of Verify.
 var (
+	// ErrEmptySecret: Verify was given an empty secret. Anyone can compute
+	// an HMAC under an empty key, so such a signature proves nothing.
+	ErrEmptySecret = errors.New("notify: secret is empty")
 	// ErrNoSignature: the header is missing or malformed.
 	ErrNoSignature = errors.New("notify: no valid signature header")
 	// ErrBadSignature: no v1 signature in the header matches the body.
@@ -110,7 +127,16 @@ var (
 // one of the header's v1 signatures is the HMAC-SHA256 of "<t>.<body>"
 // under secret (compared in constant time) and t is within tolerance of
 // now (either way; zero means DefaultTolerance). Otherwise it returns an
-// error matching ErrNoSignature, ErrBadSignature or ErrStaleSignature.
+// error matching ErrEmptySecret (secret is empty: nothing is checked),
+// ErrNoSignature, ErrBadSignature or ErrStaleSignature.
+//
+// The signature covers the timestamp and the body, not the headers. Within
+// the tolerance a captured request verifies again when replayed, so a
+// receiver must de-duplicate by the event id read from the verified body
+// (Event.ID, as VerifyRequest returns it), not by the EventIDHeader, which
+// is not signed; keeping the ids seen within twice the tolerance suffices,
+// since older replays are refused as stale. Redeliveries of one event carry
+// the same id and a fresh signature.
 //
 // To rotate a secret, have the receiver try the new one and then the old
 // one until every sender has the new one.
@@ -120,6 +146,9 @@ func Verify(secret []byte, header string, body []byte, tolerance time.Duration) 
 
 // VerifyAt is Verify at the explicit time now.
 func VerifyAt(now time.Time, secret []byte, header string, body []byte, tolerance time.Duration) error {
+	if len(secret) == 0 {
+		return ErrEmptySecret
+	}
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance
 	}
@@ -163,7 +192,8 @@ const MaxBodySize = 1 << 20
 
 // VerifyRequest reads a webhook request's body (at most MaxBodySize),
 // verifies its signature as Verify does and decodes the event. It is the
-// one call a receiving handler needs:
+// one call a receiving handler needs (it still has to de-duplicate by the
+// returned Event.ID, see Verify):
 //
 //	e, err := notify.VerifyRequest(r, secret, 0)
 //	if err != nil {
@@ -171,6 +201,9 @@ const MaxBodySize = 1 << 20
 //		return
 //	}
 func VerifyRequest(r *http.Request, secret []byte, tolerance time.Duration) (Event, error) {
+	if len(secret) == 0 {
+		return Event{}, ErrEmptySecret
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBodySize+1))
 	if err != nil {
 		return Event{}, fmt.Errorf("notify: reading body: %w", err)
@@ -189,76 +222,4 @@ func VerifyRequest(r *http.Request, secret []byte, tolerance time.Duration) (Eve
 		return e, fmt.Errorf("notify: event version %d, want %d", e.Version, SchemaVersion)
 	}
 	return e, nil
-}
-
-// HTTPError is the error of an HTTP delivery answered with a status other
-// than 2xx.
-type HTTPError struct {
-	// StatusCode is the answer's status.
-	StatusCode int
-	// Body is the start of the answer's body (at most 512 bytes).
-	Body string
-	// After is the answer's Retry-After, zero if none.
-	After time.Duration
-}
-
-// Error returns "notify: HTTP <status>: <body>".
-func (e *HTTPError) Error() string {
-	s := "notify: HTTP " + strconv.Itoa(e.StatusCode)
-	if e.Body != "" {
-		s += ": " + e.Body
-	}
-	return s
-}
-
-// RetryAfter returns the answer's Retry-After, which the channel's retries
-// honour.
-func (e *HTTPError) RetryAfter() time.Duration { return e.After }
-
-// post sends body as JSON and classifies the answer.
-func post(ctx context.Context, client *http.Client, u string, h http.Header, body []byte) error {
-	if client == nil {
-		client = http.DefaultClient
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
-	if err != nil {
-		return Permanent(err)
-	}
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", userAgent)
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	he := &HTTPError{StatusCode: resp.StatusCode, Body: strings.TrimSpace(string(head)), After: parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())}
-	switch {
-	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooEarly,
-		resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
-		return he
-	}
-	return Permanent(he)
-}
-
-// parseRetryAfter reads a Retry-After value (seconds or an HTTP date,
-// capped at httpmw.MaxRetryAfter); 0 when absent or malformed.
-func parseRetryAfter(v string, now time.Time) time.Duration {
-	d, _ := httpmw.ParseRetryAfter(v, now)
-	return d
-}
-
-func validateURL(s string) error {
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("url: %q must be an absolute http or https URL", s)
-	}
-	return nil
 }

@@ -411,6 +411,12 @@ func FuzzVerify(f *testing.F) {
 	f.Add([]byte(""), []byte(""), ",,=,t=,v1=", int64(0))
 	f.Fuzz(func(t *testing.T, key, body []byte, header string, unix int64) {
 		now := time.Unix(unix%(1<<40), 0)
+		if len(key) == 0 {
+			if err := VerifyAt(now, key, Sign(key, now, body), body, 0); !errors.Is(err, ErrEmptySecret) {
+				t.Fatalf("empty secret: %v", err)
+			}
+			return
+		}
 		_ = VerifyAt(now, key, header, body, 0) // must not panic
 		h := Sign(key, now, body)
 		if err := VerifyAt(now, key, h, body, 0); err != nil {
@@ -420,4 +426,39 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("changed body: %v", err)
 		}
 	})
+}
+
+// TestVerifyRefusesEmptySecret pins issue 16 (9): Verify accepted an empty
+// secret, under which anyone can sign anything.
+func TestVerifyRefusesEmptySecret(t *testing.T) {
+	body := []byte(`{"version":1,"id":"forged"}`)
+	now := time.Now()
+	for _, s := range [][]byte{nil, {}} {
+		h := Sign(s, now, body)
+		if err := Verify(s, h, body, 0); !errors.Is(err, ErrEmptySecret) {
+			t.Errorf("Verify(%q) = %v, want ErrEmptySecret", s, err)
+		}
+		if err := VerifyAt(now, s, h, body, 0); !errors.Is(err, ErrEmptySecret) {
+			t.Errorf("VerifyAt(%q) = %v, want ErrEmptySecret", s, err)
+		}
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(string(body)))
+		r.Header.Set(SignatureHeader, h)
+		if _, err := VerifyRequest(r, s, 0); !errors.Is(err, ErrEmptySecret) {
+			t.Errorf("VerifyRequest(%q) = %v, want ErrEmptySecret", s, err)
+		}
+	}
+}
+
+// TestWebhookRefusesEmptySecret: a Webhook without a secret, used as a
+// Channel directly (New refuses it too), sends nothing and fails
+// permanently with an error naming the field.
+func TestWebhookRefusesEmptySecret(t *testing.T) {
+	srv := newRecordingServer(t, func(w http.ResponseWriter, r *http.Request) {})
+	err := (&Webhook{URL: srv.URL}).Send(context.Background(), sampleEvent())
+	if !IsPermanent(err) || !strings.Contains(err.Error(), "secret: must not be empty") {
+		t.Errorf("Send = %v, want a permanent error naming the secret", err)
+	}
+	if n := len(srv.requests()); n != 0 {
+		t.Errorf("%d unsigned requests sent", n)
+	}
 }
