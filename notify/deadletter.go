@@ -22,6 +22,9 @@ type DeadLetter struct {
 	// Attempts is how many delivery attempts were made (0 if none).
 	Attempts int
 	// Err is why: the last attempt's error, ErrQueueFull or ErrClosed.
+	// URLs in its message are reduced to scheme://host (the notifier wraps
+	// a channel's error that names one; errors.Is and errors.As still see
+	// the original).
 	Err error
 	// At is when the event was given up.
 	At time.Time

@@ -2,6 +2,7 @@ package notify_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -107,4 +108,21 @@ func ExampleSlog() {
 	_ = n.Close(context.Background())
 	// Output:
 	// level=WARN msg="db forced-open" event.type=forced-open rule=default guard=db from=closed to=forced-open reason=failover actor=bob
+}
+
+// Where tenants or a configuration API choose the URLs, a client from
+// PublicClient refuses internal destinations after name resolution. The
+// error names the URL by scheme and host only, never its path or query.
+func ExamplePublicClient() {
+	w := &notify.Webhook{
+		URL:    "http://127.0.0.1:9/hooks/T0SECRET?token=abc",
+		Secret: []byte("shared secret"),
+		Client: notify.PublicClient(),
+	}
+	err := w.Send(context.Background(), &notify.Event{ID: "e1", Type: notify.Opened, Guard: "payments"})
+	fmt.Println(errors.Is(err, notify.ErrRefusedAddress), notify.IsPermanent(err))
+	fmt.Println(err)
+	// Output:
+	// true true
+	// notify: POST http://127.0.0.1:9: dial tcp 127.0.0.1:9: notify: dial guard refused the address: 127.0.0.1 is a loopback address
 }
