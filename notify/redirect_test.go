@@ -93,6 +93,7 @@ func TestWebhookAndSlackDoNotFollowRedirectsByDefault(t *testing.T) {
 func TestSameOriginRedirects(t *testing.T) {
 	foreign := newRecordingServer(t, func(w http.ResponseWriter, r *http.Request) {})
 	var srv *recordingServer
+	var mu sync.Mutex
 	var verified []Event
 	srv = newRecordingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
@@ -112,7 +113,9 @@ func TestSameOriginRedirects(t *testing.T) {
 				http.Error(w, "refused", http.StatusUnauthorized)
 				return
 			}
+			mu.Lock()
 			verified = append(verified, e)
+			mu.Unlock()
 			w.WriteHeader(http.StatusNoContent)
 		}
 	})
@@ -126,8 +129,11 @@ func TestSameOriginRedirects(t *testing.T) {
 			t.Fatalf("%s: same-origin redirect: %v", path, err)
 		}
 	}
-	if len(verified) != 2 || verified[0].ID != sampleEvent().ID {
-		t.Fatalf("the redirect target verified %d events, want 2", len(verified))
+	mu.Lock()
+	got := append([]Event(nil), verified...)
+	mu.Unlock()
+	if len(got) != 2 || got[0].ID != sampleEvent().ID {
+		t.Fatalf("the redirect target verified %d events, want 2", len(got))
 	}
 
 	var he *HTTPError
