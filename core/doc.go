@@ -8,6 +8,23 @@
 // ones and takes a [Snapshot] of all of them for exporters, the admin API
 // and the dashboard.
 //
+// # Policies
+//
+// A [Policy] is plain data (JSON with durations as strings). A guard takes
+// the policy named as the guard, else the first policy whose Match pattern
+// matches its name, else the registry's default. Patterns fit the names
+// adapters build ("/pkg.Svc/Method" for gRPC, "GET /quote/{sku}" for HTTP
+// routes, "payments.charge" for your own): "*" alone matches every name; in
+// a longer pattern "*" stays within one "/"-separated segment and "**"
+// crosses segments, so "GET /*" matches "GET /quote" and "GET /**" also
+// matches "GET /quote/{sku}" (see Policy.Match and [MatchName]).
+//
+// In every policy field, zero means "not set": the value comes from the
+// Extends parent, else the default documented on the field. Every duration
+// is at most [MaxDuration] (10 years), defaults included. Invalid policies,
+// and JSON values that do not decode, are refused with the field's path,
+// such as `breaker.openDuration: "3x" is not a duration`.
+//
 // Two ways to run a call through a guard:
 //
 //   - [Do] (or [Guard.Do]) wraps a function: it admits the call, runs it,

@@ -1,11 +1,16 @@
 package core
 
 import (
+	"bytes"
+	"encoding"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"reflect"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/core/bulkhead"
@@ -22,10 +27,12 @@ type Duration time.Duration
 func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
 
 // UnmarshalText decodes a duration string accepted by time.ParseDuration.
+// Its error quotes the text: `"3x" is not a duration such as "30s" or
+// "1m30s"`; a policy's JSON decoding puts the field's path in front.
 func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("duration %q: want a string such as \"30s\" or \"1m30s\"", b)
+		return fmt.Errorf("%q is not a duration such as \"30s\" or \"1m30s\"", b)
 	}
 	*d = Duration(v)
 	return nil
@@ -36,19 +43,62 @@ func (d Duration) String() string { return time.Duration(d).String() }
 
 // Policy is the plain-data description of a guard: which primitives it has
 // and how they are configured. It encodes to and from JSON (durations as
-// strings). A zero field means "inherit from Extends, else the default".
+// strings such as "30s"); a value that does not decode is refused with its
+// field's path, as in `breaker.openDuration: "3x" is not a duration`.
 //
 // A guard takes the policy whose Name equals the guard's name, else the
 // first policy (in the order they were added) with a Match pattern that
 // matches the name, else the registry's default policy.
+//
+// # Zero means not set
+//
+// One rule holds for every field of Policy and of its sections
+// (BreakerPolicy, BulkheadPolicy, RateLimitPolicy, RetryPolicy,
+// RetryBudgetPolicy): a zero value (0, "0s", "", false, an empty list, or
+// the field left out of the JSON) means "not set". A field that is not set
+// takes the value of the Extends parent, else its default, which is
+// documented on the field. An explicit zero is the same as leaving the field
+// out: "halfOpenProbes": 0 is the default of one probe, as "openDuration":
+// "0s" is the default of 30 seconds. Where a feature can be off, off is its
+// default (consecutiveFailures, slowCallDuration, timeout, maxQueue, ...) or
+// is written as a negative number (the retry budget's ratio and
+// minRetriesPerSec); a child policy therefore cannot turn off, by writing a
+// zero, what its parent turned on. Two fields have no default and are
+// required in their section: bulkhead.maxConcurrent and rateLimit.limit. A
+// policy is validated on its own as well as merged with its parent, so a
+// section it declares needs its required fields, and its own cross-field
+// rules must hold with the defaults (slowCallRate needs slowCallDuration),
+// even where the parent would supply them.
+//
+// # Limits
+//
+// Every duration is at most MaxDuration (10 years), before and after
+// defaults are filled in: an openDuration longer than MaxDuration/10 needs
+// an explicit maxOpenDuration, whose default is 10 × openDuration. This
+// keeps every time computed from a policy (now + the open duration, a
+// grown backoff) far from overflowing.
 type Policy struct {
 	// Name identifies the policy; required.
 	Name string `json:"name"`
 	// Extends names a parent policy whose fields this one inherits where its
-	// own are zero.
+	// own are not set (zero).
 	Extends string `json:"extends,omitempty"`
-	// Match lists guard-name patterns (path.Match syntax, such as
-	// "payments.*") this policy applies to.
+	// Match lists patterns of the guard names this policy applies to. A
+	// pattern is matched against the whole name:
+	//
+	//	*        alone: any name at all ("*" is the catch-all)
+	//	*        within a pattern: any run of characters except "/"
+	//	**       any run of characters, "/" included
+	//	?        any one character except "/"
+	//	[a-z]    one character (not "/") in the class; [^a-z] negates it
+	//	\c       the character c itself (\*, \?, \[, \\)
+	//
+	// Other characters match themselves. So "payments.*" matches
+	// "payments.charge"; "GET /*" matches "GET /quote" but not
+	// "GET /quote/{sku}", which "GET /**" matches; "/pkg.Svc/*" matches
+	// every method of a gRPC service. A pattern that is empty, has an
+	// unterminated class or escape, or a run of three stars is refused by
+	// Validate. MatchName applies the same rule.
 	Match []string `json:"match,omitempty"`
 	// Tags group guards for operations on many at once (force open every
 	// guard tagged "stripe").
@@ -77,11 +127,12 @@ type Policy struct {
 	Fallbacks []FallbackRef `json:"fallbacks,omitempty"`
 }
 
-// RateLimitPolicy is the plain-data form of ratelimit.Config.
+// RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
+// not set (see Policy).
 type RateLimitPolicy struct {
 	// Algorithm is "token_bucket" (default), "gcra" or "sliding_window".
 	Algorithm string `json:"algorithm,omitempty"`
-	// Limit is the number of calls allowed per Per.
+	// Limit is the number of calls allowed per Per; required (above 0).
 	Limit float64 `json:"limit"`
 	// Per is the period of Limit; default one second.
 	Per Duration `json:"per,omitempty"`
@@ -93,24 +144,37 @@ type RateLimitPolicy struct {
 }
 
 // RetryPolicy is the plain-data form of retry.Config; see that type for
-// defaults.
+// the meaning of each field. Zero means not set (see Policy).
 type RetryPolicy struct {
-	MaxAttempts  int      `json:"maxAttempts,omitempty"`
+	// MaxAttempts counts every attempt, the first included. Default 3; 1
+	// means no retries.
+	MaxAttempts int `json:"maxAttempts,omitempty"`
+	// InitialDelay is the delay before the first retry. Default 100ms.
 	InitialDelay Duration `json:"initialDelay,omitempty"`
-	MaxDelay     Duration `json:"maxDelay,omitempty"`
-	MaxTotal     Duration `json:"maxTotal,omitempty"`
-	Multiplier   float64  `json:"multiplier,omitempty"`
+	// MaxDelay caps one delay. Default 10s.
+	MaxDelay Duration `json:"maxDelay,omitempty"`
+	// MaxTotal caps a whole call, attempts and delays. Default none.
+	MaxTotal Duration `json:"maxTotal,omitempty"`
+	// Multiplier grows the delay after each retry. Default 2; 1 keeps it
+	// constant.
+	Multiplier float64 `json:"multiplier,omitempty"`
 	// Jitter is "full" (default), "decorrelated" or "none".
 	Jitter string `json:"jitter,omitempty"`
 	// Budget limits retries to a share of calls; nil means no budget.
 	Budget *RetryBudgetPolicy `json:"budget,omitempty"`
 }
 
-// RetryBudgetPolicy is the plain-data form of retry.BudgetConfig.
+// RetryBudgetPolicy is the plain-data form of retry.BudgetConfig. Zero
+// means not set (see Policy); a negative number turns a share off.
 type RetryBudgetPolicy struct {
-	Ratio            float64  `json:"ratio,omitempty"`
-	MinRetriesPerSec int      `json:"minRetriesPerSec,omitempty"`
-	Window           Duration `json:"window,omitempty"`
+	// Ratio is the share of calls that may be retried. Default 0.2; negative
+	// means none (only MinRetriesPerSec).
+	Ratio float64 `json:"ratio,omitempty"`
+	// MinRetriesPerSec lets a quiet service retry at all. Default 10;
+	// negative means none.
+	MinRetriesPerSec int `json:"minRetriesPerSec,omitempty"`
+	// Window is how long a call or a retry counts. Default 10s.
+	Window Duration `json:"window,omitempty"`
 }
 
 // FallbackRef names a registered fallback and the failures it answers.
@@ -123,43 +187,86 @@ type FallbackRef struct {
 }
 
 // BreakerPolicy is the plain-data form of breaker.Config; see that type for
-// the meaning and default of each field. Rates are percentages.
+// the meaning of each field. Rates are percentages. Zero means not set (see
+// Policy): the default named on each field applies.
 type BreakerPolicy struct {
 	// Mode starts the breaker in a manual state: "" or "auto" (default),
 	// "disabled", "metrics-only" or "forced-open".
-	Mode                string    `json:"mode,omitempty"`
-	Window              string    `json:"window,omitempty"` // "count" (default) or "time"
-	WindowSize          int       `json:"windowSize,omitempty"`
-	WindowDuration      Duration  `json:"windowDuration,omitempty"`
-	Buckets             int       `json:"buckets,omitempty"`
-	MinCalls            int       `json:"minCalls,omitempty"`
-	FailureRate         float64   `json:"failureRate,omitempty"`
-	DisableFailureRate  bool      `json:"disableFailureRate,omitempty"`
-	SlowCallDuration    Duration  `json:"slowCallDuration,omitempty"`
-	SlowCallRate        float64   `json:"slowCallRate,omitempty"`
-	ConsecutiveFailures int       `json:"consecutiveFailures,omitempty"`
-	OpenDuration        Duration  `json:"openDuration,omitempty"`
-	OpenBackoff         float64   `json:"openBackoff,omitempty"`
-	MaxOpenDuration     Duration  `json:"maxOpenDuration,omitempty"`
-	OpenJitter          float64   `json:"openJitter,omitempty"`
-	HalfOpenProbes      int       `json:"halfOpenProbes,omitempty"`
-	SuccessThreshold    int       `json:"successThreshold,omitempty"`
-	ProbeTimeout        Duration  `json:"probeTimeout,omitempty"`
-	RampSteps           []float64 `json:"rampSteps,omitempty"`
-	RampStepDuration    Duration  `json:"rampStepDuration,omitempty"`
-	RampMinCalls        int       `json:"rampMinCalls,omitempty"`
-	GraceCalls          int       `json:"graceCalls,omitempty"`
-	GraceDuration       Duration  `json:"graceDuration,omitempty"`
+	Mode string `json:"mode,omitempty"`
+	// Window is "count" (default) or "time".
+	Window string `json:"window,omitempty"`
+	// WindowSize is the calls a count window holds. Default 100.
+	WindowSize int `json:"windowSize,omitempty"`
+	// WindowDuration is the span of a time window. Default 60s.
+	WindowDuration Duration `json:"windowDuration,omitempty"`
+	// Buckets divide a time window. Default 10.
+	Buckets int `json:"buckets,omitempty"`
+	// MinCalls is the calls the window needs before the rates apply.
+	// Default 20, or windowSize when smaller.
+	MinCalls int `json:"minCalls,omitempty"`
+	// FailureRate opens the breaker. Default 50; DisableFailureRate turns
+	// the rule off.
+	FailureRate float64 `json:"failureRate,omitempty"`
+	// DisableFailureRate turns the failure-rate rule off.
+	DisableFailureRate bool `json:"disableFailureRate,omitempty"`
+	// SlowCallDuration is the latency from which a call is slow. Default
+	// none (slow calls are not tracked).
+	SlowCallDuration Duration `json:"slowCallDuration,omitempty"`
+	// SlowCallRate opens the breaker. Default 100 when slowCallDuration is
+	// set.
+	SlowCallRate float64 `json:"slowCallRate,omitempty"`
+	// ConsecutiveFailures opens the breaker after so many failures in a
+	// row. Default none (the rule is off).
+	ConsecutiveFailures int `json:"consecutiveFailures,omitempty"`
+	// OpenDuration is how long the breaker stays open. Default 30s.
+	OpenDuration Duration `json:"openDuration,omitempty"`
+	// OpenBackoff multiplies the open duration after each failed probe.
+	// Default 2; 1 keeps it constant.
+	OpenBackoff float64 `json:"openBackoff,omitempty"`
+	// MaxOpenDuration caps the grown open duration. Default 10 ×
+	// openDuration.
+	MaxOpenDuration Duration `json:"maxOpenDuration,omitempty"`
+	// OpenJitter randomises each open duration by up to this fraction.
+	// Default none.
+	OpenJitter float64 `json:"openJitter,omitempty"`
+	// HalfOpenProbes is the most probes in flight at once. Default 1 (a
+	// half-open breaker always admits at least one probe).
+	HalfOpenProbes int `json:"halfOpenProbes,omitempty"`
+	// SuccessThreshold is the successful probes that close the breaker.
+	// Default 1.
+	SuccessThreshold int `json:"successThreshold,omitempty"`
+	// ProbeTimeout is how long a probe may run unreported. Default
+	// openDuration.
+	ProbeTimeout Duration `json:"probeTimeout,omitempty"`
+	// RampSteps replace probing with a ramp of traffic percentages. Default
+	// none.
+	RampSteps []float64 `json:"rampSteps,omitempty"`
+	// RampStepDuration is how long a ramp step lasts. Default 10s.
+	RampStepDuration Duration `json:"rampStepDuration,omitempty"`
+	// RampMinCalls is the calls a ramp step needs before it can reopen the
+	// breaker. Default 5.
+	RampMinCalls int `json:"rampMinCalls,omitempty"`
+	// GraceCalls are let through after a trip. Default none.
+	GraceCalls int `json:"graceCalls,omitempty"`
+	// GraceDuration lets calls through after a trip. Default none.
+	GraceDuration Duration `json:"graceDuration,omitempty"`
 	// MeasureLatency passes every call's latency to classifiers and
 	// completion hooks.
 	MeasureLatency bool `json:"measureLatency,omitempty"`
 }
 
-// BulkheadPolicy is the plain-data form of bulkhead.Config.
+// BulkheadPolicy is the plain-data form of bulkhead.Config. Zero means not
+// set (see Policy).
 type BulkheadPolicy struct {
-	MaxConcurrent int      `json:"maxConcurrent"`
-	MaxQueue      int      `json:"maxQueue,omitempty"`
-	MaxWait       Duration `json:"maxWait,omitempty"`
+	// MaxConcurrent is the calls allowed to run at once; required (at
+	// least 1).
+	MaxConcurrent int `json:"maxConcurrent"`
+	// MaxQueue is the callers allowed to wait for a slot. Default none: a
+	// call that finds no free slot is rejected at once.
+	MaxQueue int `json:"maxQueue,omitempty"`
+	// MaxWait is the longest a queued caller waits. Default none: until its
+	// context ends.
+	MaxWait Duration `json:"maxWait,omitempty"`
 }
 
 // PolicyError reports an invalid policy, naming it.
@@ -271,16 +378,20 @@ func (r FallbackRef) kinds() ([]fallback.Kind, error) {
 }
 
 // Validate reports the first problem with p on its own (Extends is resolved
-// by the registry): a missing name, a bad pattern, or an impossible value,
-// naming the field and the value.
+// by the registry, which validates the result again): a missing name, a bad
+// pattern, a duration over MaxDuration (after defaults), or an impossible
+// value, naming the field and the value.
 func (p Policy) Validate() error {
 	if p.Name == "" {
 		return &PolicyError{Policy: p.Name, Err: errors.New("name: must not be empty")}
 	}
 	for i, m := range p.Match {
-		if _, err := path.Match(m, ""); err != nil {
+		if _, err := parsePattern(m); err != nil {
 			return &PolicyError{Policy: p.Name, Err: fmt.Errorf("match[%d]: %q is not a valid pattern: %w", i, m, err)}
 		}
+	}
+	if err := p.checkDurations(); err != nil {
+		return &PolicyError{Policy: p.Name, Err: err}
 	}
 	if _, err := p.Breaker.mode(); err != nil {
 		return &PolicyError{Policy: p.Name, Err: err}
@@ -338,7 +449,7 @@ func (p Policy) Validate() error {
 // matches reports whether the policy applies to the guard name.
 func (p *Policy) matches(name string) bool {
 	for _, m := range p.Match {
-		if ok, _ := path.Match(m, name); ok {
+		if ok, _ := MatchName(m, name); ok {
 			return true
 		}
 	}
@@ -367,4 +478,539 @@ func merge(dst, src reflect.Value) {
 			d.Set(s)
 		}
 	}
+}
+
+// MaxDuration is the longest duration a policy may hold, in any field and
+// after defaults are filled in: 10 years (87600h). The admin API refuses to
+// open a breaker for longer, or until a time further away.
+const MaxDuration = 10 * 365 * 24 * time.Hour
+
+// maxDurationText describes MaxDuration in errors.
+var maxDurationText = "the maximum " + MaxDuration.String() + " (10 years)"
+
+var durationType = reflect.TypeFor[Duration]()
+
+// checkDurations refuses a duration longer than MaxDuration, in any field
+// or once defaults are filled in, naming the field by its JSON path.
+func (p *Policy) checkDurations() error {
+	if err := checkDurationFields(reflect.ValueOf(p).Elem(), ""); err != nil {
+		return err
+	}
+	if b := p.Breaker; b != nil && b.MaxOpenDuration == 0 {
+		// The breaker's default maxOpenDuration is 10 × openDuration.
+		if open := time.Duration(b.OpenDuration); open > MaxDuration/10 {
+			return fmt.Errorf("breaker.openDuration: %s makes the default maxOpenDuration (10 × openDuration) %s, longer than %s; set maxOpenDuration",
+				open, 10*open, maxDurationText)
+		}
+	}
+	return nil
+}
+
+func checkDurationFields(v reflect.Value, path string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name, ok := jsonName(t.Field(i))
+		if !ok {
+			continue
+		}
+		f, p := v.Field(i), joinJSONPath(path, name)
+		switch {
+		case f.Type() == durationType:
+			if d := time.Duration(f.Int()); d > MaxDuration {
+				return fmt.Errorf("%s: %s is longer than %s", p, d, maxDurationText)
+			}
+		case f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.Struct:
+			if err := checkDurationFields(f.Elem(), p); err != nil {
+				return err
+			}
+		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
+			for j := 0; j < f.Len(); j++ {
+				if err := checkDurationFields(f.Index(j), fmt.Sprintf("%s[%d]", p, j)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// MatchName reports whether a guard name matches a policy's Match pattern,
+// under the rule documented on Policy.Match: "*" alone matches every name;
+// in a longer pattern "*" matches within one "/"-separated segment and "**"
+// across segments. The only error is a malformed pattern.
+func MatchName(pattern, name string) (bool, error) {
+	items, err := parsePattern(pattern)
+	if err != nil {
+		return false, err
+	}
+	return matchItems(items, name), nil
+}
+
+// A pattern is parsed into items, each matching one character or a run.
+type patternItem struct {
+	kind   itemKind
+	r      rune   // itemRune
+	neg    bool   // itemClass: negated
+	ranges []rune // itemClass: lo, hi pairs
+}
+
+type itemKind uint8
+
+const (
+	itemRune  itemKind = iota // the rune r
+	itemOne                   // ?: one rune but '/'
+	itemClass                 // [...]: one rune but '/', in (or not in) ranges
+	itemStar                  // *: a run of runes without '/'
+	itemAny                   // **, or a lone *: any run
+)
+
+// parsePattern parses a Match pattern, or says what is wrong with it.
+func parsePattern(pattern string) ([]patternItem, error) {
+	if pattern == "" {
+		return nil, errors.New("it is empty; \"*\" matches every name")
+	}
+	if pattern == "*" {
+		return []patternItem{{kind: itemAny}}, nil
+	}
+	var items []patternItem
+	for i := 0; i < len(pattern); {
+		switch c := pattern[i]; c {
+		case '*':
+			n := len(pattern[i:]) - len(strings.TrimLeft(pattern[i:], "*"))
+			if n > 2 {
+				return nil, fmt.Errorf("%s at byte %d: use * (within a /-separated segment) or ** (across /)", pattern[i:i+n], i)
+			}
+			items = append(items, patternItem{kind: itemStar + itemKind(n-1)})
+			i += n
+		case '?':
+			items = append(items, patternItem{kind: itemOne})
+			i++
+		case '[':
+			it, n, err := parseClass(pattern[i:])
+			if err != nil {
+				return nil, fmt.Errorf("character class at byte %d: %w", i, err)
+			}
+			items = append(items, it)
+			i += n
+		default:
+			r, n, err := patternRune(pattern[i:])
+			if err != nil {
+				return nil, fmt.Errorf("byte %d: %w", i, err)
+			}
+			items = append(items, patternItem{kind: itemRune, r: r})
+			i += n
+		}
+	}
+	return items, nil
+}
+
+// patternRune reads one rune of a pattern, an escaped one included, and
+// returns it and the bytes it took.
+func patternRune(s string) (rune, int, error) {
+	if s[0] != '\\' {
+		r, n := utf8.DecodeRuneInString(s)
+		return r, n, nil
+	}
+	if len(s) == 1 {
+		return 0, 0, errors.New(`it ends with an unfinished escape \`)
+	}
+	r, n := utf8.DecodeRuneInString(s[1:])
+	return r, n + 1, nil
+}
+
+// parseClass parses a class that starts s ("[...]"), returning it and the
+// bytes it took.
+func parseClass(s string) (patternItem, int, error) {
+	it := patternItem{kind: itemClass}
+	i := 1
+	if i < len(s) && s[i] == '^' {
+		it.neg = true
+		i++
+	}
+	for {
+		if i >= len(s) {
+			return it, 0, errors.New("no closing ]")
+		}
+		if s[i] == ']' {
+			if len(it.ranges) == 0 {
+				return it, 0, errors.New("it is empty")
+			}
+			return it, i + 1, nil
+		}
+		if s[i] == '-' {
+			return it, 0, errors.New(`a "-" must follow a character or be escaped (\-)`)
+		}
+		lo, n, err := patternRune(s[i:])
+		if err != nil {
+			return it, 0, err
+		}
+		i += n
+		hi := lo
+		if i < len(s) && s[i] == '-' {
+			if i+1 >= len(s) || s[i+1] == ']' {
+				return it, 0, errors.New(`a range has no end; escape a final "-" (\-)`)
+			}
+			if hi, n, err = patternRune(s[i+1:]); err != nil {
+				return it, 0, err
+			}
+			if hi < lo {
+				return it, 0, fmt.Errorf("range %c-%c is backwards", lo, hi)
+			}
+			i += 1 + n
+		}
+		it.ranges = append(it.ranges, lo, hi)
+	}
+}
+
+// one reports whether a single-rune item matches r.
+func (it *patternItem) one(r rune) bool {
+	switch it.kind {
+	case itemRune:
+		return r == it.r
+	case itemOne:
+		return r != '/'
+	case itemClass:
+		if r == '/' {
+			return false
+		}
+		in := false
+		for k := 0; k < len(it.ranges); k += 2 {
+			if it.ranges[k] <= r && r <= it.ranges[k+1] {
+				in = true
+				break
+			}
+		}
+		return in != it.neg
+	}
+	return false
+}
+
+// matchItems matches a parsed pattern against the whole name. It runs in
+// O(len(items) × len(name)) whatever the pattern: m[j] says whether the
+// items so far match the first j runes of the name.
+func matchItems(items []patternItem, name string) bool {
+	rs := []rune(name)
+	m := make([]bool, len(rs)+1)
+	next := make([]bool, len(rs)+1)
+	m[0] = true
+	for k := range items {
+		it := &items[k]
+		switch it.kind {
+		case itemStar, itemAny:
+			next[0] = m[0]
+			for j := 1; j <= len(rs); j++ {
+				next[j] = m[j] || next[j-1] && (it.kind == itemAny || rs[j-1] != '/')
+			}
+		default:
+			next[0] = false
+			for j := 1; j <= len(rs); j++ {
+				next[j] = m[j-1] && it.one(rs[j-1])
+			}
+		}
+		m, next = next, m
+	}
+	return m[len(rs)]
+}
+
+// UnmarshalJSON decodes a policy as encoding/json does (keys matched
+// without regard to case, unknown keys ignored), except that a value that
+// does not decode is reported as a *PolicyError naming the field by its
+// path: `core: policy "p": breaker.openDuration: "3x" is not a duration
+// such as "30s" or "1m30s"`.
+func (p *Policy) UnmarshalJSON(data []byte) error {
+	type plain Policy
+	if err := json.Unmarshal(data, (*plain)(p)); err != nil {
+		var named struct{ Name string }
+		_ = json.Unmarshal(data, &named) // best effort, to name the policy
+		return &PolicyError{Policy: named.Name, Err: locateJSONError(data, reflect.TypeFor[plain](), err)}
+	}
+	return nil
+}
+
+// UnmarshalJSON decodes the section, naming the field of a value that does
+// not decode (see Policy.UnmarshalJSON).
+func (p *BreakerPolicy) UnmarshalJSON(data []byte) error {
+	type plain BreakerPolicy
+	return decodeSection(data, (*plain)(p))
+}
+
+// UnmarshalJSON decodes the section, naming the field of a value that does
+// not decode (see Policy.UnmarshalJSON).
+func (p *BulkheadPolicy) UnmarshalJSON(data []byte) error {
+	type plain BulkheadPolicy
+	return decodeSection(data, (*plain)(p))
+}
+
+// UnmarshalJSON decodes the section, naming the field of a value that does
+// not decode (see Policy.UnmarshalJSON).
+func (p *RateLimitPolicy) UnmarshalJSON(data []byte) error {
+	type plain RateLimitPolicy
+	return decodeSection(data, (*plain)(p))
+}
+
+// UnmarshalJSON decodes the section, naming the field of a value that does
+// not decode (see Policy.UnmarshalJSON).
+func (p *RetryPolicy) UnmarshalJSON(data []byte) error {
+	type plain RetryPolicy
+	return decodeSection(data, (*plain)(p))
+}
+
+// UnmarshalJSON decodes the section, naming the field of a value that does
+// not decode (see Policy.UnmarshalJSON).
+func (p *RetryBudgetPolicy) UnmarshalJSON(data []byte) error {
+	type plain RetryBudgetPolicy
+	return decodeSection(data, (*plain)(p))
+}
+
+// decodeSection decodes data into v, a pointer to a policy section's plain
+// twin, naming the field of a value that does not decode.
+func decodeSection(data []byte, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("core: %w", locateJSONError(data, reflect.TypeOf(v).Elem(), err))
+	}
+	return nil
+}
+
+// locateJSONError finds, in data decoded into type t, the first value that
+// does not decode, and returns a *jsonFieldError naming it by its path. It
+// returns err itself for a syntax error or when no value is at fault.
+func locateJSONError(data []byte, t reflect.Type, err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var fe *jsonFieldError
+	if werr := walkJSON(dec, t, ""); errors.As(werr, &fe) {
+		return fe
+	}
+	return err
+}
+
+// jsonFieldError is a JSON value that does not decode into its field.
+type jsonFieldError struct {
+	path    string // such as "breaker.openDuration" or "fallbacks[1].name"
+	problem string
+}
+
+func (e *jsonFieldError) Error() string {
+	if e.path == "" {
+		return e.problem
+	}
+	return e.path + ": " + e.problem
+}
+
+var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+
+// walkJSON reads the next value from dec and checks it against t as
+// encoding/json would decode it, returning a *jsonFieldError for the first
+// value that does not fit.
+func walkJSON(dec *json.Decoder, t reflect.Type, path string) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if tok == nil {
+		return nil // null leaves any field as it is
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	bad := func() error {
+		if d, ok := tok.(json.Delim); ok {
+			if err := skipJSON(dec, d); err != nil {
+				return err
+			}
+		}
+		return &jsonFieldError{path, "want " + jsonWant(t) + ", got " + jsonGot(tok)}
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		s, ok := tok.(string)
+		if !ok {
+			return bad()
+		}
+		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
+			return &jsonFieldError{path, err.Error()}
+		}
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if tok != json.Delim('{') {
+			return bad()
+		}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ := kt.(string)
+			f, ok := jsonField(t, key)
+			if !ok {
+				if err := walkJSON(dec, reflect.TypeFor[any](), ""); err != nil {
+					return err
+				}
+				continue
+			}
+			name, _ := jsonName(f)
+			if err := walkJSON(dec, f.Type, joinJSONPath(path, name)); err != nil {
+				return err
+			}
+		}
+		_, err := dec.Token()
+		return err
+	case reflect.Slice:
+		if tok != json.Delim('[') {
+			return bad()
+		}
+		for i := 0; dec.More(); i++ {
+			if err := walkJSON(dec, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		_, err := dec.Token()
+		return err
+	case reflect.String:
+		if _, ok := tok.(string); !ok {
+			return bad()
+		}
+	case reflect.Bool:
+		if _, ok := tok.(bool); !ok {
+			return bad()
+		}
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return bad()
+		}
+		if _, err := strconv.ParseInt(string(n), 10, t.Bits()); err != nil {
+			return bad()
+		}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return bad()
+		}
+		if _, err := strconv.ParseUint(string(n), 10, t.Bits()); err != nil {
+			return bad()
+		}
+	case reflect.Float32, reflect.Float64:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return bad()
+		}
+		if _, err := strconv.ParseFloat(string(n), t.Bits()); err != nil {
+			return &jsonFieldError{path, string(n) + " is out of range"}
+		}
+	default: // an interface: anything goes
+		if d, ok := tok.(json.Delim); ok {
+			return skipJSON(dec, d)
+		}
+	}
+	return nil
+}
+
+// skipJSON consumes the rest of the value opened by d.
+func skipJSON(dec *json.Decoder, d json.Delim) error {
+	if d != '{' && d != '[' {
+		return nil
+	}
+	for depth := 1; depth > 0; {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
+	return nil
+}
+
+// jsonWant describes the JSON a type decodes from.
+func jsonWant(t reflect.Type) string {
+	switch {
+	case t == durationType:
+		return `a duration string such as "30s"`
+	case reflect.PointerTo(t).Implements(textUnmarshalerType):
+		return "a string"
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "an integer"
+}
+
+// jsonGot describes a JSON token.
+func jsonGot(tok json.Token) string {
+	switch v := tok.(type) {
+	case string:
+		if len(v) > 40 {
+			v = v[:37] + "..."
+		}
+		return "the string " + strconv.Quote(v)
+	case json.Number:
+		return "the number " + string(v)
+	case bool:
+		return strconv.FormatBool(v)
+	case json.Delim:
+		if v == '[' {
+			return "an array"
+		}
+		return "an object"
+	}
+	return "null"
+}
+
+// jsonName returns a struct field's JSON name, and false for a field JSON
+// leaves out.
+func jsonName(f reflect.StructField) (string, bool) {
+	tag := f.Tag.Get("json")
+	if tag == "-" || !f.IsExported() {
+		return "", false
+	}
+	name, _, _ := strings.Cut(tag, ",")
+	if name == "" {
+		name = f.Name
+	}
+	return name, true
+}
+
+// jsonField finds the field a JSON key decodes into, as encoding/json does:
+// an exact match first, else one that differs only in case.
+func jsonField(t reflect.Type, key string) (reflect.StructField, bool) {
+	var fold reflect.StructField
+	found := false
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, ok := jsonName(f)
+		switch {
+		case !ok:
+		case name == key:
+			return f, true
+		case !found && strings.EqualFold(name, key):
+			fold, found = f, true
+		}
+	}
+	return fold, found
+}
+
+func joinJSONPath(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
 }
