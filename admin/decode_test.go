@@ -20,7 +20,7 @@ func TestStrictBodies(t *testing.T) {
 		{"trailing data", `{"name":"search","reason":"x"} {}`, 400, codeInvalid, "after the JSON value"},
 		{"syntax", `{"name":"search",`, 400, codeInvalid, "request body"},
 		{"wrong type", `{"name":"search","reason":7}`, 400, codeInvalid, "reason: want a string, got number"},
-		{"bad duration", `{"name":"search","reason":"x","duration":"soon"}`, 400, codeInvalid, `duration: duration "soon"`},
+		{"bad duration", `{"name":"search","reason":"x","duration":"soon"}`, 400, codeInvalid, `duration: "soon" is not a duration`},
 		{"bad time", `{"name":"search","reason":"x","until":"tomorrow"}`, 400, codeInvalid, "until:"},
 		{"not an object", `["search"]`, 400, codeInvalid, "request body"},
 		{"empty", ``, 400, codeInvalid, "empty"},

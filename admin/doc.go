@@ -14,7 +14,7 @@
 // It serves
 //
 //	GET  /v1/guards[?tag=t&state=s]   every guard: state, counters, window, open-until, tags, policy
-//	GET  /v1/guards/{name}            one guard, with its resolved policy (names may contain "/")
+//	GET  /v1/guards/{name}            one guard, with its resolved policy (name escaped: GuardPath)
 //	POST /v1/operations/{op}          open, close (= disable), disable, metrics-only, reset, release
 //	POST /v1/prune                    remove guards idle longer than a duration (or a dry run)
 //	GET  /v1/snapshot                 every guard's state and manual override, as a document
@@ -40,6 +40,25 @@
 // An operation on an unknown guard, or on a tag no guard carries, is a 404:
 // the API never creates a guard by naming it, except when a snapshot
 // restore re-applies an override to a guard that does not exist yet.
+//
+// An open lasts at most core.MaxDuration (10 years): a longer duration, or
+// an until time further away (in an operation or a snapshot's override), is
+// refused with a 400 naming the field and the value, so that no open-until
+// can overflow into the past.
+//
+// # Guard names in paths
+//
+// Guard names may hold any character, "/" included: gRPC guards are named
+// "/pkg.Svc/Method", route guards "GET /users/{id}". In GET /v1/guards/{name}
+// everything after "/v1/guards/" is the name, percent-escaped or not: the
+// handler neither cleans nor redirects it, so /v1/guards//pkg.Svc/Method and
+// /v1/guards/%2Fpkg.Svc%2FMethod both reach the guard "/pkg.Svc/Method",
+// and /v1/guards/a/../b the guard "a/../b". A router in front of the
+// handler may clean the first form (http.ServeMux redirects it to
+// /v1/guards/pkg.Svc/Method, which names another guard), so clients send the
+// name escaped as one segment, as GuardPath builds it and breakerctl does;
+// problems give their instance in the escaped form too. Operations name
+// their guards in the request body, which needs no escaping.
 //
 // # Security
 //

@@ -70,7 +70,7 @@ func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/live":
 		h.writeHealth(w, h.base(StatusPass))
 	default:
-		writeProblem(w, r, problem(http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.Path+"; the health endpoints are /health, /ready and /live"))
+		writeProblem(w, r, problem(http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.EscapedPath()+"; the health endpoints are /health, /ready and /live"))
 	}
 }
 

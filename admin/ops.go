@@ -17,6 +17,24 @@ import (
 // MaxReasonLength is the longest reason accepted, in bytes.
 const MaxReasonLength = 1024
 
+// maxOpenText describes core.MaxDuration, the longest a manual open may
+// last (10 years): an open for longer, or until a time further away, is
+// refused, so that no open-until can overflow.
+var maxOpenText = "the maximum " + core.MaxDuration.String() + " (10 years)"
+
+// checkUntil refuses an open until a time that is not in the future (d,
+// the time until then, is not positive) or is more than core.MaxDuration
+// away.
+func checkUntil(field string, until time.Time, d time.Duration) *Problem {
+	switch {
+	case d <= 0:
+		return problem(http.StatusBadRequest, codeInvalid, field+": "+formatTime(until)+" is not in the future")
+	case d > core.MaxDuration:
+		return problem(http.StatusBadRequest, codeInvalid, field+": "+formatTime(until)+" is more than "+core.MaxDuration.String()+" (10 years) from now")
+	}
+	return nil
+}
+
 func checkReason(reason string) *Problem {
 	switch {
 	case strings.TrimSpace(reason) == "":
@@ -71,13 +89,16 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request) {
 	case req.Duration < 0:
 		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "duration: "+req.Duration.String()+" must be positive"))
 		return
+	case time.Duration(req.Duration) > core.MaxDuration:
+		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "duration: "+req.Duration.String()+" is longer than "+maxOpenText))
+		return
 	case req.Duration > 0:
 		d = time.Duration(req.Duration)
 		params["duration"] = req.Duration.String()
 	case req.Until != nil:
-		d = req.Until.Sub(s.now())
-		if d <= 0 {
-			writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "until: "+formatTime(*req.Until)+" is not in the future"))
+		d = req.Until.Sub(s.now()) // saturates: year 9999 is not in the past
+		if p := checkUntil("until", *req.Until, d); p != nil {
+			writeProblem(w, r, p)
 			return
 		}
 		params["until"] = formatTime(*req.Until)
@@ -301,7 +322,7 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, p)
 		return
 	}
-	if p := checkSnapshot(&req.Snapshot); p != nil {
+	if p := checkSnapshot(&req.Snapshot, s.now()); p != nil {
 		writeProblem(w, r, p)
 		return
 	}
@@ -394,7 +415,9 @@ func (s *Server) guardOptions(sg SnapshotGuard) []core.GuardOption {
 }
 
 // checkSnapshot validates a snapshot document before anything is applied.
-func checkSnapshot(doc *Snapshot) *Problem {
+// An open override until a time already past is valid (restore skips it);
+// one more than core.MaxDuration after now is not.
+func checkSnapshot(doc *Snapshot, now time.Time) *Problem {
 	bad := func(format string, args ...any) *Problem {
 		return problem(http.StatusBadRequest, codeInvalid, "snapshot: "+fmt.Sprintf(format, args...))
 	}
@@ -418,6 +441,8 @@ func checkSnapshot(doc *Snapshot) *Problem {
 				return bad("guards[%d].override.until: applies to an open override only, not %s", i, o.State)
 			case o.State != breaker.Open && !o.State.Manual():
 				return bad("guards[%d].override.state: %s is not open, forced-open, disabled or metrics-only", i, o.State)
+			case o.State == breaker.Open && o.Until.Sub(now) > core.MaxDuration:
+				return bad("guards[%d].override.until: %s is more than %s (10 years) from now", i, formatTime(*o.Until), core.MaxDuration)
 			}
 		}
 	}

@@ -41,7 +41,7 @@ func problem(status int, code, detail string) *Problem {
 func writeProblem(w http.ResponseWriter, r *http.Request, p *Problem) {
 	cp := *p
 	if cp.Instance == "" && r != nil {
-		cp.Instance = r.URL.Path
+		cp.Instance = r.URL.EscapedPath()
 	}
 	if cp.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="breakerbox"`)

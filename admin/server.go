@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -39,6 +40,8 @@ type Server struct {
 	hist        *history
 	sampler     *sampler
 	removeHooks func()
+
+	guard http.Handler // GET /v1/guards/{name}, routed by ServeHTTP
 }
 
 // New returns the admin API of reg configured by opts, or the first
@@ -107,7 +110,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.sampler.state.Load() == samplerIdle {
 		s.Start()
 	}
+	// The path of one guard is routed here, not by the ServeMux, which
+	// would clean a name such as "/pkg.Svc/Method" or "a/../b" and
+	// redirect the client to another path: everything after the prefix,
+	// escaped or not, is the name.
+	if rest, ok := strings.CutPrefix(r.URL.EscapedPath(), guardsPrefix); ok {
+		name, err := url.PathUnescape(rest)
+		if err != nil { // cannot happen: EscapedPath is validly escaped
+			writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "the guard name in the path is not validly escaped: "+err.Error()))
+			return
+		}
+		r.SetPathValue("name", name)
+		s.guard.ServeHTTP(w, r)
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// guardsPrefix starts the path of one guard, GET /v1/guards/{name}.
+const guardsPrefix = "/" + APIVersion + "/guards/"
+
+// GuardPath returns the path of one guard in the API, /v1/guards/{name},
+// with the name escaped as one path segment: every "/" as %2F, a "%" as
+// %25, and a name of "." or ".." as %2E or %2E%2E. Put the handler's mount
+// prefix in front. A name written with its slashes as they are reaches the
+// guard too, but only when nothing in front of the handler cleans paths
+// (an http.ServeMux does, and redirects "/v1/guards//pkg.Svc/Method" to
+// "/v1/guards/pkg.Svc/Method", which names another guard); the escaped
+// form reaches it through any router.
+func GuardPath(name string) string {
+	e := url.PathEscape(name)
+	switch e {
+	case ".":
+		e = "%2E"
+	case "..":
+		e = "%2E%2E"
+	}
+	return guardsPrefix + e
 }
 
 // HealthHandler returns the health endpoints of the server alone, to mount
@@ -119,6 +158,11 @@ var errNilRegistry = errors.New("admin: registry must not be nil")
 type methods map[string]http.HandlerFunc
 
 func (s *Server) handle(pattern string, ms methods) {
+	s.mux.Handle(pattern, ms.handler())
+}
+
+// handler dispatches on the method (HEAD as GET) and answers 405 to others.
+func (ms methods) handler() http.Handler {
 	if get, ok := ms[http.MethodGet]; ok {
 		ms[http.MethodHead] = get
 	}
@@ -127,7 +171,7 @@ func (s *Server) handle(pattern string, ms methods) {
 		allow = append(allow, m)
 	}
 	slices.Sort(allow)
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h, ok := ms[r.Method]
 		if !ok {
 			w.Header().Set("Allow", strings.Join(allow, ", "))
@@ -142,7 +186,7 @@ func (s *Server) routes() {
 	s.mux = http.NewServeMux()
 	v := "/" + APIVersion
 	s.handle(v+"/guards", methods{http.MethodGet: s.listGuards})
-	s.handle(v+"/guards/{name...}", methods{http.MethodGet: s.getGuard})
+	s.guard = methods{http.MethodGet: s.getGuard}.handler() // see ServeHTTP
 	s.handle(v+"/operations/{op}", methods{http.MethodPost: s.operate})
 	s.handle(v+"/prune", methods{http.MethodPost: s.prune})
 	s.handle(v+"/snapshot", methods{http.MethodGet: s.saveSnapshot})
@@ -158,7 +202,7 @@ func (s *Server) routes() {
 		s.handle(p, methods{http.MethodGet: s.health.ServeHTTP})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, r, problem(http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.Path))
+		writeProblem(w, r, problem(http.StatusNotFound, codeNotFound, "no such endpoint: "+r.URL.EscapedPath()))
 	})
 }
 
@@ -210,6 +254,10 @@ func (s *Server) getGuard(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
+	if name == "" {
+		writeProblem(w, r, problem(http.StatusNotFound, codeNotFound, "no guard named in the path: GET "+guardsPrefix+"{name}, with the name escaped as one segment (\"/\" as %2F); GET /"+APIVersion+"/guards lists every guard"))
+		return
+	}
 	g, ok := s.reg.Lookup(name)
 	if !ok {
 		writeProblem(w, r, unknownGuard(name))

@@ -185,9 +185,11 @@ type OperationRequest struct {
 	Tag    string `json:"tag,omitempty"`
 	All    bool   `json:"all,omitempty"`
 	Reason string `json:"reason"`
-	// Duration opens the breakers for this long ("10m").
+	// Duration opens the breakers for this long ("10m"), at most
+	// core.MaxDuration (10 years).
 	Duration core.Duration `json:"duration,omitempty"`
-	// Until opens the breakers until this time.
+	// Until opens the breakers until this time, in the future and at most
+	// core.MaxDuration (10 years) away.
 	Until *time.Time `json:"until,omitempty"`
 }
 
@@ -378,7 +380,7 @@ type Problem struct {
 	Title  string `json:"title"`
 	Status int    `json:"status"`
 	Detail string `json:"detail,omitempty"`
-	// Instance is the request path.
+	// Instance is the request path, escaped as the client sent it.
 	Instance string `json:"instance,omitempty"`
 	// Code is the short machine-readable kind, such as "unknown_guard".
 	Code string `json:"code"`
