@@ -104,7 +104,9 @@ func unwrapURLError(err error) error {
 	return err
 }
 
-func guardPath(name string) string { return "/v1/guards/" + url.PathEscape(name) }
+// guardPath is the path of one guard, its name escaped as one segment (see
+// admin.GuardPath), so that no router in front of the API cleans it.
+func guardPath(name string) string { return admin.GuardPath(name) }
 
 // newClient builds the client from the flags and the environment.
 func (a *app) newClient() (*client, error) {
