@@ -41,7 +41,7 @@
 // the API never creates a guard by naming it, except when a snapshot
 // restore re-applies an override to a guard that does not exist yet.
 //
-// An open lasts at most core.MaxDuration (10 years): a longer duration, or
+// An open lasts at most core.MaxDuration (about 146 years): a longer duration, or
 // an until time further away (in an operation or a snapshot's override), is
 // refused with a 400 naming the field and the value, so that no open-until
 // can overflow into the past.

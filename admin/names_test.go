@@ -200,20 +200,20 @@ func TestOpenRefusesAbsurdDurationsAndTimes(t *testing.T) {
 	a := newTestAPI(t)
 	year := 365 * 24 * time.Hour
 	far := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
-	elevenYears := time.Now().Add(11 * year).UTC().Truncate(time.Second)
+	twoCenturies := time.Now().Add(200 * year).UTC().Truncate(time.Second)
 	cases := []struct {
 		name   string
 		body   any
 		detail string
 	}{
-		{"11 years", OperationRequest{Name: "search", Reason: "x", Duration: core.Duration(11 * year)},
-			"duration: 96360h0m0s is longer than the maximum 87600h0m0s (10 years)"},
+		{"200 years", OperationRequest{Name: "search", Reason: "x", Duration: core.Duration(200 * year)},
+			"duration: 1752000h0m0s is longer than the maximum, about 146 years"},
 		{"292 years", `{"name":"search","reason":"x","duration":"2562047h"}`,
-			"duration: 2562047h0m0s is longer than the maximum 87600h0m0s (10 years)"},
+			"duration: 2562047h0m0s is longer than the maximum, about 146 years"},
 		{"until 9999", OperationRequest{Name: "search", Reason: "x", Until: &far},
-			"until: 9999-12-31T00:00:00Z is more than 87600h0m0s (10 years) from now"},
-		{"until in 11 years", OperationRequest{Name: "search", Reason: "x", Until: &elevenYears},
-			"until: " + formatTime(elevenYears) + " is more than 87600h0m0s (10 years) from now"},
+			"until: 9999-12-31T00:00:00Z is more than about 146 years (2^62ns) from now"},
+		{"until in 200 years", OperationRequest{Name: "search", Reason: "x", Until: &twoCenturies},
+			"until: " + formatTime(twoCenturies) + " is more than about 146 years (2^62ns) from now"},
 	}
 	for _, c := range cases {
 		p := a.do(http.MethodPost, "/v1/operations/open", aliceSecret, c.body).problem(t, 400, codeInvalid)
@@ -244,7 +244,7 @@ func TestRestoreRefusesAbsurdTimes(t *testing.T) {
 		{Name: "search", State: breaker.Open, Override: &Override{State: breaker.Open, Until: &far}},
 	}}
 	p := a.do(http.MethodPost, "/v1/snapshot/restore", aliceSecret, RestoreRequest{Reason: "x", Snapshot: doc}).problem(t, 400, codeInvalid)
-	want := "snapshot: guards[1].override.until: 9999-12-31T00:00:00Z is more than 87600h0m0s (10 years) from now"
+	want := "snapshot: guards[1].override.until: 9999-12-31T00:00:00Z is more than about 146 years (2^62ns) from now"
 	if !strings.Contains(p.Detail, want) {
 		t.Errorf("detail %q, want %q", p.Detail, want)
 	}

@@ -18,9 +18,9 @@ import (
 const MaxReasonLength = 1024
 
 // maxOpenText describes core.MaxDuration, the longest a manual open may
-// last (10 years): an open for longer, or until a time further away, is
+// last (about 146 years): an open for longer, or until a time further away, is
 // refused, so that no open-until can overflow.
-var maxOpenText = "the maximum " + core.MaxDuration.String() + " (10 years)"
+var maxOpenText = "the maximum, about 146 years (2^62ns)"
 
 // checkUntil refuses an open until a time that is not in the future (d,
 // the time until then, is not positive) or is more than core.MaxDuration
@@ -30,7 +30,7 @@ func checkUntil(field string, until time.Time, d time.Duration) *Problem {
 	case d <= 0:
 		return problem(http.StatusBadRequest, codeInvalid, field+": "+formatTime(until)+" is not in the future")
 	case d > core.MaxDuration:
-		return problem(http.StatusBadRequest, codeInvalid, field+": "+formatTime(until)+" is more than "+core.MaxDuration.String()+" (10 years) from now")
+		return problem(http.StatusBadRequest, codeInvalid, field+": "+formatTime(until)+" is more than about 146 years (2^62ns) from now")
 	}
 	return nil
 }
@@ -442,7 +442,7 @@ func checkSnapshot(doc *Snapshot, now time.Time) *Problem {
 			case o.State != breaker.Open && !o.State.Manual():
 				return bad("guards[%d].override.state: %s is not open, forced-open, disabled or metrics-only", i, o.State)
 			case o.State == breaker.Open && o.Until.Sub(now) > core.MaxDuration:
-				return bad("guards[%d].override.until: %s is more than %s (10 years) from now", i, formatTime(*o.Until), core.MaxDuration)
+				return bad("guards[%d].override.until: %s is more than about 146 years (2^62ns) from now", i, formatTime(*o.Until))
 			}
 		}
 	}

@@ -186,10 +186,10 @@ type OperationRequest struct {
 	All    bool   `json:"all,omitempty"`
 	Reason string `json:"reason"`
 	// Duration opens the breakers for this long ("10m"), at most
-	// core.MaxDuration (10 years).
+	// core.MaxDuration (about 146 years).
 	Duration core.Duration `json:"duration,omitempty"`
 	// Until opens the breakers until this time, in the future and at most
-	// core.MaxDuration (10 years) away.
+	// core.MaxDuration (about 146 years) away.
 	Until *time.Time `json:"until,omitempty"`
 }
 

@@ -21,7 +21,7 @@
 //
 // In every policy field, zero means "not set": the value comes from the
 // Extends parent, else the default documented on the field. Every duration
-// is at most [MaxDuration] (10 years), defaults included. Invalid policies,
+// is at most [MaxDuration] (about 146 years). Invalid policies,
 // and JSON values that do not decode, are refused with the field's path,
 // such as `breaker.openDuration: "3x" is not a duration`.
 //

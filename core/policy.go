@@ -72,11 +72,10 @@ func (d Duration) String() string { return time.Duration(d).String() }
 //
 // # Limits
 //
-// Every duration is at most MaxDuration (10 years), before and after
-// defaults are filled in: an openDuration longer than MaxDuration/10 needs
-// an explicit maxOpenDuration, whose default is 10 × openDuration. This
-// keeps every time computed from a policy (now + the open duration, a
-// grown backoff) far from overflowing.
+// Every duration is at most MaxDuration (about 146 years). Derived
+// defaults saturate there (the default maxOpenDuration, 10 × openDuration,
+// is at most MaxDuration), so no time computed from a policy (now + the
+// open duration, a grown backoff) can overflow into the past.
 type Policy struct {
 	// Name identifies the policy; required.
 	Name string `json:"name"`
@@ -480,30 +479,20 @@ func merge(dst, src reflect.Value) {
 	}
 }
 
-// MaxDuration is the longest duration a policy may hold, in any field and
-// after defaults are filled in: 10 years (87600h). The admin API refuses to
-// open a breaker for longer, or until a time further away.
-const MaxDuration = 10 * 365 * 24 * time.Hour
+// MaxDuration is the longest duration a policy may hold, in any field:
+// breaker.MaxDuration, 2^62 nanoseconds (about 146 years). The admin API
+// refuses to open a breaker for longer, or until a time further away.
+const MaxDuration = breaker.MaxDuration
 
 // maxDurationText describes MaxDuration in errors.
-var maxDurationText = "the maximum " + MaxDuration.String() + " (10 years)"
+var maxDurationText = "the maximum, about 146 years (2^62ns)"
 
 var durationType = reflect.TypeFor[Duration]()
 
-// checkDurations refuses a duration longer than MaxDuration, in any field
-// or once defaults are filled in, naming the field by its JSON path.
+// checkDurations refuses a duration longer than MaxDuration in any field,
+// naming the field by its JSON path.
 func (p *Policy) checkDurations() error {
-	if err := checkDurationFields(reflect.ValueOf(p).Elem(), ""); err != nil {
-		return err
-	}
-	if b := p.Breaker; b != nil && b.MaxOpenDuration == 0 {
-		// The breaker's default maxOpenDuration is 10 × openDuration.
-		if open := time.Duration(b.OpenDuration); open > MaxDuration/10 {
-			return fmt.Errorf("breaker.openDuration: %s makes the default maxOpenDuration (10 × openDuration) %s, longer than %s; set maxOpenDuration",
-				open, 10*open, maxDurationText)
-		}
-	}
-	return nil
+	return checkDurationFields(reflect.ValueOf(p).Elem(), "")
 }
 
 func checkDurationFields(v reflect.Value, path string) error {

@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/json"
 	"errors"
+	"github.com/breakerbox/breakerbox/core/breaker"
 	"strings"
 	"testing"
 	"time"
@@ -212,20 +213,19 @@ func TestPolicyRefusesDurationsThatOverflow(t *testing.T) {
 		p    Policy
 		want string
 	}{
-		{Policy{Name: "p", Breaker: &BreakerPolicy{OpenDuration: Duration(29 * year)}}, `core: policy "p": breaker.openDuration: 254040h0m0s is longer than the maximum 87600h0m0s (10 years)`},
-		{Policy{Name: "p", Breaker: &BreakerPolicy{OpenDuration: Duration(2 * year)}}, `core: policy "p": breaker.openDuration: 17520h0m0s makes the default maxOpenDuration (10 × openDuration) 175200h0m0s, longer than the maximum 87600h0m0s (10 years); set maxOpenDuration`},
-		{Policy{Name: "p", Breaker: &BreakerPolicy{OpenDuration: Duration(time.Hour), MaxOpenDuration: Duration(11 * year)}}, `breaker.maxOpenDuration: 96360h0m0s is longer than the maximum`},
-		{Policy{Name: "p", Breaker: &BreakerPolicy{Window: "time", WindowDuration: Duration(1 << 62)}}, `breaker.windowDuration: `},
-		{Policy{Name: "p", Breaker: &BreakerPolicy{SlowCallDuration: Duration(1 << 62)}}, `breaker.slowCallDuration: `},
-		{Policy{Name: "p", Breaker: &BreakerPolicy{ProbeTimeout: Duration(1 << 62)}}, `breaker.probeTimeout: `},
-		{Policy{Name: "p", Breaker: &BreakerPolicy{RampSteps: []float64{50}, RampStepDuration: Duration(1 << 62)}}, `breaker.rampStepDuration: `},
-		{Policy{Name: "p", Timeout: Duration(11 * year)}, `core: policy "p": timeout: 96360h0m0s is longer than the maximum`},
-		{Policy{Name: "p", TotalTimeout: Duration(1 << 62)}, `totalTimeout: `},
-		{Policy{Name: "p", Bulkhead: &BulkheadPolicy{MaxConcurrent: 1, MaxWait: Duration(1 << 62)}}, `bulkhead.maxWait: `},
-		{Policy{Name: "p", RateLimit: &RateLimitPolicy{Limit: 1, Per: Duration(1 << 62)}}, `rateLimit.per: `},
-		{Policy{Name: "p", Retry: &RetryPolicy{MaxDelay: Duration(1 << 62)}}, `retry.maxDelay: `},
-		{Policy{Name: "p", Retry: &RetryPolicy{MaxTotal: Duration(1 << 62)}}, `retry.maxTotal: `},
-		{Policy{Name: "p", Retry: &RetryPolicy{Budget: &RetryBudgetPolicy{Window: Duration(1 << 62)}}}, `retry.budget.window: `},
+		{Policy{Name: "p", Breaker: &BreakerPolicy{OpenDuration: Duration(200 * year)}}, `core: policy "p": breaker.openDuration: 1752000h0m0s is longer than the maximum, about 146 years`},
+		{Policy{Name: "p", Breaker: &BreakerPolicy{OpenDuration: Duration(time.Hour), MaxOpenDuration: Duration(200 * year)}}, `breaker.maxOpenDuration: 1752000h0m0s is longer than the maximum`},
+		{Policy{Name: "p", Breaker: &BreakerPolicy{Window: "time", WindowDuration: Duration(1<<62 + 1)}}, `breaker.windowDuration: `},
+		{Policy{Name: "p", Breaker: &BreakerPolicy{SlowCallDuration: Duration(1<<62 + 1)}}, `breaker.slowCallDuration: `},
+		{Policy{Name: "p", Breaker: &BreakerPolicy{ProbeTimeout: Duration(1<<62 + 1)}}, `breaker.probeTimeout: `},
+		{Policy{Name: "p", Breaker: &BreakerPolicy{RampSteps: []float64{50}, RampStepDuration: Duration(1<<62 + 1)}}, `breaker.rampStepDuration: `},
+		{Policy{Name: "p", Timeout: Duration(200 * year)}, `core: policy "p": timeout: 1752000h0m0s is longer than the maximum`},
+		{Policy{Name: "p", TotalTimeout: Duration(1<<62 + 1)}, `totalTimeout: `},
+		{Policy{Name: "p", Bulkhead: &BulkheadPolicy{MaxConcurrent: 1, MaxWait: Duration(1<<62 + 1)}}, `bulkhead.maxWait: `},
+		{Policy{Name: "p", RateLimit: &RateLimitPolicy{Limit: 1, Per: Duration(1<<62 + 1)}}, `rateLimit.per: `},
+		{Policy{Name: "p", Retry: &RetryPolicy{MaxDelay: Duration(1<<62 + 1)}}, `retry.maxDelay: `},
+		{Policy{Name: "p", Retry: &RetryPolicy{MaxTotal: Duration(1<<62 + 1)}}, `retry.maxTotal: `},
+		{Policy{Name: "p", Retry: &RetryPolicy{Budget: &RetryBudgetPolicy{Window: Duration(1<<62 + 1)}}}, `retry.budget.window: `},
 	}
 	for _, tt := range tests {
 		err := tt.p.Validate()
@@ -233,10 +233,22 @@ func TestPolicyRefusesDurationsThatOverflow(t *testing.T) {
 			t.Errorf("Validate(%+v) = %v, want %q", tt.p, err, tt.want)
 		}
 	}
-	// The limits themselves are accepted, with maxOpenDuration set.
-	ok := Policy{Name: "p", Timeout: Duration(MaxDuration), Breaker: &BreakerPolicy{OpenDuration: Duration(MaxDuration), MaxOpenDuration: Duration(MaxDuration)}}
-	if err := ok.Validate(); err != nil {
-		t.Errorf("durations at the maximum refused: %v", err)
+	// The limits themselves are accepted, and so is an open duration whose
+	// default maxOpenDuration (10 ×) would pass the limit: it saturates.
+	for _, ok := range []Policy{
+		{Name: "p", Timeout: Duration(MaxDuration), Breaker: &BreakerPolicy{OpenDuration: Duration(MaxDuration), MaxOpenDuration: Duration(MaxDuration)}},
+		{Name: "p", Breaker: &BreakerPolicy{OpenDuration: Duration(100 * year)}},
+	} {
+		if err := ok.Validate(); err != nil {
+			t.Errorf("durations at the maximum refused: %v", err)
+		}
+		cfg, err := ok.Breaker.BreakerConfig()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := breaker.New(cfg); err != nil {
+			t.Errorf("breaker refused %+v: %v", cfg, err)
+		}
 	}
 	if err := (Policy{Name: "p", Breaker: &BreakerPolicy{OpenDuration: Duration(MaxDuration / 10)}}).Validate(); err != nil {
 		t.Errorf("an open duration whose default max is the maximum refused: %v", err)
