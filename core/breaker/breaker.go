@@ -36,6 +36,20 @@ const (
 	kindRamp                // ramp share
 )
 
+// stripes is a breaker's array of shards, made once it is busy.
+type stripes struct {
+	mask int // len(s) - 1; len(s) is a power of two <= 64
+	s    []shard
+}
+
+// stripeAfter is how many calls (or rejections) counted on the first shard
+// make a breaker striped.
+const stripeAfter = 1024
+
+// baseShard is a permit's shard index when its call was counted on the
+// first shard.
+const baseShard = 0xff
+
 // shard holds cumulative counters. A breaker has several, each on its own
 // cache line, and a goroutine picks one by its stack address, so parallel
 // callers rarely write the same line.
@@ -69,13 +83,18 @@ type Breaker struct {
 	pending     atomic.Bool // state-change events wait for dispatch
 	cfg         Config
 	epoch       time.Time
-	shards      []shard
-	shardMask   int // len(shards) - 1; len(shards) is a power of two <= 64
-	measure     bool
-	fast        bool // count window, default classifier: Done(nil) takes the short path
-	slowNanos   int64
+	// Counters live in first until the breaker has seen stripeAfter calls
+	// (or rejections); then striped holds a padded shard per stripe, so a
+	// busy breaker's callers rarely write the same line, while an idle one
+	// costs one shard instead of sixteen.
+	striped   atomic.Pointer[stripes]
+	measure   bool
+	fast      bool // count window, default classifier: Done(nil) takes the short path
+	slowNanos int64
 
-	_ [64]byte
+	_     [64]byte
+	first shard
+	_     [64]byte
 
 	mu        sync.Mutex
 	failRing  ring // count window: call indices of recent failures
@@ -132,18 +151,9 @@ func New(cfg Config) (*Breaker, error) {
 	}
 	cfg = cfg.withDefaults()
 	cfg.RampSteps = append([]float64(nil), cfg.RampSteps...)
-	// 4 shards per P, at least 16 (2 KiB): with 8, two goroutines of a
-	// two-core benchmark shared a shard in several runs of six, and ran
-	// three times slower.
-	n := nextPow2(4 * runtime.GOMAXPROCS(0))
-	n = min(max(n, 16), 64)
 	b := &Breaker{
-		cfg:   cfg,
-		epoch: time.Now(),
-		// One shard more than used, in front: it keeps the first shard off
-		// the lines of whatever the allocator put before the slice.
-		shards:    make([]shard, n+1)[1:],
-		shardMask: n - 1,
+		cfg:       cfg,
+		epoch:     time.Now(),
 		measure:   cfg.SlowCallDuration > 0 || cfg.MeasureLatency,
 		slowNanos: int64(cfg.SlowCallDuration),
 		probes:    make([]int64, cfg.HalfOpenProbes),
@@ -194,15 +204,62 @@ func (b *Breaker) Rejecting() bool {
 	return s == ForcedOpen || s == Open && w&(flagTimer|flagGrace) == flagTimer
 }
 
-func (b *Breaker) shard() *shard {
-	return &b.shards[b.shardIndex()]
+// makeStripes gives a busy breaker its striped shards, once.
+func (b *Breaker) makeStripes() {
+	// 4 shards per P, at least 16 (2 KiB): with 8, two goroutines of a
+	// two-core benchmark shared a shard in several runs of six, and ran
+	// three times slower.
+	n := nextPow2(4 * runtime.GOMAXPROCS(0))
+	n = min(max(n, 16), 64)
+	// One shard more than used, in front: it keeps the first shard off the
+	// lines of whatever the allocator put before the slice.
+	b.striped.CompareAndSwap(nil, &stripes{mask: n - 1, s: make([]shard, n+1)[1:]})
 }
 
-// shardIndex is the index of the calling goroutine's shard, for a permit.
-// Index(6) with constant shifts, masked, costs less than Index with the
-// shard count's own bits, and keeps its promise for any power of two up to
-// 64: neighbouring stacks get different shards.
-func (b *Breaker) shardIndex() uint8 { return uint8(stripe.Index(6) & b.shardMask) }
+// count counts an admitted call and returns the shard index for its
+// permit. Index(6) with constant shifts, masked, costs less than Index with
+// the shard count's own bits, and keeps its promise for any power of two
+// up to 64: neighbouring stacks get different shards.
+func (b *Breaker) count() uint8 {
+	if st := b.striped.Load(); st != nil {
+		i := uint8(stripe.Index(6) & st.mask)
+		st.s[i].admitted.Add(1)
+		return i
+	}
+	if b.first.admitted.Add(1) == stripeAfter {
+		b.makeStripes()
+	}
+	return baseShard
+}
+
+// shard returns the calling goroutine's shard, for a rejection.
+func (b *Breaker) shard() *shard {
+	if st := b.striped.Load(); st != nil {
+		return &st.s[stripe.Index(6)&st.mask]
+	}
+	if b.first.rejected.Load() >= stripeAfter {
+		b.makeStripes()
+	}
+	return &b.first
+}
+
+// shardAt returns the shard a permit's call was counted on.
+func (b *Breaker) shardAt(i uint8) *shard {
+	if i == baseShard {
+		return &b.first
+	}
+	return &b.striped.Load().s[i]
+}
+
+// eachShard calls fn for every shard.
+func (b *Breaker) eachShard(fn func(*shard)) {
+	fn(&b.first)
+	if st := b.striped.Load(); st != nil {
+		for i := range st.s {
+			fn(&st.s[i])
+		}
+	}
+}
 
 // clk is a lazily read clock: the real one, or an explicit time.
 type clk struct {
@@ -249,9 +306,7 @@ type Permit struct {
 func (b *Breaker) Allow(ctx context.Context) (Permit, error) {
 	w := b.word.Load()
 	if w&0xff == uint64(Closed) && !b.measure {
-		i := b.shardIndex()
-		b.shards[i].admitted.Add(1)
-		return Permit{b: b, ctx: ctx, w: w, shard: i}, nil
+		return Permit{b: b, ctx: ctx, w: w, shard: b.count()}, nil
 	}
 	if s := w & 0xff; s == uint64(Open)|flagTimer || s == uint64(ForcedOpen) {
 		b.shard().rejected.Add(1)
@@ -267,9 +322,7 @@ func (b *Breaker) AllowAt(ctx context.Context, t time.Time) (Permit, error) {
 }
 
 func (b *Breaker) admit(ctx context.Context, w uint64, kind uint8, c *clk) (Permit, error) {
-	i := b.shardIndex()
-	b.shards[i].admitted.Add(1)
-	p := Permit{b: b, ctx: ctx, w: w, kind: kind, shard: i}
+	p := Permit{b: b, ctx: ctx, w: w, kind: kind, shard: b.count()}
 	if b.measure {
 		p.start, p.timed = b.read(c), true
 	}
@@ -366,8 +419,7 @@ func (b *Breaker) allowProbe(ctx context.Context, w uint64, c *clk) (p Permit, e
 				b.probeTimer = time.AfterFunc(b.cfg.ProbeTimeout, b.probeTimedOut)
 			}
 			b.mu.Unlock()
-			sh := b.shardIndex()
-			b.shards[sh].admitted.Add(1)
+			sh := b.count()
 			return Permit{b: b, ctx: ctx, w: w, kind: kindProbe, slot: int32(i), start: now, timed: true, shard: sh}, nil, false
 		}
 	}
@@ -437,8 +489,7 @@ func (b *Breaker) allowRamp(ctx context.Context, w uint64, c *clk) (p Permit, er
 	b.mu.Unlock()
 	n := float64(b.rampCtr.Add(1))
 	if math.Floor(n*share/100) > math.Floor((n-1)*share/100) {
-		sh := b.shardIndex()
-		b.shards[sh].admitted.Add(1)
+		sh := b.count()
 		return Permit{b: b, ctx: ctx, w: w, kind: kindRamp, start: now, timed: true, shard: sh}, nil, false
 	}
 	p, err = b.reject()
@@ -460,7 +511,7 @@ func (p *Permit) Done(err error) {
 func (p *Permit) fastSuccess() bool {
 	b := p.b
 	if p.kind == kindClosed && !p.timed && b != nil && b.fast {
-		sh := &b.shards[p.shard]
+		sh := b.shardAt(p.shard)
 		if b.word.Load() != p.w {
 			sh.staleSucceeded.Add(1)
 			return true
@@ -528,7 +579,7 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 		r = b.Classify(o)
 	}
 	slow := b.slowNanos > 0 && int64(o.Latency) >= b.slowNanos && r != Ignore
-	sh := &b.shards[p.shard]
+	sh := b.shardAt(p.shard)
 	current := b.word.Load() == p.w
 	switch {
 	case r == Ignore:
@@ -659,9 +710,7 @@ func (b *Breaker) judge(p *Permit, c *clk, failed, slow bool) {
 
 func (b *Breaker) totalCalls() uint64 {
 	var n uint64
-	for i := range b.shards {
-		n += b.shards[i].succeeded.Load() + b.shards[i].failed.Load()
-	}
+	b.eachShard(func(sh *shard) { n += sh.succeeded.Load() + sh.failed.Load() })
 	return n
 }
 

@@ -180,7 +180,7 @@ func (c Config) Validate() error {
 			return fieldErr(d.field, d.v, "must not be negative")
 		}
 		if d.v > MaxDuration {
-			return fieldErr(d.field, d.v, "is longer than the longest duration a breaker accepts, "+MaxDuration.String()+" (about 146 years)")
+			return fieldErr(d.field, d.v, "is longer than the maximum, about 146 years (2^62ns)")
 		}
 	}
 	if c.Buckets < 0 || c.Buckets > maxBuckets {

@@ -394,8 +394,7 @@ type Snapshot struct {
 // breaker's lock briefly and is meant for exporters, not for every call.
 func (b *Breaker) Snapshot() Snapshot {
 	var s Snapshot
-	for i := range b.shards {
-		sh := &b.shards[i]
+	b.eachShard(func(sh *shard) {
 		s.Admitted += sh.admitted.Load()
 		s.Succeeded += sh.succeeded.Load() + sh.staleSucceeded.Load()
 		s.Failed += sh.failed.Load() + sh.staleFailed.Load()
@@ -403,7 +402,7 @@ func (b *Breaker) Snapshot() Snapshot {
 		s.Slow += sh.slow.Load()
 		s.Rejected += sh.rejected.Load()
 		s.RejectedProbe += sh.rejectedProbe.Load()
-	}
+	})
 	now := int64(time.Since(b.epoch))
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -432,17 +431,22 @@ func (b *Breaker) Snapshot() Snapshot {
 
 // ring holds non-decreasing call indices, the newest len(buf) of them.
 type ring struct {
-	buf     []uint64
-	head, n int
+	buf           []uint64
+	size, head, n int
 }
 
-func (r *ring) init(size int) { r.buf = make([]uint64, size) }
+// init sets the ring's size; its buffer is made on the first push, so a
+// breaker that never fails costs nothing for it.
+func (r *ring) init(size int) { r.size = size }
 
 func (r *ring) reset() { r.head, r.n = 0, 0 }
 
 func (r *ring) push(v uint64) {
-	if len(r.buf) == 0 {
-		return
+	if r.buf == nil {
+		if r.size == 0 {
+			return
+		}
+		r.buf = make([]uint64, r.size)
 	}
 	if r.n < len(r.buf) {
 		r.buf[(r.head+r.n)%len(r.buf)] = v

@@ -370,3 +370,45 @@ func TestTimeWindowRateRisingByExpiryTripsOnNextOutcome(t *testing.T) {
 		s.want(Open)
 	}
 }
+
+// An idle breaker keeps its counters in one shard and becomes striped once
+// busy; calls admitted before the change report after it without losing a
+// count.
+func TestStripesMadeWhenBusyKeepEveryCount(t *testing.T) {
+	b, _ := New(Config{})
+	if b.striped.Load() != nil {
+		t.Fatal("a new breaker is striped")
+	}
+	var held []Permit
+	for range 10 {
+		p, _ := b.Allow(bg)
+		held = append(held, p)
+	}
+	for range stripeAfter {
+		p, _ := b.Allow(bg)
+		p.Done(nil)
+	}
+	if b.striped.Load() == nil {
+		t.Fatal("a busy breaker is not striped")
+	}
+	for i, p := range held {
+		if i%2 == 0 {
+			p.Done(nil)
+		} else {
+			p.Done(boom)
+		}
+	}
+	s := b.Snapshot()
+	if s.Admitted != stripeAfter+10 || s.Succeeded != stripeAfter+5 || s.Failed != 5 || s.WindowCalls != 100 || s.WindowFailures != 5 {
+		t.Fatalf("snapshot %+v", s)
+	}
+	// Rejections make an open breaker striped too.
+	o, _ := New(Config{})
+	o.ForceOpen(Manual{Actor: "t"})
+	for range 2 * stripeAfter {
+		_, _ = o.Allow(bg)
+	}
+	if o.striped.Load() == nil || o.Snapshot().Rejected != 2*stripeAfter {
+		t.Fatalf("rejecting breaker: striped %v, %d rejected", o.striped.Load() != nil, o.Snapshot().Rejected)
+	}
+}
