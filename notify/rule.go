@@ -2,7 +2,6 @@ package notify
 
 import (
 	"fmt"
-	"path"
 	"slices"
 	"time"
 
@@ -28,8 +27,10 @@ const DefaultDedupWindow = time.Hour
 type Rule struct {
 	// Name identifies the rule in events and errors; default "rule<index>".
 	Name string `json:"name,omitempty"`
-	// Guards lists guard-name patterns (path.Match syntax, such as
-	// "payments.*"). A guard is selected when its name matches one of
+	// Guards lists guard-name patterns, matched as policies match them
+	// (see core.MatchName): "*" alone selects every guard, "payments.*"
+	// the guards whose names start with "payments.", "/pkg.Svc/*" every
+	// method of a gRPC service, "GET /**" every HTTP route under "/". A guard is selected when its name matches one of
 	// Guards or it carries one of Tags; with both empty, every guard is.
 	Guards []string `json:"guards,omitempty"`
 	// Tags selects guards carrying any of these tags.
@@ -56,7 +57,7 @@ type Rule struct {
 // validate reports the first problem with r, naming the field and value.
 func (r *Rule) validate() error {
 	for _, p := range r.Guards {
-		if _, err := path.Match(p, ""); err != nil {
+		if _, err := core.MatchName(p, ""); err != nil {
 			return fmt.Errorf("guards: %q is not a valid pattern: %w", p, err)
 		}
 	}
@@ -145,7 +146,7 @@ func (t *tracker) selects(name string, tags []string) bool {
 		return true
 	}
 	for _, p := range t.guards {
-		if ok, _ := path.Match(p, name); ok {
+		if ok, _ := core.MatchName(p, name); ok {
 			return true
 		}
 	}

@@ -264,3 +264,25 @@ func TestFailureRateOf(t *testing.T) {
 		}
 	}
 }
+
+// A rule's "*" selected no gRPC or HTTP guard, whose names contain "/": it
+// now matches as policies do (issue 15.7).
+func TestRuleGuardPatternsMatchAsPolicies(t *testing.T) {
+	for _, c := range []struct {
+		pattern, name string
+		want          bool
+	}{
+		{"*", "/pkg.Svc/Method", true},
+		{"*", "GET /quote/{sku}", true},
+		{"/pkg.Svc/*", "/pkg.Svc/Method", true},
+		{"/pkg.Svc/*", "/pkg.Other/Method", false},
+		{"GET /*", "GET /quote/{sku}", false},
+		{"GET /**", "GET /quote/{sku}", true},
+		{"payments.*", "payments.charge", true},
+	} {
+		tr := &tracker{guards: []string{c.pattern}}
+		if got := tr.selects(c.name, nil); got != c.want {
+			t.Errorf("pattern %q on %q: %v, want %v", c.pattern, c.name, got, c.want)
+		}
+	}
+}
