@@ -4,22 +4,33 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
+	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/breakerbox/breakerbox/internal/stripe"
 )
+
+// This file is the state machine: admission, outcomes, the trip rules and
+// every transition, automatic and manual. The windows and counters it
+// reads live in window.go.
 
 // The state word packs the state, two flags and a generation that changes
 // with every transition, so that a call admitted under one state cannot
-// steer the breaker after it has moved on.
+// steer the breaker after it has moved on:
+//
+//	bits 0-3  the State
+//	bit  4    flagTimer
+//	bit  5    flagGrace
+//	bits 8-   the generation
 const (
 	stateMask = 0x0f
 	flagTimer = 0x10 // open, and a real-time timer will half-open it: reject without reading the clock
 	flagGrace = 0x20 // open, with grace calls or grace time left
 	genShift  = 8
+	// stateBits is the state with its flags, without the generation: the
+	// closed path compares it with a whole state-and-flags value at once.
+	stateBits = 1<<genShift - 1
 )
 
 func stateOf(w uint64) State { return State(w & stateMask) }
@@ -36,34 +47,6 @@ const (
 	kindRamp                // ramp share
 )
 
-// stripes is a breaker's array of shards, made once it is busy.
-type stripes struct {
-	mask int // len(s) - 1; len(s) is a power of two <= 64
-	s    []shard
-}
-
-// stripeAfter is how many calls (or rejections) counted on the first shard
-// make a breaker striped.
-const stripeAfter = 1024
-
-// baseShard is a permit's shard index when its call was counted on the
-// first shard.
-const baseShard = 0xff
-
-// shard holds cumulative counters. A breaker has several, each on its own
-// cache line, and a goroutine picks one by its stack address, so parallel
-// callers rarely write the same line.
-//
-// Outcomes of calls admitted under an earlier state word ("stale" calls)
-// are counted apart, so that they never enter the count window's index
-// space (succeeded + failed), which must hold only the current state's
-// calls.
-type shard struct {
-	admitted, succeeded, failed, ignored, slow, rejected, rejectedProbe atomic.Uint64
-	staleSucceeded, staleFailed                                         atomic.Uint64
-	_                                                                   [128 - 9*8]byte
-}
-
 // Breaker is a circuit breaker. Create one with New; the zero value is not
 // usable. A Breaker is safe for concurrent use by any number of goroutines.
 //
@@ -76,37 +59,43 @@ type shard struct {
 //	err = call(ctx)
 //	p.Done(err)
 type Breaker struct {
-	// Read on every call; written only on transitions and failures.
-	word        atomic.Uint64
-	consecutive atomic.Int64
-	armed       atomic.Bool // the window's rate rule holds but MinCalls is not reached yet
-	pending     atomic.Bool // state-change events wait for dispatch
-	cfg         Config
-	epoch       time.Time
+	// Set by New, read-only afterwards.
+	cfg       Config
+	epoch     time.Time // times are kept as nanoseconds since epoch
+	measure   bool      // calls are timed (slow-call rule or MeasureLatency)
+	fast      bool      // count window, default classifier: Done(nil) takes the short path
+	slowNanos int64
+	buckets   []bucket // time window: the slice is fixed, its buckets are atomic
+	bucketNs  int64
+
+	// Atomic, read on every call; written on transitions and failures.
+	word        atomic.Uint64 // state, flags and generation: see stateMask
+	consecutive atomic.Int64  // the current run of failures
+	armed       atomic.Bool   // the window's rate rule holds but MinCalls is not reached yet
+	pending     atomic.Bool   // state-change events wait for dispatch
 	// Counters live in first until the breaker has seen stripeAfter calls
 	// (or rejections); then striped holds a padded shard per stripe, so a
 	// busy breaker's callers rarely write the same line, while an idle one
 	// costs one shard instead of sixteen.
-	striped   atomic.Pointer[stripes]
-	measure   bool
-	fast      bool // count window, default classifier: Done(nil) takes the short path
-	slowNanos int64
+	striped atomic.Pointer[stripes]
 
 	_     [64]byte
 	first shard
 	_     [64]byte
 
-	mu        sync.Mutex
-	failRing  ring // count window: call indices of recent failures
-	slowRing  ring // count window: call indices of recent slow calls
-	base      uint64
-	buckets   []bucket // time window
-	bucketNs  int64
-	openUntil atomic.Int64
-	opens     int // failed probes since the breaker last closed
-	timer     *time.Timer
-	graceLeft atomic.Int64
-	graceEnd  int64
+	// Atomic, written only while the breaker is open or half-open.
+	openUntil atomic.Int64  // when an open breaker half-opens
+	graceLeft atomic.Int64  // grace calls left after a trip
+	rampCtr   atomic.Uint64 // calls seen in the current ramp step
+
+	// Guarded by mu.
+	mu       sync.Mutex
+	failRing ring   // count window: call indices of recent failures
+	slowRing ring   // count window: call indices of recent slow calls
+	base     uint64 // count window: the call index where the window starts
+	opens    int    // failed probes since the breaker last closed
+	timer    *time.Timer
+	graceEnd int64
 	// Probe slots outlive the half-open period that filled them: a probe
 	// still running after a reopen keeps its slot, so the dependency never
 	// sees more than HalfOpenProbes probes at once. A slot is freed when its
@@ -119,13 +108,12 @@ type Breaker struct {
 	rampStart  int64
 	rampCalls  int
 	rampFails  int
-	rampCtr    atomic.Uint64
-	trans      uint64
-	last       Transition
+	trans      uint64     // transitions made
+	last       Transition // the latest one
 	since      time.Time
-	shadow     uint64
+	shadow     uint64 // trips a metrics-only breaker would have made
 	events     []event
-	sending    bool
+	sending    bool // a goroutine is delivering events
 	manOpen    bool // the current Open was made by OpenFor or OpenUntil
 }
 
@@ -133,15 +121,6 @@ type event struct {
 	ctx context.Context
 	t   Transition
 }
-
-type bucket struct {
-	num               atomic.Int64 // bucket number (time / bucket span); noBucket when empty
-	calls, fails, slw atomic.Uint64
-}
-
-// noBucket marks an empty bucket: no time maps to it, so an empty bucket is
-// never read as a bucket inside the window, however young the breaker.
-const noBucket = math.MinInt64
 
 // New returns a closed breaker configured by cfg, or the error from
 // cfg.Validate.
@@ -176,14 +155,6 @@ func New(cfg Config) (*Breaker, error) {
 	return b, nil
 }
 
-func nextPow2(n int) int {
-	p := 1
-	for p < n {
-		p <<= 1
-	}
-	return p
-}
-
 // Config returns the breaker's configuration with defaults filled in.
 func (b *Breaker) Config() Config {
 	c := b.cfg
@@ -202,63 +173,6 @@ func (b *Breaker) Rejecting() bool {
 	w := b.word.Load()
 	s := stateOf(w)
 	return s == ForcedOpen || s == Open && w&(flagTimer|flagGrace) == flagTimer
-}
-
-// makeStripes gives a busy breaker its striped shards, once.
-func (b *Breaker) makeStripes() {
-	// 4 shards per P, at least 16 (2 KiB): with 8, two goroutines of a
-	// two-core benchmark shared a shard in several runs of six, and ran
-	// three times slower.
-	n := nextPow2(4 * runtime.GOMAXPROCS(0))
-	n = min(max(n, 16), 64)
-	// One shard more than used, in front: it keeps the first shard off the
-	// lines of whatever the allocator put before the slice.
-	b.striped.CompareAndSwap(nil, &stripes{mask: n - 1, s: make([]shard, n+1)[1:]})
-}
-
-// count counts an admitted call and returns the shard index for its
-// permit. Index(6) with constant shifts, masked, costs less than Index with
-// the shard count's own bits, and keeps its promise for any power of two
-// up to 64: neighbouring stacks get different shards.
-func (b *Breaker) count() uint8 {
-	if st := b.striped.Load(); st != nil {
-		i := uint8(stripe.Index(6) & st.mask)
-		st.s[i].admitted.Add(1)
-		return i
-	}
-	if b.first.admitted.Add(1) == stripeAfter {
-		b.makeStripes()
-	}
-	return baseShard
-}
-
-// shard returns the calling goroutine's shard, for a rejection.
-func (b *Breaker) shard() *shard {
-	if st := b.striped.Load(); st != nil {
-		return &st.s[stripe.Index(6)&st.mask]
-	}
-	if b.first.rejected.Load() >= stripeAfter {
-		b.makeStripes()
-	}
-	return &b.first
-}
-
-// shardAt returns the shard a permit's call was counted on.
-func (b *Breaker) shardAt(i uint8) *shard {
-	if i == baseShard {
-		return &b.first
-	}
-	return &b.striped.Load().s[i]
-}
-
-// eachShard calls fn for every shard.
-func (b *Breaker) eachShard(fn func(*shard)) {
-	fn(&b.first)
-	if st := b.striped.Load(); st != nil {
-		for i := range st.s {
-			fn(&st.s[i])
-		}
-	}
 }
 
 // clk is a lazily read clock: the real one, or an explicit time.
@@ -281,6 +195,8 @@ func (b *Breaker) read(c *clk) int64 {
 }
 
 func (b *Breaker) timeAt(ns int64) time.Time { return b.epoch.Add(time.Duration(ns)).Round(0) }
+
+// ---- Admission ----
 
 // Permit is a breaker's admission of one call. Report the call's outcome
 // exactly once with Done, DoneAt, Finish or FinishAt. A Permit is a small
@@ -305,10 +221,10 @@ type Permit struct {
 // call's outcome changes the state; the breaker does not watch it.
 func (b *Breaker) Allow(ctx context.Context) (Permit, error) {
 	w := b.word.Load()
-	if w&0xff == uint64(Closed) && !b.measure {
+	if w&stateBits == uint64(Closed) && !b.measure {
 		return Permit{b: b, ctx: ctx, w: w, shard: b.count()}, nil
 	}
-	if s := w & 0xff; s == uint64(Open)|flagTimer || s == uint64(ForcedOpen) {
+	if s := w & stateBits; s == uint64(Open)|flagTimer || s == uint64(ForcedOpen) {
 		b.shard().rejected.Add(1)
 		return Permit{}, ErrOpen
 	}
@@ -495,6 +411,8 @@ func (b *Breaker) allowRamp(ctx context.Context, w uint64, c *clk) (p Permit, er
 	p, err = b.reject()
 	return p, err, false
 }
+
+// ---- Outcomes and the rules ----
 
 // Done reports the outcome of the permitted call: err is classified by the
 // breaker's Classifier (by default nil is a success, context.Canceled is
@@ -708,72 +626,6 @@ func (b *Breaker) judge(p *Permit, c *clk, failed, slow bool) {
 	b.dispatch()
 }
 
-func (b *Breaker) totalCalls() uint64 {
-	var n uint64
-	b.eachShard(func(sh *shard) { n += sh.succeeded.Load() + sh.failed.Load() })
-	return n
-}
-
-func (b *Breaker) countWindowLocked(total uint64) (calls, fails, slows int) {
-	var n uint64
-	if total > b.base {
-		n = total - b.base
-	}
-	if n > uint64(b.cfg.WindowSize) {
-		n = uint64(b.cfg.WindowSize)
-	}
-	from := total - n
-	return int(n), b.failRing.countAbove(from), b.slowRing.countAbove(from)
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
-func (b *Breaker) recordBucket(now int64, failed, slow bool) {
-	e := floorDiv(now, b.bucketNs)
-	n := int64(len(b.buckets))
-	bk := &b.buckets[(e%n+n)%n]
-	if bk.num.Load() != e {
-		b.mu.Lock()
-		if bk.num.Load() != e {
-			bk.calls.Store(0)
-			bk.fails.Store(0)
-			bk.slw.Store(0)
-			bk.num.Store(e)
-		}
-		b.mu.Unlock()
-	}
-	bk.calls.Add(1)
-	if failed {
-		bk.fails.Add(1)
-	}
-	if slow {
-		bk.slw.Add(1)
-	}
-}
-
-// timeWindow sums the buckets of the window that ends at now: those whose
-// number is one of the len(buckets) numbers up to now's.
-func (b *Breaker) timeWindow(now int64) (calls, fails, slows int) {
-	e := floorDiv(now, b.bucketNs)
-	n := uint64(len(b.buckets))
-	for i := range b.buckets {
-		bk := &b.buckets[i]
-		be := bk.num.Load()
-		if be != noBucket && be <= e && uint64(e-be) < n {
-			calls += int(bk.calls.Load())
-			fails += int(bk.fails.Load())
-			slows += int(bk.slw.Load())
-		}
-	}
-	return
-}
-
 // rules applies the rate rules to a window's counts. arm reports that a
 // rate rule holds but the window has fewer than MinCalls calls.
 func (b *Breaker) rules(calls, fails, slows int) (reason string, trip, arm bool) {
@@ -790,4 +642,328 @@ func (b *Breaker) rules(calls, fails, slows int) (reason string, trip, arm bool)
 		return fmt.Sprintf("slow-call rate %.4g%% >= %g%% over %d calls (slow: >= %s)", float64(slows)*100/float64(calls), c.SlowCallRate, calls, c.SlowCallDuration), true, false
 	}
 	return "", false, false
+}
+
+func (b *Breaker) finishProbe(p *Permit, r Result, slow bool, c *clk) {
+	b.mu.Lock()
+	if b.probes[p.slot] != p.start+1 || b.probeWord[p.slot] != p.w {
+		b.mu.Unlock() // timed out, and the slot freed (or reused)
+		return
+	}
+	b.probes[p.slot] = 0
+	if b.probeTimer != nil && !slices.ContainsFunc(b.probes, func(st int64) bool { return st != 0 }) {
+		b.probeTimer.Stop()
+		b.probeTimer = nil
+	}
+	if b.word.Load() != p.w {
+		b.mu.Unlock() // a probe of an earlier period: it only held a slot
+		return
+	}
+	now := b.read(c)
+	switch {
+	case r == Failure:
+		b.reopenLocked(p.ctx, p.w, now, c.explicit, "probe failed")
+	case slow && b.cfg.SlowCallRate > 0:
+		b.reopenLocked(p.ctx, p.w, now, c.explicit, fmt.Sprintf("probe was slow (>= %s)", b.cfg.SlowCallDuration))
+	case r == Success:
+		b.probeOK++
+		if b.probeOK >= b.cfg.SuccessThreshold {
+			reason := "probe succeeded"
+			if b.probeOK > 1 {
+				reason = fmt.Sprintf("%d probes succeeded", b.probeOK)
+			}
+			b.toClosedLocked(p.ctx, p.w, now, reason, "")
+		}
+	}
+	b.mu.Unlock()
+	b.dispatch()
+}
+
+func (b *Breaker) finishRamp(p *Permit, r Result, c *clk) {
+	if r == Ignore {
+		return
+	}
+	b.mu.Lock()
+	if b.word.Load() != p.w {
+		b.mu.Unlock()
+		return
+	}
+	b.rampCalls++
+	if r == Failure {
+		b.rampFails++
+	}
+	rate := b.cfg.FailureRate
+	if rate == 0 {
+		rate = 50
+	}
+	if b.rampCalls >= b.cfg.RampMinCalls && float64(b.rampFails)*100 >= rate*float64(b.rampCalls) {
+		b.reopenLocked(p.ctx, p.w, b.read(c), c.explicit, fmt.Sprintf("ramp step %g%%: failure rate %.4g%% >= %g%% over %d calls",
+			b.cfg.RampSteps[b.rampStep], float64(b.rampFails)*100/float64(b.rampCalls), rate, b.rampCalls))
+	}
+	b.mu.Unlock()
+	b.dispatch()
+}
+
+// ---- Transitions ----
+
+// tripLocked opens a closed breaker, or counts a shadow trip for a
+// metrics-only one.
+func (b *Breaker) tripLocked(ctx context.Context, w uint64, now int64, explicit bool, reason string) {
+	if stateOf(w) == MetricsOnly {
+		b.shadow++
+		b.resetWindowLocked()
+		return
+	}
+	b.openLocked(ctx, w, now, explicit, b.openDuration(), true, reason, "")
+}
+
+// reopenLocked opens a half-open breaker again, for longer.
+func (b *Breaker) reopenLocked(ctx context.Context, w uint64, now int64, explicit bool, reason string) {
+	b.opens++
+	b.openLocked(ctx, w, now, explicit, b.openDuration(), false, reason, "")
+}
+
+func (b *Breaker) openDuration() time.Duration {
+	c := &b.cfg
+	d := float64(c.OpenDuration) * math.Pow(c.OpenBackoff, float64(b.opens))
+	d = min(d, float64(c.MaxOpenDuration))
+	if c.OpenJitter > 0 {
+		d *= 1 + c.OpenJitter*(2*rand.Float64()-1)
+	}
+	return time.Duration(min(d, float64(MaxDuration)))
+}
+
+func (b *Breaker) openLocked(ctx context.Context, w uint64, now int64, explicit bool, d time.Duration, grace bool, reason, actor string) {
+	var flags uint64
+	d = min(d, MaxDuration)
+	if grace && (b.cfg.GraceCalls > 0 || b.cfg.GraceDuration > 0) {
+		b.graceLeft.Store(int64(b.cfg.GraceCalls))
+		b.graceEnd = addSat(now, int64(b.cfg.GraceDuration))
+		flags |= flagGrace
+	}
+	if !explicit {
+		flags |= flagTimer
+	}
+	nw := nextWord(w, Open, flags)
+	b.stopTimerLocked()
+	if !explicit {
+		b.timer = time.AfterFunc(d, func() { b.openElapsed(nw) })
+	}
+	b.openUntil.Store(addSat(now, int64(d)))
+	b.setLocked(ctx, w, nw, now, reason, actor)
+}
+
+// openElapsed runs on the open timer.
+func (b *Breaker) openElapsed(w uint64) {
+	b.mu.Lock()
+	if b.word.Load() == w {
+		b.toHalfOpenLocked(context.Background(), w, int64(time.Since(b.epoch)), "open duration elapsed")
+	}
+	b.mu.Unlock()
+	b.dispatch()
+}
+
+func (b *Breaker) toHalfOpenLocked(ctx context.Context, w uint64, now int64, reason string) {
+	// Probe slots are kept: probes of earlier periods still running hold
+	// theirs until they report or time out.
+	b.probeOK = 0
+	b.rampStep, b.rampStart, b.rampCalls, b.rampFails = 0, now, 0, 0
+	b.rampCtr.Store(0)
+	b.stopTimerLocked()
+	b.setLocked(ctx, w, nextWord(w, HalfOpen, 0), now, reason, "")
+}
+
+func (b *Breaker) toClosedLocked(ctx context.Context, w uint64, now int64, reason, actor string) {
+	b.opens = 0
+	b.stopTimerLocked()
+	b.setLocked(ctx, w, nextWord(w, Closed, 0), now, reason, actor)
+}
+
+func (b *Breaker) stopTimerLocked() {
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+}
+
+// setLocked installs the state word nw, clears the window and queues the
+// transition for OnStateChange.
+func (b *Breaker) setLocked(ctx context.Context, w, nw uint64, now int64, reason, actor string) {
+	t := Transition{From: stateOf(w), To: stateOf(nw), Reason: reason, Actor: actor, At: b.timeAt(now)}
+	t.WindowCalls, t.WindowFailures, t.WindowSlow, t.FailureRate, t.SlowCallRate = b.windowLocked(now)
+	t.ConsecutiveFailures = int(b.consecutive.Load())
+	b.manOpen = false
+	b.resetWindowLocked()
+	b.word.Store(nw)
+	if t.From == t.To && actor == "" {
+		return
+	}
+	b.trans++
+	b.last = t
+	b.since = t.At
+	if b.cfg.OnStateChange != nil {
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		b.events = append(b.events, event{ctx, t})
+		b.pending.Store(true)
+	}
+}
+
+// dispatch delivers queued transitions to OnStateChange, outside the lock
+// and in order: one goroutine at a time delivers, and it keeps going until
+// the queue is empty.
+func (b *Breaker) dispatch() {
+	if !b.pending.Load() {
+		return
+	}
+	b.mu.Lock()
+	if b.sending {
+		b.mu.Unlock()
+		return
+	}
+	b.sending = true
+	for len(b.events) > 0 {
+		evs := b.events
+		b.events = nil
+		b.pending.Store(false)
+		b.mu.Unlock()
+		for _, e := range evs {
+			b.notify(e)
+		}
+		b.mu.Lock()
+	}
+	b.sending = false
+	b.mu.Unlock()
+}
+
+func (b *Breaker) notify(e event) {
+	defer func() { _ = recover() }()
+	b.cfg.OnStateChange(e.ctx, e.t)
+}
+
+// ---- Manual control ----
+
+// ForceOpen puts the breaker in ForcedOpen: it rejects every call until
+// Release (or another manual change). It returns the transition made.
+func (b *Breaker) ForceOpen(m Manual) Transition {
+	return b.manual(func(w uint64, now int64) uint64 { return nextWord(w, ForcedOpen, 0) }, m)
+}
+
+// Disable puts the breaker in Disabled (forced closed): it admits every call
+// and never trips until Release.
+func (b *Breaker) Disable(m Manual) Transition {
+	return b.manual(func(w uint64, now int64) uint64 { return nextWord(w, Disabled, 0) }, m)
+}
+
+// MetricsOnly puts the breaker in MetricsOnly: it records outcomes and counts
+// the trips it would have made, but admits every call, until Release.
+func (b *Breaker) MetricsOnly(m Manual) Transition {
+	return b.manual(func(w uint64, now int64) uint64 { return nextWord(w, MetricsOnly, 0) }, m)
+}
+
+// Release ends a manual state, or an open made by OpenFor or OpenUntil: the
+// breaker returns to automatic operation, closed, with an empty window. On
+// an automatic state it does nothing.
+func (b *Breaker) Release(m Manual) Transition {
+	return b.manual(func(w uint64, now int64) uint64 {
+		if !stateOf(w).Manual() && !b.manOpen {
+			return w
+		}
+		b.opens = 0
+		return nextWord(w, Closed, 0)
+	}, m)
+}
+
+// Reset clears the breaker's window and consecutive-failure count. An
+// automatic breaker returns to Closed (and its open-duration backoff starts
+// over); a manual state is kept. The cumulative counters of Snapshot are
+// never cleared, so that exported counters stay monotonic.
+func (b *Breaker) Reset(m Manual) Transition {
+	return b.manual(func(w uint64, now int64) uint64 {
+		if stateOf(w).Manual() {
+			return nextWord(w, stateOf(w), 0)
+		}
+		b.opens = 0
+		return nextWord(w, Closed, 0)
+	}, m)
+}
+
+// OpenFor opens the breaker for d, after which it half-opens and probes as
+// after an automatic trip. A d longer than MaxDuration (about 146 years)
+// opens it for MaxDuration; a d of zero or less, for one nanosecond.
+func (b *Breaker) OpenFor(d time.Duration, m Manual) Transition {
+	d = min(max(d, 1), MaxDuration)
+	return b.manualOpen(d, m)
+}
+
+// OpenUntil opens the breaker until t, after which it half-opens and probes as
+// after an automatic trip. A t more than MaxDuration away (such as the
+// year 9999) opens it for MaxDuration.
+func (b *Breaker) OpenUntil(t time.Time, m Manual) Transition {
+	return b.OpenFor(time.Until(t), m)
+}
+
+func (b *Breaker) manualOpen(d time.Duration, m Manual) Transition {
+	b.mu.Lock()
+	w := b.word.Load()
+	now := int64(time.Since(b.epoch))
+	b.openLocked(context.Background(), w, now, false, d, false, reasonOr(m.Reason, "opened for "+d.String()), actorOr(m.Actor))
+	b.manOpen = true
+	t := b.last
+	b.mu.Unlock()
+	b.dispatch()
+	return t
+}
+
+func (b *Breaker) manual(next func(w uint64, now int64) uint64, m Manual) Transition {
+	b.mu.Lock()
+	w := b.word.Load()
+	now := int64(time.Since(b.epoch))
+	nw := next(w, now)
+	t := Transition{From: stateOf(w), To: stateOf(w), Reason: m.Reason, Actor: m.Actor, At: b.timeAt(now)}
+	if nw != w {
+		b.stopTimerLocked()
+		b.setLocked(context.Background(), w, nw, now, reasonOr(m.Reason, "manual change"), actorOr(m.Actor))
+		t = b.last
+	}
+	b.mu.Unlock()
+	b.dispatch()
+	return t
+}
+
+func reasonOr(r, d string) string {
+	if r == "" {
+		return d
+	}
+	return r
+}
+
+func actorOr(a string) string {
+	if a == "" {
+		return "unknown"
+	}
+	return a
+}
+
+// RetryAfter returns how long until an open breaker half-opens, measured
+// now; zero when the breaker is not open or the time is unknown (forced
+// open).
+func (b *Breaker) RetryAfter() time.Duration {
+	if stateOf(b.word.Load()) != Open {
+		return 0
+	}
+	return max(time.Duration(b.openUntil.Load()-int64(time.Since(b.epoch))), 0)
+}
+
+// addSat returns a+b, saturated at the int64 limits instead of wrapping.
+func addSat(a, b int64) int64 {
+	s := a + b
+	if (s > a) != (b > 0) {
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return s
 }
