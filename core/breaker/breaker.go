@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/breakerbox/breakerbox/internal/stripe"
 )
 
 // This file is the state machine: admission, outcomes, the trip rules and
@@ -79,9 +81,8 @@ type Breaker struct {
 	// costs one shard instead of sixteen.
 	striped atomic.Pointer[stripes]
 
-	_     [64]byte
-	first shard
-	_     [64]byte
+	_     stripe.Lead
+	first shard // a multiple of stripe.Pad long
 
 	// Atomic, written only while the breaker is open or half-open.
 	openUntil atomic.Int64  // when an open breaker half-opens

@@ -17,6 +17,17 @@ type stripes struct {
 	s    []shard
 }
 
+// padded holds stripes and the shards they point at in one allocation,
+// with a stripe.Lead in front of the shards.
+type padded struct {
+	stripes
+	_   stripe.Lead
+	arr [maxShards]shard
+}
+
+// maxShards bounds a breaker's stripes: 4 per P, at most 64.
+const maxShards = 64
+
 // stripeAfter is how many calls (or rejections) counted on the first shard
 // make a breaker striped.
 const stripeAfter = 1024
@@ -36,7 +47,7 @@ const baseShard = 0xff
 type shard struct {
 	admitted, succeeded, failed, ignored, slow, rejected, rejectedProbe atomic.Uint64
 	staleSucceeded, staleFailed                                         atomic.Uint64
-	_                                                                   [128 - 9*8]byte
+	_                                                                   [stripe.Pad - 9*8]byte
 }
 
 // makeStripes gives a busy breaker its striped shards, once.
@@ -45,10 +56,10 @@ func (b *Breaker) makeStripes() {
 	// two-core benchmark shared a shard in several runs of six, and ran
 	// three times slower.
 	n := nextPow2(4 * runtime.GOMAXPROCS(0))
-	n = min(max(n, 16), 64)
-	// One shard more than used, in front: it keeps the first shard off the
-	// lines of whatever the allocator put before the slice.
-	b.striped.CompareAndSwap(nil, &stripes{mask: n - 1, s: make([]shard, n+1)[1:]})
+	n = min(max(n, 16), maxShards)
+	st := &padded{}
+	st.mask, st.s = n-1, st.arr[:n]
+	b.striped.CompareAndSwap(nil, &st.stripes)
 }
 
 // count counts an admitted call and returns the shard index for its

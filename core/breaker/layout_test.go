@@ -1,0 +1,27 @@
+package breaker
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/breakerbox/breakerbox/internal/stripe"
+)
+
+// The counter shards are stripe.Pad apart, and the first shard is a Pad
+// away from the hot atomics before it and the mu-guarded fields after it.
+func TestLayoutIsPadded(t *testing.T) {
+	if !stripe.Padded(unsafe.Sizeof(shard{})) {
+		t.Errorf("shard is %d bytes, not a multiple of %d", unsafe.Sizeof(shard{}), stripe.Pad)
+	}
+	var b Breaker
+	if d := unsafe.Offsetof(b.first) - unsafe.Offsetof(b.striped); d < stripe.Pad {
+		t.Errorf("first shard %d bytes after the hot atomics", d)
+	}
+	if d := unsafe.Offsetof(b.openUntil) - unsafe.Offsetof(b.first); d < stripe.Pad {
+		t.Errorf("fields %d bytes after the first shard", d)
+	}
+	var p padded
+	if d := unsafe.Offsetof(p.arr) - unsafe.Offsetof(p.stripes); d < stripe.Pad {
+		t.Errorf("striped shards %d bytes after their header", d)
+	}
+}
