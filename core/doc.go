@@ -1,12 +1,20 @@
 // Package core composes breakerbox's primitives into named guards.
 //
-// A [Guard] runs calls through, outermost first, a bulkhead (a limit on
-// concurrent calls) and a circuit breaker, as configured by a [Policy]. A
-// [Registry] owns the guards of a process: it creates each one on first use
-// from the policy that matches its name, tags them into groups, lets
-// operators steer them (force open, disable, reset, release), prunes idle
-// ones and takes a [Snapshot] of all of them for exporters, the admin API
-// and the dashboard.
+// A [Guard] protects calls to one dependency. It always has a circuit
+// breaker (which also keeps the guard's counters) and, as its [Policy]
+// says, a rate limit, a bulkhead (a limit on concurrent calls with a
+// bounded queue), retries with backoff and a budget, per-attempt and total
+// timeouts and a fallback chain. A call made through [Do] passes, outermost
+// first:
+//
+//	fallback → total timeout → retry → rate limit → bulkhead → breaker → attempt timeout → fn
+//
+// A [Registry] owns the guards of a process: it creates each one on first
+// use from the policy that matches its name, tags them into groups, lets
+// operators steer them (force open, open for a while, disable,
+// metrics-only, reset, release), prunes idle ones, composes [Hooks] and
+// takes a [Registry.Snapshot] of all of them for exporters, the admin API
+// and the dashboard, without holding up calls or the creation of guards.
 //
 // # Policies
 //
