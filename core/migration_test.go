@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -250,4 +253,58 @@ func TestMigration_CanceledIgnoredButTimeoutCounts(t *testing.T) {
 			t.Fatalf("failed %d, state %v; want 2 failures and an open breaker", s.Breaker.Failed, s.Breaker.State)
 		}
 	})
+}
+
+// The guide's JSON examples load as policies, and the guide and the tests
+// name each other: every TestMigration_ test in this file and in
+// core/breaker/migration_test.go is named in docs/migrating.md, and every
+// test the guide names exists.
+func TestMigrationGuide_MatchesTheTests(t *testing.T) {
+	guide, err := os.ReadFile(filepath.Join("..", "docs", "migrating.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(guide)
+
+	examples := 0
+	for _, block := range strings.Split(doc, "```json\n")[1:] {
+		js, _, _ := strings.Cut(block, "```")
+		var p core.Policy
+		if err := json.Unmarshal([]byte(js), &p); err != nil {
+			t.Fatalf("example does not decode: %v\n%s", err, js)
+		}
+		if err := p.Validate(); err != nil {
+			t.Fatalf("example is not a valid policy: %v\n%s", err, js)
+		}
+		examples++
+	}
+	if examples == 0 {
+		t.Fatal("no JSON example found in the guide")
+	}
+
+	name := regexp.MustCompile(`TestMigration_[A-Za-z]+`)
+	inDoc := map[string]bool{}
+	for _, n := range name.FindAllString(doc, -1) {
+		inDoc[n] = true
+	}
+	inCode := map[string]bool{}
+	for _, f := range []string{"migration_test.go", filepath.Join("breaker", "migration_test.go")} {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`(?m)^func (TestMigration_[A-Za-z]+)\(`).FindAllStringSubmatch(string(src), -1) {
+			inCode[m[1]] = true
+		}
+	}
+	for n := range inCode {
+		if !inDoc[n] {
+			t.Errorf("%s pins a difference docs/migrating.md does not name", n)
+		}
+	}
+	for n := range inDoc {
+		if !inCode[n] {
+			t.Errorf("docs/migrating.md names %s, which does not exist", n)
+		}
+	}
 }
