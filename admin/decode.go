@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Request bodies are decoded strictly: the JSON must be one value of the
@@ -60,10 +62,15 @@ func decodeErrorf(format string, args ...any) error {
 	return &decodeError{msg: "request body: " + fmt.Sprintf(format, args...)}
 }
 
-// decodeStrict decodes data into v (a pointer) under the rules above.
+// decodeStrict decodes data into v (a pointer) under the rules above. The
+// body must be valid UTF-8: encoding/json would replace invalid bytes with
+// U+FFFD without a word, so they are refused first.
 func decodeStrict(data []byte, v any) error {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return decodeErrorf("empty; want a JSON object")
+	}
+	if i := invalidUTF8(data); i >= 0 {
+		return decodeErrorf("invalid UTF-8 at byte %d; the body must be JSON encoded as UTF-8", i)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -320,4 +327,49 @@ func collectFields(t reflect.Type, f *structFields) {
 			f.types[name] = sf.Type
 		}
 	}
+}
+
+// invalidUTF8 returns the offset of the first byte of data that is not
+// valid UTF-8, or -1.
+func invalidUTF8(data []byte) int {
+	if utf8.Valid(data) {
+		return -1
+	}
+	for i := 0; i < len(data); {
+		r, n := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && n <= 1 {
+			return i
+		}
+		i += n
+	}
+	return -1 // cannot happen: utf8.Valid said otherwise
+}
+
+// checkText returns why s cannot be a name, a tag or a reason, or "": it
+// must be valid UTF-8 without control characters (C0, DEL, C1: newlines
+// and tabs included), Unicode line or paragraph separators, or
+// bidirectional-formatting characters, any of which could forge or
+// disguise a line of the audit log or of a terminal.
+func checkText(s string) string {
+	for i, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			if _, n := utf8.DecodeRuneInString(s[i:]); n <= 1 {
+				return fmt.Sprintf("invalid UTF-8 at byte %d", i)
+			}
+		case unicode.IsControl(r), r == '\u2028', r == '\u2029':
+			return fmt.Sprintf("control character %U at byte %d is not allowed", r, i)
+		case unicode.Is(unicode.Bidi_Control, r):
+			return fmt.Sprintf("bidirectional-formatting character %U at byte %d is not allowed", r, i)
+		}
+	}
+	return ""
+}
+
+// textProblem is the 400 for a field that fails checkText, or nil.
+func textProblem(field, s string) *Problem {
+	if why := checkText(s); why != "" {
+		return problem(http.StatusBadRequest, codeInvalid, field+": "+why+"; names, tags and reasons must be printable text on one line")
+	}
+	return nil
 }

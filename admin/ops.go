@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
@@ -35,16 +34,25 @@ func checkUntil(field string, until time.Time, d time.Duration) *Problem {
 	return nil
 }
 
+// checkReason refuses a missing or overlong reason, and one that is not
+// printable text on one line (see checkText).
 func checkReason(reason string) *Problem {
 	switch {
 	case strings.TrimSpace(reason) == "":
 		return problem(http.StatusBadRequest, codeInvalid, "reason: is required: say why, for the audit log")
 	case len(reason) > MaxReasonLength:
 		return problem(http.StatusBadRequest, codeInvalid, fmt.Sprintf("reason: %d bytes is longer than the limit of %d", len(reason), MaxReasonLength))
-	case !utf8.ValidString(reason):
-		return problem(http.StatusBadRequest, codeInvalid, "reason: is not valid UTF-8")
 	}
-	return nil
+	return textProblem("reason", reason)
+}
+
+// checkTarget refuses a target whose name or tag is not printable text on
+// one line.
+func checkTarget(t Target) *Problem {
+	if p := textProblem("name", t.Name); p != nil {
+		return p
+	}
+	return textProblem("tag", t.Tag)
 }
 
 func (s *Server) operate(w http.ResponseWriter, r *http.Request) {
@@ -71,6 +79,10 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request) {
 	sel, err := target.Selector()
 	if err != nil {
 		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, err.Error()))
+		return
+	}
+	if p := checkTarget(target); p != nil {
+		writeProblem(w, r, p)
 		return
 	}
 	if p := checkReason(req.Reason); p != nil {
@@ -433,6 +445,17 @@ func checkSnapshot(doc *Snapshot, now time.Time) *Problem {
 			return bad("guards[%d].name: %s appears twice", i, quote(g.Name))
 		}
 		seen[g.Name] = true
+		if why := checkText(g.Name); why != "" {
+			return bad("guards[%d].name: %s", i, why)
+		}
+		for j, tag := range g.Tags {
+			if tag == "" {
+				return bad("guards[%d].tags[%d]: must not be empty", i, j)
+			}
+			if why := checkText(tag); why != "" {
+				return bad("guards[%d].tags[%d]: %s", i, j, why)
+			}
+		}
 		if o := g.Override; o != nil {
 			switch {
 			case o.State == breaker.Open && o.Until == nil:

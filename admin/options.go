@@ -146,8 +146,8 @@ func validToken(t Token) error {
 	switch {
 	case t.Name == "":
 		return errors.New("admin: token: name: must not be empty")
-	case strings.ContainsAny(t.Name, ": ,\t\r\n"):
-		return fmt.Errorf("admin: token %q: name: must not contain colons, commas or white space", t.Name)
+	case strings.ContainsAny(t.Name, ": ,") || checkText(t.Name) != "":
+		return fmt.Errorf("admin: token %q: name: must be valid UTF-8 without colons, commas, white space or control characters", t.Name)
 	case t.Access != Read && t.Access != Write:
 		return fmt.Errorf("admin: token %q: access: %d is not Read or Write", t.Name, t.Access)
 	case len(t.Secret) < MinSecretLength:
