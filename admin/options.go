@@ -63,6 +63,10 @@ type Token struct {
 //
 // The secret is everything after the second colon (it may contain colons,
 // but no comma or white space). Empty entries are ignored.
+//
+// Errors name the entry by its position and the field at fault, never by
+// its text: in a misordered entry ("name:secret:write") any field may hold
+// the secret.
 func ParseTokens(s string) ([]Token, error) {
 	var out []Token
 	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r' })
@@ -70,11 +74,11 @@ func ParseTokens(s string) ([]Token, error) {
 		name, rest, ok1 := strings.Cut(f, ":")
 		acc, secret, ok2 := strings.Cut(rest, ":")
 		if !ok1 || !ok2 {
-			return nil, fmt.Errorf("admin: tokens: entry %d: want name:access:secret", i+1)
+			return nil, fmt.Errorf("admin: tokens: entry %d: want name:access:secret (%d fields separated by colons; the entry is not shown, as it may hold a secret)", i+1, strings.Count(f, ":")+1)
 		}
 		a, err := ParseAccess(acc)
 		if err != nil {
-			return nil, fmt.Errorf("admin: tokens: entry %d (%q): %w", i+1, name, err)
+			return nil, fmt.Errorf("admin: tokens: entry %d: access: the second field is not \"read\" or \"write\"; entries are name:access:secret (the field is not shown, as it may be a secret out of place)", i+1)
 		}
 		out = append(out, Token{Name: name, Secret: secret, Access: a})
 	}
@@ -90,6 +94,7 @@ func (f optionFunc) apply(c *config) error { return f(c) }
 
 type config struct {
 	tokens      []Token
+	tokenLabels []string // how errors name tokens[i] (see tokenLabel)
 	openRead    bool
 	maxBody     int64
 	sinks       []AuditSink
@@ -127,33 +132,55 @@ func newConfig(opts []Option) (*config, error) {
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
-	names := map[string]bool{}
-	secrets := map[string]string{}
-	for _, t := range c.tokens {
-		if names[t.Name] {
-			return nil, fmt.Errorf("admin: token %q: name: configured twice", t.Name)
+	names := map[string]int{}
+	secrets := map[string]int{}
+	for i, t := range c.tokens {
+		if j, ok := names[t.Name]; ok {
+			return nil, fmt.Errorf("%s: name: the same as %s's", c.tokenLabels[i], c.tokenLabels[j])
 		}
-		names[t.Name] = true
-		if other, ok := secrets[t.Secret]; ok {
-			return nil, fmt.Errorf("admin: token %q: secret: same as token %q's, so the actor would be ambiguous", t.Name, other)
+		names[t.Name] = i
+		if j, ok := secrets[t.Secret]; ok {
+			return nil, fmt.Errorf("%s: secret: the same as %s's, so the actor would be ambiguous", c.tokenLabels[i], c.tokenLabels[j])
 		}
-		secrets[t.Secret] = t.Name
+		secrets[t.Secret] = i
 	}
 	return c, nil
 }
 
-func validToken(t Token) error {
+// tokenLabel names a token in configuration errors: by where it was
+// configured and, when the name is too short to be a secret
+// (MinSecretLength), by its name. A longer name is not shown, for it may
+// be a secret given in the name's place.
+func tokenLabel(where, name string) string {
+	if name != "" && len(name) < MinSecretLength && checkText(name) == "" {
+		return where + " " + quote(name)
+	}
+	return where
+}
+
+func (c *config) addToken(where string, t Token) error {
+	label := tokenLabel(where, t.Name)
+	if err := validToken(label, t); err != nil {
+		return err
+	}
+	c.tokens = append(c.tokens, t)
+	c.tokenLabels = append(c.tokenLabels, label)
+	return nil
+}
+
+// validToken checks t; errors name it by label and never show its secret.
+func validToken(label string, t Token) error {
 	switch {
 	case t.Name == "":
-		return errors.New("admin: token: name: must not be empty")
+		return fmt.Errorf("%s: name: must not be empty", label)
 	case strings.ContainsAny(t.Name, ": ,") || checkText(t.Name) != "":
-		return fmt.Errorf("admin: token %q: name: must be valid UTF-8 without colons, commas, white space or control characters", t.Name)
+		return fmt.Errorf("%s: name: must be valid UTF-8 without colons, commas, white space or control characters", label)
 	case t.Access != Read && t.Access != Write:
-		return fmt.Errorf("admin: token %q: access: %d is not Read or Write", t.Name, t.Access)
+		return fmt.Errorf("%s: access: %d is not Read or Write", label, t.Access)
 	case len(t.Secret) < MinSecretLength:
-		return fmt.Errorf("admin: token %q: secret: %d characters is shorter than the minimum %d", t.Name, len(t.Secret), MinSecretLength)
+		return fmt.Errorf("%s: secret: %d characters is shorter than the minimum %d", label, len(t.Secret), MinSecretLength)
 	case strings.ContainsAny(t.Secret, ", \t\r\n"):
-		return fmt.Errorf("admin: token %q: secret: must not contain commas or white space", t.Name)
+		return fmt.Errorf("%s: secret: must not contain commas or white space", label)
 	}
 	return nil
 }
@@ -165,23 +192,17 @@ func validToken(t Token) error {
 // WithOpenRead).
 func WithToken(name, secret string, access Access) Option {
 	return optionFunc(func(c *config) error {
-		t := Token{Name: name, Secret: secret, Access: access}
-		if err := validToken(t); err != nil {
-			return err
-		}
-		c.tokens = append(c.tokens, t)
-		return nil
+		return c.addToken(fmt.Sprintf("admin: token %d (WithToken)", len(c.tokens)+1), Token{Name: name, Secret: secret, Access: access})
 	})
 }
 
 // WithTokens adds tokens, as WithToken does for each.
 func WithTokens(ts ...Token) Option {
 	return optionFunc(func(c *config) error {
-		for _, t := range ts {
-			if err := validToken(t); err != nil {
+		for i, t := range ts {
+			if err := c.addToken(fmt.Sprintf("admin: token %d (WithTokens[%d])", len(c.tokens)+1, i), t); err != nil {
 				return err
 			}
-			c.tokens = append(c.tokens, t)
 		}
 		return nil
 	})
@@ -189,19 +210,19 @@ func WithTokens(ts ...Token) Option {
 
 // WithTokensFromEnv adds the tokens listed in the environment variable
 // BREAKERBOX_ADMIN_TOKENS (format: see ParseTokens). An unset or empty
-// variable adds none; a malformed one is an error.
+// variable adds none; a malformed one is an error, which names the entry
+// by its position and never shows a secret.
 func WithTokensFromEnv() Option {
 	return optionFunc(func(c *config) error {
 		ts, err := ParseTokens(os.Getenv(TokensEnv))
 		if err != nil {
 			return fmt.Errorf("%s: %w", TokensEnv, err)
 		}
-		for _, t := range ts {
-			if err := validToken(t); err != nil {
-				return fmt.Errorf("%s: %w", TokensEnv, err)
+		for i, t := range ts {
+			if err := c.addToken(fmt.Sprintf("%s: entry %d", TokensEnv, i+1), t); err != nil {
+				return err
 			}
 		}
-		c.tokens = append(c.tokens, ts...)
 		return nil
 	})
 }

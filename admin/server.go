@@ -85,7 +85,8 @@ func New(reg *core.Registry, opts ...Option) (*Server, error) {
 
 // Handler returns the admin API of reg (see Server). A configuration error
 // does not open anything: the handler answers every request with a 500
-// problem naming the error, and logs it once. The Server it returns is
+// problem (which does not say what is wrong, lest it show a token) and
+// logs the error once to slog.Default. The Server it returns is
 // never closed (its sampler runs for the life of the process); use New for
 // one you can Close.
 func Handler(reg *core.Registry, opts ...Option) http.Handler {
@@ -96,11 +97,18 @@ func Handler(reg *core.Registry, opts ...Option) http.Handler {
 	return s
 }
 
+// misconfigured answers every request with a 500 that says only that the
+// handler is misconfigured: the error may concern tokens, and clients
+// (unauthenticated health probes included) learn nothing of them. The
+// error itself, which never holds a secret (see ParseTokens), is logged
+// once to slog.Default.
 func misconfigured(err error) http.Handler {
 	var once sync.Once
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		once.Do(func() { slog.Default().Error("breakerbox admin: misconfigured", "err", err) })
-		writeProblem(w, r, problem(http.StatusInternalServerError, codeMisconfigured, "the admin handler is misconfigured: "+err.Error()))
+		once.Do(func() {
+			slog.Default().Error("breakerbox admin: misconfigured; every request is answered with a 500", "err", err)
+		})
+		writeProblem(w, r, problem(http.StatusInternalServerError, codeMisconfigured, "the admin handler is misconfigured; the server's log says why"))
 	})
 }
 
