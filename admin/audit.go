@@ -334,6 +334,9 @@ func (s *SlogSink) WriteAudit(ctx context.Context, rec AuditRecord) error {
 		r.AddAttrs(slog.Group("params", attrs...))
 	}
 	r.AddAttrs(slog.Any("before", rec.Before), slog.Any("after", rec.After))
+	if len(rec.Created) > 0 {
+		r.AddAttrs(slog.Any("created", rec.Created))
+	}
 	if err := h.Handle(ctx, r); err != nil {
 		return fmt.Errorf("admin: slog sink: %w", err)
 	}

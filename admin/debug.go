@@ -51,7 +51,7 @@ th { background: #eee; }
 <h2>Recent operations</h2>
 <table>
 <tr><th>#</th><th>at</th><th>actor</th><th>operation</th><th>target</th><th>reason</th><th>changes</th></tr>
-{{range .Ops}}{{$op := .}}<tr><td>{{.Seq}}</td><td>{{ts .Time}}</td><td>{{.Actor}}</td><td>{{.Op}}{{range $k, $v := .Params}} {{$k}}={{$v}}{{end}}</td><td>{{.Target}}</td><td>{{.Reason}}</td><td>{{range $i, $a := .After}}{{if $i}}<br>{{end}}{{$a.Guard}}: {{(index $op.Before $i).State}} &rarr; {{if $a.Gone}}pruned{{else}}{{$a.State}}{{end}}{{end}}</td></tr>
+{{range .Ops}}{{$op := .}}<tr><td>{{.Seq}}</td><td>{{ts .Time}}</td><td>{{.Actor}}</td><td>{{.Op}}{{range $k, $v := .Params}} {{$k}}={{$v}}{{end}}</td><td>{{.Target}}</td><td>{{.Reason}}</td><td>{{range $i, $a := .After}}{{if $i}}<br>{{end}}{{$a.Guard}}: {{(index $op.Before $i).State}} &rarr; {{if $a.Gone}}pruned{{else}}{{$a.State}}{{end}}{{end}}{{with .Created}}<br>created: {{range $i, $c := .}}{{if $i}}, {{end}}{{$c.Guard}} (policy {{$c.Policy}}){{end}}{{end}}</td></tr>
 {{else}}<tr><td colspan="7">none</td></tr>
 {{end}}</table>
 </body>

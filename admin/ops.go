@@ -255,6 +255,13 @@ func (s *Server) auditFailed(w http.ResponseWriter, r *http.Request, rec *AuditR
 	default:
 		detail += " and was rolled back"
 	}
+	if len(rec.Created) > 0 {
+		names := make([]string, len(rec.Created))
+		for i, c := range rec.Created {
+			names[i] = c.Guard
+		}
+		detail += "; the guards it created (" + strings.Join(names, ", ") + ") remain, without an override"
+	}
 	s.cfg.logger.Error("breakerbox admin: audit record lost; operation failed", "op", rec.Op, "actor", rec.Actor, "reason", rec.Reason, "err", err)
 	writeProblem(w, r, problem(http.StatusServiceUnavailable, codeAuditFailed, detail))
 }
@@ -346,40 +353,70 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 	defer s.opMu.Unlock()
 	now := s.now()
 	res := RestoreResult{Changes: []Change{}}
-	// First find (or create) every guard to act on, so that a guard that
-	// cannot be created stops the restore before anything changed.
+	// First find every guard to act on and check its policy and the number
+	// of guards to create, so that a refused restore creates and changes
+	// nothing.
 	type step struct {
-		g *core.Guard
-		o *Override
+		sg *SnapshotGuard
+		g  *core.Guard // nil until created
 	}
 	var steps []step
-	for _, sg := range doc.Guards {
+	creates := 0
+	for i := range doc.Guards {
+		sg := &doc.Guards[i]
 		g, existed := s.reg.Lookup(sg.Name)
 		o := sg.Override
 		switch {
 		case o != nil && o.State == breaker.Open && !o.Until.After(now):
 			res.Skipped = append(res.Skipped, sg.Name)
 			continue
-		case existed:
-			if o == nil && stateOf(g).Override == nil {
-				continue // automatic here and in the snapshot
-			}
-		case o == nil:
+		case existed && o == nil && stateOf(g).Override == nil:
+			continue // automatic here and in the snapshot
+		case !existed && o == nil:
 			continue // nothing to re-apply, and no reason to create it
-		default:
-			var err error
-			if g, err = s.reg.Guard(sg.Name, s.guardOptions(sg)...); err != nil {
-				writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, fmt.Sprintf("snapshot: guard %s: %v", quote(sg.Name), err)))
-				return
-			}
-			res.Created = append(res.Created, sg.Name)
 		}
-		steps = append(steps, step{g, o})
+		if p := s.checkRestorePolicy(sg); p != nil {
+			writeProblem(w, r, p)
+			return
+		}
+		if !existed {
+			creates++
+		}
+		steps = append(steps, step{sg, g})
+	}
+	if creates > s.cfg.maxCreates {
+		writeProblem(w, r, problem(http.StatusBadRequest, codeTooManyGuards, fmt.Sprintf(
+			"snapshot: the restore would create %d guards that do not exist yet, more than the %d one restore may create (WithMaxRestoreCreates); restore a smaller snapshot, or raise the limit", creates, s.cfg.maxCreates)))
+		return
+	}
+	var created []CreatedGuard
+	for i := range steps {
+		st := &steps[i]
+		if st.g != nil {
+			continue
+		}
+		// No UsePolicy: the guard gets the policy its name resolves to,
+		// the one checked above and the one the application's first use
+		// would have given it.
+		var opts []core.GuardOption
+		if len(st.sg.Tags) > 0 {
+			opts = append(opts, core.WithTags(st.sg.Tags...))
+		}
+		g, err := s.reg.Guard(st.sg.Name, opts...)
+		if err != nil { // cannot happen: the name and its policy were checked
+			p := problem(http.StatusInternalServerError, codeInternal, fmt.Sprintf("snapshot: guard %s: creating it: %v; no override was applied", quote(st.sg.Name), err))
+			p.Guard = st.sg.Name
+			writeProblem(w, r, p)
+			return
+		}
+		st.g = g
+		res.Created = append(res.Created, g.Name())
+		created = append(created, CreatedGuard{Guard: g.Name(), Policy: g.Policy().Name, Tags: slices.Clone(g.Tags())})
 	}
 	gs := make([]*core.Guard, len(steps))
 	before := make([]GuardState, len(steps))
 	for i, st := range steps {
-		g, o := st.g, st.o
+		g, o := st.g, st.sg.Override
 		gs[i], before[i] = g, stateOf(g)
 		switch {
 		case o == nil: // a manual state or open the snapshot does not have
@@ -398,7 +435,7 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 	rec := AuditRecord{
 		Actor: who.name, Op: OpRestore, Reason: req.Reason,
 		Params: map[string]string{"snapshotTakenAt": formatTime(doc.TakenAt)},
-		Before: before, After: after,
+		Before: before, After: after, Created: created,
 	}
 	if err := s.record(r.Context(), &rec); err != nil {
 		s.auditFailed(w, r, &rec, err, s.rollback(gs, before, &rec))
@@ -411,19 +448,29 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, res)
 }
 
-// guardOptions creates a snapshot's guard as it was: with its policy when
-// this registry has a policy of that name, and with its tags.
-func (s *Server) guardOptions(sg SnapshotGuard) []core.GuardOption {
-	var opts []core.GuardOption
-	if sg.Policy != "" {
-		if _, err := s.reg.Policy(sg.Policy); err == nil {
-			opts = append(opts, core.UsePolicy(sg.Policy))
-		}
+// codeTooManyGuards is the problem code of a restore that would create more
+// guards than WithMaxRestoreCreates allows.
+const codeTooManyGuards = "too_many_guards"
+
+// checkRestorePolicy refuses to act on a snapshot's guard whose policy is
+// not the one its name resolves to here (core.Registry.PolicyFor): the
+// policy of an existing guard, or the one a new guard of that name gets. A
+// snapshot thus never chooses a guard's policy (a critical one, say).
+func (s *Server) checkRestorePolicy(sg *SnapshotGuard) *Problem {
+	pol, _, err := s.reg.PolicyFor(sg.Name)
+	var p *Problem
+	switch {
+	case err != nil:
+		p = problem(http.StatusInternalServerError, codeInternal, fmt.Sprintf("snapshot: guard %s: resolving its policy: %v", quote(sg.Name), err))
+	case sg.Policy != "" && sg.Policy != pol.Name:
+		p = problem(http.StatusBadRequest, codeInvalid, fmt.Sprintf(
+			"snapshot: guard %s: policy: the snapshot says %s, but the name resolves to %s here; a restore applies only the policy a name resolves to, so correct the snapshot (or the registry's policies) and restore again",
+			quote(sg.Name), quote(sg.Policy), quote(pol.Name)))
+	default:
+		return nil
 	}
-	if len(sg.Tags) > 0 {
-		opts = append(opts, core.WithTags(sg.Tags...))
-	}
-	return opts
+	p.Guard = sg.Name
+	return p
 }
 
 // checkSnapshot validates a snapshot document before anything is applied.

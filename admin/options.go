@@ -96,6 +96,7 @@ type config struct {
 	tokens      []Token
 	tokenLabels []string // how errors name tokens[i] (see tokenLabel)
 	openRead    bool
+	maxCreates  int // guards one restore may create
 	maxBody     int64
 	sinks       []AuditSink
 	recent      int
@@ -117,10 +118,13 @@ const (
 	// DefaultPushInterval is how often the event stream sends rates
 	// unless WithPushInterval says otherwise.
 	DefaultPushInterval = 2 * time.Second
+	// DefaultMaxRestoreCreates is how many guards one snapshot restore may
+	// create unless WithMaxRestoreCreates says otherwise.
+	DefaultMaxRestoreCreates = 1000
 )
 
 func newConfig(opts []Option) (*config, error) {
-	c := &config{maxBody: DefaultMaxBodyBytes, recent: DefaultRecent, push: DefaultPushInterval}
+	c := &config{maxBody: DefaultMaxBodyBytes, recent: DefaultRecent, push: DefaultPushInterval, maxCreates: DefaultMaxRestoreCreates}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -231,6 +235,19 @@ func WithTokensFromEnv() Option {
 // even when tokens are configured. Writes always need a write token.
 func WithOpenRead() Option {
 	return optionFunc(func(c *config) error { c.openRead = true; return nil })
+}
+
+// WithMaxRestoreCreates sets how many guards one snapshot restore may
+// create (default DefaultMaxRestoreCreates; 0 lets a restore create none).
+// A restore that would create more is refused before anything changes.
+func WithMaxRestoreCreates(n int) Option {
+	return optionFunc(func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("admin: maxRestoreCreates: %d must not be negative", n)
+		}
+		c.maxCreates = n
+		return nil
+	})
 }
 
 // WithMaxBodyBytes limits request bodies to n bytes (default

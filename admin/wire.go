@@ -296,8 +296,14 @@ type Snapshot struct {
 
 // SnapshotGuard is one guard in a Snapshot.
 type SnapshotGuard struct {
-	Name     string        `json:"name"`
-	Policy   string        `json:"policy,omitempty"`
+	Name string `json:"name"`
+	// Policy is the name of the guard's policy. A restore acts on the
+	// guard only if Policy is empty or the policy the name resolves to in
+	// the server's registry (core.Registry.PolicyFor); otherwise the whole
+	// restore is refused.
+	Policy string `json:"policy,omitempty"`
+	// Tags are the guard's tags; a guard the restore creates gets them
+	// besides its policy's.
 	Tags     []string      `json:"tags,omitempty"`
 	Critical bool          `json:"critical,omitempty"`
 	State    breaker.State `json:"state"`
@@ -318,7 +324,9 @@ type RestoreRequest struct {
 type RestoreResult struct {
 	// Changes lists the guards the restore acted on, sorted by name.
 	Changes []Change `json:"changes"`
-	// Created names guards that did not exist and were created.
+	// Created names guards that did not exist and were created, with the
+	// policy their names resolve to (the audit record lists each one's
+	// policy and tags).
 	Created []string `json:"created,omitempty"`
 	// Skipped names guards whose override had expired (an open until a
 	// time already past).
@@ -343,6 +351,20 @@ type AuditRecord struct {
 	Params map[string]string `json:"params,omitempty"`
 	Before []GuardState      `json:"before"`
 	After  []GuardState      `json:"after"`
+	// Created lists the guards a restore created, with the policy and tags
+	// each was created with; their Before entries show them as they were
+	// when created, before the snapshot's override was applied.
+	Created []CreatedGuard `json:"created,omitempty"`
+}
+
+// CreatedGuard is a guard a restore created: the name had no guard yet,
+// and the snapshot held a manual override for it. The policy is the one
+// the name resolves to in the server's registry (never one the snapshot
+// chose); the tags are the policy's and the snapshot's.
+type CreatedGuard struct {
+	Guard  string   `json:"guard"`
+	Policy string   `json:"policy"`
+	Tags   []string `json:"tags,omitempty"`
 }
 
 // GuardState is a guard's state in an audit record.
