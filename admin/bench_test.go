@@ -29,7 +29,7 @@ func BenchmarkAuthorize(b *testing.B) {
 	b.Run("serial", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
-			if _, p := a.authorize(req, Read); p != nil {
+			if _, p := a.authorize(req, Read, false); p != nil {
 				b.Fatal(p)
 			}
 		}
@@ -38,7 +38,7 @@ func BenchmarkAuthorize(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, p := a.authorize(req, Read); p != nil {
+				if _, p := a.authorize(req, Read, false); p != nil {
 					b.Fatal(p)
 				}
 			}

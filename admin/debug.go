@@ -66,7 +66,7 @@ type debugData struct {
 }
 
 func (s *Server) debugPage(w http.ResponseWriter, r *http.Request) {
-	if _, p := s.auth.authorize(r, Read); p != nil {
+	if _, p := s.auth.authorize(r, Read, true); p != nil {
 		if p.Status == http.StatusUnauthorized {
 			// A browser asks for credentials on a Basic challenge: the user
 			// name is the token's name, the password its secret.
@@ -92,7 +92,11 @@ func (s *Server) debugPage(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'")
+	// No script, no framing: another site can neither run code here nor
+	// show the page in a frame to trick a click.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Cache-Control", "no-store")
 	_, _ = w.Write(buf.Bytes())
 }

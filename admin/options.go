@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -96,7 +97,8 @@ type config struct {
 	tokens      []Token
 	tokenLabels []string // how errors name tokens[i] (see tokenLabel)
 	openRead    bool
-	maxCreates  int // guards one restore may create
+	origins     *http.CrossOriginProtection // nil: no trusted origin
+	maxCreates  int                         // guards one restore may create
 	maxBody     int64
 	sinks       []AuditSink
 	recent      int
@@ -235,6 +237,25 @@ func WithTokensFromEnv() Option {
 // even when tokens are configured. Writes always need a write token.
 func WithOpenRead() Option {
 	return optionFunc(func(c *config) error { c.openRead = true; return nil })
+}
+
+// WithTrustedOrigins lets browser pages served from these origins (such
+// as "https://ops.example.com": scheme, host and port, no path) write
+// through the API. Without it, writes (every request but GET, HEAD and
+// OPTIONS) whose Sec-Fetch-Site or Origin header says they come from
+// another origin are refused with a 403; see the package documentation.
+func WithTrustedOrigins(origins ...string) Option {
+	return optionFunc(func(c *config) error {
+		for i, o := range origins {
+			if c.origins == nil {
+				c.origins = http.NewCrossOriginProtection()
+			}
+			if err := c.origins.AddTrustedOrigin(o); err != nil {
+				return fmt.Errorf("admin: trustedOrigins[%d]: %q is not an origin such as https://ops.example.com (scheme and host, no path)", i, o)
+			}
+		}
+		return nil
+	})
 }
 
 // WithMaxRestoreCreates sets how many guards one snapshot restore may

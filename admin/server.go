@@ -118,6 +118,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.sampler.state.Load() == samplerIdle {
 		s.Start()
 	}
+	if p := crossOrigin(r, s.cfg.origins); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
 	// The path of one guard is routed here, not by the ServeMux, which
 	// would clean a name such as "/pkg.Svc/Method" or "a/../b" and
 	// redirect the client to another path: everything after the prefix,
@@ -217,7 +221,7 @@ func (s *Server) routes() {
 // authorize checks r for access need; on failure it answers and returns
 // false.
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request, need Access) (principal, bool) {
-	p, prob := s.auth.authorize(r, need)
+	p, prob := s.auth.authorize(r, need, false)
 	if prob != nil {
 		writeProblem(w, r, prob)
 		return principal{}, false
