@@ -39,7 +39,8 @@
 //
 // An operation on an unknown guard, or on a tag no guard carries, is a 404:
 // the API never creates a guard by naming it, except when a snapshot
-// restore re-applies an override to a guard that does not exist yet.
+// restore re-applies an override to a guard that does not exist yet (with
+// the policy its name resolves to; see Security model).
 //
 // An open lasts at most core.MaxDuration (about 146 years): a longer duration, or
 // an until time further away (in an operation or a snapshot's override), is
@@ -60,24 +61,84 @@
 // problems give their instance in the escaped form too. Operations name
 // their guards in the request body, which needs no escaping.
 //
-// # Security
+// # Security model
 //
-// Tokens are named secrets with read or write access (WithToken,
-// WithTokensFromEnv reading BREAKERBOX_ADMIN_TOKENS, format
-// "name:access:secret,..."), sent as "Authorization: Bearer <secret>"; the
-// name is the actor in the audit log. Secrets are compared in constant time.
-// Without any token the API is read-only and open: writes are refused, never
-// open. With tokens, every request to the API and the debug page needs one
-// (WithOpenRead relaxes that for reads); the dashboard's page and files,
-// which hold no data, need none. The debug page also accepts HTTP
-// Basic authentication (user: token name, password: secret) so that a
-// browser can open it. The health endpoints need no token.
+// Who may read what. Tokens are named secrets with read or write access
+// (WithToken, WithTokens, or WithTokensFromEnv reading
+// BREAKERBOX_ADMIN_TOKENS, format "name:access:secret,..."), sent as
+// "Authorization: Bearer <secret>"; the name is the actor in the audit
+// log. Secrets are kept as SHA-256 digests and a presented token is
+// compared with every one in constant time.
 //
-// Request bodies are limited (WithMaxBodyBytes, 413 beyond) and decoded
-// strictly: Content-Type must be JSON, keys must be spelt exactly, unknown
-// or repeated keys and trailing data are refused with a 400 naming the
-// field. Every error is an RFC 9457 application/problem+json document
-// (Problem) with a machine-readable code.
+//   - Without any token the API is read-only and open to anyone: writes are
+//     refused (403), never open.
+//   - With tokens, every request to the API and the debug page needs one;
+//     WithOpenRead lets requests without a token read. A read token reads
+//     everything the API shows (guards, snapshot, audit log, event stream,
+//     history, debug page) and may ask for a prune dry run; a write token
+//     may also operate, prune and restore.
+//   - The health endpoints and the dashboard's page and files, which hold
+//     no data, need no token.
+//   - Basic credentials (user: the token's name, password: its secret) are
+//     accepted by /debug only, so that a browser can open it. Everywhere
+//     else they are refused (401): a browser that logged in to /debug sends
+//     them to the whole origin by itself, so they would let another site's
+//     page act with the operator's token.
+//
+// What is refused, before anything changes:
+//
+//   - Cross-origin writes. A request other than GET, HEAD and OPTIONS whose
+//     Sec-Fetch-Site header says anything but same-origin or none, or,
+//     without that header, whose Origin is not the request's host, is
+//     refused with a 403 (code cross_origin) naming the header, before its
+//     token is looked at (net/http's CrossOriginProtection decides).
+//     Requests with neither header (breakerctl, curl, services) and pages
+//     of the API's own origin (the dashboard) pass; WithTrustedOrigins
+//     admits pages served from other origins. Besides, a write must carry
+//     a JSON body (a cross-site form cannot send one without a preflight)
+//     and a Bearer token, which browsers never send by themselves.
+//   - Framing and script on the debug page: it sends
+//     Content-Security-Policy "default-src 'none'; frame-ancestors 'none'"
+//     (with inline style only) and X-Frame-Options DENY.
+//   - Bodies larger than WithMaxBodyBytes (413), not valid UTF-8 (400
+//     naming the byte: encoding/json would silently replace such bytes),
+//     not JSON, or not strictly of the expected shape (see below).
+//   - Names, tags and reasons that are not printable text on one line:
+//     control characters (newlines and tabs included), Unicode line and
+//     paragraph separators and bidirectional-formatting characters could
+//     forge or disguise lines of the audit log, a terminal or a page, and
+//     are refused with a 400 naming the field and the character. A reason
+//     is required and at most MaxReasonLength bytes.
+//   - An open longer than core.MaxDuration (see Mounting).
+//   - A snapshot restore that would give a guard a policy of the snapshot's
+//     choosing. A restore acts on a guard only if the snapshot's policy for
+//     it is empty or the policy the name resolves to in the registry
+//     (core.Registry.PolicyFor: an existing guard's own policy, or the one
+//     a new guard of that name gets); otherwise the whole restore is
+//     refused with a 400 naming the guard, the snapshot's policy and the
+//     resolved one. A restore creates a guard only to re-apply an override
+//     to a name that has none yet, with the resolved policy and the
+//     snapshot's tags besides the policy's; it creates at most
+//     WithMaxRestoreCreates guards (default DefaultMaxRestoreCreates), and
+//     one that would create more is refused with a 400 (code
+//     too_many_guards).
+//
+// What is logged. Every write is an audit record (see Audit log) naming the
+// token that authorised it; a restore's record also lists the guards it
+// created, with their policy and tags (AuditRecord.Created). Secrets are
+// never logged nor sent to clients. A configuration error is returned by
+// New; Handler answers every request, health probes included, with a 500
+// that says only that the handler is misconfigured, and logs the error once
+// to slog.Default. Configuration errors name a token by where it was
+// configured ("BREAKERBOX_ADMIN_TOKENS: entry 2", "token 1 (WithToken)")
+// and by its name only when the name is shorter than MinSecretLength; they
+// never show a secret, nor any field of a malformed entry, since in a
+// misordered entry any field may hold the secret.
+//
+// Request bodies are decoded strictly: Content-Type must be JSON, keys must
+// be spelt exactly, unknown or repeated keys and trailing data are refused
+// with a 400 naming the field. Every error is an RFC 9457
+// application/problem+json document (Problem) with a machine-readable code.
 //
 // # Audit log
 //
