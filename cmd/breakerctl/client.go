@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -118,14 +119,62 @@ func (a *app) newClient() (*client, error) {
 	if err != nil {
 		return nil, err
 	}
-	token := a.token
-	if token == "" {
-		token = a.getenv(envToken)
+	token, err := a.resolveToken()
+	if err != nil {
+		return nil, err
 	}
 	if a.timeout <= 0 {
 		return nil, usageErrorf("--timeout %v must be positive", a.timeout)
 	}
 	return &client{base: base, token: token, hc: &http.Client{Timeout: a.timeout}}, nil
+}
+
+// resolveToken picks the token: --token, --token-file, $BREAKERBOX_TOKEN,
+// then the file $BREAKERBOX_TOKEN_FILE names (see the root command's help).
+// "" means none.
+func (a *app) resolveToken() (string, error) {
+	switch {
+	case a.token != "" && a.tokenFile != "":
+		return "", usageErrorf("--token and --token-file are exclusive: give one")
+	case a.token != "":
+		return a.token, nil
+	case a.tokenFile != "":
+		return readTokenFile("--token-file", a.tokenFile)
+	}
+	if t := a.getenv(envToken); t != "" {
+		return t, nil
+	}
+	if f := a.getenv(envTokenFile); f != "" {
+		return readTokenFile("$"+envTokenFile, f)
+	}
+	return "", nil
+}
+
+// maxTokenFile bounds what readTokenFile reads.
+const maxTokenFile = 64 << 10
+
+// readTokenFile reads a token from the file name (given by source): its
+// content without surrounding white space, on one line.
+func readTokenFile(source, name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", usageErrorf("%s: %v", source, err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
+		return "", usageErrorf("%s: reading %s: %v", source, name, err)
+	}
+	token := strings.TrimSpace(string(data))
+	switch {
+	case len(data) > maxTokenFile:
+		return "", usageErrorf("%s: %s is larger than %d bytes; it should hold one token", source, name, maxTokenFile)
+	case token == "":
+		return "", usageErrorf("%s: %s is empty; it should hold the token", source, name)
+	case strings.ContainsFunc(token, func(r rune) bool { return r < ' ' || r == 0x7f }):
+		return "", usageErrorf("%s: %s holds more than one line or a control character; it should hold the token alone", source, name)
+	}
+	return token, nil
 }
 
 // defaultTimeout bounds each request.

@@ -23,8 +23,9 @@ import (
 
 // Environment variables read when the flags are not given.
 const (
-	envAddr  = "BREAKERBOX_ADDR"
-	envToken = "BREAKERBOX_TOKEN"
+	envAddr      = "BREAKERBOX_ADDR"
+	envToken     = "BREAKERBOX_TOKEN"
+	envTokenFile = "BREAKERBOX_TOKEN_FILE"
 )
 
 // app holds the global flags and the process's streams.
@@ -33,8 +34,8 @@ type app struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 
-	addr, token, color string
-	timeout            time.Duration
+	addr, token, tokenFile, color string
+	timeout                       time.Duration
 }
 
 func version() string {
@@ -51,9 +52,18 @@ func (a *app) rootCommand() *cobra.Command {
 		Long: `breakerctl shows and steers the circuit breakers of a service through
 breakerbox's admin API.
 
-The server is --addr (or ` + envAddr + `), such as http://127.0.0.1:9090/admin;
-the token is --token (or ` + envToken + `). Writes need a write token and a
---reason, recorded in the audit log with the token's name.
+The server is --addr (or ` + envAddr + `), such as http://127.0.0.1:9090/admin.
+Writes need a write token and a --reason, recorded in the audit log with the
+token's name.
+
+The token is the first of, in order:
+  --token TOKEN          on the command line (others on the host may see it
+                         in the process list: prefer the next ones)
+  --token-file FILE      the file's content, surrounding white space removed
+  $` + envToken + `      the variable's value
+  $` + envTokenFile + ` the content of the file it names
+Giving both --token and --token-file is an error. Without a token, requests
+go without one (enough for a server with open reads).
 
 Exit codes: 0 ok, 1 the server refused or failed the operation, 2 usage
 error, 3 the server cannot be reached.`,
@@ -65,7 +75,8 @@ error, 3 the server cannot be reached.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErrorf("%v", err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.addr, "addr", "", "admin API address, such as http://127.0.0.1:9090/admin (default $"+envAddr+")")
-	pf.StringVar(&a.token, "token", "", "bearer token (default $"+envToken+")")
+	pf.StringVar(&a.token, "token", "", "bearer token (visible in the process list; prefer --token-file or $"+envToken+")")
+	pf.StringVar(&a.tokenFile, "token-file", "", "read the bearer token from this file (default $"+envTokenFile+")")
 	pf.DurationVar(&a.timeout, "timeout", defaultTimeout, "timeout of each request")
 	pf.StringVar(&a.color, "color", "auto", "colour tables: auto (on a terminal), always or never")
 	_ = root.RegisterFlagCompletionFunc("color", fixedCompletion("auto", "always", "never"))
@@ -474,8 +485,11 @@ func (a *app) snapshotCommand() *cobra.Command {
 		},
 	}
 	save := &cobra.Command{
-		Use:     "save FILE",
-		Short:   "Save a snapshot document to FILE (- for standard output)",
+		Use:   "save FILE",
+		Short: "Save a snapshot document to FILE (- for standard output)",
+		Long: `Save a snapshot document to FILE (- for standard output). A new file gets
+mode 0600; a file that exists is replaced, keeping its mode if that is
+narrower.`,
 		Example: "  breakerctl snapshot save before-deploy.json",
 		Args:    exactArgs(1, "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -588,8 +602,15 @@ func exactArgs(n int, what string) cobra.PositionalArgs {
 }
 
 // writeFileAtomic writes data to a temporary file beside name and renames
-// it into place, so that a failed save never leaves half a snapshot.
+// it into place, so that a failed save never leaves half a snapshot. The
+// file gets mode 0600 (a snapshot names operators and their reasons), or
+// the mode of the file it replaces where that is narrower: a save never
+// widens who may read the file.
 func writeFileAtomic(name string, data []byte) error {
+	mode := os.FileMode(0o600)
+	if fi, err := os.Stat(name); err == nil {
+		mode &= fi.Mode().Perm()
+	}
 	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".*")
 	if err != nil {
 		return err
@@ -602,7 +623,7 @@ func writeFileAtomic(name string, data []byte) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
+		err = os.Chmod(f.Name(), mode)
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), name)

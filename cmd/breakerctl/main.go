@@ -8,7 +8,8 @@
 //	go install github.com/breakerbox/breakerbox/cmd/breakerctl@latest
 //
 // and point it at a server with --addr (or BREAKERBOX_ADDR) and a token
-// with --token (or BREAKERBOX_TOKEN):
+// with --token-file (or BREAKERBOX_TOKEN, or BREAKERBOX_TOKEN_FILE; --token
+// works too, but shows the token in the process list):
 //
 //	export BREAKERBOX_ADDR=http://127.0.0.1:9090/admin BREAKERBOX_TOKEN=...
 //	breakerctl status
