@@ -23,24 +23,28 @@ import (
 // TestEndToEnd builds the demo and breakerctl, starts the demo on free
 // ports, puts payments (and inventory) through an outage and back, and
 // checks through the public surfaces only (the admin API, /metrics, GraphQL
-// answers, `breakerctl status --json`, the traces on stdout) that the
-// payments breaker opens, the checkout's fallback answers (and the stock's),
-// and the breakers close after recovery; then that Ctrl-C stops the demo
-// cleanly, with no goroutine left behind (which the demo checks and reports
-// itself).
+// answers, `breakerctl status --json`, the terminal, the traces file) that
+// the payments breaker opens, the checkout's fallback answers (and the
+// stock's), and the breakers close after recovery; then that Ctrl-C stops
+// the demo cleanly, with no goroutine left behind (which the demo checks and
+// reports itself). The traces go to their default file, in the temporary
+// directory, and not to the terminal (issue 18).
 func TestEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the demo")
 	}
 	start := time.Now()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "storefront")
+	var bin string
+	var binErr error
 	ctl := filepath.Join(dir, "breakerctl")
 	var builds sync.WaitGroup
-	for _, b := range []struct{ dir, out string }{{".", bin}, {filepath.Join("..", "..", "cmd", "breakerctl"), ctl}} {
-		builds.Go(func() { goBuild(t, b.dir, b.out) })
-	}
+	builds.Go(func() { bin, binErr = demoBinary() })
+	builds.Go(func() { goBuild(t, filepath.Join("..", "..", "cmd", "breakerctl"), ctl) })
 	builds.Wait()
+	if binErr != nil {
+		t.Error(binErr)
+	}
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -51,15 +55,9 @@ func TestEndToEnd(t *testing.T) {
 	demo := exec.Command(bin,
 		"-api-port=0", "-graphql-port=0", "-grpc-port=0", "-fakes-port=0", "-ops-port=0",
 		"-open-duration=500ms", "-load=20", "-tour=false", "-report=0",
-		"-fault=payments:failure=0", "-fault=inventory:failure=0", "-traces=stdout", "-ready-file="+ready)
+		"-fault=payments:failure=0", "-fault=inventory:failure=0", "-ready-file="+ready)
 	demo.Stdout, demo.Stderr = &stdout, &stderr
-	// Telemetry settings of the environment would send the traces elsewhere.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OTEL_") && !strings.HasPrefix(kv, "BREAKERBOX_") {
-			demo.Env = append(demo.Env, kv)
-		}
-	}
-	demo.Env = append(demo.Env, "GORACE=atexit_sleep_ms=0") // a race still fails the exit status
+	demo.Env = demoEnv(dir)
 	if err := demo.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -177,9 +175,21 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("the demo did not report a clean shutdown:\n%s", out)
 	}
 
-	// The traces on stdout carry the rejections (otelbreaker's attributes).
-	if out := stdout.String(); !strings.Contains(out, `"breakerbox.guard.name"`) || !strings.Contains(out, "circuit_open") {
-		t.Errorf("no span with a breakerbox rejection in the traces on stdout (%d bytes)", len(out))
+	// The terminal has a line for each change of state, and no spans.
+	if out := stderr.String(); !strings.Contains(out, "payments closed → open (failure rate ") ||
+		!strings.Contains(out, "payments half-open → closed (") {
+		t.Errorf("the demo did not print the payments breaker's changes of state:\n%s", out)
+	}
+	if out := stdout.String() + stderr.String(); strings.Contains(out, `"SpanContext"`) {
+		t.Errorf("spans on the terminal:\n%.2000s", out)
+	}
+	// The traces file carries the rejections (otelbreaker's attributes).
+	traces, err := os.ReadFile(filepath.Join(dir, "breakerbox-storefront-traces.jsonl"))
+	if err != nil {
+		t.Fatalf("the default traces file: %v", err)
+	}
+	if !bytes.Contains(traces, []byte(`"breakerbox.guard.name"`)) || !bytes.Contains(traces, []byte("circuit_open")) {
+		t.Errorf("no span with a breakerbox rejection in the traces file (%d bytes)", len(traces))
 	}
 }
 
@@ -348,6 +358,54 @@ func waitFor(t *testing.T, timeout time.Duration, what string, check func() erro
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// demoEnv is the environment the demo runs in from tests: the test's,
+// without settings that would send the traces elsewhere or set the admin
+// token, with its temporary directory (where the traces go by default) in
+// dir and a race still failing the exit status. When the test runs with the
+// race detector, so do the go commands the demo is built with (which then
+// reuse the test's compiled packages).
+func demoEnv(dir string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OTEL_") && !strings.HasPrefix(kv, "BREAKERBOX_") &&
+			!strings.HasPrefix(kv, "TMPDIR=") && !strings.HasPrefix(kv, "GOFLAGS=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "TMPDIR="+dir, "GORACE=atexit_sleep_ms=0")
+	if raceEnabled {
+		env = append(env, "GOFLAGS=-race")
+	}
+	return env
+}
+
+// demoBuild is the demo built once for the tests that run it.
+var demoBuild struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// demoBinary returns the path of the demo's binary, built on first use (with
+// the race detector when the test has it). TestMain removes it.
+func demoBinary() (string, error) {
+	demoBuild.once.Do(func() {
+		demoBuild.dir, demoBuild.err = os.MkdirTemp("", "storefront-test-")
+		if demoBuild.err != nil {
+			return
+		}
+		args := []string{"build", "-o", filepath.Join(demoBuild.dir, "storefront")}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, ".")...)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			demoBuild.err = fmt.Errorf("go build: %v\n%s", err, b)
+		}
+	})
+	return filepath.Join(demoBuild.dir, "storefront"), demoBuild.err
 }
 
 // goBuild builds the main package in dir into out, with the race detector

@@ -15,17 +15,19 @@
 //     buttons of the control page, POST /control/faults/{name});
 //   - a load generator, so that something happens;
 //   - the admin API and dashboard (/admin/), Prometheus metrics (/metrics),
-//     and traces to stdout, or over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is
-//     set.
+//     and traces: as JSON lines to a file in the OS's temporary directory
+//     (-traces), or over OTLP (-otlp, or OTEL_EXPORTER_OTLP_ENDPOINT).
 //
-// It prints what to open and what to try, plays a guided tour of outages
-// unless -tour=false, and stops cleanly on Ctrl-C, reporting any goroutine
-// left behind (exit status 1 if there is one).
+// It prints what to open and what to try, a line for each change of a
+// breaker's state, and a summary of the load every -report; it plays a
+// guided tour of outages unless -tour=false. On Ctrl-C (SIGINT) or SIGTERM
+// it stops every server and client and exits 0, or 1 if a goroutine was
+// left behind (which it reports).
 //
 // Flags of note: -api-port, -graphql-port, -grpc-port, -fakes-port and
 // -ops-port (0 picks a free port), -open-duration, -load, -fault, -traces,
-// -ready-file (a JSON file of the addresses, written once every server
-// listens). Run with -h for the rest.
+// -otlp, -ready-file (a JSON file of the addresses, written once every
+// server listens). Run with -h for the rest.
 package main
 
 import (
@@ -40,6 +42,7 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -65,6 +68,7 @@ import (
 
 	"github.com/breakerbox/breakerbox/admin"
 	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
 	bbprom "github.com/breakerbox/breakerbox/exporters/prometheus"
 	"github.com/breakerbox/breakerbox/otelbreaker"
 
@@ -84,7 +88,7 @@ type config struct {
 	reportEvery                                        time.Duration
 	faults                                             faultFlag
 	tour                                               bool
-	traces                                             string
+	traces, otlp                                       string
 	traceRatio                                         float64
 	token                                              string
 	readyFile                                          string
@@ -106,7 +110,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Var(c.faults, "fault", "a fake's starting fault, NAME:key=value,... with NAME payments, inventory or recommendations\n"+
 		"and keys failure (0-1), latency (a duration), outage (true/false); repeatable, e.g. -fault payments:failure=0.3")
 	fs.BoolVar(&c.tour, "tour", true, "play a guided tour of outages (it stops when you change a fault yourself)")
-	fs.StringVar(&c.traces, "traces", "stdout", `where traces go: "stdout", "none" or a file (OTLP instead when OTEL_EXPORTER_OTLP_ENDPOINT is set)`)
+	fs.StringVar(&c.traces, "traces", defaultTracesFile(), `where traces go, as JSON lines: a file, "stdout" or "none"`)
+	fs.StringVar(&c.otlp, "otlp", "", "send traces over OTLP to this endpoint URL instead of -traces, such as http://localhost:4318\n"+
+		"(OTEL_EXPORTER_OTLP_ENDPOINT does the same; OTEL_EXPORTER_OTLP_PROTOCOL=grpc for OTLP/gRPC)")
 	fs.Float64Var(&c.traceRatio, "trace-ratio", 0.01, "share of traces exported besides those with breaker decisions; over OTLP the default is 1")
 	fs.StringVar(&c.token, "admin-token", "", "write token of the admin API (default $BREAKERBOX_TOKEN, else a random one)")
 	fs.StringVar(&c.readyFile, "ready-file", "", "write the addresses here as JSON once every server listens")
@@ -133,6 +139,13 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-load: %v must be between 0 and 1000", c.load)
 	case ratioSet && !(c.traceRatio >= 0 && c.traceRatio <= 1):
 		return nil, fmt.Errorf("-trace-ratio: %v must be between 0 and 1", c.traceRatio)
+	case c.traces == "":
+		return nil, errors.New(`-traces: empty; give a file, "stdout" or "none"`)
+	}
+	if c.otlp != "" {
+		if err := checkOTLPURL(c.otlp); err != nil {
+			return nil, err
+		}
 	}
 	if c.token == "" {
 		c.token = os.Getenv("BREAKERBOX_TOKEN")
@@ -217,7 +230,7 @@ func serve(ctx context.Context, stop func(), cfg *config, stdout, stderr io.Writ
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	// Tracing first, so that everything below is instrumented.
-	tp, traceDesc, closeTraces, err := setupTracing(ctx, cfg.traces, cfg.traceRatio, stdout)
+	tp, traceDesc, closeTraces, err := setupTracing(ctx, cfg.traces, cfg.otlp, cfg.traceRatio, stdout)
 	if err != nil {
 		say("storefront: traces: %v", err)
 		return 1
@@ -233,16 +246,16 @@ func serve(ctx context.Context, stop func(), cfg *config, stdout, stderr io.Writ
 		_ = closeTraces()
 	}()
 
-	// The registry: one guard per dependency and per inbound route.
+	// The registry: one guard per dependency and per inbound route. The
+	// terminal gets a line per state change, and the rejections in the
+	// reports.
+	rejected := &rejections{}
 	reg, err := core.NewRegistry(
 		core.WithPolicies(policies(cfg.openDuration)...),
-		core.WithHooks(core.Hooks{OnStateChange: func(_ context.Context, e core.StateChange) {
-			who := ""
-			if e.Actor != "" {
-				who = " by " + e.Actor
-			}
-			say("breaker %s: %s -> %s%s (%s)", e.Guard, e.From, e.To, who, e.Reason)
-		}}),
+		core.WithHooks(core.Hooks{
+			OnStateChange: func(_ context.Context, e core.StateChange) { say("%s", describeChange(e)) },
+			OnReject:      func(_ context.Context, r core.Rejection) { rejected.add(r) },
+		}),
 	)
 	if err != nil {
 		say("storefront: %v", err)
@@ -399,7 +412,7 @@ func serve(ctx context.Context, stop func(), cfg *config, stdout, stderr io.Writ
 	var bg sync.WaitGroup
 	bg.Go(func() { lg.run(ctx) })
 	if cfg.reportEvery > 0 {
-		bg.Go(func() { report(ctx, cfg.reportEvery, lg, reg, say) })
+		bg.Go(func() { report(ctx, cfg.reportEvery, lg, reg, rejected, say) })
 	}
 	if cfg.tour {
 		touring.Store(true)
@@ -449,8 +462,9 @@ func serve(ctx context.Context, stop func(), cfg *config, stdout, stderr io.Writ
 	return code
 }
 
-// report prints, every interval, the load and the dependencies' states.
-func report(ctx context.Context, every time.Duration, lg *loadgen, reg *core.Registry, say func(string, ...any)) {
+// report prints, every interval, the load, the dependencies' states and
+// the rejections.
+func report(ctx context.Context, every time.Duration, lg *loadgen, reg *core.Registry, rejected *rejections, say func(string, ...any)) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -459,14 +473,75 @@ func report(ctx context.Context, every time.Duration, lg *loadgen, reg *core.Reg
 			return
 		case <-t.C:
 		}
-		var states []string
-		for _, name := range dependencyGuards {
-			if g, ok := reg.Lookup(name); ok {
-				states = append(states, name+" "+g.Breaker().State().String())
+		say("%s; breakers: %s; rejected: %s", lg.report(every), breakerStates(reg), rejected.take())
+	}
+}
+
+// breakerStates lists the dependencies' breakers that are not closed, such
+// as "payments open, inventory half-open", or says "all closed".
+func breakerStates(reg *core.Registry) string {
+	var states []string
+	for _, name := range dependencyGuards {
+		if g, ok := reg.Lookup(name); ok {
+			if st := g.Breaker().State(); st != breaker.Closed {
+				states = append(states, name+" "+st.String())
 			}
 		}
-		say("%s; breakers: %s", lg.report(every), strings.Join(states, ", "))
 	}
+	if len(states) == 0 {
+		return "all closed"
+	}
+	return strings.Join(states, ", ")
+}
+
+// describeChange is the terminal's line for a breaker's change of state,
+// such as "payments closed → open (failure rate 60% >= 50% over 20 calls)".
+func describeChange(e core.StateChange) string {
+	s := e.Guard + " " + e.From.String() + " → " + e.To.String()
+	if e.Actor != "" {
+		s += " by " + e.Actor
+	}
+	if e.Reason != "" {
+		s += " (" + e.Reason + ")"
+	}
+	return s
+}
+
+// rejections counts rejected calls by guard and reason between reports.
+type rejections struct {
+	mu sync.Mutex
+	n  map[string]int // "guard (reason)"
+}
+
+func (r *rejections) add(rj core.Rejection) {
+	reason := "rejected"
+	if rj.Err != nil {
+		reason = rj.Err.ErrorType()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[string]int{}
+	}
+	r.n[rj.Guard+" ("+reason+")"]++
+}
+
+// take returns the counts since the last call, such as
+// "payments (circuit_open) 37, recommendations (circuit_open) 4", or "none".
+func (r *rejections) take() string {
+	r.mu.Lock()
+	n := r.n
+	r.n = nil
+	r.mu.Unlock()
+	if len(n) == 0 {
+		return "none"
+	}
+	keys := slices.Sorted(maps.Keys(n))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + " " + strconv.Itoa(n[k])
+	}
+	return strings.Join(parts, ", ")
 }
 
 func printBanner(w io.Writer, cfg *config, a Addresses, traces string) {
@@ -475,6 +550,13 @@ func printBanner(w io.Writer, cfg *config, a Addresses, traces string) {
 		load = fmt.Sprintf("%g GraphQL operations per second", cfg.load)
 	}
 	gql := strings.TrimSuffix(a.GraphQL, "/graphql")
+	below := "a line for each change of a breaker's state"
+	if cfg.reportEvery > 0 {
+		below += fmt.Sprintf(" and, every %v, the load, the breakers' states and the rejections", cfg.reportEvery)
+	}
+	if cfg.tour {
+		below += "; the tour's steps"
+	}
 	fmt.Fprintf(w, `
 breakerbox storefront demo: every service runs in this process, on loopback.
 
@@ -482,7 +564,7 @@ breakerbox storefront demo: every service runs in this process, on loopback.
   dashboard         %[2]s/
   admin API         %[2]s/v1/guards  (write token "demo": %[3]s)
   metrics           %[4]s
-  GraphQL gateway   %[5]s/  (GraphiQL; POST /graphql)
+  GraphQL gateway   %[5]s/  (a page to run queries; POST /graphql)
   HTTP API          %[6]s/api/products
   gRPC inventory    %[7]s  (storefront.v1.Inventory, with health and reflection)
   downstream fakes  %[8]s  (payments, recommendations; inventory is the gRPC service)
@@ -509,9 +591,10 @@ Try it:
      (bestsellers, stock UNKNOWN):
        curl -X POST -d '{"latency":"400ms"}' %[1]s/control/faults/recommendations
 
+Below: %[12]s.
 Ctrl-C stops everything.
 
-`, a.Ops, a.Admin, a.Token, a.Metrics, gql, a.API, a.GRPC, a.Fakes, traces, load, cfg.openDuration)
+`, a.Ops, a.Admin, a.Token, a.Metrics, gql, a.API, a.GRPC, a.Fakes, traces, load, cfg.openDuration, below)
 }
 
 // writeJSONFile writes v to path atomically (a reader never sees half of it).

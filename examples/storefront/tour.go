@@ -23,7 +23,7 @@ func ptr[T any](v T) *T { return &v }
 func tourSteps(open time.Duration) []tourStep {
 	return []tourStep{
 		{15 * time.Second, fakePayments, &FaultPatch{Outage: ptr(true)},
-			"payments goes down. Watch the payments breaker open on the dashboard; checkouts still answer, " +
+			"payments goes down. Watch its breaker open, below and on the dashboard; checkouts still answer, " +
 				"PAYMENT_PENDING (the API's fallback queues the payment); /admin/ready fails, since payments is critical."},
 		{30 * time.Second, fakePayments, nil,
 			fmt.Sprintf("payments is back. Within its open time (%v, doubled after each failed probe) the breaker "+

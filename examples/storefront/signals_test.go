@@ -107,22 +107,66 @@ func TestMakeDemoCtrlCExitsZero(t *testing.T) {
 	}
 }
 
-// demoEnv is the environment the demo runs in from tests: the test's,
-// without settings that would send the traces elsewhere or set the admin
-// token, with its temporary directory in dir and a race still failing the
-// exit status. When the test runs with the race detector, so do the go
-// commands it starts (which then reuse its compiled packages).
-func demoEnv(dir string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OTEL_") && !strings.HasPrefix(kv, "BREAKERBOX_") &&
-			!strings.HasPrefix(kv, "TMPDIR=") && !strings.HasPrefix(kv, "GOFLAGS=") {
-			env = append(env, kv)
-		}
+// TestDemoStopsCleanlyOnSignal runs the built demo, waits for it to be
+// ready, and checks that SIGINT (Ctrl-C) and SIGTERM (what a service
+// manager sends) each stop it with status 0 and a clean shutdown.
+func TestDemoStopsCleanlyOnSignal(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the demo")
 	}
-	env = append(env, "TMPDIR="+dir, "GORACE=atexit_sleep_ms=0")
-	if raceEnabled {
-		env = append(env, "GOFLAGS=-race")
+	bin, err := demoBinary()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return env
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			dir := t.TempDir()
+			ready := filepath.Join(dir, "ready.json")
+			cmd := exec.Command(bin, "-api-port=0", "-graphql-port=0", "-grpc-port=0", "-fakes-port=0", "-ops-port=0",
+				"-load=5", "-tour=false", "-report=0", "-ready-file="+ready)
+			cmd.Env = demoEnv(dir)
+			var out lockedBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			var exitErr error
+			exited := make(chan struct{})
+			go func() { exitErr = cmd.Wait(); close(exited) }()
+			t.Cleanup(func() {
+				select {
+				case <-exited:
+				default:
+					_ = cmd.Process.Kill()
+					<-exited
+				}
+				if t.Failed() {
+					t.Logf("the demo's output:\n%s", out.String())
+				}
+			})
+			waitFor(t, time.Minute, "the demo's ready file", func() error {
+				select {
+				case <-exited:
+					t.Fatalf("the demo exited before it was ready: %v", exitErr)
+				default:
+				}
+				_, err := os.Stat(ready)
+				return err
+			})
+			if err := cmd.Process.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-exited:
+			case <-time.After(time.Minute):
+				t.Fatalf("the demo did not stop within a minute of %v", sig)
+			}
+			if exitErr != nil {
+				t.Errorf("the demo exited with %v after %v, want status 0", exitErr, sig)
+			}
+			if !strings.Contains(out.String(), "shutdown: clean, no goroutines left") {
+				t.Error("the demo did not report a clean shutdown")
+			}
+		})
+	}
 }
