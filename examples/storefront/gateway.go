@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -41,8 +41,9 @@ type gateway struct {
 }
 
 // handler returns the gateway's HTTP handler: POST /graphql (and GET, for
-// simple queries) and a GraphiQL page at / (which loads its scripts from a
-// CDN).
+// simple queries) and, at /, a page to write and run operations
+// (playground.html, embedded: it loads nothing from elsewhere, so it works
+// offline).
 func (gw *gateway) handler(reg *core.Registry) (http.Handler, error) {
 	opts := []bbgraphql.Option{
 		bbgraphql.WithFallback("stockUnknown", func(context.Context, fallback.Cause) (any, error) {
@@ -67,7 +68,10 @@ func (gw *gateway) handler(reg *core.Registry) (http.Handler, error) {
 	mux := http.NewServeMux()
 	// Inbound requests get a guard of the "inbound" policy, as the API's do.
 	mux.Handle("/graphql", httpmw.Middleware(reg, httpmw.WithPolicy("inbound"), httpmw.WithTags("graphql"))(srv))
-	mux.Handle("GET /{$}", playground.Handler("storefront", "/graphql"))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(playgroundPage)
+	})
 	return mux, nil
 }
 
@@ -151,6 +155,12 @@ func (gw *gateway) bestsellers() []*graph.Product {
 }
 
 var errNotFound = errors.New("not found")
+
+// playgroundPage is the page at the gateway's /: a form that posts
+// operations to /graphql.
+//
+//go:embed playground.html
+var playgroundPage []byte
 
 // call sends a JSON request and decodes a 2xx answer into out. A 404 is
 // errNotFound; any other status is an error naming it.
