@@ -45,8 +45,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	// Server: its guards (a registry of its own) shed load beyond 64 calls at once.
-	srvReg, err := core.NewRegistry(core.WithDefaultPolicy(core.Policy{Name: "shed", Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 64}}))
+	// Server: its guards reject calls beyond 64 at once; their breaker only measures.
+	srvReg, err := core.NewRegistry(core.WithDefaultPolicy(core.Policy{Name: "shed",
+		Breaker: &core.BreakerPolicy{Mode: "metrics-only"}, Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 64}}))
 	if err != nil {
 		log.Fatal(err)
 	}

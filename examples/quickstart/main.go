@@ -3,7 +3,7 @@
 // fast while it is open, probes it after the open duration, and closes once
 // it answers again.
 //
-// Run it with `make demo` (or `go run ./quickstart` in the examples module).
+// Run it with `go run ./quickstart` in the examples module.
 package main
 
 import (
