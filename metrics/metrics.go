@@ -326,7 +326,7 @@ var table = [...]Metric{
 	},
 	{
 		Name: "breakerbox.bulkhead.queue.wait_time", Unit: "s", Kind: Counter, Requires: Bulkhead,
-		Description: "Total time calls spent queued in the bulkhead before they got a slot; divided by the increase of breakerbox.bulkhead.calls with outcome waited, the mean wait.",
+		Description: "Total time calls spent queued in the bulkhead before they got a slot; divided by the number of those calls (the bulkhead's calls with outcome waited), the mean wait.",
 		Read: func(s *core.GuardSnapshot, v []float64) bool {
 			if s.Bulkhead == nil {
 				return false

@@ -6,19 +6,17 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/breakerbox/breakerbox/core"
-	"github.com/breakerbox/breakerbox/core/breaker"
-	"github.com/breakerbox/breakerbox/core/bulkhead"
-	"github.com/breakerbox/breakerbox/ratelimit"
+	"github.com/breakerbox/breakerbox/metrics"
 )
 
-// Label names. Every series carries LabelGuard and LabelPolicy.
+// Label names: the Labels of the metrics package's attributes. Every series
+// carries LabelGuard and LabelPolicy.
 const (
 	// LabelGuard is the guard's name (the OTel attribute
 	// breakerbox.guard.name).
@@ -32,16 +30,17 @@ const (
 	// LabelState is a breaker state, as breaker.State.String spells it (the
 	// OTel attribute breakerbox.circuit_breaker.state).
 	LabelState = "state"
-	// LabelReason is why a guard rejected a call; see
-	// MetricGuardRejections.
+	// LabelReason is why a guard rejected a call (the OTel attribute
+	// breakerbox.rejection.reason); see MetricGuardRejections.
 	LabelReason = "reason"
 )
 
-// Metric names: the OTel instrument names of package otelbreaker through
-// the Prometheus translation (dots become underscores, counters end in
-// _total, seconds end in _seconds). Guard-level series whose primitive is
-// absent (a guard without a bulkhead has no bulkhead series) are not
-// exported.
+// Metric names: the names of the metrics package's table, rendered as the
+// package documentation says (dots become underscores, seconds end in
+// _seconds, counters in _total; the bulkhead's usage and limits are split
+// into four gauges). A guard has no series for a primitive it lacks: a
+// guard without a bulkhead has no bulkhead series, one whose policy has no
+// retries no retry series.
 const (
 	// MetricGuardInfo is 1 for every guard, with the labels guard, policy,
 	// tags (the guard's tags, sorted, joined with ",") and critical
@@ -119,6 +118,10 @@ const (
 
 	// MetricRetryRetries counts retry attempts (first attempts excluded).
 	MetricRetryRetries = "breakerbox_retry_retries_total"
+	// MetricRetryAttempts counts the attempts made through a retrying
+	// guard, first attempts and retries, as counted at its gates (admitted
+	// or rejected).
+	MetricRetryAttempts = "breakerbox_retry_attempts_total"
 	// MetricRetryCalls counts calls by how their retries ended; the one
 	// outcome counted is "budget_exhausted": calls that stopped retrying
 	// because the retry budget was spent.
@@ -133,16 +136,20 @@ const (
 // Collector is a prometheus.Collector that reads a registry's Snapshot at
 // every scrape: nothing is counted on the call path, and a guard created
 // after the Collector was registered appears at the next scrape. Its
-// descriptors are built once, by NewCollector, and each guard's label pairs
-// once, at the first scrape that sees the guard, so that a scrape allocates
-// little more than the metrics it sends.
+// descriptors are built once, by NewCollector, from the metrics package's
+// table, and each guard's label pairs once, at the first scrape that sees
+// the guard, so that a scrape allocates little more than the metrics it
+// sends.
 //
 // A Collector does not register itself: pass it to a prometheus.Registerer.
 // It is safe for concurrent use (scrapes may overlap).
 type Collector struct {
 	reg    *core.Registry
 	descs  []*prometheus.Desc
-	series []series
+	table  []metrics.Metric
+	series []series         // the info series, then each table metric's values
+	first  []int            // by table index: the index in series of its first value
+	width  int              // the most values of one table metric
 	consts []*dto.LabelPair // the const labels, sorted
 
 	mu     sync.Mutex
@@ -157,18 +164,16 @@ const (
 	gauge
 )
 
-// series is one series every guard may have: a descriptor, the values of
-// the descriptor's labels after guard and policy, and how to read its value
-// from a snapshot.
+// infoSeries is the index of the info series in Collector.series: its two
+// label values are the guard's own (see Collector.build).
+const infoSeries = 0
+
+// series is one series every guard may have: a descriptor and the names and
+// values of the descriptor's labels after guard and policy.
 type series struct {
-	desc *prometheus.Desc
-	kind kind
-	// names and extra are the names and values of the descriptor's labels
-	// after guard and policy.
+	desc         *prometheus.Desc
+	kind         kind
 	names, extra []string
-	// value returns the series' value and false when the guard has no
-	// such series (a primitive it lacks).
-	value func(s *core.GuardSnapshot) (float64, bool)
 }
 
 // guardLabels caches one guard's label pairs for each series.
@@ -179,129 +184,62 @@ type guardLabels struct {
 	pairs    [][]*dto.LabelPair // by series index
 }
 
+// promName returns the Prometheus name of a metric of the table, or of one of
+// its parts (name is then the part's name): the dotted name with its dots
+// replaced by underscores, then _seconds when the unit is seconds, then
+// _total for a counter.
+func promName(m *metrics.Metric, name string) string {
+	n := strings.ReplaceAll(name, ".", "_")
+	if m.Unit == "s" && !strings.HasSuffix(n, "_seconds") {
+		n += "_seconds"
+	}
+	if m.Kind == metrics.Counter {
+		n += "_total"
+	}
+	return n
+}
+
 // NewCollector returns a Collector of reg's guards. Register it with a
 // prometheus.Registerer:
 //
 //	prometheus.MustRegister(bbprom.NewCollector(reg))
 func NewCollector(reg *core.Registry, opts ...Option) *Collector {
 	cfg := newConfig(opts)
-	c := &Collector{reg: reg, guards: map[string]*guardLabels{}}
+	c := &Collector{reg: reg, table: metrics.Table(), guards: map[string]*guardLabels{}}
 	for name, value := range cfg.constLabels {
 		c.consts = append(c.consts, labelPair(name, value))
 	}
 	sortPairs(c.consts)
 
-	names := map[*prometheus.Desc][]string{}
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
-		d := prometheus.NewDesc(name, help, append([]string{LabelGuard, LabelPolicy}, labels...), cfg.constLabels)
+		d := prometheus.NewDesc(name, help, append([]string{metrics.GuardName.Label, metrics.PolicyName.Label}, labels...), cfg.constLabels)
 		c.descs = append(c.descs, d)
-		names[d] = labels
 		return d
 	}
-	add := func(d *prometheus.Desc, k kind, value func(*core.GuardSnapshot) (float64, bool), extra ...string) {
-		c.series = append(c.series, series{desc: d, kind: k, names: names[d], extra: extra, value: value})
-	}
-	always := func(f func(*core.GuardSnapshot) float64) func(*core.GuardSnapshot) (float64, bool) {
-		return func(s *core.GuardSnapshot) (float64, bool) { return f(s), true }
-	}
-	withBulkhead := func(f func(*bulkhead.Snapshot) float64) func(*core.GuardSnapshot) (float64, bool) {
-		return func(s *core.GuardSnapshot) (float64, bool) {
-			if s.Bulkhead == nil {
-				return 0, false
+	c.series = append(c.series, series{kind: gauge, names: []string{"tags", "critical"},
+		desc: desc(MetricGuardInfo, "Guards of the registry, 1 each, with their tags (sorted, comma-separated) and whether they are critical.", "tags", "critical")})
+	for i := range c.table {
+		m := &c.table[i]
+		k := gauge
+		if m.Kind == metrics.Counter {
+			k = counter
+		}
+		c.first = append(c.first, len(c.series))
+		c.width = max(c.width, m.Len())
+		switch {
+		case m.Split != nil:
+			for _, p := range m.Split {
+				c.series = append(c.series, series{desc: desc(promName(m, p.Name), p.Description), kind: k})
 			}
-			return f(s.Bulkhead), true
+		case len(m.Values) > 0:
+			d := desc(promName(m, m.Name), m.Description, m.Attribute.Label)
+			for _, v := range m.Values {
+				c.series = append(c.series, series{desc: d, kind: k, names: []string{m.Attribute.Label}, extra: []string{v}})
+			}
+		default:
+			c.series = append(c.series, series{desc: desc(promName(m, m.Name), m.Description), kind: k})
 		}
 	}
-	withRateLimit := func(f func(*ratelimit.Snapshot) float64) func(*core.GuardSnapshot) (float64, bool) {
-		return func(s *core.GuardSnapshot) (float64, bool) {
-			if s.RateLimit == nil {
-				return 0, false
-			}
-			return f(s.RateLimit), true
-		}
-	}
-
-	// The info series comes first: its two extra label values are the
-	// guard's own (see guardLabels.build).
-	add(desc(MetricGuardInfo, "Guards of the registry, 1 each, with their tags (sorted, comma-separated) and whether they are critical.", "tags", "critical"),
-		gauge, always(func(*core.GuardSnapshot) float64 { return 1 }))
-
-	d := desc(MetricGuardRejections, "Calls rejected by the guard, by reason (circuit_open, circuit_half_open, bulkhead_full, rate_limited).", LabelReason)
-	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Rejected.Open) }), "circuit_open")
-	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Rejected.HalfOpen) }), "circuit_half_open")
-	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Rejected.Full) }), "bulkhead_full")
-	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Rejected.Limited) }), "rate_limited")
-
-	d = desc(MetricBreakerCalls, "Calls seen by the circuit breaker, by outcome (success, failure, ignored, rejected).", LabelOutcome)
-	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Succeeded) }), "success")
-	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Failed) }), "failure")
-	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Ignored) }), "ignored")
-	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Rejected + s.Breaker.RejectedProbe) }), "rejected")
-	d = desc(MetricBreakerStatus, "1 for the circuit breaker's current state, 0 for the others.", LabelState)
-	for st := breaker.Closed; st <= breaker.MetricsOnly; st++ {
-		add(d, gauge, always(func(s *core.GuardSnapshot) float64 {
-			if s.Breaker.State == st {
-				return 1
-			}
-			return 0
-		}), st.String())
-	}
-	add(desc(MetricBreakerTransitions, "State changes of the circuit breaker."),
-		counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Transitions) }))
-	add(desc(MetricBreakerStateChange, "Unix time at which the circuit breaker entered its current state."),
-		gauge, func(s *core.GuardSnapshot) (float64, bool) {
-			return float64(s.Breaker.Since.UnixNano()) / 1e9, !s.Breaker.Since.IsZero()
-		})
-	add(desc(MetricBreakerFailureRate, "Share of failed calls in the circuit breaker's current window (0 to 1)."),
-		gauge, always(func(s *core.GuardSnapshot) float64 { return s.Breaker.FailureRate / 100 }))
-	add(desc(MetricBreakerSlowCallRate, "Share of slow calls in the circuit breaker's current window (0 to 1)."),
-		gauge, always(func(s *core.GuardSnapshot) float64 { return s.Breaker.SlowCallRate / 100 }))
-	add(desc(MetricBreakerWindowCalls, "Calls in the circuit breaker's current window."),
-		gauge, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.WindowCalls) }))
-	add(desc(MetricBreakerConsecutiveFailures, "Current run of consecutive failures."),
-		gauge, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.ConsecutiveFailures) }))
-	add(desc(MetricBreakerSlowCalls, "Calls at or above the slow-call threshold."),
-		counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.Slow) }))
-	add(desc(MetricBreakerShadowTrips, "Trips a metrics-only circuit breaker would have made."),
-		counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.ShadowTrips) }))
-
-	add(desc(MetricBulkheadUsage, "Bulkhead slots held by running calls."),
-		gauge, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.InUse) }))
-	add(desc(MetricBulkheadLimit, "Configured number of bulkhead slots."),
-		gauge, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.MaxConcurrent) }))
-	add(desc(MetricBulkheadQueueLength, "Callers waiting for a bulkhead slot."),
-		gauge, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.Queued) }))
-	add(desc(MetricBulkheadQueueLimit, "Configured size of the bulkhead's wait queue."),
-		gauge, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.MaxQueue) }))
-	d = desc(MetricBulkheadCalls, "Calls the bulkhead did not admit at once, by outcome (rejected, timed_out, canceled, waited).", LabelOutcome)
-	add(d, counter, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.Rejected) }), "rejected")
-	add(d, counter, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.TimedOut) }), "timed_out")
-	add(d, counter, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.Canceled) }), "canceled")
-	add(d, counter, withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.Waited) }), "waited")
-	add(desc(MetricBulkheadQueueWait, "Seconds spent queued by calls that then got a bulkhead slot."),
-		counter, withBulkhead(func(b *bulkhead.Snapshot) float64 { return b.WaitTime.Seconds() }))
-
-	d = desc(MetricRateLimiterCalls, "Calls seen by the rate limiter, by outcome (permitted, rejected).", LabelOutcome)
-	add(d, counter, withRateLimit(func(r *ratelimit.Snapshot) float64 { return float64(r.Allowed) }), "permitted")
-	add(d, counter, withRateLimit(func(r *ratelimit.Snapshot) float64 { return float64(r.Rejected) }), "rejected")
-	add(desc(MetricRateLimiterAvailable, "Calls the rate limiter could admit at once now."),
-		gauge, withRateLimit(func(r *ratelimit.Snapshot) float64 { return r.Available }))
-	add(desc(MetricRateLimiterLimit, "Configured rate limit, in calls per second."),
-		gauge, withRateLimit(func(r *ratelimit.Snapshot) float64 {
-			per := r.Config.Per
-			if per <= 0 {
-				per = time.Second
-			}
-			return r.Config.Limit / per.Seconds()
-		}))
-
-	add(desc(MetricRetryRetries, "Retry attempts made (first attempts excluded)."),
-		counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.Retries) }))
-	add(desc(MetricRetryCalls, "Calls by how their retries ended (budget_exhausted: the retry budget was spent).", LabelOutcome),
-		counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.RetryBudgetExhausted) }), "budget_exhausted")
-	d = desc(MetricFallbackCalls, "Failed calls handed to fallbacks, by outcome (served, failed).", LabelOutcome)
-	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.FallbackServed) }), "served")
-	add(d, counter, always(func(s *core.GuardSnapshot) float64 { return float64(s.FallbackFailed) }), "failed")
 	return c
 }
 
@@ -316,21 +254,30 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	snaps := c.reg.Snapshot()
 	labels := c.labels(snaps)
+	buf := make([]float64, c.width)
 	for i := range snaps {
 		s := &snaps[i]
+		pairs := labels[i].pairs
 		// One allocation per guard holds all its metrics: they are
 		// read-only once sent, and the registry keeps them no longer than
 		// the scrape.
 		ms := make([]metric, len(c.series))
-		for j := range c.series {
-			sr := &c.series[j]
-			v, ok := sr.value(s)
-			if !ok {
+		send := func(j int, v float64) {
+			m := &ms[j]
+			m.desc, m.kind, m.value, m.labels = c.series[j].desc, c.series[j].kind, v, pairs[j]
+			ch <- m
+		}
+		send(infoSeries, 1)
+		has := metrics.PrimitivesOf(c.reg, s)
+		for t := range c.table {
+			m := &c.table[t]
+			v := buf[:m.Len()]
+			if !has.Has(m.Requires) || !m.Read(s, v) {
 				continue
 			}
-			m := &ms[j]
-			m.desc, m.kind, m.value, m.labels = sr.desc, sr.kind, v, labels[i].pairs[j]
-			ch <- m
+			for j, x := range v {
+				send(c.first[t]+j, x)
+			}
 		}
 	}
 }
@@ -368,13 +315,13 @@ func (c *Collector) labels(snaps []core.GuardSnapshot) []*guardLabels {
 // as the exposition wants them.
 func (c *Collector) build(s *core.GuardSnapshot) *guardLabels {
 	g := &guardLabels{policy: s.Policy, tags: slices.Clone(s.Tags), critical: s.Critical, pairs: make([][]*dto.LabelPair, len(c.series))}
-	guard, policy := labelPair(LabelGuard, labelValue(s.Name)), labelPair(LabelPolicy, labelValue(s.Policy))
+	guard, policy := labelPair(metrics.GuardName.Label, labelValue(s.Name)), labelPair(metrics.PolicyName.Label, labelValue(s.Policy))
 	for i, sr := range c.series {
 		pairs := make([]*dto.LabelPair, 0, len(c.consts)+4)
 		pairs = append(pairs, c.consts...)
 		pairs = append(pairs, guard, policy)
 		extra := sr.extra
-		if i == 0 { // the info series: tags and critical
+		if i == infoSeries {
 			extra = []string{labelValue(strings.Join(s.Tags, ",")), strconv.FormatBool(s.Critical)}
 		}
 		for k, v := range extra {

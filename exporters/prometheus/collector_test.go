@@ -77,13 +77,13 @@ func TestCollectorValues(t *testing.T) {
 	c := bbprom.NewCollector(reg)
 
 	want := `
-# HELP breakerbox_circuit_breaker_calls_total Calls seen by the circuit breaker, by outcome (success, failure, ignored, rejected).
+# HELP breakerbox_circuit_breaker_calls_total Calls seen by the guard's circuit breaker, by outcome: success, failure or ignored (admitted, then classified) or rejected (refused by the breaker: open or half-open).
 # TYPE breakerbox_circuit_breaker_calls_total counter
 breakerbox_circuit_breaker_calls_total{guard="api.charge",outcome="failure",policy="api"} 2
 breakerbox_circuit_breaker_calls_total{guard="api.charge",outcome="ignored",policy="api"} 1
 breakerbox_circuit_breaker_calls_total{guard="api.charge",outcome="rejected",policy="api"} 1
 breakerbox_circuit_breaker_calls_total{guard="api.charge",outcome="success",policy="api"} 1
-# HELP breakerbox_circuit_breaker_status 1 for the circuit breaker's current state, 0 for the others.
+# HELP breakerbox_circuit_breaker_status 1 for the state the guard's circuit breaker is in, 0 for the others.
 # TYPE breakerbox_circuit_breaker_status gauge
 breakerbox_circuit_breaker_status{guard="api.charge",policy="api",state="closed"} 0
 breakerbox_circuit_breaker_status{guard="api.charge",policy="api",state="disabled"} 0
@@ -91,13 +91,13 @@ breakerbox_circuit_breaker_status{guard="api.charge",policy="api",state="forced-
 breakerbox_circuit_breaker_status{guard="api.charge",policy="api",state="half-open"} 0
 breakerbox_circuit_breaker_status{guard="api.charge",policy="api",state="metrics-only"} 0
 breakerbox_circuit_breaker_status{guard="api.charge",policy="api",state="open"} 1
-# HELP breakerbox_circuit_breaker_transitions_total State changes of the circuit breaker.
+# HELP breakerbox_circuit_breaker_transitions_total State changes of the guard's circuit breaker.
 # TYPE breakerbox_circuit_breaker_transitions_total counter
 breakerbox_circuit_breaker_transitions_total{guard="api.charge",policy="api"} 1
-# HELP breakerbox_circuit_breaker_consecutive_failures Current run of consecutive failures.
+# HELP breakerbox_circuit_breaker_consecutive_failures Current run of consecutive failures seen by the circuit breaker.
 # TYPE breakerbox_circuit_breaker_consecutive_failures gauge
 breakerbox_circuit_breaker_consecutive_failures{guard="api.charge",policy="api"} 0
-# HELP breakerbox_guard_rejections_total Calls rejected by the guard, by reason (circuit_open, circuit_half_open, bulkhead_full, rate_limited).
+# HELP breakerbox_guard_rejections_total Calls the guard rejected, by reason: circuit_open (breaker open, forced open or ramping), circuit_half_open (half-open with every probe slot taken), bulkhead_full (no slot, and no room or no time left in the queue) or rate_limited.
 # TYPE breakerbox_guard_rejections_total counter
 breakerbox_guard_rejections_total{guard="api.charge",policy="api",reason="bulkhead_full"} 1
 breakerbox_guard_rejections_total{guard="api.charge",policy="api",reason="circuit_half_open"} 0
@@ -106,7 +106,7 @@ breakerbox_guard_rejections_total{guard="api.charge",policy="api",reason="rate_l
 # HELP breakerbox_guard_info Guards of the registry, 1 each, with their tags (sorted, comma-separated) and whether they are critical.
 # TYPE breakerbox_guard_info gauge
 breakerbox_guard_info{critical="true",guard="api.charge",policy="api",tags="pci,stripe"} 1
-# HELP breakerbox_bulkhead_calls_total Calls the bulkhead did not admit at once, by outcome (rejected, timed_out, canceled, waited).
+# HELP breakerbox_bulkhead_calls_total Calls the guard's bulkhead did not admit at once, by outcome: rejected (no slot, and the queue full or absent), timed_out (queued for the maximum wait), canceled (the caller's context ended while queued) or waited (queued, then admitted). Calls admitted at once are counted by the circuit breaker only.
 # TYPE breakerbox_bulkhead_calls_total counter
 breakerbox_bulkhead_calls_total{guard="api.charge",outcome="canceled",policy="api"} 0
 breakerbox_bulkhead_calls_total{guard="api.charge",outcome="rejected",policy="api"} 1
@@ -121,10 +121,10 @@ breakerbox_bulkhead_usage{guard="api.charge",policy="api"} 0
 # HELP breakerbox_bulkhead_queue_length Callers waiting for a bulkhead slot.
 # TYPE breakerbox_bulkhead_queue_length gauge
 breakerbox_bulkhead_queue_length{guard="api.charge",policy="api"} 0
-# HELP breakerbox_bulkhead_queue_wait_time_seconds_total Seconds spent queued by calls that then got a bulkhead slot.
+# HELP breakerbox_bulkhead_queue_wait_time_seconds_total Total time calls spent queued in the bulkhead before they got a slot; divided by the number of those calls (the bulkhead's calls with outcome waited), the mean wait.
 # TYPE breakerbox_bulkhead_queue_wait_time_seconds_total counter
 breakerbox_bulkhead_queue_wait_time_seconds_total{guard="api.charge",policy="api"} 0
-# HELP breakerbox_rate_limiter_calls_total Calls seen by the rate limiter, by outcome (permitted, rejected).
+# HELP breakerbox_rate_limiter_calls_total Calls seen by the guard's rate limiter, by outcome: permitted or rejected.
 # TYPE breakerbox_rate_limiter_calls_total counter
 breakerbox_rate_limiter_calls_total{guard="api.charge",outcome="permitted",policy="api"} 6
 breakerbox_rate_limiter_calls_total{guard="api.charge",outcome="rejected",policy="api"} 1
@@ -230,7 +230,7 @@ var allMetricNames = []string{
 	bbprom.MetricBulkheadUsage, bbprom.MetricBulkheadLimit, bbprom.MetricBulkheadQueueLength,
 	bbprom.MetricBulkheadQueueLimit, bbprom.MetricBulkheadCalls, bbprom.MetricBulkheadQueueWait,
 	bbprom.MetricRateLimiterCalls, bbprom.MetricRateLimiterAvailable, bbprom.MetricRateLimiterLimit,
-	bbprom.MetricRetryRetries, bbprom.MetricRetryCalls, bbprom.MetricFallbackCalls,
+	bbprom.MetricRetryRetries, bbprom.MetricRetryAttempts, bbprom.MetricRetryCalls, bbprom.MetricFallbackCalls,
 }
 
 // newFixture returns a registry whose guards have every primitive and have
@@ -299,13 +299,16 @@ func waitFor(t testing.TB, cond func() bool) {
 	t.Fatal("condition not met")
 }
 
-// A guard without a bulkhead or a rate limit has no series for them.
+// A guard without a bulkhead, a rate limit, retries or fallbacks has no
+// series for them (retry and fallback series used to be exported, as
+// zeros, for every guard).
 func TestCollectorSkipsAbsentPrimitives(t *testing.T) {
 	reg := newRegistry(t)
 	reg.MustGuard("plain")
 	c := bbprom.NewCollector(reg)
 	for _, name := range []string{bbprom.MetricBulkheadUsage, bbprom.MetricBulkheadCalls, bbprom.MetricBulkheadQueueWait,
-		bbprom.MetricRateLimiterCalls, bbprom.MetricRateLimiterAvailable} {
+		bbprom.MetricRateLimiterCalls, bbprom.MetricRateLimiterAvailable,
+		bbprom.MetricRetryRetries, bbprom.MetricRetryAttempts, bbprom.MetricRetryCalls, bbprom.MetricFallbackCalls} {
 		if n := testutil.CollectAndCount(c, name); n != 0 {
 			t.Errorf("%s: %d series for a guard without the primitive", name, n)
 		}

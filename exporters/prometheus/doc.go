@@ -12,20 +12,31 @@
 //
 // # Names
 //
-// Metric names are the OTel instrument names of package otelbreaker through
-// the Prometheus translation (dots become underscores, counters end in
-// _total, durations in _seconds), so dashboards and alerts read the same
-// whichever way the metrics travel: breakerbox.circuit_breaker.calls is
-// [MetricBreakerCalls], breakerbox_circuit_breaker_calls_total. The Metric
-// constants list every name and what it means.
+// The metrics are those of the table in package
+// github.com/breakerbox/breakerbox/metrics, which otelbreaker and
+// exporters/datadog render too: same concepts, units and values, spelled
+// the Prometheus way. A name is the concept's dotted name with its dots
+// replaced by underscores, then _seconds when its unit is seconds, then
+// _total for a counter: breakerbox.circuit_breaker.calls is
+// [MetricBreakerCalls], breakerbox_circuit_breaker_calls_total. The
+// metrics package's documentation has the whole table, concept by concept,
+// with the OTel and Datadog names; the Metric constants list every name
+// this collector exports.
 //
-// Labels are short and bounded: guard (the guard's name) and policy on
-// every series, plus outcome, state or reason where the metric has them.
-// Rates in the current window ([MetricBreakerFailureRate]) are ratios from
-// 0 to 1, as Prometheus conventions ask, not the percentages
-// breaker.Snapshot holds. A guard's tags are not labels (they would be
-// repeated on every series); [MetricGuardInfo] carries them once per guard,
-// to join on guard:
+// Labels are short and snake_case where OTel's attributes are dotted:
+// guard and policy on every series (OTel's breakerbox.guard.name and
+// breakerbox.policy.name), plus outcome, state or reason where the metric
+// has them (breakerbox.outcome, breakerbox.circuit_breaker.state,
+// breakerbox.rejection.reason). Where OTel has one up-down counter split
+// by an attribute, the bulkhead's usage and limits by
+// breakerbox.bulkhead.state, this collector has separate gauges:
+// [MetricBulkheadUsage] and [MetricBulkheadQueueLength],
+// [MetricBulkheadLimit] and [MetricBulkheadQueueLimit]. Rates in the
+// current window ([MetricBreakerFailureRate]) are ratios from 0 to 1, as
+// Prometheus conventions ask, not the percentages breaker.Snapshot holds.
+// A guard's tags are not labels (they would be repeated on every series);
+// [MetricGuardInfo], the one series of this collector that is not in the
+// table, carries them once per guard, to join on guard:
 //
 //	sum by (tags) (
 //	  rate(breakerbox_circuit_breaker_calls_total[5m])
@@ -40,8 +51,9 @@
 // The bulkhead counts only the calls it does not admit at once (counting
 // every admission would cost each call an atomic add); the calls it admits
 // are the breaker's.
-// A guard's series for a primitive it does not have (a bulkhead, a rate
-// limit) are not exported.
+// A guard has no series for a primitive it does not have: bulkhead and
+// rate-limit series need a bulkhead or a rate limit, retry and fallback
+// series a policy with retries or fallbacks.
 //
 // # Dashboard
 //
