@@ -12,30 +12,53 @@
 //
 // # Metrics
 //
-// Counters and states are read from [core.Registry.Snapshot] by observable
-// instruments, once per collection: enabling them costs nothing per call.
-// Every series carries breakerbox.guard.name (the guard) and
-// breakerbox.policy.name (the policy it was built from); both come from the
-// registry, so their number is bounded by the number of guards (httpmw keys
-// guards by route pattern, never by URL).
+// The metrics are those of the table in package
+// github.com/breakerbox/breakerbox/metrics, which exporters/prometheus and
+// exporters/datadog render too: same concepts, units and values, with the
+// OTel names and dotted attribute keys (Prometheus spells them
+// breakerbox_circuit_breaker_calls_total with an outcome label; the
+// metrics package's documentation maps every name). They are read from
+// [core.Registry.Snapshot] by observable instruments, once per collection:
+// enabling them costs nothing per call. Every series carries
+// breakerbox.guard.name (the guard) and breakerbox.policy.name (the policy
+// it was built from); both come from the registry, so their number is
+// bounded by the number of guards (httpmw keys guards by route pattern,
+// never by URL).
 //
-//	breakerbox.circuit_breaker.calls        counter {call}   breakerbox.outcome = success | failure | ignored | rejected
-//	breakerbox.circuit_breaker.status       gauge            1 for the current breakerbox.circuit_breaker.state, 0 for the other five
-//	breakerbox.circuit_breaker.transitions  counter          state changes
-//	breakerbox.bulkhead.calls               counter {call}   breakerbox.outcome = rejected | timed_out | canceled | waited
-//	breakerbox.bulkhead.usage               updowncounter    breakerbox.bulkhead.state = in_use | queued
-//	breakerbox.bulkhead.limit               updowncounter    breakerbox.bulkhead.state = in_use (max concurrent) | queued (max queue)
-//	breakerbox.bulkhead.queue.wait_time     counter (s)      total time queued by calls that got a slot
-//	breakerbox.rate_limiter.calls           counter {call}   breakerbox.outcome = permitted | rejected
-//	breakerbox.retry.retries                counter          retry attempts (first attempts excluded)
-//	breakerbox.retry.attempts               counter          all attempts through a retrying guard (admitted or rejected at its gates)
-//	breakerbox.retry.calls                  counter {call}   breakerbox.outcome = budget_exhausted
-//	breakerbox.fallback.calls               counter {call}   breakerbox.outcome = served | failed
-//	breakerbox.call.duration                histogram (s)    opt-in, see below
+//	breakerbox.guard.rejections                        counter {call}          breakerbox.rejection.reason = circuit_open | circuit_half_open | bulkhead_full | rate_limited
+//	breakerbox.circuit_breaker.calls                   counter {call}          breakerbox.outcome = success | failure | ignored | rejected
+//	breakerbox.circuit_breaker.status                  gauge                   1 for the current breakerbox.circuit_breaker.state, 0 for the other five
+//	breakerbox.circuit_breaker.transitions             counter                 state changes
+//	breakerbox.circuit_breaker.state_change_timestamp  gauge (s)               Unix time the current state began
+//	breakerbox.circuit_breaker.failure_rate            gauge (1)               failed share of the current window, 0 to 1
+//	breakerbox.circuit_breaker.slow_call_rate          gauge (1)               slow share of the current window, 0 to 1
+//	breakerbox.circuit_breaker.window_calls            gauge {call}            calls in the current window
+//	breakerbox.circuit_breaker.consecutive_failures    gauge {call}            current run of failures
+//	breakerbox.circuit_breaker.slow_calls              counter {call}          calls at or above the slow threshold
+//	breakerbox.circuit_breaker.shadow_trips            counter                 trips a metrics-only breaker would have made
+//	breakerbox.bulkhead.calls                          counter {call}          breakerbox.outcome = rejected | timed_out | canceled | waited
+//	breakerbox.bulkhead.usage                          updowncounter {call}    breakerbox.bulkhead.state = in_use | queued
+//	breakerbox.bulkhead.limit                          updowncounter {call}    breakerbox.bulkhead.state = in_use (max concurrent) | queued (max queue)
+//	breakerbox.bulkhead.queue.wait_time                counter (s)             total time queued by calls that got a slot
+//	breakerbox.rate_limiter.calls                      counter {call}          breakerbox.outcome = permitted | rejected
+//	breakerbox.rate_limiter.available                  gauge {call}            calls the limiter could admit at once now
+//	breakerbox.rate_limiter.limit                      updowncounter {call}/s  the configured rate
+//	breakerbox.retry.retries                           counter                 retry attempts (first attempts excluded)
+//	breakerbox.retry.attempts                          counter                 all attempts through a retrying guard (admitted or rejected at its gates)
+//	breakerbox.retry.calls                             counter {call}          breakerbox.outcome = budget_exhausted
+//	breakerbox.fallback.calls                          counter {call}          breakerbox.outcome = served | failed
+//	breakerbox.call.duration                           histogram (s)           opt-in, see below
+//
+// Integer metrics are int64 instruments; the rates, times and the rate
+// limiter's figures are float64. Where Prometheus and Datadog have four
+// bulkhead gauges (usage, queue length, limit, queue limit), OTel has two
+// up-down counters split by breakerbox.bulkhead.state, whose states add up
+// to the calls in the bulkhead and to its capacity.
 //
 // The breaker's "rejected" counts the calls the breaker itself refused
 // (open, forced open, half-open with every probe slot taken); calls that a
-// bulkhead or a rate limiter refused first are counted by their own metrics.
+// bulkhead or a rate limiter refused first are counted by their own metrics,
+// and breakerbox.guard.rejections counts them all by reason.
 // There is no breakerbox.rate_limiter.wait_time (the design's plan listed
 // one): a guard's rate limit rejects rather than waits, so the wait is
 // always zero; programs that call a limiter's Wait themselves can time it.

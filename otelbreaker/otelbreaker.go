@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/metrics"
 )
 
 // ScopeName is the instrumentation scope name of every meter, tracer and
@@ -28,7 +29,8 @@ const Version = "0.1.0"
 
 // Attribute keys this package sets on metrics, spans, span events and log
 // records. Their values are bounded: guard and policy names come from the
-// registry (never a URL or a user id), the others from fixed sets.
+// registry (never a URL or a user id), the others from fixed sets. The keys
+// on metrics are the Keys of the metrics package's attributes.
 const (
 	// GuardKey names the guard ("payments.charge", "GET /users/{id}").
 	GuardKey = attribute.Key("breakerbox.guard.name")
@@ -41,6 +43,10 @@ const (
 	// StateKey is a circuit breaker's state ("closed", "open", "half-open",
 	// "forced-open", "disabled", "metrics-only").
 	StateKey = attribute.Key("breakerbox.circuit_breaker.state")
+	// RejectionReasonKey is why a guard rejected a call, on
+	// breakerbox.guard.rejections: "circuit_open", "circuit_half_open",
+	// "bulkhead_full" or "rate_limited".
+	RejectionReasonKey = attribute.Key("breakerbox.rejection.reason")
 	// PreviousStateKey is the state a breaker left, on state-change events.
 	PreviousStateKey = attribute.Key("breakerbox.circuit_breaker.previous_state")
 	// ReasonKey says why a breaker changed state, on state-change events.
@@ -216,9 +222,10 @@ func Instrument(reg *core.Registry, opts ...Option) (*Instrumentation, error) {
 		return nil, err
 	}
 	if cfg.duration {
-		in.duration, err = meter.Float64Histogram("breakerbox.call.duration",
-			metric.WithDescription("Duration of calls admitted by a guard, from admission to report."),
-			metric.WithUnit("s"),
+		d := metrics.CallDuration()
+		in.duration, err = meter.Float64Histogram(d.Name,
+			metric.WithDescription(d.Description),
+			metric.WithUnit(d.Unit),
 			metric.WithExplicitBucketBoundaries(cfg.buckets...))
 		if err != nil {
 			_ = in.metrics.reg.Unregister()

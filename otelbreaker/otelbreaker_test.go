@@ -125,7 +125,7 @@ func TestMetricsReadFromSnapshot(t *testing.T) {
 	}
 	// Bounded attributes only.
 	allowed := map[string]bool{"breakerbox.guard.name": true, "breakerbox.policy.name": true, "breakerbox.outcome": true,
-		"breakerbox.circuit_breaker.state": true, "breakerbox.bulkhead.state": true}
+		"breakerbox.circuit_breaker.state": true, "breakerbox.bulkhead.state": true, "breakerbox.rejection.reason": true}
 	for _, p := range pts {
 		for k := range p.attrs {
 			if !allowed[k] {
