@@ -19,8 +19,9 @@
 //   - counts: the increase since the previous push of each cumulative
 //     counter (calls by outcome, rejections by reason, transitions,
 //     retries, fallbacks, ...); nothing when a counter did not move;
-//   - gauges: breaker status per state, failure and slow-call rates as
-//     ratios from 0 to 1, bulkhead usage and queue, rate-limit headroom;
+//   - gauges: breaker status per state and the time it entered its state,
+//     failure and slow-call rates as ratios from 0 to 1, bulkhead usage
+//     and queue, rate-limit headroom;
 //   - a service check, [DefaultServiceCheck], per guard: OK while the
 //     breaker is closed, WARNING while half-open, CRITICAL while open or
 //     forced open (see [ServiceCheckStatus]).
@@ -31,8 +32,25 @@
 // a manual change, followed by the guard's service check, so that monitors
 // see it without waiting for the next push.
 //
-// Metric names are the OTel instrument names of package otelbreaker
-// (breakerbox.circuit_breaker.calls, ...), listed by the Metric constants.
+// The metrics are those of the table in package
+// github.com/breakerbox/breakerbox/metrics, which otelbreaker and
+// exporters/prometheus render too: same concepts, units and values. Their
+// names are the table's dotted names, which are also the OTel instrument
+// names (breakerbox.circuit_breaker.calls), listed by the Metric constants;
+// their tags are the Prometheus labels as key:value (outcome:success,
+// state:open, reason:circuit_open) where OTel has dotted attribute keys.
+// Like Prometheus, and unlike OTel's two up-down counters split by
+// breakerbox.bulkhead.state, the bulkhead's usage and limits are four
+// gauges ([MetricBulkheadUsage], [MetricBulkheadQueueLength],
+// [MetricBulkheadLimit], [MetricBulkheadQueueLimit]). One metric differs
+// in shape: DogStatsD counts are integers, so the table's total queue wait
+// is sent as [MetricBulkheadQueueWaitTime], the mean wait of the calls that
+// waited since the previous push. A guard has no series for a primitive it
+// lacks: bulkhead and rate-limit metrics need a bulkhead or a rate limit,
+// retry and fallback metrics a policy with retries or fallbacks. The
+// metrics package's documentation maps every name to its OTel and
+// Prometheus spellings.
+//
 // Distributions need values per call, which a snapshot does not hold:
 // [WithCallDuration] sends each call's duration as the distribution
 // [MetricCallDuration], the one option that adds work to the call path.

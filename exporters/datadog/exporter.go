@@ -15,6 +15,7 @@ import (
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/metrics"
 )
 
 // Exporter pushes a registry's guards to DogStatsD through a statsd client:
@@ -61,15 +62,14 @@ type Exporter struct {
 // guardState is what the exporter keeps per guard between pushes: the tags
 // of each series, built once, and the counters last sent.
 type guardState struct {
-	policy    string
-	groups    []string
-	base      []string   // guard, policy, groups, WithTags
-	countTags [][]string // by counts index
-	gaugeTags [][]string // by gauges index
-	prev      []uint64   // by counts index
-	waited    uint64
-	waitTime  time.Duration
-	seen      uint64 // the push that last saw the guard
+	policy   string
+	groups   []string
+	base     []string   // guard, policy, groups, WithTags
+	tags     [][]string // by plan series
+	prev     []uint64   // by plan series: the counts last sent
+	waited   uint64
+	waitTime time.Duration
+	seen     uint64 // the push that last saw the guard
 }
 
 // New returns an Exporter of reg's guards to client (a *statsd.Client, or
@@ -288,36 +288,12 @@ func (e *Exporter) push() error {
 	defer e.mu.Unlock()
 	e.gen++
 	var errs sendErrors
+	buf := make([]float64, thePlan.width)
 	for i := range snaps {
 		s := &snaps[i]
 		g := e.state(s.Name, s.Policy, s.Tags)
 		g.seen = e.gen
-		for j := range counts {
-			c := &counts[j]
-			v, ok := c.value(s)
-			if !ok {
-				continue
-			}
-			if d := delta(g.prev[j], v); d > 0 {
-				errs.add(e.client.Count(c.name, d, g.countTags[j], 1))
-			}
-			g.prev[j] = v
-		}
-		for j := range gauges {
-			if v, ok := gauges[j].value(s); ok {
-				errs.add(e.client.Gauge(gauges[j].name, v, g.gaugeTags[j], 1))
-			}
-		}
-		if bh := s.Bulkhead; bh != nil {
-			n, wait := bh.Waited, bh.WaitTime
-			if n >= g.waited && wait >= g.waitTime {
-				n, wait = n-g.waited, wait-g.waitTime
-			}
-			if n > 0 {
-				errs.add(e.client.Gauge(MetricBulkheadQueueWaitTime, wait.Seconds()/float64(n), g.base, 1))
-			}
-			g.waited, g.waitTime = bh.Waited, bh.WaitTime
-		}
+		e.pushGuard(s, g, buf, &errs)
 		errs.add(e.client.ServiceCheck(e.serviceCheck(g, s.Breaker.State, s.Breaker.LastTransition)))
 	}
 	for name, g := range e.guards {
@@ -331,6 +307,50 @@ func (e *Exporter) push() error {
 		e.droppedSent += uint64(d)
 	}
 	return errs.err()
+}
+
+// pushGuard sends the guard's metrics, as the plan renders the table.
+func (e *Exporter) pushGuard(s *core.GuardSnapshot, g *guardState, buf []float64, errs *sendErrors) {
+	has := metrics.PrimitivesOf(e.reg, s)
+	for t := range thePlan.table {
+		m := &thePlan.table[t]
+		v := buf[:m.Len()]
+		if !has.Has(m.Requires) || !m.Read(s, v) {
+			continue
+		}
+		for j, x := range v {
+			k := thePlan.first[t] + j
+			sr := &thePlan.series[k]
+			switch sr.kind {
+			case countKind:
+				cur := u64(x)
+				if d := delta(g.prev[k], cur); d > 0 {
+					errs.add(e.client.Count(sr.name, d, g.tags[k], 1))
+				}
+				g.prev[k] = cur
+			case gaugeKind:
+				errs.add(e.client.Gauge(sr.name, x, g.tags[k], 1))
+			case meanWaitKind:
+				bh := s.Bulkhead
+				n, wait := bh.Waited, bh.WaitTime
+				if n >= g.waited && wait >= g.waitTime {
+					n, wait = n-g.waited, wait-g.waitTime
+				}
+				if n > 0 {
+					errs.add(e.client.Gauge(sr.name, wait.Seconds()/float64(n), g.tags[k], 1))
+				}
+				g.waited, g.waitTime = bh.Waited, bh.WaitTime
+			}
+		}
+	}
+}
+
+// u64 converts a whole-number value to uint64, saturating.
+func u64(v float64) uint64 {
+	if v >= 1<<64 {
+		return math.MaxUint64
+	}
+	return uint64(v)
 }
 
 // delta is the increase of a cumulative counter from prev to cur. A counter
@@ -353,17 +373,13 @@ func (e *Exporter) state(name, policy string, groups []string) *guardState {
 		return g
 	}
 	base := e.baseTags(name, policy, groups)
-	ng := &guardState{policy: policy, groups: slices.Clone(groups), base: base, prev: make([]uint64, len(counts)), seen: e.gen}
+	ng := &guardState{policy: policy, groups: slices.Clone(groups), base: base, prev: make([]uint64, len(thePlan.series)), seen: e.gen}
 	if g != nil {
 		ng.prev, ng.waited, ng.waitTime = g.prev, g.waited, g.waitTime
 	}
-	ng.countTags = make([][]string, len(counts))
-	for j, c := range counts {
-		ng.countTags[j] = withTag(base, c.tag)
-	}
-	ng.gaugeTags = make([][]string, len(gauges))
-	for j, gs := range gauges {
-		ng.gaugeTags[j] = withTag(base, gs.tag)
+	ng.tags = make([][]string, len(thePlan.series))
+	for k, sr := range thePlan.series {
+		ng.tags[k] = withTag(base, sr.tag)
 	}
 	e.guards[name] = ng
 	return ng

@@ -1,17 +1,16 @@
 package datadog
 
 import (
-	"time"
-
-	"github.com/breakerbox/breakerbox/core"
-	"github.com/breakerbox/breakerbox/core/breaker"
-	"github.com/breakerbox/breakerbox/core/bulkhead"
-	"github.com/breakerbox/breakerbox/ratelimit"
+	"github.com/breakerbox/breakerbox/metrics"
 )
 
-// Metric names: the OTel instrument names of package otelbreaker, which
-// Datadog takes as they are. Counts are the increase since the previous
-// push; gauges are sent at every push.
+// Metric names: the names of the metrics package's table, which are the
+// OTel instrument names of package otelbreaker, as they are (the bulkhead's
+// usage and limits are split into four gauges, as in Prometheus). Counts
+// are the increase since the previous push; gauges are sent at every push.
+// A guard has no series for a primitive it lacks: a guard without a
+// bulkhead has no bulkhead series, one whose policy has no retries no retry
+// series.
 const (
 	// MetricBreakerCalls (count) counts calls by outcome tag: success,
 	// failure and ignored for admitted calls once they report, rejected
@@ -23,6 +22,9 @@ const (
 	MetricBreakerStatus = "breakerbox.circuit_breaker.status"
 	// MetricBreakerTransitions (count) counts state changes.
 	MetricBreakerTransitions = "breakerbox.circuit_breaker.transitions"
+	// MetricBreakerStateChange (gauge) is the Unix time, in seconds, at
+	// which the breaker entered its current state.
+	MetricBreakerStateChange = "breakerbox.circuit_breaker.state_change_timestamp"
 	// MetricBreakerFailureRate (gauge) is the share of failed calls in the
 	// breaker's current window, from 0 to 1.
 	MetricBreakerFailureRate = "breakerbox.circuit_breaker.failure_rate"
@@ -76,6 +78,10 @@ const (
 
 	// MetricRetryRetries (count) counts retry attempts.
 	MetricRetryRetries = "breakerbox.retry.retries"
+	// MetricRetryAttempts (count) counts the attempts made through a
+	// retrying guard, first attempts and retries, as counted at its gates
+	// (admitted or rejected).
+	MetricRetryAttempts = "breakerbox.retry.attempts"
 	// MetricRetryCalls (count) counts calls by how their retries ended;
 	// the one outcome tag sent is budget_exhausted: calls that stopped
 	// retrying because the retry budget was spent.
@@ -95,98 +101,65 @@ const (
 	MetricEventsDropped = "breakerbox.datadog.events_dropped"
 )
 
-// countSpec is one count every guard may have.
-type countSpec struct {
+// kind is how a series is sent.
+type kind uint8
+
+const (
+	countKind    kind = iota // a count: the increase since the previous push
+	gaugeKind                // a gauge: the value now
+	meanWaitKind             // the bulkhead's mean queue wait since the previous push
+	noKind                   // not sent: a metric this exporter cannot render
+)
+
+// series is one DogStatsD metric every guard may have.
+type series struct {
 	name, tag string // tag: "key:value" or ""
-	// value returns the cumulative counter and false when the guard has no
-	// such counter (a primitive it lacks).
-	value func(s *core.GuardSnapshot) (uint64, bool)
+	kind      kind
 }
 
-// gaugeSpec is one gauge every guard may have.
-type gaugeSpec struct {
-	name, tag string
-	value     func(s *core.GuardSnapshot) (float64, bool)
+// plan is how the exporter renders the metrics package's table: one series
+// per value of each metric.
+type plan struct {
+	table  []metrics.Metric
+	series []series
+	first  []int // by table index: the index in series of its first value
+	width  int   // the most values of one metric
 }
 
-func always[T any](f func(s *core.GuardSnapshot) T) func(s *core.GuardSnapshot) (T, bool) {
-	return func(s *core.GuardSnapshot) (T, bool) { return f(s), true }
-}
+// thePlan is built once: the table does not change.
+var thePlan = newPlan(metrics.Table())
 
-func withBulkhead[T any](f func(b *bulkhead.Snapshot) T) func(s *core.GuardSnapshot) (T, bool) {
-	return func(s *core.GuardSnapshot) (T, bool) {
-		if s.Bulkhead == nil {
-			var zero T
-			return zero, false
+func newPlan(table []metrics.Metric) *plan {
+	p := &plan{table: table}
+	for i := range table {
+		m := &table[i]
+		p.first = append(p.first, len(p.series))
+		p.width = max(p.width, m.Len())
+		k := gaugeKind
+		switch {
+		case m.Name == MetricBulkheadQueueWaitTime:
+			// DogStatsD counts are integers: seconds would be rounded
+			// away. The mean wait is what a dashboard wants anyway.
+			k = meanWaitKind
+		case m.Kind == metrics.Counter && m.Integer:
+			k = countKind
+		case m.Kind == metrics.Counter:
+			// A counter of fractions has no DogStatsD rendering yet; the
+			// tests, which check that every metric is sent, say so.
+			k = noKind
 		}
-		return f(s.Bulkhead), true
-	}
-}
-
-func withRateLimit[T any](f func(r *ratelimit.Snapshot) T) func(s *core.GuardSnapshot) (T, bool) {
-	return func(s *core.GuardSnapshot) (T, bool) {
-		if s.RateLimit == nil {
-			var zero T
-			return zero, false
+		switch {
+		case m.Split != nil:
+			for _, part := range m.Split {
+				p.series = append(p.series, series{name: part.Name, kind: k})
+			}
+		case len(m.Values) > 0:
+			for _, v := range m.Values {
+				p.series = append(p.series, series{name: m.Name, tag: m.Attribute.Label + ":" + v, kind: k})
+			}
+		default:
+			p.series = append(p.series, series{name: m.Name, kind: k})
 		}
-		return f(s.RateLimit), true
 	}
+	return p
 }
-
-var counts = []countSpec{
-	{MetricBreakerCalls, "outcome:success", always(func(s *core.GuardSnapshot) uint64 { return s.Breaker.Succeeded })},
-	{MetricBreakerCalls, "outcome:failure", always(func(s *core.GuardSnapshot) uint64 { return s.Breaker.Failed })},
-	{MetricBreakerCalls, "outcome:ignored", always(func(s *core.GuardSnapshot) uint64 { return s.Breaker.Ignored })},
-	{MetricBreakerCalls, "outcome:rejected", always(func(s *core.GuardSnapshot) uint64 { return s.Breaker.Rejected + s.Breaker.RejectedProbe })},
-	{MetricBreakerTransitions, "", always(func(s *core.GuardSnapshot) uint64 { return s.Breaker.Transitions })},
-	{MetricBreakerSlowCalls, "", always(func(s *core.GuardSnapshot) uint64 { return s.Breaker.Slow })},
-	{MetricBreakerShadowTrips, "", always(func(s *core.GuardSnapshot) uint64 { return s.Breaker.ShadowTrips })},
-
-	{MetricGuardRejections, "reason:circuit_open", always(func(s *core.GuardSnapshot) uint64 { return s.Rejected.Open })},
-	{MetricGuardRejections, "reason:circuit_half_open", always(func(s *core.GuardSnapshot) uint64 { return s.Rejected.HalfOpen })},
-	{MetricGuardRejections, "reason:bulkhead_full", always(func(s *core.GuardSnapshot) uint64 { return s.Rejected.Full })},
-	{MetricGuardRejections, "reason:rate_limited", always(func(s *core.GuardSnapshot) uint64 { return s.Rejected.Limited })},
-
-	{MetricBulkheadCalls, "outcome:rejected", withBulkhead(func(b *bulkhead.Snapshot) uint64 { return b.Rejected })},
-	{MetricBulkheadCalls, "outcome:timed_out", withBulkhead(func(b *bulkhead.Snapshot) uint64 { return b.TimedOut })},
-	{MetricBulkheadCalls, "outcome:canceled", withBulkhead(func(b *bulkhead.Snapshot) uint64 { return b.Canceled })},
-	{MetricBulkheadCalls, "outcome:waited", withBulkhead(func(b *bulkhead.Snapshot) uint64 { return b.Waited })},
-
-	{MetricRateLimiterCalls, "outcome:permitted", withRateLimit(func(r *ratelimit.Snapshot) uint64 { return r.Allowed })},
-	{MetricRateLimiterCalls, "outcome:rejected", withRateLimit(func(r *ratelimit.Snapshot) uint64 { return r.Rejected })},
-
-	{MetricRetryRetries, "", always(func(s *core.GuardSnapshot) uint64 { return s.Retries })},
-	{MetricRetryCalls, "outcome:budget_exhausted", always(func(s *core.GuardSnapshot) uint64 { return s.RetryBudgetExhausted })},
-	{MetricFallbackCalls, "outcome:served", always(func(s *core.GuardSnapshot) uint64 { return s.FallbackServed })},
-	{MetricFallbackCalls, "outcome:failed", always(func(s *core.GuardSnapshot) uint64 { return s.FallbackFailed })},
-}
-
-var gauges = func() []gaugeSpec {
-	var gs []gaugeSpec
-	for st := breaker.Closed; st <= breaker.MetricsOnly; st++ {
-		gs = append(gs, gaugeSpec{MetricBreakerStatus, "state:" + st.String(), always(func(s *core.GuardSnapshot) float64 {
-			if s.Breaker.State == st {
-				return 1
-			}
-			return 0
-		})})
-	}
-	return append(gs,
-		gaugeSpec{MetricBreakerFailureRate, "", always(func(s *core.GuardSnapshot) float64 { return s.Breaker.FailureRate / 100 })},
-		gaugeSpec{MetricBreakerSlowCallRate, "", always(func(s *core.GuardSnapshot) float64 { return s.Breaker.SlowCallRate / 100 })},
-		gaugeSpec{MetricBreakerWindowCalls, "", always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.WindowCalls) })},
-		gaugeSpec{MetricBreakerConsecutiveFailures, "", always(func(s *core.GuardSnapshot) float64 { return float64(s.Breaker.ConsecutiveFailures) })},
-		gaugeSpec{MetricBulkheadUsage, "", withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.InUse) })},
-		gaugeSpec{MetricBulkheadLimit, "", withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.MaxConcurrent) })},
-		gaugeSpec{MetricBulkheadQueueLength, "", withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.Queued) })},
-		gaugeSpec{MetricBulkheadQueueLimit, "", withBulkhead(func(b *bulkhead.Snapshot) float64 { return float64(b.MaxQueue) })},
-		gaugeSpec{MetricRateLimiterAvailable, "", withRateLimit(func(r *ratelimit.Snapshot) float64 { return r.Available })},
-		gaugeSpec{MetricRateLimiterLimit, "", withRateLimit(func(r *ratelimit.Snapshot) float64 {
-			per := r.Config.Per
-			if per <= 0 {
-				per = time.Second
-			}
-			return r.Config.Limit / per.Seconds()
-		})},
-	)
-}()
