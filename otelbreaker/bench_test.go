@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
@@ -125,4 +126,39 @@ func BenchmarkCollect(b *testing.B) {
 
 func otelbreakerHistogram() []otelbreaker.Option {
 	return []otelbreaker.Option{otelbreaker.WithDurationHistogram()}
+}
+
+// BenchmarkCollectWithViews is BenchmarkCollect with the breaker's window
+// gauges, its slow-call and shadow-trip counters, its state-change time and
+// the rejections by reason dropped by views, as a program that does not
+// want them would: dropped instruments cost next to nothing.
+func BenchmarkCollectWithViews(b *testing.B) {
+	var views []sdkmetric.View
+	for _, name := range []string{"breakerbox.guard.rejections", "breakerbox.circuit_breaker.state_change_timestamp",
+		"breakerbox.circuit_breaker.failure_rate", "breakerbox.circuit_breaker.slow_call_rate",
+		"breakerbox.circuit_breaker.window_calls", "breakerbox.circuit_breaker.consecutive_failures",
+		"breakerbox.circuit_breaker.slow_calls", "breakerbox.circuit_breaker.shadow_trips"} {
+		views = append(views, sdkmetric.NewView(sdkmetric.Instrument{Name: name}, sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}}))
+	}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithView(views...))
+	reg, err := core.NewRegistry(policies()...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	inst, err := otelbreaker.Instrument(reg, otelbreaker.WithMeterProvider(mp))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = inst.Shutdown(context.Background()) })
+	for i := range 100 {
+		_ = reg.MustGuard("pay."+string(rune('a'+i%26))+string(rune('a'+i/26))).Do(context.Background(), ok)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
