@@ -39,7 +39,9 @@
 //     reports the outcome, and turns a panic into a recorded failure before
 //     re-panicking.
 //   - [Guard.Allow] and [Permit.Done] split admission and report for
-//     adapters (HTTP middleware, gRPC interceptors), without a closure.
+//     adapters (HTTP middleware, gRPC interceptors), without a closure;
+//     a deferred [Permit.Settle] counts a call that panics or returns
+//     without reporting, and does nothing after Done.
 //
 // Every rejection is a [*RejectedError] that matches [ErrRejected] and the
 // primitive's own sentinel (breaker.ErrOpen, bulkhead.ErrFull) with

@@ -17,6 +17,11 @@ var ErrRejected = reject.ErrRejected
 // function panicked. The panic itself is re-raised.
 var ErrPanicked = errors.New("core: guarded function panicked")
 
+// ErrAbandoned is the error Permit.Settle records as the outcome of an
+// admitted call that ended without reporting one and without panicking: it
+// returned early, or its goroutine called runtime.Goexit.
+var ErrAbandoned = errors.New("core: call ended without reporting its outcome")
+
 // ErrUnknownGuard is returned (wrapped, with the name) by registry operations
 // that name a guard the registry does not hold.
 var ErrUnknownGuard = errors.New("core: unknown guard")

@@ -46,6 +46,47 @@ func ExampleGuard_Allow() {
 	// Output: 1
 }
 
+// Settle, deferred right after Allow, counts a call that panics or returns
+// without reporting, and does nothing once Done has reported the call, the
+// way defer tx.Rollback() does nothing after tx.Commit().
+func ExamplePermit_Settle() {
+	reg, _ := core.NewRegistry(core.WithHooks(core.Hooks{
+		OnDone: func(_ context.Context, c core.Completion) { fmt.Println(c.Result, c.Err) },
+	}))
+	g := reg.MustGuard("inventory")
+
+	lookup := func(sku string) error {
+		p, err := g.Allow(context.Background())
+		if err != nil {
+			return err
+		}
+		defer p.Settle()
+		switch sku {
+		case "":
+			return errors.New("no sku") // a path that forgot p.Done
+		case "bug":
+			panic("index out of range") // Settle reports it and panics again
+		}
+		p.Done(nil) // call the inventory service here; Settle then does nothing
+		return nil
+	}
+
+	_ = lookup("A-1")
+	_ = lookup("")
+	func() {
+		defer func() { fmt.Println("recovered:", recover()) }()
+		_ = lookup("bug")
+	}()
+	s := g.Snapshot().Breaker
+	fmt.Println("succeeded:", s.Succeeded, "failed:", s.Failed)
+	// Output:
+	// success <nil>
+	// failure core: call ended without reporting its outcome
+	// failure core: guarded function panicked
+	// recovered: index out of range
+	// succeeded: 1 failed: 2
+}
+
 // Operators act on groups of guards by tag.
 func ExampleRegistry_ForceOpen() {
 	reg, _ := core.NewRegistry(core.WithPolicies(core.Policy{Name: "stripe", Match: []string{"stripe.*"}, Tags: []string{"stripe"}}))

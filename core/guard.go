@@ -187,15 +187,34 @@ func (g *Guard) stateChanged(ctx context.Context, t breaker.Transition) {
 	}
 }
 
-// Permit is a guard's admission of one call; report the outcome with Done,
-// Finish or Report exactly once. It is a small value, returned without
-// allocation. The zero Permit reports nothing.
+// Permit is a guard's admission of one call. Report the call's outcome with
+// Done, Finish or Report, and defer Settle right after Allow so that a call
+// that panics or returns without reporting is counted too:
+//
+//	p, err := g.Allow(ctx)
+//	if err != nil {
+//		return err
+//	}
+//	defer p.Settle() // does nothing once Done has reported
+//	err = call(ctx)
+//	p.Done(err)
+//	return err
+//
+// The first report counts; later ones, and Settle, do nothing. A Permit is
+// a small value, returned without allocation; only one copy of it may
+// report. To hand a permit on to something that reports later (a stream
+// wrapper, say), copy it there and set the original to the zero Permit, so
+// that a deferred Settle on the original does nothing. The zero Permit
+// reports nothing.
 type Permit struct {
 	g     *Guard
 	bp    breaker.Permit
 	start int64 // nanoseconds since clockEpoch, when a completion hook wants latency
 	bulk  bool
-	hint  bulkhead.Hint // the bulkhead stripe the slot came from; Done returns it there
+	// reported is set by the first report; it fits in the padding after
+	// bulk and hint, so the Permit does not grow.
+	reported bool
+	hint     bulkhead.Hint // the bulkhead stripe the slot came from; Done returns it there
 }
 
 // clockEpoch anchors the monotonic timestamps guards take for hooks.
@@ -252,33 +271,75 @@ func (g *Guard) rejected(ctx context.Context, e *RejectedError) error {
 
 // Done reports the call's outcome; the breaker classifies err (by default
 // nil is a success, context.Canceled is ignored, anything else a failure).
+// It does nothing if the call was already reported.
 func (p *Permit) Done(err error) {
-	if p.g == nil {
+	if p.g == nil || p.reported {
 		return
 	}
+	p.reported = true
 	p.bp.Done(err)
 	p.after(breaker.Outcome{Err: err}, 0, false)
 }
 
 // Finish reports the call's outcome with an adapter's label (an HTTP status
-// or gRPC code) for the breaker's classifier.
+// or gRPC code) for the breaker's classifier. It does nothing if the call
+// was already reported.
 func (p *Permit) Finish(o breaker.Outcome) {
-	if p.g == nil {
+	if p.g == nil || p.reported {
 		return
 	}
+	p.reported = true
 	p.bp.Finish(o)
 	p.after(o, 0, false)
 }
 
 // Report reports a result the caller classified itself; err is passed to
-// completion hooks only.
+// completion hooks only. It does nothing if the call was already reported.
 func (p *Permit) Report(r breaker.Result, err error) {
-	if p.g == nil {
+	if p.g == nil || p.reported {
 		return
 	}
+	p.reported = true
 	p.bp.Report(r)
 	p.after(breaker.Outcome{Err: err}, r, true)
 }
+
+// Settle reports the call as a failure unless its outcome was reported
+// already. It is meant to be deferred right after Allow admits the call, as
+// defer tx.Rollback() follows a database/sql Begin: once Done, Finish or
+// Report has reported the call, Settle does nothing, and on every other way
+// out of the call it makes sure that the breaker counts the call once and
+// the bulkhead gets its slot back.
+//
+// A call that ends without a report is counted as a failure, whatever the
+// classifier says:
+//
+//   - if it is panicking, Settle reports ErrPanicked and panics again with
+//     the value it recovered, so the panic goes on to the caller's
+//     recovery, if any, as before;
+//   - otherwise (it returned early, or its goroutine called
+//     runtime.Goexit), Settle reports ErrAbandoned.
+//
+// To see the panic, Settle must be the deferred call itself (defer
+// p.Settle()), since recover works only there. Called from another deferred
+// function it cannot recover the panic, so it reports ErrAbandoned and the
+// panic goes on untouched.
+func (p *Permit) Settle() {
+	if p.g == nil || p.reported {
+		return
+	}
+	if v := recover(); v != nil {
+		p.Report(breaker.Failure, ErrPanicked)
+		panic(v)
+	}
+	p.Report(breaker.Failure, ErrAbandoned)
+}
+
+// Reported reports whether the call's outcome has been reported, by Done,
+// Finish, Report or Settle. An adapter whose own rules decide how a
+// panicking call counts checks it in its deferred function instead of
+// deferring Settle.
+func (p *Permit) Reported() bool { return p.reported }
 
 func (p *Permit) after(o breaker.Outcome, r breaker.Result, classified bool) {
 	g := p.g
@@ -388,15 +449,11 @@ func doFull[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, e
 	return tv, nil
 }
 
-func run[T any](ctx context.Context, p *Permit, fn func(context.Context) (T, error)) (v T, err error) {
-	finished := false
-	defer func() {
-		if !finished {
-			p.Done(ErrPanicked)
-		}
-	}()
-	v, err = fn(ctx)
-	finished = true
+// run runs fn under the admitted permit p and reports its outcome, a panic
+// included.
+func run[T any](ctx context.Context, p *Permit, fn func(context.Context) (T, error)) (T, error) {
+	defer p.Settle()
+	v, err := fn(ctx)
 	p.Done(err)
 	return v, err
 }
