@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/breakerbox/breakerbox/core"
-	"github.com/breakerbox/breakerbox/core/breaker"
 )
 
 // UnaryClientInterceptor returns a client interceptor that runs each unary
@@ -52,15 +51,9 @@ func (c *config) unaryClient(ctx context.Context, method string, req, reply any,
 
 // invoke runs an admitted unary call and reports its outcome, a panic
 // included.
-func (c *config) invoke(ctx context.Context, p *core.Permit, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (err error) {
-	finished := false
-	defer func() {
-		if !finished {
-			p.Report(breaker.Failure, core.ErrPanicked)
-		}
-	}()
-	err = invoker(ctx, method, req, reply, cc, opts...)
-	finished = true
+func (c *config) invoke(ctx context.Context, p *core.Permit, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	defer p.Settle()
+	err := invoker(ctx, method, req, reply, cc, opts...)
 	p.Report(c.classify(codeOf(err)), err)
 	return err
 }
@@ -150,19 +143,16 @@ func (c *config) streamClient(ctx context.Context, desc *grpc.StreamDesc, cc *gr
 	if err != nil {
 		return nil, clientAllowError(err)
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			p.Report(breaker.Failure, core.ErrPanicked)
-		}
-	}()
+	defer p.Settle()
 	cs, err := streamer(ctx, desc, cc, method, opts...)
-	finished = true
 	if err != nil {
 		p.Report(c.classify(codeOf(err)), err)
 		return nil, err
 	}
 	s := &clientStream{ClientStream: cs, c: c, permit: p, ctx: ctx, serverStreams: desc.ServerStreams}
+	// The stream reports from now on: the deferred Settle leaves the zero
+	// Permit alone.
+	p = core.Permit{}
 	if ctx.Done() != nil { // a context that can end: watch for abandonment
 		s.stop = context.AfterFunc(ctx, s.abandoned)
 	}

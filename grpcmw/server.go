@@ -8,7 +8,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/breakerbox/breakerbox/core"
-	"github.com/breakerbox/breakerbox/core/breaker"
 )
 
 // UnaryServerInterceptor returns a server interceptor that runs each unary
@@ -51,14 +50,8 @@ func (c *config) unaryServer(ctx context.Context, req any, info *grpc.UnaryServe
 		}
 		return nil, err
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			p.Report(breaker.Failure, core.ErrPanicked)
-		}
-	}()
+	defer p.Settle()
 	resp, err = handler(ctx, req)
-	finished = true
 	p.Report(c.classify(codeOf(err)), err)
 	return resp, err
 }
@@ -92,14 +85,8 @@ func (c *config) streamServer(srv any, ss grpc.ServerStream, info *grpc.StreamSe
 		}
 		return err
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			p.Report(breaker.Failure, core.ErrPanicked)
-		}
-	}()
+	defer p.Settle()
 	err = handler(srv, ss)
-	finished = true
 	p.Report(c.classify(codeOf(err)), err)
 	return err
 }
