@@ -173,14 +173,8 @@ func (r *runner) call(ctx context.Context, pl *plan, timeout, fb *string, next g
 //
 //go:noinline
 func runNext(ctx context.Context, p *core.Permit, next graphql.Resolver) (v any, err error) {
-	finished := false
-	defer func() {
-		if !finished {
-			p.Done(core.ErrPanicked)
-		}
-	}()
+	defer p.Settle()
 	v, err = next(ctx)
-	finished = true
 	p.Done(err)
 	return v, err
 }

@@ -142,14 +142,8 @@ func (c *config) run(ctx context.Context, g *core.Guard, fn func(context.Context
 		}
 		return aerr // ctx ended while queued in the bulkhead
 	}
-	done := false
-	defer func() {
-		if !done {
-			p.Report(breaker.Failure, core.ErrPanicked)
-		}
-	}()
+	defer p.Settle()
 	err = fn(ctx)
-	done = true
 	if c.classify != nil {
 		if r, ok := c.classify(err); ok {
 			p.Report(r, err)
