@@ -51,9 +51,9 @@ func (c *config) unaryClient(ctx context.Context, method string, req, reply any,
 
 // invoke runs an admitted unary call and reports its outcome, a panic
 // included.
-func (c *config) invoke(ctx context.Context, p *core.Permit, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+func (c *config) invoke(ctx context.Context, p *core.Permit, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (err error) {
 	defer p.Settle()
-	err := invoker(ctx, method, req, reply, cc, opts...)
+	err = invoker(ctx, method, req, reply, cc, opts...)
 	p.Report(c.classify(codeOf(err)), err)
 	return err
 }
