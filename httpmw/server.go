@@ -149,21 +149,8 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, p *core.Permit) 
 	if custom {
 		start = time.Now()
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			// The handler panicked: record the failure (or, if its client
-			// left, nothing), and let the panic go on. The writer is not
-			// pooled again, as the server may still use it.
-			err := core.ErrPanicked
-			if errors.Is(r.Context().Err(), context.Canceled) {
-				err = context.Canceled
-			}
-			h.report(p, r, sw.status, err, start)
-		}
-	}()
+	defer h.settle(p, r, sw, start)
 	h.next.ServeHTTP(sw, r)
-	finished = true
 	status, err := sw.status, sw.err
 	if status == 0 {
 		// Nothing written: net/http answers 200. A hijacked connection
@@ -175,6 +162,25 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, p *core.Permit) 
 	}
 	putWriter(sw)
 	h.report(p, r, status, err, start)
+}
+
+// settle, deferred by serve, reports a handler that left p unreported: it
+// panicked (or its goroutine called runtime.Goexit). That is a failure,
+// core.ErrPanicked, or, if the client left, context.Canceled (ignored by
+// ServerClassifier: an aborted request says nothing about the server).
+// Unlike core.Permit.Settle, which counts a failure whatever the
+// classifier says, settle lets the middleware's classifier decide, as
+// WithClassifier promises. The panic goes on by itself; the writer is not
+// pooled again, as the server may still use it.
+func (h *handler) settle(p *core.Permit, r *http.Request, sw *responseWriter, start time.Time) {
+	if p.Reported() {
+		return
+	}
+	err := core.ErrPanicked
+	if errors.Is(r.Context().Err(), context.Canceled) {
+		err = context.Canceled
+	}
+	h.report(p, r, sw.status, err, start)
 }
 
 // report classifies the outcome and reports it on p.

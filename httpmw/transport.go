@@ -145,14 +145,8 @@ func (t *Transport) attempt(p *core.Permit, req *http.Request) (*http.Response, 
 	if t.cfg.classifier != nil {
 		start = time.Now()
 	}
-	finished := false
-	defer func() {
-		if !finished {
-			p.Report(breaker.Failure, core.ErrPanicked)
-		}
-	}()
+	defer p.Settle()
 	resp, err := t.base.RoundTrip(req)
-	finished = true
 	o := breaker.Outcome{Err: err}
 	if err == nil && resp != nil {
 		o.Code, o.HasCode = resp.StatusCode, true
