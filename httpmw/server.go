@@ -219,10 +219,7 @@ func classify(c breaker.Classifier, o breaker.Outcome) (res breaker.Result) {
 // at the latency.
 func ServerClassifier(o breaker.Outcome) breaker.Result {
 	if o.Err != nil {
-		if errors.Is(o.Err, context.Canceled) {
-			return breaker.Ignore
-		}
-		return breaker.Failure
+		return breaker.DefaultClassifier(o)
 	}
 	if o.HasCode && o.Code >= 500 && o.Code != http.StatusNotImplemented {
 		return breaker.Failure

@@ -128,3 +128,27 @@ func TestMiddlewareClassifierDecidesOnPanics(t *testing.T) {
 	}
 	c.checkOne(t, "GET /x", breaker.Ignore, core.ErrPanicked)
 }
+
+// TestDefaultClassifiersFollowTheBreakerOnErrors: ServerClassifier and
+// ClientClassifier judge an error as breaker.DefaultClassifier does, whatever
+// the status, instead of keeping a copy of its rules.
+func TestDefaultClassifiersFollowTheBreakerOnErrors(t *testing.T) {
+	for _, err := range []error{
+		errors.New("connection refused"),
+		context.Canceled,
+		context.DeadlineExceeded,
+		core.ErrPanicked,
+		errors.Join(errors.New("read body"), context.Canceled),
+	} {
+		for _, code := range []int{0, 200, 429, 500, 501} {
+			o := breaker.Outcome{Err: err, Code: code, HasCode: code != 0}
+			want := breaker.DefaultClassifier(o)
+			if got := httpmw.ServerClassifier(o); got != want {
+				t.Errorf("ServerClassifier(%+v) = %v, breaker.DefaultClassifier says %v", o, got, want)
+			}
+			if got := httpmw.ClientClassifier(o); got != want {
+				t.Errorf("ClientClassifier(%+v) = %v, breaker.DefaultClassifier says %v", o, got, want)
+			}
+		}
+	}
+}

@@ -2,7 +2,6 @@ package httpmw
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -316,10 +315,7 @@ func (e *StatusError) RetryAfter() time.Duration { return e.After }
 // about its health), and counts everything else as a success.
 func ClientClassifier(o breaker.Outcome) breaker.Result {
 	if o.Err != nil {
-		if errors.Is(o.Err, context.Canceled) {
-			return breaker.Ignore
-		}
-		return breaker.Failure
+		return breaker.DefaultClassifier(o)
 	}
 	if o.HasCode {
 		switch {
