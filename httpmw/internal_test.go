@@ -260,3 +260,20 @@ func TestWriterUsedAfterReturn(t *testing.T) {
 		t.Fatalf("a late write reached the finished response: %v %q", rec.Header(), rec.Body)
 	}
 }
+
+// TestPooledWriterPoisonedByLateUse: a handler that used its writer after
+// returning (a late WriteHeader(500), SetError) left the status and error on
+// the pooled writer, and the next request that got it was classified by
+// them: a 200 counted as a failure (TestMiddlewareStatusClassification and
+// TestMiddlewareOpensRejectsAndRecovers failed now and then after
+// TestWriterUsedAfterReturn). getWriter starts every request clean.
+func TestPooledWriterPoisonedByLateUse(t *testing.T) {
+	for range 3 {
+		writerPool.Put(&responseWriter{rw: released, status: http.StatusInternalServerError, err: errors.New("late"), hijacked: true})
+		rw := getWriter(httptest.NewRecorder())
+		if rw.status != 0 || rw.err != nil || rw.hijacked {
+			t.Fatalf("getWriter returned status %d, err %v, hijacked %v; want a clean writer", rw.status, rw.err, rw.hijacked)
+		}
+		putWriter(rw)
+	}
+}

@@ -34,7 +34,10 @@ var writerPool = sync.Pool{New: func() any { return new(responseWriter) }}
 
 func getWriter(w http.ResponseWriter) *responseWriter {
 	rw := writerPool.Get().(*responseWriter)
-	rw.rw = w
+	// Start clean: a handler that kept its writer may have set a status or
+	// an error on it after it went back to the pool (see
+	// TestPooledWriterPoisonedByLateUse).
+	*rw = responseWriter{rw: w}
 	return rw
 }
 
