@@ -17,12 +17,15 @@ vet:
 	@set -e; for m in $(MODULES); do echo "== vet $$m"; (cd $$m && $(GO) vet ./...); done
 
 tidy-check:
-	@set -e; for m in $(MODULES); do \
-		(cd $$m && cp go.mod /tmp/bbx-go.mod.bak && { [ -f go.sum ] && cp go.sum /tmp/bbx-go.sum.bak || rm -f /tmp/bbx-go.sum.bak; } && \
+	@set -e; mod=$$(mktemp); sum=$$(mktemp); \
+	trap 'rm -f "$$mod" "$$sum"' EXIT; trap 'exit 1' HUP INT TERM; \
+	for m in $(MODULES); do \
+		(cd $$m && cp go.mod "$$mod" && hadsum=0 && if [ -f go.sum ]; then cp go.sum "$$sum"; hadsum=1; fi && \
 		$(GO) mod tidy && \
-		if ! cmp -s go.mod /tmp/bbx-go.mod.bak || { [ -f /tmp/bbx-go.sum.bak ] && ! cmp -s go.sum /tmp/bbx-go.sum.bak; }; then \
+		if ! cmp -s go.mod "$$mod" || \
+			{ [ $$hadsum = 1 ] && ! cmp -s go.sum "$$sum"; } || { [ $$hadsum = 0 ] && [ -f go.sum ]; }; then \
 			echo "go mod tidy changes $$m/go.mod or go.sum; run it and commit"; \
-			cp /tmp/bbx-go.mod.bak go.mod; [ -f /tmp/bbx-go.sum.bak ] && cp /tmp/bbx-go.sum.bak go.sum; exit 1; fi); \
+			cp "$$mod" go.mod; if [ $$hadsum = 1 ]; then cp "$$sum" go.sum; else rm -f go.sum; fi; exit 1; fi); \
 	done
 
 race:
