@@ -14,9 +14,9 @@ require (
 )
 
 require (
-	github.com/benbjohnson/clock v1.3.0 // indirect
-	github.com/bits-and-blooms/bitset v1.24.4 // indirect
-	github.com/cenkalti/backoff/v3 v3.1.1 // indirect
+	github.com/benbjohnson/clock v1.3.5 // indirect
+	github.com/bits-and-blooms/bitset v1.30.0 // indirect
+	github.com/cenkalti/backoff/v3 v3.2.2 // indirect
 )
 
 replace github.com/breakerbox/breakerbox => ../

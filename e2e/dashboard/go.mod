@@ -1,15 +1,15 @@
 module github.com/breakerbox/breakerbox/e2e/dashboard
 
-go 1.25
+go 1.26
 
 require (
 	github.com/breakerbox/breakerbox v0.0.0
-	github.com/chromedp/chromedp v0.23.0
+	github.com/chromedp/chromedp v0.24.0
 )
 
 require (
-	github.com/chromedp/cdproto v0.159.0 // indirect
-	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+	github.com/chromedp/cdproto v0.160.8 // indirect
+	github.com/go-json-experiment/json v1.27.2 // indirect
 )
 
 replace github.com/breakerbox/breakerbox => ../..

@@ -1,6 +1,6 @@
 module github.com/breakerbox/breakerbox/exporters/datadog
 
-go 1.25.0
+go 1.26.0
 
 require (
 	github.com/DataDog/datadog-go/v5 v5.9.1
@@ -8,8 +8,8 @@ require (
 )
 
 require (
-	github.com/Microsoft/go-winio v0.5.0 // indirect
-	golang.org/x/sys v0.0.0-20210510120138-977fb7262007 // indirect
+	github.com/Microsoft/go-winio v0.6.4 // indirect
+	golang.org/x/sys v0.50.0 // indirect
 )
 
 replace github.com/breakerbox/breakerbox => ../../

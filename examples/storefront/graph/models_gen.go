@@ -84,7 +84,7 @@ func (e *OrderStatus) UnmarshalGQL(v any) error {
 }
 
 func (e OrderStatus) MarshalGQL(w io.Writer) {
-	fmt.Fprint(w, strconv.Quote(e.String()))
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
 }
 
 func (e *OrderStatus) UnmarshalJSON(b []byte) error {
@@ -142,7 +142,7 @@ func (e *StockStatus) UnmarshalGQL(v any) error {
 }
 
 func (e StockStatus) MarshalGQL(w io.Writer) {
-	fmt.Fprint(w, strconv.Quote(e.String()))
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
 }
 
 func (e *StockStatus) UnmarshalJSON(b []byte) error {
