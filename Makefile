@@ -6,9 +6,9 @@ MODULES := $(shell find . -name go.mod -not -path '*/testdata/*' -exec dirname {
 BENCHTIME ?= 1s
 BENCHCOUNT ?= 6
 
-.PHONY: test vet tidy-check race demo bench fmt-check
+.PHONY: test vet tidy-check deps-check race demo bench fmt-check
 
-test: fmt-check vet tidy-check race
+test: fmt-check vet tidy-check deps-check race
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -27,6 +27,11 @@ tidy-check:
 			echo "go mod tidy changes $$m/go.mod or go.sum; run it and commit"; \
 			cp "$$mod" go.mod; if [ $$hadsum = 1 ]; then cp "$$sum" go.sum; else rm -f go.sum; fi; exit 1; fi); \
 	done
+
+# Every module requires one version of each shared dependency (e2e/apmtool,
+# the pinned Jaeger build, is exempt; see the script).
+deps-check:
+	@sh scripts/deps-check.sh
 
 race:
 	@set -e; for m in $(MODULES); do echo "== test $$m"; (cd $$m && $(GO) test -race -count=1 ./...); done
