@@ -7,9 +7,11 @@ import (
 	"embed"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io/fs"
 	"mime"
 	"net/http"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -230,14 +232,17 @@ func acceptsGzip(r *http.Request) bool {
 
 // events serves the event stream GET /v1/events (text/event-stream).
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, Read); !ok {
+	p, ok := s.authorize(w, r, Read)
+	if !ok {
 		return
 	}
-	if s.sampler.nsubs.Load() >= maxStreams {
+	lim := s.cfg.streams.withDefaults()
+	if prob := s.sampler.slots.take(p.name, lim); prob != nil {
 		w.Header().Set("Retry-After", "10")
-		writeProblem(w, r, problem(http.StatusServiceUnavailable, codeBusy, "too many event streams are open; try again later"))
+		writeProblem(w, r, prob)
 		return
 	}
+	defer s.sampler.slots.give(p.name)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-store")
@@ -254,13 +259,21 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.unsubscribe(st)
 	rc := http.NewResponseController(w)
+	// Every write has a deadline, the first ones included, so that a
+	// client that does not read cannot hold its slot for long once the
+	// connection's buffers are full. (A ResponseWriter without deadlines
+	// gets none.)
+	deadline := func() { _ = rc.SetWriteDeadline(time.Now().Add(lim.WriteTimeout)) }
+	deadline()
 	w.WriteHeader(http.StatusOK)
 	// retry tells EventSource clients how soon to reconnect.
 	if _, err := w.Write([]byte("retry: 2000\n\n")); err != nil {
 		return
 	}
 	if err := rc.Flush(); err != nil {
-		s.cfg.logger.Error("breakerbox admin: the event stream needs a ResponseWriter that can flush", "err", err)
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			s.cfg.logger.Error("breakerbox admin: the event stream needs a ResponseWriter that can flush", "err", err)
+		}
 		return
 	}
 	for {
@@ -269,7 +282,7 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 			if !ok {
 				return // dropped, or the server closed
 			}
-			_ = rc.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+			deadline()
 			if _, err := w.Write(f); err != nil {
 				return
 			}

@@ -1,7 +1,11 @@
 package admin
 
 import (
+	"fmt"
 	"math"
+	"net/http"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
@@ -236,3 +240,111 @@ func liveOf(s *core.GuardSnapshot, prev tally, elapsed time.Duration) GuardLive 
 // round2 rounds x to two decimals, which is all a dashboard shows and keeps
 // the JSON short.
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
+
+// Defaults of StreamLimits.
+const (
+	// DefaultMaxStreams is the most event streams open at once.
+	DefaultMaxStreams = 100
+	// DefaultStreamsPerIdentity is the most event streams one token, or
+	// every anonymous reader together, may hold open at once.
+	DefaultStreamsPerIdentity = 10
+	// DefaultStreamWriteTimeout is how long one write to an event stream
+	// may take, the first (the hello) included.
+	DefaultStreamWriteTimeout = 10 * time.Second
+)
+
+// StreamLimits bound the event streams (GET /v1/events). Each open stream
+// holds a connection and a goroutine, and its hello costs a snapshot of
+// every guard, so they are counted where they are admitted: a stream past
+// Max is refused with 503, one past PerIdentity with 429, both with a
+// Retry-After. A zero field takes its default.
+type StreamLimits struct {
+	// Max is the most streams open at once (default DefaultMaxStreams).
+	Max int
+	// PerIdentity is the most streams one token may hold open; readers
+	// without a token (see WithOpenRead) count as one identity (default
+	// DefaultStreamsPerIdentity).
+	PerIdentity int
+	// WriteTimeout bounds every write to a stream, from its headers and
+	// hello on: a client that stops reading is disconnected once the
+	// connection's buffers are full and a write has waited this long, and
+	// its slot is freed (default DefaultStreamWriteTimeout).
+	WriteTimeout time.Duration
+}
+
+// WithStreamLimits bounds the event streams (see StreamLimits). A
+// negative field is an error.
+func WithStreamLimits(l StreamLimits) Option {
+	return optionFunc(func(c *config) error {
+		switch {
+		case l.Max < 0:
+			return fmt.Errorf("admin: streamLimits: max: %d must not be negative", l.Max)
+		case l.PerIdentity < 0:
+			return fmt.Errorf("admin: streamLimits: perIdentity: %d must not be negative", l.PerIdentity)
+		case l.WriteTimeout < 0:
+			return fmt.Errorf("admin: streamLimits: writeTimeout: %v must not be negative", l.WriteTimeout)
+		}
+		c.streams = l
+		return nil
+	})
+}
+
+// withDefaults fills the zero fields of l.
+func (l StreamLimits) withDefaults() StreamLimits {
+	if l.Max == 0 {
+		l.Max = DefaultMaxStreams
+	}
+	if l.PerIdentity == 0 {
+		l.PerIdentity = DefaultStreamsPerIdentity
+	}
+	if l.WriteTimeout == 0 {
+		l.WriteTimeout = DefaultStreamWriteTimeout
+	}
+	return l
+}
+
+// streamSlots counts the open event streams, in all and per identity. A
+// slot is taken where the limits are checked, in one step, so that
+// clients connecting at once cannot all pass the check before any is
+// counted.
+type streamSlots struct {
+	mu   sync.Mutex
+	open int            // under mu
+	per  map[string]int // under mu; identities with a stream open
+}
+
+// take takes a slot for identity id, or returns the problem to answer
+// with when a limit is reached.
+func (s *streamSlots) take(id string, l StreamLimits) *Problem {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.per[id] >= l.PerIdentity {
+		return problem(http.StatusTooManyRequests, codeBusy, fmt.Sprintf("%s holds %d event streams open, the most one identity may; close one, or try again later", quote(id), s.per[id]))
+	}
+	if s.open >= l.Max {
+		return problem(http.StatusServiceUnavailable, codeBusy, "too many event streams are open ("+strconv.Itoa(s.open)+"); try again later")
+	}
+	if s.per == nil {
+		s.per = map[string]int{}
+	}
+	s.open++
+	s.per[id]++
+	return nil
+}
+
+// give frees a slot of identity id.
+func (s *streamSlots) give(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.open--
+	if s.per[id]--; s.per[id] <= 0 {
+		delete(s.per, id)
+	}
+}
+
+// count returns how many streams are open.
+func (s *streamSlots) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.open
+}

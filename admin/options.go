@@ -107,6 +107,11 @@ type config struct {
 	description string
 	version     string
 	push        time.Duration
+	// Set by options of health.go, live.go and history.go; zero values
+	// mean the defaults.
+	healthSummary bool
+	streams       StreamLimits
+	historyLimit  int64
 }
 
 // Defaults.

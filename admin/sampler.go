@@ -21,13 +21,9 @@ const (
 	// streamBuffer is how many events a slow stream may fall behind
 	// before it is dropped (its client reconnects and starts afresh).
 	streamBuffer = 64
-	// maxStreams is the most event streams served at once.
-	maxStreams = 100
 	// maxPending is how many state changes and audit records may wait for
 	// the sampler; beyond that every stream is dropped, to start afresh.
 	maxPending = 4096
-	// streamWriteTimeout is how long one write to a stream may take.
-	streamWriteTimeout = 10 * time.Second
 )
 
 // Sampler states.
@@ -61,8 +57,9 @@ type sampler struct {
 	subCh  chan *stream
 	unsub  chan *stream
 	wake   chan struct{}
-	nsubs  atomic.Int32
+	nsubs  atomic.Int32 // streams the sampler serves (see slots for the admitted ones)
 	lifeMu sync.Mutex
+	slots  streamSlots
 
 	mu       sync.Mutex
 	pending  []pendingEvent
