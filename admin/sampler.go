@@ -342,6 +342,7 @@ func (s *Server) onStateChange(_ context.Context, e core.StateChange) {
 	t := transitionOf(e.Transition)
 	s.mem.addTransition(recentTransition{Guard: e.Guard, Transition: t})
 	s.hist.noteTransition(e.Guard, t)
+	s.health.noteStateChange(e.Guard)
 	s.sampler.queue(pendingEvent{guard: e.Guard, t: t})
 }
 

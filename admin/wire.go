@@ -432,7 +432,8 @@ type Health struct {
 	Description string `json:"description,omitempty"`
 	// Output explains a warn or fail.
 	Output string `json:"output,omitempty"`
-	// Checks holds one entry per guard, keyed "<guard>:circuitBreaker".
+	// Checks holds one entry per listed guard (at most MaxHealthChecks;
+	// see HealthHandler), keyed "<guard>:circuitBreaker".
 	Checks map[string][]Check `json:"checks,omitempty"`
 }
 
