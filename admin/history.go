@@ -1,6 +1,9 @@
 package admin
 
 import (
+	"cmp"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,13 +27,44 @@ const (
 	LongHistory = 24 * time.Hour
 )
 
+// DefaultHistoryLimit is the memory the rollup history may hold unless
+// WithHistoryLimit says otherwise: 64 MiB, the full day of about a
+// thousand busy guards.
+const DefaultHistoryLimit = 64 << 20
+
 const (
 	shortLen = int(ShortHistory / ShortRollup) // 360
 	longLen  = int(LongHistory / LongRollup)   // 1440
 	// guardTransitions is how many recent transitions the history keeps
 	// per guard, for the dashboard's detail view.
 	guardTransitions = 32
+
+	// What the history's memory is counted in: a rollup (see rollup), a
+	// transition without its strings, and what a guard's series costs
+	// besides its rollups and transitions (the series, its map entry).
+	rollupBytes     = 36
+	transitionBytes = 64
+	seriesBytes     = 256
+	// idleDrop is how long a guard must have been without calls (or
+	// rejections) for its history to be dropped to make room for a busy
+	// guard's whose was dropped.
+	idleDrop = ShortHistory
 )
+
+// WithHistoryLimit bounds the memory of the rollup history behind the
+// dashboard's charts to n bytes (default DefaultHistoryLimit; see the
+// package doc). When an observation leaves the history above n, the
+// histories of the guards idle longest are dropped first. A negative n is
+// an error.
+func WithHistoryLimit(n int64) Option {
+	return optionFunc(func(c *config) error {
+		if n < 0 {
+			return fmt.Errorf("admin: historyLimit: %d must not be negative", n)
+		}
+		c.historyLimit = n
+		return nil
+	})
+}
 
 // tally is a guard's cumulative counters, as far as the history uses them.
 type tally struct {
@@ -144,6 +178,9 @@ func (r *ring) add(x rollup) {
 	r.head = (r.head + 1) % r.max
 }
 
+// reset empties r and lets its memory go.
+func (r *ring) reset() { r.buf, r.head = nil, 0 }
+
 // each calls fn on every rollup, oldest first.
 func (r *ring) each(fn func(*rollup)) {
 	for i := range r.buf {
@@ -158,8 +195,46 @@ type series struct {
 	// worst is the severity of the most severe state since the last
 	// observation, raised by transitions in between.
 	worst uint8
-	trans []Transition // oldest first, at most guardTransitions
-	gen   uint64       // the observation that last saw the guard
+	// dropped is set while the series records nothing, its rollups and
+	// transitions dropped to keep the history under its limit.
+	dropped bool
+	trans   []Transition // oldest first, at most guardTransitions
+	gen     uint64       // the observation that last saw the guard
+	// active is the LongRollup bucket of the last observation that found
+	// calls or rejections; 0 if none did.
+	active uint32
+	// bytes is what the series holds, as counted in history.bytes;
+	// transText is the length of its transitions' strings.
+	bytes, transText int64
+}
+
+// size counts the memory s holds (see rollupBytes), rounded up as the
+// allocator does.
+func (s *series) size(name string) int64 {
+	return seriesBytes + int64(len(name)) +
+		allocBytes(int64(cap(s.short.buf))*rollupBytes) + allocBytes(int64(cap(s.long.buf))*rollupBytes) +
+		allocBytes(int64(cap(s.trans))*transitionBytes) + s.transText
+}
+
+// allocBytes is at least what the allocator takes for an object of n
+// bytes: a large one (over 32 KiB) takes whole 8 KiB pages, a small one a
+// size class at most an eighth larger.
+func allocBytes(n int64) int64 {
+	if n > 32<<10 {
+		return (n + 8<<10 - 1) &^ (8<<10 - 1)
+	}
+	return n + n/8
+}
+
+// drop lets go of s's rollups and transitions, and returns how many
+// rollups it held.
+func (s *series) drop() int {
+	n := len(s.short.buf) + len(s.long.buf)
+	s.short.reset()
+	s.long.reset()
+	s.trans, s.transText = nil, 0
+	s.dropped = true
+	return n
 }
 
 // newSeries returns an empty series. Each ring holds one more rollup than
@@ -169,17 +244,84 @@ func newSeries() *series {
 }
 
 // history is the rollup history of every guard of a registry. Its memory
-// is bounded: per guard at most shortLen+longLen rollups and
-// guardTransitions transitions, and guards the registry no longer has are
-// dropped at the next observation.
+// is bounded per guard (at most shortLen+longLen rollups and
+// guardTransitions transitions; guards the registry no longer has are
+// dropped at the next observation; rollups older than both windows are
+// let go) and in all (limit: see trim).
 type history struct {
 	mu     sync.Mutex
 	last   time.Time // the last observation; zero before the first
 	gen    uint64
 	series map[string]*series
+
+	limit int64 // the most bytes to hold
+	bytes int64 // the bytes held: the sum of every series' bytes
+	// droppedSeries counts the series dropped to stay under limit;
+	// droppedPoints the rollups they held, and the observations with
+	// activity a dropped series did not record.
+	droppedSeries, droppedPoints uint64
 }
 
-func newHistory() *history { return &history{series: map[string]*series{}} }
+// newHistory returns an empty history that holds at most limit bytes (0
+// for DefaultHistoryLimit).
+func newHistory(limit int64) *history {
+	if limit == 0 {
+		limit = DefaultHistoryLimit
+	}
+	return &history{series: map[string]*series{}, limit: limit}
+}
+
+// account updates h.bytes for a change of s (called name).
+func (h *history) account(s *series, name string) {
+	n := s.size(name)
+	h.bytes += n - s.bytes
+	s.bytes = n
+}
+
+// resumeAt is how low the history must be for a dropped series to record
+// again, and trimTo how low a trim takes it: far enough below the limit
+// that series are not dropped and resumed at every observation.
+func (h *history) resumeAt() int64 { return h.limit / 4 * 3 }
+func (h *history) trimTo() int64   { return h.limit / 8 * 7 }
+
+// trim drops series until the history holds at most target bytes: the
+// series of the guards idle longest first (by the last observation with
+// calls or rejections), the largest first among equally idle ones. With
+// idleBefore > 0 it drops only series idle since before that LongRollup
+// bucket.
+func (h *history) trim(target int64, idleBefore uint32) {
+	type cand struct {
+		name string
+		s    *series
+	}
+	var cs []cand
+	for name, s := range h.series {
+		if s.dropped || cap(s.short.buf)+cap(s.long.buf)+cap(s.trans) == 0 {
+			continue
+		}
+		if idleBefore > 0 && s.active >= idleBefore {
+			continue
+		}
+		cs = append(cs, cand{name, s})
+	}
+	slices.SortFunc(cs, func(a, b cand) int {
+		if c := cmp.Compare(a.s.active, b.s.active); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(b.s.bytes, a.s.bytes); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.name, b.name)
+	})
+	for _, c := range cs {
+		if h.bytes <= target {
+			return
+		}
+		h.droppedPoints += uint64(c.s.drop())
+		h.droppedSeries++
+		h.account(c.s, c.name)
+	}
+}
 
 func bucketOf(t time.Time, span time.Duration) uint32 {
 	return uint32(t.Unix() / int64(span/time.Second))
@@ -200,6 +342,10 @@ func (h *history) observe(now time.Time, snaps []core.GuardSnapshot) (closed uin
 	}
 	first := h.last.IsZero()
 	sb, lb := bucketOf(h.last, ShortRollup), bucketOf(h.last, LongRollup)
+	// Rollups older than these are outside both windows for good.
+	oldShort := int64(bucketOf(now, ShortRollup)) - int64(shortLen)
+	oldLong := int64(bucketOf(now, LongRollup)) - int64(longLen)
+	waiting := false // a dropped series had something to record
 	h.gen++
 	for i := range snaps {
 		g := &snaps[i]
@@ -208,6 +354,7 @@ func (h *history) observe(now time.Time, snaps []core.GuardSnapshot) (closed uin
 		if s == nil {
 			s = newSeries()
 			h.series[g.Name] = s
+			h.account(s, g.Name)
 		}
 		s.gen = h.gen
 		if first {
@@ -225,19 +372,55 @@ func (h *history) observe(now time.Time, snaps []core.GuardSnapshot) (closed uin
 			rejLimited: sat(0, cur.rejLimited-s.prev.rejLimited),
 			worst:      max(s.worst, severity(g.Breaker.State)),
 		}
-		if !first && !r.empty() {
+		s.prev = cur
+		s.worst = severity(g.Breaker.State)
+		if first {
+			continue
+		}
+		busy := r.calls|r.rejBreaker|r.rejFull|r.rejLimited != 0
+		if busy {
+			s.active = lb
+		}
+		if s.dropped && !r.empty() {
+			if h.bytes > h.resumeAt() {
+				waiting = waiting || busy
+				h.droppedPoints++
+				continue
+			}
+			s.dropped = false
+		}
+		grown := false
+		if l := s.short.last(); l != nil && int64(l.bucket) < oldShort {
+			s.short.reset()
+			grown = true
+		}
+		if l := s.long.last(); l != nil && int64(l.bucket) < oldLong {
+			s.long.reset()
+			grown = true
+		}
+		if !r.empty() {
 			r.bucket = sb
 			s.short.add(r)
 			r.bucket = lb
 			s.long.add(r)
+			grown = true
 		}
-		s.prev = cur
-		s.worst = severity(g.Breaker.State)
+		if grown {
+			h.account(s, g.Name)
+		}
 	}
 	for name, s := range h.series {
 		if s.gen != h.gen {
+			h.bytes -= s.bytes
 			delete(h.series, name)
 		}
+	}
+	switch {
+	case h.bytes > h.limit:
+		h.trim(h.trimTo(), 0)
+	case waiting && h.bytes > h.resumeAt():
+		// Busy guards wait to record: make room from the idle ones.
+		h.trim(h.resumeAt(), bucketOf(now.Add(-idleDrop), LongRollup))
 	}
 	h.last = now
 	return sb, !first && bucketOf(now, ShortRollup) > sb
@@ -257,7 +440,19 @@ func (h *history) noteTransition(guard string, t Transition) {
 		h.series[guard] = s
 	}
 	s.worst = max(s.worst, severity(t.To))
+	if s.dropped {
+		h.account(s, guard)
+		return
+	}
 	s.trans = appendRing(s.trans, t, guardTransitions)
+	s.transText = 0
+	for i := range s.trans {
+		s.transText += int64(len(s.trans[i].Reason) + len(s.trans[i].Actor))
+	}
+	h.account(s, guard)
+	if h.bytes > h.limit {
+		h.trim(h.trimTo(), 0)
+	}
 }
 
 // shortRollups returns, for the ShortRollup bucket b, the rollup of every
@@ -298,6 +493,7 @@ func (h *history) read(names []string, long, detail bool) History {
 		out.Start = time.Unix(start*int64(span/time.Second), 0).UTC()
 		out.Count = n
 	}
+	out.Stats = HistoryStats{Bytes: h.bytes, Limit: h.limit, Guards: len(h.series), DroppedSeries: h.droppedSeries, DroppedPoints: h.droppedPoints}
 	for _, name := range names {
 		gh := GuardHistory{Name: name}
 		s := h.series[name]
@@ -305,6 +501,7 @@ func (h *history) read(names []string, long, detail bool) History {
 			out.Guards = append(out.Guards, gh)
 			continue
 		}
+		gh.Dropped = s.dropped
 		rg := &s.short
 		if long {
 			rg = &s.long
@@ -374,12 +571,37 @@ type History struct {
 	// Count is the number of rollups of every series.
 	Count  int            `json:"count"`
 	Guards []GuardHistory `json:"guards"`
+	// Stats tells the history's memory and what it dropped to stay
+	// within its limit.
+	Stats HistoryStats `json:"stats"`
+}
+
+// HistoryStats describe the memory of the rollup history (see
+// WithHistoryLimit).
+type HistoryStats struct {
+	// Bytes is the memory the history holds, as it counts it, and Limit
+	// the most it may hold.
+	Bytes int64 `json:"bytes"`
+	Limit int64 `json:"limit"`
+	// Guards is how many guards the history follows, dropped ones
+	// included.
+	Guards int `json:"guards"`
+	// DroppedSeries counts the times a guard's history was dropped to stay
+	// within the limit. DroppedPoints counts the rollups those held, and
+	// the observations with calls or rejections a dropped history did not
+	// record while it waited for room.
+	DroppedSeries uint64 `json:"droppedSeries"`
+	DroppedPoints uint64 `json:"droppedPoints"`
 }
 
 // GuardHistory is one guard's rollups in a History. The series marked
 // "detail" are given only when one guard is asked for.
 type GuardHistory struct {
 	Name string `json:"name"`
+	// Dropped is set while the guard's history is dropped to keep the
+	// history within its limit: its series are empty, or cover only the
+	// time since it was taken back.
+	Dropped bool `json:"dropped,omitempty"`
 	// Calls counts admitted calls.
 	Calls []uint32 `json:"calls,omitempty"`
 	// Succeeded (detail) and Failed count admitted calls by outcome; Slow

@@ -26,7 +26,7 @@ func gs(name string, calls, failed uint64, st breaker.State) core.GuardSnapshot 
 func at(d time.Duration) time.Time { return t0.Add(d) }
 
 func TestHistoryRollups(t *testing.T) {
-	h := newHistory()
+	h := newHistory(0)
 	if got := h.read([]string{"a"}, false, false); got.Count != 0 || !got.Start.IsZero() || len(got.Guards) != 1 {
 		t.Fatalf("before the first observation: %+v", got)
 	}
@@ -80,7 +80,7 @@ func TestHistoryRollups(t *testing.T) {
 }
 
 func TestHistoryRejectionsAndSeverity(t *testing.T) {
-	h := newHistory()
+	h := newHistory(0)
 	snap := func(rej core.Rejections, slow uint64, st breaker.State) []core.GuardSnapshot {
 		s := gs("a", 10, 0, st)
 		s.Rejected, s.Breaker.Slow = rej, slow
@@ -111,7 +111,7 @@ func TestHistoryRejectionsAndSeverity(t *testing.T) {
 // The history's memory is bounded however long it runs: each guard's rings
 // stop at an hour and a day of rollups.
 func TestHistoryBounded(t *testing.T) {
-	h := newHistory()
+	h := newHistory(0)
 	var calls uint64
 	for i := range 25 * 360 { // 25 hours, every 10 seconds
 		calls++
@@ -148,7 +148,7 @@ func TestHistoryBounded(t *testing.T) {
 }
 
 func TestHistoryGuardsComeAndGo(t *testing.T) {
-	h := newHistory()
+	h := newHistory(0)
 	h.observe(at(0), []core.GuardSnapshot{gs("a", 50, 0, breaker.Closed)})
 	// b is new: its calls since it was created count; a was pruned and
 	// created afresh: its counters went down, so they count from zero.
@@ -164,7 +164,7 @@ func TestHistoryGuardsComeAndGo(t *testing.T) {
 	if _, ok := h.series["a"]; ok {
 		t.Fatal("a's series is kept after the guard went")
 	}
-	h2 := newHistory()
+	h2 := newHistory(0)
 	h2.observe(at(0), []core.GuardSnapshot{gs("a", 50, 0, breaker.Closed)})
 	h2.observe(at(10*time.Second), []core.GuardSnapshot{gs("a", 3, 0, breaker.Closed)})
 	h2.observe(at(20*time.Second), []core.GuardSnapshot{gs("a", 3, 0, breaker.Closed)})
@@ -177,7 +177,7 @@ func TestHistoryGuardsComeAndGo(t *testing.T) {
 // it in the rollup of the observation before it; the rollups in between
 // are zeros.
 func TestHistoryGap(t *testing.T) {
-	h := newHistory()
+	h := newHistory(0)
 	h.observe(at(0), []core.GuardSnapshot{gs("a", 0, 0, breaker.Closed)})
 	h.observe(at(10*time.Second), []core.GuardSnapshot{gs("a", 1, 0, breaker.Closed)})
 	h.observe(at(10*time.Minute), []core.GuardSnapshot{gs("a", 9, 0, breaker.Closed)})

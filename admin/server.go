@@ -60,7 +60,7 @@ func New(reg *core.Registry, opts ...Option) (*Server, error) {
 		auth:    newAuthenticator(cfg.tokens, cfg.openRead),
 		mem:     &memoryLog{n: cfg.recent},
 		now:     time.Now,
-		hist:    newHistory(),
+		hist:    newHistory(cfg.historyLimit),
 		sampler: newSampler(),
 	}
 	s.health = &healthHandler{reg: reg, cfg: cfg, now: s.now}
