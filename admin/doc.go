@@ -78,7 +78,7 @@
 //     history, debug page) and may ask for a prune dry run; a write token
 //     may also operate, prune and restore.
 //   - The health endpoints and the dashboard's page and files, which hold
-//     no data, need no token.
+//     no data, need no token (see Resources and exposure below).
 //   - Basic credentials (user: the token's name, password: its secret) are
 //     accepted by /debug only, so that a browser can open it. Everywhere
 //     else they are refused (401): a browser that logged in to /debug sends
@@ -140,6 +140,37 @@
 // with a 400 naming the field. Every error is an RFC 9457
 // application/problem+json document (Problem) with a machine-readable code.
 //
+// # Resources and exposure
+//
+// What each surface lets whom read, and what one request may cost:
+//
+//   - /health, /ready, /live: anyone, no token. A request reads the
+//     critical guards and at most MaxHealthChecks (100) others, never
+//     every guard: the handler keeps the list of critical guards and of
+//     the guards it lists, refreshed off the request path when older than
+//     5 seconds (by a request itself only when older than a minute, or,
+//     for a Server, when a critical guard it does not know yet changes
+//     state). The critical guards' states are read at every request, so
+//     readiness is current. The answers name guards (at most 10 in an
+//     output) and their states and automatic reasons, never an operator's
+//     reason or name: a manual state reads "set by an operator".
+//     WithHealthSummary leaves out every name and check: a status and
+//     counts only. At 50,000 guards (5 critical) a /ready request costs
+//     about 2 µs and 1 KB allocated, a /health request listing 100 checks
+//     a few hundred µs and under 100 KB, where each used to snapshot
+//     every guard (0.6 to 0.9 s and 25 to 73 MB).
+//   - The dashboard's page and files: anyone; they hold no data.
+//   - The JSON API, the event stream and /debug: a token (read for reads,
+//     write for writes), or anyone for reads with WithOpenRead, or anyone
+//     read-only when no token is configured. These answers cost in
+//     proportion to the guards they list; they are for operators.
+//   - Event streams: at most 100 at once and 10 per identity (see Event
+//     stream), each write bounded by a deadline.
+//   - History: at most 64 MiB in all (see History and the sampler).
+//
+// A request refused by one of these limits is answered with a problem
+// naming the limit, before it costs a snapshot of the registry.
+//
 // # Audit log
 //
 // Every write (operations, prune, restore) is appended to the audit log as
@@ -192,16 +223,39 @@
 // since every connection starts with a full hello, reconnecting is all a
 // client has to do, and the dashboard does it by itself.
 //
+// Streams are limited (WithStreamLimits): at most 100 open at once (503
+// beyond) and 10 per token, readers without a token counting as one
+// identity (429 beyond), both refusals problems with code
+// "too_many_streams" and a Retry-After. A stream's slot is taken where the
+// limits are checked, so clients connecting all at once cannot pass them
+// together. Every write to a stream, from its headers and hello on, has a
+// deadline (10s by default): a client that stops reading is disconnected
+// once the connection's buffers are full and a write has waited that long,
+// and its slot is freed.
+//
 // # History and the sampler
 //
 // The server keeps, in memory, rollups of every guard's counters: calls,
 // successes, failures, slow calls and rejections by reason, plus the most
 // severe state seen; ShortRollup (10s) rollups for ShortHistory (an hour)
-// and LongRollup (1m) rollups for LongHistory (a day). Memory is bounded:
-// 36 bytes a rollup, at most 1,802 rollups (about 64 KiB) per guard, and
-// rollups with nothing in them are not stored, so idle guards cost nearly
-// nothing; a pruned guard's history goes with it. GET /v1/history serves
-// them.
+// and LongRollup (1m) rollups for LongHistory (a day). GET /v1/history
+// serves them, with the history's memory figures (HistoryStats).
+//
+// Memory is bounded per guard and in all. Per guard: 36 bytes a rollup, at
+// most 1,802 rollups (about 70 KiB on the heap with a day of activity),
+// and at most 32 transitions; rollups with nothing in them are not stored,
+// rollups older than both windows are let go, and a pruned guard's history
+// goes with it. In all: WithHistoryLimit (DefaultHistoryLimit, 64 MiB, a
+// full day of about 900 busy guards) counts every byte the history holds,
+// about 260 bytes per guard of fixed cost included. When an observation
+// leaves the history over its limit, guards' histories are dropped, those
+// of the guards without calls or rejections for longest first (the
+// largest first among equally idle ones), until it is under 7/8 of the
+// limit; a dropped history records nothing (and reports "dropped") until
+// the history is under 3/4 of the limit again, and while busy guards wait
+// like this, the histories of guards idle for an hour are dropped to make
+// room for them. HistoryStats count the histories dropped and the rollups
+// lost, and the dashboard says when a guard's chart was not kept.
 //
 // One goroutine, the sampler, owned by the Server, observes the registry
 // at every rollup boundary and, while streams are open, at every push

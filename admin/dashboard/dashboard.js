@@ -949,7 +949,8 @@
     ctx.clearRect(0, 0, w, h);
     const p = palette();
     const d = detailData;
-    $('chart-title').textContent = detailRange === '24h' ? 'Last 24 hours (1-minute rollups)' : 'Last hour (10-second rollups)';
+    $('chart-title').textContent = (detailRange === '24h' ? 'Last 24 hours (1-minute rollups)' : 'Last hour (10-second rollups)') +
+      (d && d.g && d.g.dropped ? ': not kept, the server\'s history is at its memory limit' : '');
     if (!d || !d.count) { c.setAttribute('aria-label', 'No history yet: the first rollup completes within ' + (rollupMs / 1000) + ' seconds'); return; }
     const g = d.g; const n = d.count;
     const z = (a) => a || new Array(n).fill(0);
