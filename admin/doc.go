@@ -255,7 +255,11 @@
 // the history is under 3/4 of the limit again, and while busy guards wait
 // like this, the histories of guards idle for an hour are dropped to make
 // room for them. HistoryStats count the histories dropped and the rollups
-// lost, and the dashboard says when a guard's chart was not kept.
+// lost, and the dashboard says when a guard's chart was not kept. The
+// registry hook that records a transition only queues it (at most 4,096
+// between two observations), so a call that changes a breaker's state
+// never waits for the history; a transition that would take the history
+// over its limit is not kept for the detail view.
 //
 // One goroutine, the sampler, owned by the Server, observes the registry
 // at every rollup boundary and, while streams are open, at every push

@@ -254,8 +254,11 @@ type history struct {
 	gen    uint64
 	series map[string]*series
 
-	limit int64 // the most bytes to hold
-	bytes int64 // the bytes held: the sum of every series' bytes
+	limit   int64               // the most bytes to hold
+	bytes   int64               // the bytes held: the sum of every series' bytes
+	pmu     sync.Mutex          // guards pending; the hook takes it alone, applyPending inside mu
+	pending []pendingTransition // transitions waiting for mu
+
 	// droppedSeries counts the series dropped to stay under limit;
 	// droppedPoints the rollups they held, and the observations with
 	// activity a dropped series did not record.
@@ -337,6 +340,7 @@ func bucketOf(t time.Time, span time.Duration) uint32 {
 func (h *history) observe(now time.Time, snaps []core.GuardSnapshot) (closed uint32, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.applyPending()
 	if !h.last.IsZero() && !now.After(h.last) {
 		return 0, false
 	}
@@ -426,11 +430,43 @@ func (h *history) observe(now time.Time, snaps []core.GuardSnapshot) (closed uin
 	return sb, !first && bucketOf(now, ShortRollup) > sb
 }
 
+// maxPendingTransitions is how many transitions may wait for the history
+// between two of its uses; more are not kept for the detail view.
+const maxPendingTransitions = 4096
+
+// pendingTransition is a transition waiting for the history's lock.
+type pendingTransition struct {
+	guard string
+	t     Transition
+}
+
 // noteTransition records a transition of a guard, for its detail view and
-// the severity of its current rollup.
+// the severity of its current rollup. It runs in the registry's hook, on
+// the path of the call that caused the transition, so it never waits for
+// the history's lock (held through an observation of every guard): it
+// queues the transition, which the next observation or read applies.
 func (h *history) noteTransition(guard string, t Transition) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+	h.pmu.Lock()
+	if len(h.pending) < maxPendingTransitions {
+		h.pending = append(h.pending, pendingTransition{guard, t})
+	}
+	h.pmu.Unlock()
+}
+
+// applyPending applies the queued transitions; h.mu is held.
+func (h *history) applyPending() {
+	h.pmu.Lock()
+	p := h.pending
+	h.pending = nil
+	h.pmu.Unlock()
+	for _, e := range p {
+		h.applyTransition(e.guard, e.t)
+	}
+}
+
+// applyTransition records a transition; h.mu is held. A transition that
+// would take the history over its limit is not kept for the detail view.
+func (h *history) applyTransition(guard string, t Transition) {
 	s := h.series[guard]
 	if s == nil {
 		// A guard created since the last observation: its counters count
@@ -438,10 +474,10 @@ func (h *history) noteTransition(guard string, t Transition) {
 		s = newSeries()
 		s.gen = h.gen
 		h.series[guard] = s
+		h.account(s, guard)
 	}
 	s.worst = max(s.worst, severity(t.To))
-	if s.dropped {
-		h.account(s, guard)
+	if s.dropped || h.bytes+transitionBytes+int64(len(t.Reason)+len(t.Actor)) > h.limit {
 		return
 	}
 	s.trans = appendRing(s.trans, t, guardTransitions)
@@ -450,9 +486,6 @@ func (h *history) noteTransition(guard string, t Transition) {
 		s.transText += int64(len(s.trans[i].Reason) + len(s.trans[i].Actor))
 	}
 	h.account(s, guard)
-	if h.bytes > h.limit {
-		h.trim(h.trimTo(), 0)
-	}
 }
 
 // shortRollups returns, for the ShortRollup bucket b, the rollup of every
@@ -460,6 +493,7 @@ func (h *history) noteTransition(guard string, t Transition) {
 func (h *history) shortRollups(b uint32, names []string) []RollupPoint {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.applyPending()
 	var out []RollupPoint
 	for _, n := range names {
 		s := h.series[n]
@@ -480,6 +514,7 @@ func (h *history) shortRollups(b uint32, names []string) []RollupPoint {
 func (h *history) read(names []string, long, detail bool) History {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.applyPending()
 	span, n := ShortRollup, shortLen
 	if long {
 		span, n = LongRollup, longLen

@@ -187,8 +187,8 @@ func TestHistoryLetsOldRollupsGo(t *testing.T) {
 	}
 }
 
-// The memory a transition's strings take is counted: long reasons count
-// against the limit and are dropped with the rest.
+// The memory a transition's strings take is counted: a transition that
+// would take the history over its limit is not kept.
 func TestHistoryCountsTransitionText(t *testing.T) {
 	h := newHistory(16 << 10)
 	h.observe(at(0), []core.GuardSnapshot{gs("a", 0, 0, breaker.Closed)})
@@ -196,11 +196,36 @@ func TestHistoryCountsTransitionText(t *testing.T) {
 	for range 8 {
 		h.noteTransition("a", Transition{To: breaker.ForcedOpen, Reason: long, Actor: "alice"})
 	}
-	if h.bytes > 16<<10 || h.droppedSeries == 0 {
-		t.Fatalf("%d bytes held, %d series dropped", h.bytes, h.droppedSeries)
+	got := h.read([]string{"a"}, false, true).Guards[0].Transitions
+	if h.bytes > 16<<10 || len(got) == 0 || len(got) >= 4 {
+		t.Fatalf("%d bytes held, %d transitions kept", h.bytes, len(got))
 	}
 	if b, _ := sumSeries(h); b != h.bytes {
 		t.Fatalf("counted %d, held %d", h.bytes, b)
+	}
+}
+
+// Bug: the registry hook recording a transition waited for the history's
+// lock, which an observation holds while it goes through every guard (and
+// a trim while it sorts them): the call that caused the transition waited
+// with it. Now the hook only queues the transition.
+func TestHistoryTransitionHookNeverWaits(t *testing.T) {
+	h := newHistory(0)
+	h.mu.Lock() // an observation under way
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.noteTransition("a", Transition{To: breaker.Open, Reason: "failure rate"})
+	}()
+	select {
+	case <-done:
+	case <-time.After(time.Minute): // a bound, so that the test fails rather than hangs
+		h.mu.Unlock()
+		t.Fatal("noteTransition waited for the history's lock")
+	}
+	h.mu.Unlock()
+	if tr := h.read([]string{"a"}, false, true).Guards[0].Transitions; len(tr) != 1 || tr[0].Reason != "failure rate" {
+		t.Fatalf("transitions %+v", tr)
 	}
 }
 

@@ -142,7 +142,7 @@ func TestHistoryBounded(t *testing.T) {
 	for range 40 {
 		h.noteTransition("busy", Transition{To: breaker.Open})
 	}
-	if n := len(h.series["busy"].trans); n != guardTransitions {
+	if n := len(h.read([]string{"busy"}, false, true).Guards[0].Transitions); n != guardTransitions {
 		t.Fatalf("%d transitions kept", n)
 	}
 }
