@@ -28,8 +28,8 @@ const (
 )
 
 // DefaultHistoryLimit is the memory the rollup history may hold unless
-// WithHistoryLimit says otherwise: 64 MiB, the full day of about a
-// thousand busy guards.
+// WithHistoryLimit says otherwise: 64 MiB, the full day of about 900
+// busy guards.
 const DefaultHistoryLimit = 64 << 20
 
 const (
