@@ -4,44 +4,31 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/breakerbox/breakerbox/core/retry"
 )
 
 // MaxRetryAfter caps every retry-after hint the package reads from a
-// response, so that a huge or overflowing value cannot turn into a wait of
-// years or a negative duration.
-const MaxRetryAfter = 24 * time.Hour
+// response (Retry-After and grpc-retry-pushback-ms), so that a huge or
+// overflowing value cannot turn into a wait of years or a negative
+// duration. It is [retry.MaxRetryAfter].
+const MaxRetryAfter = retry.MaxRetryAfter
 
-// ParseRetryAfter parses a Retry-After field value (RFC 9110, section 10.2.3):
-// either a number of seconds or an HTTP date, which is measured from now.
-// It reports false for a malformed value (a negative number, a fraction,
-// garbage), which callers should ignore. A date in the past gives 0, and
-// anything above [MaxRetryAfter], however large, gives MaxRetryAfter.
+// ParseRetryAfter is [retry.ParseRetryAfter]: it parses a Retry-After field
+// value, delay-seconds or an HTTP date measured from now, capped at
+// MaxRetryAfter, and reports false for a malformed one.
+//
+// Deprecated: use retry.ParseRetryAfter (package
+// github.com/breakerbox/breakerbox/core/retry), which packages that are not
+// HTTP adapters can import without depending on httpmw.
 func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if d, ok := parseSeconds(v, time.Second); ok {
-		return d, true
-	}
-	if v[0] >= '0' && v[0] <= '9' {
-		// Digits that are not all digits ("1.5", "10s"): not a date either.
-		return 0, false
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	d := t.Sub(now)
-	if d < 0 {
-		d = 0
-	}
-	return min(d, MaxRetryAfter), true
+	return retry.ParseRetryAfter(v, now)
 }
 
-// parseSeconds parses a non-negative decimal integer count of unit,
-// saturating at MaxRetryAfter instead of overflowing.
-func parseSeconds(v string, unit time.Duration) (time.Duration, bool) {
+// parseMillis parses grpc-retry-pushback-ms, a non-negative decimal integer
+// count of milliseconds, saturating at MaxRetryAfter instead of overflowing.
+func parseMillis(v string) (time.Duration, bool) {
+	const unit = time.Millisecond
 	if v == "" {
 		return 0, false
 	}
@@ -82,7 +69,7 @@ type hints struct {
 func responseHints(h http.Header) hints {
 	var out hints
 	if v := h.Get("Retry-After"); v != "" {
-		if d, ok := ParseRetryAfter(v, time.Now()); ok {
+		if d, ok := retry.ParseRetryAfter(v, time.Now()); ok {
 			out.after = d
 		}
 	}
@@ -91,7 +78,7 @@ func responseHints(h http.Header) hints {
 		if len(vs) > 0 {
 			v = strings.TrimSpace(vs[0])
 		}
-		if d, ok := parseSeconds(v, time.Millisecond); ok {
+		if d, ok := parseMillis(v); ok {
 			out.after = max(out.after, d)
 		} else {
 			out.noRetry = true

@@ -28,6 +28,10 @@
 // RetryAfter() time.Duration returning a positive value (see [RetryAfter]),
 // the next delay is at least that long, still capped at MaxDelay. If the
 // hint exceeds what is left of MaxTotal, Do stops and returns the error.
+// [ParseRetryAfter] reads an HTTP Retry-After value (seconds or a date)
+// into such a hint, capped at [MaxRetryAfter]; it uses only the time
+// package, so notifications and clients that are not HTTP adapters can
+// read the header without importing one.
 //
 // # Budget
 //

@@ -114,3 +114,17 @@ func ExampleParseJitter() {
 	// decorrelated <nil>
 	// retry: jitter: "exponential" must be none, full or decorrelated
 }
+
+func ExampleParseRetryAfter() {
+	// A 429 or 503 answer's Retry-After header: seconds or an HTTP date.
+	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, v := range []string{"120", "Sat, 01 Mar 2025 12:00:30 GMT", "99999999999", "soon"} {
+		d, ok := retry.ParseRetryAfter(v, now)
+		fmt.Println(d, ok)
+	}
+	// Output:
+	// 2m0s true
+	// 30s true
+	// 24h0m0s true
+	// 0s false
+}
