@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/breakerbox/breakerbox/httpmw"
+	"github.com/breakerbox/breakerbox/core/retry"
 )
 
 // RedirectPolicy says which redirects a Webhook or Slack channel follows.
@@ -293,8 +293,8 @@ func redactErr(err error) error {
 }
 
 // parseRetryAfter reads a Retry-After value (seconds or an HTTP date,
-// capped at httpmw.MaxRetryAfter); 0 when absent or malformed.
+// capped at retry.MaxRetryAfter); 0 when absent or malformed.
 func parseRetryAfter(v string, now time.Time) time.Duration {
-	d, _ := httpmw.ParseRetryAfter(v, now)
+	d, _ := retry.ParseRetryAfter(v, now)
 	return d
 }
