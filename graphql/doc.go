@@ -13,7 +13,8 @@
 //	directive @breaker(name: String, fallback: String, timeout: String) on FIELD_DEFINITION
 //
 //	type Query {
-//	  quote(symbol: String!): Quote @breaker(name: "quotes", fallback: "cachedQuote", timeout: "2s")
+//	  price(symbol: String!): Float @breaker(name: "quotes")
+//	  cachedPrice(symbol: String!): Float @breaker(name: "quotes", fallback: "cachedPrice", timeout: "2s")
 //	  news: [Story!] @breaker
 //	}
 //
@@ -25,9 +26,10 @@
 // context with that deadline.
 //
 // Implement it with [Directive] and check the schema at start-up with
-// [Validate], given the same options:
+// [Validate], given the same options (generated is the package gqlgen
+// generates from the schema; see the Directive example):
 //
-//	opts := []bbgraphql.Option{bbgraphql.WithFallback("cachedQuote", cachedQuote)}
+//	opts := []bbgraphql.Option{bbgraphql.WithFallback("cachedPrice", cachedPrice)}
 //	cfg := generated.Config{Resolvers: &resolver{}}
 //	cfg.Directives.Breaker = bbgraphql.Directive(reg, opts...)
 //	es := generated.NewExecutableSchema(cfg)
@@ -50,9 +52,9 @@
 // timeout is reported by [FieldError] with extensions that clients can act
 // on; any other error is the resolver's own, unchanged:
 //
-//	{"data": {"quote": null, "hello": "hello"},
+//	{"data": {"price": null, "cachedPrice": 41.5, "hello": "hello"},
 //	 "errors": [{"message": "breakerbox: guard \"quotes\" rejected the call: breaker: open",
-//	             "path": ["quote"],
+//	             "path": ["price"],
 //	             "extensions": {"code": "CIRCUIT_OPEN", "retryAfter": 12}}]}
 //
 // code is CIRCUIT_OPEN, BULKHEAD_FULL, RATE_LIMITED or TIMEOUT (see the
