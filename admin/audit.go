@@ -36,12 +36,6 @@ type AuditReader interface {
 	LastAuditSeq(ctx context.Context) (uint64, error)
 }
 
-// Paging limits of GET /v1/audit.
-const (
-	DefaultAuditLimit = 100
-	MaxAuditLimit     = 1000
-)
-
 // page selects the records of rs (ascending by Seq) matching q.
 func page(rs []AuditRecord, q AuditQuery) AuditPage {
 	limit := q.Limit

@@ -124,19 +124,6 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-// Identity is the answer to GET /v1/whoami: who the request's token is and
-// what it may do, so that a client (the dashboard) shows controls only to
-// those who may use them.
-type Identity struct {
-	// Actor is the token's name, "anonymous" without a token.
-	Actor string `json:"actor"`
-	// Access is "read" or "write".
-	Access string `json:"access"`
-	// Writable reports whether the server has any write token at all;
-	// without one the API is read-only for everyone.
-	Writable bool `json:"writable"`
-}
-
 func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	p, ok := s.authorize(w, r, Read)
 	if !ok {

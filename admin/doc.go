@@ -27,9 +27,12 @@
 //	GET  /debug                       an HTML page of recent transitions and operations
 //	GET  /                            the dashboard (and its files under /assets/)
 //
-// The JSON types of requests and answers are exported (OperationRequest,
-// GuardList, AuditPage, ...) for clients such as breakerctl. Field names
-// are lowerCamel, times RFC 3339, durations Go strings ("30s").
+// The JSON types of requests and answers live in package
+// github.com/breakerbox/breakerbox/admin/wire, which clients such as
+// breakerctl import without the server; this package refers to each under
+// the same name (OperationRequest, GuardList, AuditPage, ... are aliases of
+// wire's). Field names are lowerCamel, times RFC 3339, durations Go
+// strings ("30s").
 //
 // Operations select guards by name, by tag or all ({"name": "payments"},
 // {"tag": "stripe"}, {"all": true}) and need a reason:

@@ -14,13 +14,6 @@ import (
 	"github.com/breakerbox/breakerbox/core/breaker"
 )
 
-// Health statuses of application/health+json.
-const (
-	StatusPass = "pass"
-	StatusWarn = "warn"
-	StatusFail = "fail"
-)
-
 const (
 	// MaxHealthChecks is the most checks a /health or /ready document
 	// lists, whatever the number of guards.

@@ -61,7 +61,7 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	given := Op(r.PathValue("op"))
-	op, ok := given.canonical()
+	op, ok := canonicalOp(given)
 	if !ok {
 		names := make([]string, len(GuardOps))
 		for i, o := range GuardOps {

@@ -142,25 +142,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // guardsPrefix starts the path of one guard, GET /v1/guards/{name}.
 const guardsPrefix = "/" + APIVersion + "/guards/"
 
-// GuardPath returns the path of one guard in the API, /v1/guards/{name},
-// with the name escaped as one path segment: every "/" as %2F, a "%" as
-// %25, and a name of "." or ".." as %2E or %2E%2E. Put the handler's mount
-// prefix in front. A name written with its slashes as they are reaches the
-// guard too, but only when nothing in front of the handler cleans paths
-// (an http.ServeMux does, and redirects "/v1/guards//pkg.Svc/Method" to
-// "/v1/guards/pkg.Svc/Method", which names another guard); the escaped
-// form reaches it through any router.
-func GuardPath(name string) string {
-	e := url.PathEscape(name)
-	switch e {
-	case ".":
-		e = "%2E"
-	case "..":
-		e = "%2E%2E"
-	}
-	return guardsPrefix + e
-}
-
 // HealthHandler returns the health endpoints of the server alone, to mount
 // where probes reach them; see the package function HealthHandler.
 func (s *Server) HealthHandler() http.Handler { return s.health }

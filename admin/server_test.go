@@ -122,7 +122,7 @@ func TestOperationsByName(t *testing.T) {
 	for i, s := range steps {
 		var res OperationResult
 		a.op(s.op, aliceSecret, OperationRequest{Name: "GET /users/{id}", Reason: "step " + string(s.op)}).ok(t, &res)
-		wantOp, _ := s.op.canonical()
+		wantOp, _ := canonicalOp(s.op)
 		if res.Op != wantOp || res.Actor != "alice" || res.Reason != "step "+string(s.op) || res.Target.Name != "GET /users/{id}" {
 			t.Fatalf("step %d %s: result %+v", i, s.op, res)
 		}

@@ -1,20 +1,39 @@
-package admin
+package wire
 
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
 )
 
-// This file holds the JSON types of the admin API, shared with clients such
-// as breakerctl. Field names are lowerCamel, times RFC 3339, durations Go
-// duration strings ("30s"), states their names ("forced-open").
-
-// APIVersion is the path prefix of the JSON API served by Handler.
+// APIVersion is the path prefix of the JSON API served by admin.Handler.
 const APIVersion = "v1"
+
+// guardsPrefix starts the path of one guard, GET /v1/guards/{name}.
+const guardsPrefix = "/" + APIVersion + "/guards/"
+
+// GuardPath returns the path of one guard in the API, /v1/guards/{name},
+// with the name escaped as one path segment: every "/" as %2F, a "%" as
+// %25, and a name of "." or ".." as %2E or %2E%2E. Put the handler's mount
+// prefix in front. A name written with its slashes as they are reaches the
+// guard too, but only when nothing in front of the handler cleans paths
+// (an http.ServeMux does, and redirects "/v1/guards//pkg.Svc/Method" to
+// "/v1/guards/pkg.Svc/Method", which names another guard); the escaped
+// form reaches it through any router.
+func GuardPath(name string) string {
+	e := url.PathEscape(name)
+	switch e {
+	case ".":
+		e = "%2E"
+	case "..":
+		e = "%2E%2E"
+	}
+	return guardsPrefix + e
+}
 
 // Op is a manual operation on guards.
 type Op string
@@ -46,18 +65,6 @@ const (
 
 // GuardOps lists the operations accepted by POST /v1/operations/{op}.
 var GuardOps = []Op{OpOpen, OpClose, OpDisable, OpMetricsOnly, OpReset, OpRelease}
-
-// canonical returns the operation op stands for (close is disable), and
-// whether op is a guard operation.
-func (op Op) canonical() (Op, bool) {
-	switch op {
-	case OpClose:
-		return OpDisable, true
-	case OpOpen, OpDisable, OpMetricsOnly, OpReset, OpRelease:
-		return op, true
-	}
-	return op, false
-}
 
 // GuardList is the answer to GET /v1/guards.
 type GuardList struct {
@@ -263,7 +270,7 @@ type Change struct {
 
 // PruneRequest is the body of POST /v1/prune. A dry run needs only read
 // access, records nothing and changes nothing; it may name fewer guards
-// than a real prune would (see Handler).
+// than a real prune would (see admin.Handler).
 type PruneRequest struct {
 	// Idle is how long a guard must have seen no call; required.
 	Idle   core.Duration `json:"idle"`
@@ -378,6 +385,13 @@ type GuardState struct {
 	Gone bool `json:"gone,omitempty"`
 }
 
+// Paging limits of GET /v1/audit: a page holds DefaultAuditLimit records
+// unless the query's limit asks for another number, at most MaxAuditLimit.
+const (
+	DefaultAuditLimit = 100
+	MaxAuditLimit     = 1000
+)
+
 // AuditQuery selects audit records: those after the sequence number After,
 // at or after Since, at most Limit of them, oldest first.
 type AuditQuery struct {
@@ -422,6 +436,14 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("%s (%d)", s, p.Status)
 }
 
+// Health statuses of application/health+json (Health.Status,
+// Check.Status).
+const (
+	StatusPass = "pass"
+	StatusWarn = "warn"
+	StatusFail = "fail"
+)
+
 // Health is an application/health+json document (IETF draft "Health Check
 // Response Format for HTTP APIs").
 type Health struct {
@@ -432,8 +454,9 @@ type Health struct {
 	Description string `json:"description,omitempty"`
 	// Output explains a warn or fail.
 	Output string `json:"output,omitempty"`
-	// Checks holds one entry per listed guard (at most MaxHealthChecks;
-	// see HealthHandler), keyed "<guard>:circuitBreaker".
+	// Checks holds one entry per listed guard (at most
+	// admin.MaxHealthChecks; see admin.HealthHandler), keyed
+	// "<guard>:circuitBreaker".
 	Checks map[string][]Check `json:"checks,omitempty"`
 }
 
