@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/admin/wire"
 )
 
 func TestBaseURL(t *testing.T) {
@@ -49,7 +49,7 @@ func TestParseSince(t *testing.T) {
 func TestExitCodeOf(t *testing.T) {
 	cases := map[int]error{
 		exitOK:          nil,
-		exitRefused:     refused(&admin.Problem{Status: 404}),
+		exitRefused:     refused(&wire.Problem{Status: 404}),
 		exitUsage:       errors.New("unknown command"),
 		exitUnreachable: unreachable(errors.New("connection refused")),
 	}

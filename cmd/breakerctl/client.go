@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/admin/wire"
 )
 
 // client talks to the admin API.
@@ -83,7 +83,7 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 	}
 	if res.StatusCode >= 300 {
 		mt, _, _ := mime.ParseMediaType(res.Header.Get("Content-Type"))
-		var p admin.Problem
+		var p wire.Problem
 		if mt == "application/problem+json" && json.Unmarshal(data, &p) == nil && p.Status != 0 {
 			return data, refused(&p)
 		}
@@ -106,8 +106,8 @@ func unwrapURLError(err error) error {
 }
 
 // guardPath is the path of one guard, its name escaped as one segment (see
-// admin.GuardPath), so that no router in front of the API cleans it.
-func guardPath(name string) string { return admin.GuardPath(name) }
+// wire.GuardPath), so that no router in front of the API cleans it.
+func guardPath(name string) string { return wire.GuardPath(name) }
 
 // newClient builds the client from the flags and the environment.
 func (a *app) newClient() (*client, error) {

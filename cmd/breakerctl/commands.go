@@ -17,7 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/core"
 )
 
@@ -83,14 +83,14 @@ error, 3 the server cannot be reached.`,
 
 	root.AddCommand(
 		a.statusCommand(),
-		a.opCommand(admin.OpOpen, "Force guards open (reject every call), until released or for a while",
+		a.opCommand(wire.OpOpen, "Force guards open (reject every call), until released or for a while",
 			`Without --for or --until the breakers stay forced open until released.
 With --for or --until they open until then, and then probe as after a trip.`),
-		a.opCommand(admin.OpClose, "Force guards closed (admit every call, never trip) until released; same as disable", ""),
-		a.opCommand(admin.OpDisable, "Disable guards' breakers (forced closed) until released", ""),
-		a.opCommand(admin.OpMetricsOnly, "Put guards' breakers in metrics-only mode (record, never reject) until released", ""),
-		a.opCommand(admin.OpReset, "Clear guards' breaker windows; an automatic breaker closes", ""),
-		a.opCommand(admin.OpRelease, "Return guards in a manual state (a timed open included) to automatic operation", ""),
+		a.opCommand(wire.OpClose, "Force guards closed (admit every call, never trip) until released; same as disable", ""),
+		a.opCommand(wire.OpDisable, "Disable guards' breakers (forced closed) until released", ""),
+		a.opCommand(wire.OpMetricsOnly, "Put guards' breakers in metrics-only mode (record, never reject) until released", ""),
+		a.opCommand(wire.OpReset, "Clear guards' breaker windows; an automatic breaker closes", ""),
+		a.opCommand(wire.OpRelease, "Return guards in a manual state (a timed open included) to automatic operation", ""),
 		a.pruneCommand(),
 		a.snapshotCommand(),
 		a.auditCommand(),
@@ -106,13 +106,13 @@ func fixedCompletion(vals ...string) func(*cobra.Command, []string, string) ([]s
 
 // completionList asks the server for guards, for shell completion; any
 // failure completes nothing.
-func (a *app) completionList(cmd *cobra.Command) *admin.GuardList {
+func (a *app) completionList(cmd *cobra.Command) *wire.GuardList {
 	c, err := a.newClient()
 	if err != nil {
 		return nil
 	}
 	c.hc.Timeout = 2 * time.Second
-	var list admin.GuardList
+	var list wire.GuardList
 	if _, err := c.call(cmd.Context(), http.MethodGet, "/v1/guards", nil, nil, &list); err != nil {
 		return nil
 	}
@@ -191,7 +191,7 @@ func (a *app) statusCommand() *cobra.Command {
 			}
 			render := func(ctx context.Context, w io.Writer) error {
 				if len(args) == 1 {
-					var g admin.GuardStatus
+					var g wire.GuardStatus
 					raw, err := c.call(ctx, http.MethodGet, guardPath(args[0]), nil, nil, &g)
 					if err != nil {
 						return err
@@ -209,7 +209,7 @@ func (a *app) statusCommand() *cobra.Command {
 				if state != "" {
 					q.Set("state", state)
 				}
-				var list admin.GuardList
+				var list wire.GuardList
 				raw, err := c.call(ctx, http.MethodGet, "/v1/guards", q, nil, &list)
 				if err != nil {
 					return err
@@ -311,8 +311,8 @@ func (s *selector) register(cmd *cobra.Command, a *app) {
 }
 
 // target picks exactly one of NAME, --tag and --all.
-func (s *selector) target(args []string) (admin.Target, error) {
-	t := admin.Target{Tag: s.tag, All: s.all}
+func (s *selector) target(args []string) (wire.Target, error) {
+	t := wire.Target{Tag: s.tag, All: s.all}
 	if len(args) == 1 {
 		t.Name = args[0]
 	}
@@ -335,7 +335,7 @@ func checkReason(reason string) error {
 	return nil
 }
 
-func (a *app) opCommand(op admin.Op, short, long string) *cobra.Command {
+func (a *app) opCommand(op wire.Op, short, long string) *cobra.Command {
 	var sel selector
 	var reason, until string
 	var forD time.Duration
@@ -355,8 +355,8 @@ func (a *app) opCommand(op admin.Op, short, long string) *cobra.Command {
 			if err := checkReason(reason); err != nil {
 				return err
 			}
-			req := admin.OperationRequest{Name: t.Name, Tag: t.Tag, All: t.All, Reason: reason}
-			if op == admin.OpOpen {
+			req := wire.OperationRequest{Name: t.Name, Tag: t.Tag, All: t.All, Reason: reason}
+			if op == wire.OpOpen {
 				switch {
 				case forD != 0 && until != "":
 					return usageErrorf("--for and --until are exclusive")
@@ -380,7 +380,7 @@ func (a *app) opCommand(op admin.Op, short, long string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var res admin.OperationResult
+			var res wire.OperationResult
 			raw, err := c.call(cmd.Context(), http.MethodPost, "/v1/operations/"+url.PathEscape(string(op)), nil, req, &res)
 			if err != nil {
 				return err
@@ -399,7 +399,7 @@ func (a *app) opCommand(op admin.Op, short, long string) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVarP(&reason, "reason", "r", "", "why (required; recorded in the audit log)")
 	f.BoolVar(&asJSON, "json", false, "print the API's JSON")
-	if op == admin.OpOpen {
+	if op == wire.OpOpen {
 		f.DurationVar(&forD, "for", 0, "open for this long (such as 30m), then probe")
 		f.StringVar(&until, "until", "", "open until this RFC 3339 time, then probe")
 	}
@@ -444,8 +444,8 @@ it may list fewer than a real prune removes.`,
 			if err != nil {
 				return err
 			}
-			var res admin.PruneResult
-			raw, err := c.call(cmd.Context(), http.MethodPost, "/v1/prune", nil, admin.PruneRequest{Idle: core.Duration(idle), DryRun: dryRun, Reason: reason}, &res)
+			var res wire.PruneResult
+			raw, err := c.call(cmd.Context(), http.MethodPost, "/v1/prune", nil, wire.PruneRequest{Idle: core.Duration(idle), DryRun: dryRun, Reason: reason}, &res)
 			if err != nil {
 				return err
 			}
@@ -497,7 +497,7 @@ narrower.`,
 			if err != nil {
 				return err
 			}
-			var doc admin.Snapshot
+			var doc wire.Snapshot
 			raw, err := c.call(cmd.Context(), http.MethodGet, "/v1/snapshot", nil, nil, &doc)
 			if err != nil {
 				return err
@@ -561,7 +561,7 @@ are created; guards the snapshot shows automatic are released.`,
 				Reason   string          `json:"reason"`
 				Snapshot json.RawMessage `json:"snapshot"`
 			}{reason, data}
-			var res admin.RestoreResult
+			var res wire.RestoreResult
 			raw, err := c.call(cmd.Context(), http.MethodPost, "/v1/snapshot/restore", nil, body, &res)
 			if err != nil {
 				return err
@@ -663,9 +663,9 @@ func (a *app) auditCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			recs := []admin.AuditRecord{}
+			recs := []wire.AuditRecord{}
 			for after := uint64(0); ; {
-				page := admin.MaxAuditLimit
+				page := wire.MaxAuditLimit
 				if limit > 0 {
 					page = min(page, limit-len(recs))
 				}
@@ -673,7 +673,7 @@ func (a *app) auditCommand() *cobra.Command {
 				if after > 0 {
 					q.Set("after", strconv.FormatUint(after, 10))
 				}
-				var p admin.AuditPage
+				var p wire.AuditPage
 				if _, err := c.call(cmd.Context(), http.MethodGet, "/v1/audit", q, nil, &p); err != nil {
 					return err
 				}
@@ -684,7 +684,7 @@ func (a *app) auditCommand() *cobra.Command {
 				after = p.Next
 			}
 			if asJSON {
-				b, err := json.MarshalIndent(admin.AuditPage{Records: recs}, "", "  ")
+				b, err := json.MarshalIndent(wire.AuditPage{Records: recs}, "", "  ")
 				if err != nil {
 					return refused(err)
 				}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/core/breaker"
 )
 
@@ -39,7 +39,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), ".", "./internal/testserver")
+	build := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), ".", "./testdata/testserver")
 	if out, err := build.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
 		os.RemoveAll(dir)
@@ -147,7 +147,7 @@ func envFor(addr, token string) []string {
 
 func states(t *testing.T, env []string) map[string]string {
 	t.Helper()
-	var list admin.GuardList
+	var list wire.GuardList
 	ctl(t, env, "status", "--json").want(t, 0).json(t, &list)
 	out := map[string]string{}
 	for _, g := range list.Guards {
@@ -172,7 +172,7 @@ func TestStatus(t *testing.T) {
 		t.Errorf("--color always: %q", r.stdout)
 	}
 
-	var list admin.GuardList
+	var list wire.GuardList
 	ctl(t, env, "status", "--json").want(t, 0).json(t, &list)
 	if len(list.Guards) != 4 || list.Guards[1].Name != "payments.charge" || list.Guards[1].Counters.Admitted != 10 {
 		t.Fatalf("status --json: %+v", list)
@@ -182,7 +182,7 @@ func TestStatus(t *testing.T) {
 		t.Fatalf("--tag stripe: %d guards", len(list.Guards))
 	}
 
-	var g admin.GuardStatus
+	var g wire.GuardStatus
 	ctl(t, env, "status", "GET /users/{id}", "--json").want(t, 0).json(t, &g)
 	if g.Name != "GET /users/{id}" || g.PolicyConfig == nil {
 		t.Fatalf("status NAME --json: %+v", g)
@@ -209,9 +209,9 @@ func TestWriteCommands(t *testing.T) {
 	addr := startServer(t)
 	env := envFor(addr, aliceToken)
 
-	var res admin.OperationResult
+	var res wire.OperationResult
 	ctl(t, env, "open", "--tag", "stripe", "--reason", "provider maintenance", "--json").want(t, 0).json(t, &res)
-	if res.Op != admin.OpOpen || res.Actor != "alice" || len(res.Changes) != 2 || res.Changes[0].To != breaker.ForcedOpen {
+	if res.Op != wire.OpOpen || res.Actor != "alice" || len(res.Changes) != 2 || res.Changes[0].To != breaker.ForcedOpen {
 		t.Fatalf("open --tag: %+v", res)
 	}
 	r := ctl(t, env, "disable", "GET /users/{id}", "-r", "noisy").want(t, 0)
@@ -233,7 +233,7 @@ func TestWriteCommands(t *testing.T) {
 	if got := states(t, env); !mapsEqual(got, want) {
 		t.Fatalf("states %v, want %v", got, want)
 	}
-	var g admin.GuardStatus
+	var g wire.GuardStatus
 	ctl(t, env, "status", "payments.charge", "--json").want(t, 0).json(t, &g)
 	if g.OpenUntil == nil || g.OpenUntil.UTC().Format(time.RFC3339) != until {
 		t.Errorf("open until %v, want %s", g.OpenUntil, until)
@@ -247,7 +247,7 @@ func TestWriteCommands(t *testing.T) {
 		}
 	}
 
-	var page admin.AuditPage
+	var page wire.AuditPage
 	ctl(t, env, "audit", "--json").want(t, 0).json(t, &page)
 	if len(page.Records) != 9 {
 		t.Fatalf("%d audit records, want 9", len(page.Records))
@@ -350,7 +350,7 @@ func TestPruneSnapshotRestore(t *testing.T) {
 	if !strings.Contains(r.stdout, "saved 4 guards (3 with a manual override)") {
 		t.Errorf("save: %s", r.stdout)
 	}
-	var doc admin.Snapshot
+	var doc wire.Snapshot
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -360,7 +360,7 @@ func TestPruneSnapshotRestore(t *testing.T) {
 	}
 
 	other := envFor(startServer(t), aliceToken)
-	var res admin.RestoreResult
+	var res wire.RestoreResult
 	ctl(t, other, "snapshot", "restore", file, "--reason", "migrate", "--json").want(t, 0).json(t, &res)
 	if len(res.Changes) != 3 || res.AuditSeq != 1 {
 		t.Fatalf("restore: %+v", res)
@@ -385,7 +385,7 @@ func TestPruneSnapshotRestore(t *testing.T) {
 	// Prune: a dry run with the read token, then a real one.
 	ctl(t, env, "release", "--all", "-r", "done").want(t, 0)
 	read := envFor(env[0][len("BREAKERBOX_ADDR="):], readToken)
-	var pr admin.PruneResult
+	var pr wire.PruneResult
 	for i := 0; i < 2; i++ { // the API's first look counts as activity
 		ctl(t, read, "prune", "--idle", "1ns", "--dry-run", "--json").want(t, 0).json(t, &pr)
 	}
@@ -414,7 +414,7 @@ func TestAuditFile(t *testing.T) {
 	if len(lines) != 2 {
 		t.Fatalf("%d lines in the audit file", len(lines))
 	}
-	var rec admin.AuditRecord
+	var rec wire.AuditRecord
 	if err := json.Unmarshal([]byte(lines[1]), &rec); err != nil || rec.Seq != 2 || rec.Reason != "two" {
 		t.Fatalf("%+v %v", rec, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/core"
 )
 
@@ -66,7 +67,7 @@ func TestSnapshotSaveFileMode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var doc admin.Snapshot
+		var doc wire.Snapshot
 		if data, _ := os.ReadFile(name); json.Unmarshal(data, &doc) != nil || len(doc.Guards) != 1 {
 			t.Fatalf("%s holds %s", name, data)
 		}
@@ -137,7 +138,7 @@ func TestTokenFromFileAndEnvironment(t *testing.T) {
 				t.Fatalf("exit %d, stderr %q; want exit %d and %q", code, stderr, c.code, c.err)
 			}
 			if code == 0 {
-				var res admin.OperationResult
+				var res wire.OperationResult
 				if err := json.Unmarshal([]byte(stdout), &res); err != nil || res.Actor != "alice" {
 					t.Errorf("result %q (%v)", stdout, err)
 				}

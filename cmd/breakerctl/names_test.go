@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/core"
 )
 
@@ -38,7 +39,7 @@ func TestStatusReachesGuardsWithOddNames(t *testing.T) {
 	for _, name := range names {
 		var out, errOut bytes.Buffer
 		code := run(context.Background(), []string{"status", name, "--json", "--addr", ts.URL + "/admin"}, nil, &out, &errOut, env)
-		var g admin.GuardStatus
+		var g wire.GuardStatus
 		if code != 0 || json.Unmarshal(out.Bytes(), &g) != nil || g.Name != name {
 			t.Errorf("status %q: exit %d, guard %q, stderr %q", name, code, g.Name, errOut.String())
 		}

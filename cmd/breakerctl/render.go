@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/core/breaker"
 )
 
@@ -134,7 +134,7 @@ func humanDuration(d time.Duration) string {
 
 func stateCell(s breaker.State) cell { return cell{text: s.String(), color: stateColor(s)} }
 
-func (a *app) statusTable(list *admin.GuardList, color bool) *table {
+func (a *app) statusTable(list *wire.GuardList, color bool) *table {
 	t := &table{color: color, head: []string{"GUARD", "STATE", "FOR", "FAILURES", "CALLS", "REJECTED", "REOPENS IN", "TAGS"}}
 	now := list.TakenAt
 	for _, g := range list.Guards {
@@ -164,7 +164,7 @@ func (a *app) statusTable(list *admin.GuardList, color bool) *table {
 }
 
 // writeGuard prints one guard in detail.
-func (a *app) writeGuard(w io.Writer, g *admin.GuardStatus, now time.Time, color bool) {
+func (a *app) writeGuard(w io.Writer, g *wire.GuardStatus, now time.Time, color bool) {
 	paint := func(s, c string) string {
 		if color {
 			return "\x1b[" + c + "m" + s + "\x1b[0m"
@@ -219,7 +219,7 @@ func (a *app) writeGuard(w io.Writer, g *admin.GuardStatus, now time.Time, color
 }
 
 // changesTable prints an operation's effect per guard.
-func changesTable(changes []admin.Change, now time.Time, color bool) *table {
+func changesTable(changes []wire.Change, now time.Time, color bool) *table {
 	t := &table{color: color, head: []string{"GUARD", "FROM", "TO", "REOPENS IN"}}
 	for _, c := range changes {
 		until := "-"
@@ -231,7 +231,7 @@ func changesTable(changes []admin.Change, now time.Time, color bool) *table {
 	return t
 }
 
-func auditTable(recs []admin.AuditRecord, color bool) *table {
+func auditTable(recs []wire.AuditRecord, color bool) *table {
 	t := &table{color: color, head: []string{"SEQ", "TIME", "ACTOR", "OP", "TARGET", "REASON", "CHANGES"}}
 	for _, r := range recs {
 		op := string(r.Op)
@@ -258,7 +258,7 @@ func auditTable(recs []admin.AuditRecord, color bool) *table {
 			ch = fmt.Sprintf("%d guards", n)
 		}
 		target := r.Target.String()
-		if r.Op == admin.OpRestore {
+		if r.Op == wire.OpRestore {
 			target = "snapshot"
 		}
 		t.add(plain(fmt.Sprint(r.Seq)), plain(r.Time.Local().Format("2006-01-02 15:04:05")), plain(r.Actor), cell{text: op, color: bold}, plain(target), plain(r.Reason), plain(ch))

@@ -2,6 +2,10 @@
 // for breakerctl's end-to-end tests. It listens on -listen (default a free
 // loopback port), prints its base URL on the first line of standard output,
 // takes tokens from BREAKERBOX_ADMIN_TOKENS, and serves until interrupted.
+//
+// It lives under testdata so that the module's packages (./...) leave it
+// out: it imports the server, package admin, which breakerctl does not (it
+// speaks the API through package admin/wire). The tests build it by path.
 package main
 
 import (
