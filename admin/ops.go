@@ -55,19 +55,18 @@ func checkTarget(t Target) *Problem {
 	return textProblem("tag", t.Tag)
 }
 
+// operate serves POST /v1/operations/{op}: the operation and its body are
+// checked (guardOp, checkOperation), applied to the selected guards under
+// opMu and audited (applyOperation).
 func (s *Server) operate(w http.ResponseWriter, r *http.Request) {
 	who, ok := s.authorize(w, r, Write)
 	if !ok {
 		return
 	}
 	given := Op(r.PathValue("op"))
-	op, ok := canonicalOp(given)
-	if !ok {
-		names := make([]string, len(GuardOps))
-		for i, o := range GuardOps {
-			names[i] = string(o)
-		}
-		writeProblem(w, r, problem(http.StatusNotFound, codeNotFound, "unknown operation "+quote(string(given))+"; want one of "+strings.Join(names, ", ")))
+	op, p := guardOp(given)
+	if p != nil {
+		writeProblem(w, r, p)
 		return
 	}
 	var req OperationRequest
@@ -75,86 +74,136 @@ func (s *Server) operate(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, p)
 		return
 	}
+	o, p := checkOperation(given, op, &req, s.now())
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	res, p := s.applyOperation(r.Context(), who.name, &o)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, res)
+}
+
+// guardOp returns the guard operation the path names (close is disable),
+// or a 404 listing the operations there are.
+func guardOp(given Op) (Op, *Problem) {
+	op, ok := canonicalOp(given)
+	if !ok {
+		names := make([]string, len(GuardOps))
+		for i, o := range GuardOps {
+			names[i] = string(o)
+		}
+		return "", problem(http.StatusNotFound, codeNotFound, "unknown operation "+quote(string(given))+"; want one of "+strings.Join(names, ", "))
+	}
+	return op, nil
+}
+
+// operation is a checked POST /v1/operations/{op}: what to do to which
+// guards, and the parameters its audit record lists.
+type operation struct {
+	op     Op // canonical: close is disable
+	target Target
+	sel    core.Selector
+	reason string
+	// openFor is how long a temporary open lasts; 0 for any other
+	// operation, and for an open until released.
+	openFor time.Duration
+	params  map[string]string
+}
+
+// checkOperation checks the body of the operation op (given as given in
+// the path) at now: exactly one selection, printable names, a reason, and
+// a duration or until time only for an open, positive and at most
+// core.MaxDuration away.
+func checkOperation(given, op Op, req *OperationRequest, now time.Time) (operation, *Problem) {
 	target := req.Target()
 	sel, err := target.Selector()
 	if err != nil {
-		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, err.Error()))
-		return
+		return operation{}, problem(http.StatusBadRequest, codeInvalid, err.Error())
 	}
 	if p := checkTarget(target); p != nil {
-		writeProblem(w, r, p)
-		return
+		return operation{}, p
 	}
 	if p := checkReason(req.Reason); p != nil {
-		writeProblem(w, r, p)
-		return
+		return operation{}, p
 	}
-	params := map[string]string{}
-	var d time.Duration
+	o := operation{op: op, target: target, sel: sel, reason: req.Reason, params: map[string]string{}}
 	switch {
 	case op != OpOpen && (req.Duration != 0 || req.Until != nil):
-		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "duration and until apply to open only"))
-		return
+		return operation{}, problem(http.StatusBadRequest, codeInvalid, "duration and until apply to open only")
 	case req.Duration != 0 && req.Until != nil:
-		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "duration and until are exclusive: set one"))
-		return
+		return operation{}, problem(http.StatusBadRequest, codeInvalid, "duration and until are exclusive: set one")
 	case req.Duration < 0:
-		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "duration: "+req.Duration.String()+" must be positive"))
-		return
+		return operation{}, problem(http.StatusBadRequest, codeInvalid, "duration: "+req.Duration.String()+" must be positive")
 	case time.Duration(req.Duration) > core.MaxDuration:
-		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "duration: "+req.Duration.String()+" is longer than "+maxOpenText))
-		return
+		return operation{}, problem(http.StatusBadRequest, codeInvalid, "duration: "+req.Duration.String()+" is longer than "+maxOpenText)
 	case req.Duration > 0:
-		d = time.Duration(req.Duration)
-		params["duration"] = req.Duration.String()
+		o.openFor = time.Duration(req.Duration)
+		o.params["duration"] = req.Duration.String()
 	case req.Until != nil:
-		d = req.Until.Sub(s.now()) // saturates: year 9999 is not in the past
-		if p := checkUntil("until", *req.Until, d); p != nil {
-			writeProblem(w, r, p)
-			return
+		o.openFor = req.Until.Sub(now) // saturates: year 9999 is not in the past
+		if p := checkUntil("until", *req.Until, o.openFor); p != nil {
+			return operation{}, p
 		}
-		params["until"] = formatTime(*req.Until)
+		o.params["until"] = formatTime(*req.Until)
 	}
 	if given != op {
-		params["as"] = string(given)
+		o.params["as"] = string(given)
 	}
+	return o, nil
+}
 
-	m := breaker.Manual{Actor: who.name, Reason: req.Reason}
+// apply makes the operation's change to one guard.
+func (o *operation) apply(g *core.Guard, m breaker.Manual) {
+	switch {
+	case o.op == OpOpen && o.openFor > 0:
+		g.OpenFor(o.openFor, m)
+	case o.op == OpOpen:
+		g.ForceOpen(m)
+	case o.op == OpDisable:
+		g.Disable(m)
+	case o.op == OpMetricsOnly:
+		g.MetricsOnly(m)
+	case o.op == OpReset:
+		g.Reset(m)
+	case o.op == OpRelease:
+		g.Release(m)
+	}
+}
+
+// applyOperation selects the guards of o, applies it to each and audits
+// it, under opMu; when the audit record cannot be written, the change is
+// rolled back and the problem says so.
+func (s *Server) applyOperation(ctx context.Context, actor string, o *operation) (OperationResult, *Problem) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
-	gs, prob := s.selectGuards(sel, target)
-	if prob != nil {
-		writeProblem(w, r, prob)
-		return
+	gs, p := s.selectGuards(o.sel, o.target)
+	if p != nil {
+		return OperationResult{}, p
 	}
+	m := breaker.Manual{Actor: actor, Reason: o.reason}
 	before := statesOf(gs)
 	for _, g := range gs {
-		switch {
-		case op == OpOpen && d > 0:
-			g.OpenFor(d, m)
-		case op == OpOpen:
-			g.ForceOpen(m)
-		case op == OpDisable:
-			g.Disable(m)
-		case op == OpMetricsOnly:
-			g.MetricsOnly(m)
-		case op == OpReset:
-			g.Reset(m)
-		case op == OpRelease:
-			g.Release(m)
-		}
+		o.apply(g, m)
 	}
 	after := statesOf(gs)
-	rec := AuditRecord{Actor: who.name, Op: op, Target: target, Reason: req.Reason, Params: params, Before: before, After: after}
-	if err := s.record(r.Context(), &rec); err != nil {
-		s.auditFailed(w, r, &rec, err, s.rollback(gs, before, &rec))
-		return
+	rec := AuditRecord{Actor: actor, Op: o.op, Target: o.target, Reason: o.reason, Params: o.params, Before: before, After: after}
+	if p := s.audit(ctx, &rec, gs); p != nil {
+		return OperationResult{}, p
 	}
-	res := OperationResult{Op: op, Target: target, Actor: who.name, Reason: req.Reason, Changes: make([]Change, len(gs)), AuditSeq: rec.Seq}
+	return OperationResult{Op: o.op, Target: o.target, Actor: actor, Reason: o.reason, Changes: changesOf(gs, before, after), AuditSeq: rec.Seq}, nil
+}
+
+// changesOf lists the change of each guard of gs, from before to after.
+func changesOf(gs []*core.Guard, before, after []GuardState) []Change {
+	out := make([]Change, len(gs))
 	for i, g := range gs {
-		res.Changes[i] = Change{Guard: g.Name(), From: before[i].State, To: after[i].State, OpenUntil: after[i].OpenUntil}
+		out[i] = Change{Guard: g.Name(), From: before[i].State, To: after[i].State, OpenUntil: after[i].OpenUntil}
 	}
-	writeJSON(w, r, http.StatusOK, res)
+	return out
 }
 
 // selectGuards resolves a selector; an unknown name or a tag no guard
@@ -244,8 +293,21 @@ func sameState(a, b GuardState) bool {
 	return a.OpenUntil == nil || a.OpenUntil.Equal(*b.OpenUntil)
 }
 
-// auditFailed answers a write whose audit record was not written.
-func (s *Server) auditFailed(w http.ResponseWriter, r *http.Request, rec *AuditRecord, err error, notUndone []string) {
+// audit records rec, the change just made to gs (rec.Before holds their
+// states before it); the caller holds opMu. When the record cannot be
+// written, it rolls the change back as far as it can and returns the
+// problem to answer.
+func (s *Server) audit(ctx context.Context, rec *AuditRecord, gs []*core.Guard) *Problem {
+	err := s.record(ctx, rec)
+	if err == nil {
+		return nil
+	}
+	return s.auditFailed(rec, err, s.rollback(gs, rec.Before, rec))
+}
+
+// auditFailed logs a write whose audit record was not written and returns
+// the problem to answer it with.
+func (s *Server) auditFailed(rec *AuditRecord, err error, notUndone []string) *Problem {
 	detail := fmt.Sprintf("the audit record of %s could not be written (%v), so the operation failed", rec.Op, err)
 	switch {
 	case rec.Op == OpPrune:
@@ -263,7 +325,7 @@ func (s *Server) auditFailed(w http.ResponseWriter, r *http.Request, rec *AuditR
 		detail += "; the guards it created (" + strings.Join(names, ", ") + ") remain, without an override"
 	}
 	s.cfg.logger.Error("breakerbox admin: audit record lost; operation failed", "op", rec.Op, "actor", rec.Actor, "reason", rec.Reason, "err", err)
-	writeProblem(w, r, problem(http.StatusServiceUnavailable, codeAuditFailed, detail))
+	return problem(http.StatusServiceUnavailable, codeAuditFailed, detail)
 }
 
 func (s *Server) prune(w http.ResponseWriter, r *http.Request) {
@@ -318,7 +380,7 @@ func (s *Server) prune(w http.ResponseWriter, r *http.Request) {
 		rec.After = append(rec.After, GuardState{Guard: n, State: b.State, Gone: true})
 	}
 	if err := s.record(r.Context(), &rec); err != nil {
-		s.auditFailed(w, r, &rec, err, nil)
+		writeProblem(w, r, s.auditFailed(&rec, err, nil))
 		return
 	}
 	if pruned == nil {
@@ -327,6 +389,10 @@ func (s *Server) prune(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, r, http.StatusOK, PruneResult{Pruned: pruned, AuditSeq: rec.Seq})
 }
 
+// restore serves POST /v1/snapshot/restore: the body is checked
+// (checkReason, checkSnapshot), then, under opMu, the guards to act on are
+// found and checked (planRestore), those missing created (createGuards),
+// the snapshot's overrides applied (applyOverride) and the whole audited.
 func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 	who, ok := s.authorize(w, r, Write)
 	if !ok {
@@ -345,22 +411,68 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, r, p)
 		return
 	}
-	doc := req.Snapshot
-	slices.SortFunc(doc.Guards, func(a, b SnapshotGuard) int { return strings.Compare(a.Name, b.Name) })
+	res, p := s.applyRestore(r.Context(), who.name, req.Reason, &req.Snapshot)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	writeJSON(w, r, http.StatusOK, res)
+}
 
-	m := breaker.Manual{Actor: who.name, Reason: req.Reason}
+// applyRestore re-applies the overrides of doc, a checked snapshot, and
+// audits the restore, under opMu. A refused restore (a guard's policy, too
+// many guards to create) creates and changes nothing; when the audit
+// record cannot be written, the overrides are rolled back as far as they
+// can be, and the guards created remain.
+func (s *Server) applyRestore(ctx context.Context, actor, reason string, doc *Snapshot) (RestoreResult, *Problem) {
+	slices.SortFunc(doc.Guards, func(a, b SnapshotGuard) int { return strings.Compare(a.Name, b.Name) })
+	m := breaker.Manual{Actor: actor, Reason: reason}
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	now := s.now()
-	res := RestoreResult{Changes: []Change{}}
-	// First find every guard to act on and check its policy and the number
-	// of guards to create, so that a refused restore creates and changes
-	// nothing.
-	type step struct {
-		sg *SnapshotGuard
-		g  *core.Guard // nil until created
+	steps, skipped, p := s.planRestore(doc, now)
+	if p != nil {
+		return RestoreResult{}, p
 	}
-	var steps []step
+	created, p := s.createGuards(steps)
+	if p != nil {
+		return RestoreResult{}, p
+	}
+	gs := make([]*core.Guard, len(steps))
+	before := make([]GuardState, len(steps))
+	for i, st := range steps {
+		gs[i], before[i] = st.g, stateOf(st.g)
+		applyOverride(st.g, st.sg.Override, now, m)
+	}
+	after := statesOf(gs)
+	rec := AuditRecord{
+		Actor: actor, Op: OpRestore, Reason: reason,
+		Params: map[string]string{"snapshotTakenAt": formatTime(doc.TakenAt)},
+		Before: before, After: after, Created: created,
+	}
+	if p := s.audit(ctx, &rec, gs); p != nil {
+		return RestoreResult{}, p
+	}
+	res := RestoreResult{Changes: changesOf(gs, before, after), Skipped: skipped, AuditSeq: rec.Seq}
+	for _, c := range created {
+		res.Created = append(res.Created, c.Guard)
+	}
+	return res, nil
+}
+
+// restoreStep is a guard a restore acts on: the snapshot's entry and the
+// guard, nil until createGuards creates it.
+type restoreStep struct {
+	sg *SnapshotGuard
+	g  *core.Guard
+}
+
+// planRestore finds the guards of doc a restore acts on at now, and checks
+// each one's policy and the number of guards to create, so that a refused
+// restore creates and changes nothing. It skips the guards whose open
+// override has ended (returned in skipped), and those automatic in the
+// snapshot and here or, missing here, in the snapshot.
+func (s *Server) planRestore(doc *Snapshot, now time.Time) (steps []restoreStep, skipped []string, p *Problem) {
 	creates := 0
 	for i := range doc.Guards {
 		sg := &doc.Guards[i]
@@ -368,7 +480,7 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		o := sg.Override
 		switch {
 		case o != nil && o.State == breaker.Open && !o.Until.After(now):
-			res.Skipped = append(res.Skipped, sg.Name)
+			skipped = append(skipped, sg.Name)
 			continue
 		case existed && o == nil && stateOf(g).Override == nil:
 			continue // automatic here and in the snapshot
@@ -376,19 +488,24 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 			continue // nothing to re-apply, and no reason to create it
 		}
 		if p := s.checkRestorePolicy(sg); p != nil {
-			writeProblem(w, r, p)
-			return
+			return nil, nil, p
 		}
 		if !existed {
 			creates++
 		}
-		steps = append(steps, step{sg, g})
+		steps = append(steps, restoreStep{sg, g})
 	}
 	if creates > s.cfg.maxCreates {
-		writeProblem(w, r, problem(http.StatusBadRequest, codeTooManyGuards, fmt.Sprintf(
-			"snapshot: the restore would create %d guards that do not exist yet, more than the %d one restore may create (WithMaxRestoreCreates); restore a smaller snapshot, or raise the limit", creates, s.cfg.maxCreates)))
-		return
+		return nil, nil, problem(http.StatusBadRequest, codeTooManyGuards, fmt.Sprintf(
+			"snapshot: the restore would create %d guards that do not exist yet, more than the %d one restore may create (WithMaxRestoreCreates); restore a smaller snapshot, or raise the limit", creates, s.cfg.maxCreates))
 	}
+	return steps, skipped, nil
+}
+
+// createGuards creates the guards of steps that do not exist yet, with the
+// policy each name resolves to and the snapshot's tags, and returns them as
+// the audit record lists them.
+func (s *Server) createGuards(steps []restoreStep) ([]CreatedGuard, *Problem) {
 	var created []CreatedGuard
 	for i := range steps {
 		st := &steps[i]
@@ -396,8 +513,8 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		// No UsePolicy: the guard gets the policy its name resolves to,
-		// the one checked above and the one the application's first use
-		// would have given it.
+		// the one checked by planRestore and the one the application's
+		// first use would have given it.
 		var opts []core.GuardOption
 		if len(st.sg.Tags) > 0 {
 			opts = append(opts, core.WithTags(st.sg.Tags...))
@@ -406,46 +523,29 @@ func (s *Server) restore(w http.ResponseWriter, r *http.Request) {
 		if err != nil { // cannot happen: the name and its policy were checked
 			p := problem(http.StatusInternalServerError, codeInternal, fmt.Sprintf("snapshot: guard %s: creating it: %v; no override was applied", quote(st.sg.Name), err))
 			p.Guard = st.sg.Name
-			writeProblem(w, r, p)
-			return
+			return nil, p
 		}
 		st.g = g
-		res.Created = append(res.Created, g.Name())
 		created = append(created, CreatedGuard{Guard: g.Name(), Policy: g.Policy().Name, Tags: slices.Clone(g.Tags())})
 	}
-	gs := make([]*core.Guard, len(steps))
-	before := make([]GuardState, len(steps))
-	for i, st := range steps {
-		g, o := st.g, st.sg.Override
-		gs[i], before[i] = g, stateOf(g)
-		switch {
-		case o == nil: // a manual state or open the snapshot does not have
-			g.Release(m)
-		case o.State == breaker.Open:
-			g.OpenFor(o.Until.Sub(now), m)
-		case o.State == breaker.ForcedOpen:
-			g.ForceOpen(m)
-		case o.State == breaker.Disabled:
-			g.Disable(m)
-		case o.State == breaker.MetricsOnly:
-			g.MetricsOnly(m)
-		}
+	return created, nil
+}
+
+// applyOverride puts g in the snapshot's override o at now; a nil o ends a
+// manual state or open that the snapshot does not have.
+func applyOverride(g *core.Guard, o *Override, now time.Time, m breaker.Manual) {
+	switch {
+	case o == nil:
+		g.Release(m)
+	case o.State == breaker.Open:
+		g.OpenFor(o.Until.Sub(now), m)
+	case o.State == breaker.ForcedOpen:
+		g.ForceOpen(m)
+	case o.State == breaker.Disabled:
+		g.Disable(m)
+	case o.State == breaker.MetricsOnly:
+		g.MetricsOnly(m)
 	}
-	after := statesOf(gs)
-	rec := AuditRecord{
-		Actor: who.name, Op: OpRestore, Reason: req.Reason,
-		Params: map[string]string{"snapshotTakenAt": formatTime(doc.TakenAt)},
-		Before: before, After: after, Created: created,
-	}
-	if err := s.record(r.Context(), &rec); err != nil {
-		s.auditFailed(w, r, &rec, err, s.rollback(gs, before, &rec))
-		return
-	}
-	for i, g := range gs {
-		res.Changes = append(res.Changes, Change{Guard: g.Name(), From: before[i].State, To: after[i].State, OpenUntil: after[i].OpenUntil})
-	}
-	res.AuditSeq = rec.Seq
-	writeJSON(w, r, http.StatusOK, res)
 }
 
 // codeTooManyGuards is the problem code of a restore that would create more
