@@ -104,6 +104,9 @@ func (r *rollup) empty() bool {
 	return r.calls|r.succeeded|r.failed|r.slow|r.rejBreaker|r.rejFull|r.rejLimited == 0 && r.worst == 0
 }
 
+// rejected is the rollup's rejections of every reason.
+func (r *rollup) rejected() uint32 { return sat(r.rejBreaker, uint64(r.rejFull)+uint64(r.rejLimited)) }
+
 func (r *rollup) merge(o *rollup) {
 	r.calls = sat(r.calls, uint64(o.calls))
 	r.succeeded = sat(r.succeeded, uint64(o.succeeded))
@@ -501,7 +504,7 @@ func (h *history) shortRollups(b uint32, names []string) []RollupPoint {
 			continue
 		}
 		if l := s.short.last(); l != nil && l.bucket == b {
-			out = append(out, RollupPoint{Name: n, Calls: l.calls, Failed: l.failed, Slow: l.slow, Rejected: sat(l.rejBreaker, uint64(l.rejFull)+uint64(l.rejLimited))})
+			out = append(out, RollupPoint{Name: n, Calls: l.calls, Failed: l.failed, Slow: l.slow, Rejected: l.rejected()})
 		}
 	}
 	return out
@@ -550,7 +553,7 @@ func (h *history) read(names []string, long, detail bool) History {
 			put(&gh.Calls, n, i, r.calls)
 			put(&gh.Failed, n, i, r.failed)
 			put(&gh.Slow, n, i, r.slow)
-			put(&gh.Rejected, n, i, sat(r.rejBreaker, uint64(r.rejFull)+uint64(r.rejLimited)))
+			put(&gh.Rejected, n, i, r.rejected())
 			if detail {
 				put(&gh.Succeeded, n, i, r.succeeded)
 				put(&gh.RejectedOpen, n, i, r.rejBreaker)
