@@ -48,13 +48,9 @@ func infoOf(g *core.Guard, s *core.GuardSnapshot) GuardInfo {
 	return info
 }
 
+// rateLimitInfo describes c, the Config of a rate limit's snapshot, which
+// has its defaults (the algorithm, Per) filled in.
 func rateLimitInfo(c ratelimit.Config) *RateLimitInfo {
-	if c.Algorithm == ratelimit.AlgorithmDefault {
-		c.Algorithm = ratelimit.AlgorithmTokenBucket
-	}
-	if c.Per == 0 {
-		c.Per = time.Second
-	}
 	return &RateLimitInfo{Algorithm: c.Algorithm.String(), Limit: c.Limit, Per: core.Duration(c.Per), Burst: c.Burst}
 }
 
