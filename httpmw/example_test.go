@@ -1,6 +1,7 @@
 package httpmw_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -203,4 +204,84 @@ func ExampleParseRetryAfter() {
 	// 30s true
 	// 24h0m0s true
 	// 0s false
+}
+
+// Check at start-up that the policies fit the routes: here "GET /*" stays
+// within one segment and misses "GET /quote/{sku}".
+func ExampleValidate() {
+	reg, _ := core.NewRegistry(core.WithPolicies(core.Policy{
+		Name:    "inbound",
+		Match:   []string{"GET /*"},
+		Breaker: &core.BreakerPolicy{Mode: "metrics-only"},
+	}))
+	routes := []string{"GET /quote/{sku}"}
+	mux := http.NewServeMux()
+	for _, route := range routes {
+		mux.Handle(route, http.NotFoundHandler())
+	}
+	fmt.Println(httpmw.Validate(reg, routes))
+	// Output:
+	// httpmw: route "GET /quote/{sku}" takes the default policy "default": no policy is named after it or matches it; policy "inbound" has Match "GET /*", which does not match it; "GET /**" would ("*" stays within one "/"-separated segment, "**" crosses them)
+	// httpmw: policy "inbound": match pattern "GET /*" matches no route; "GET /**" would ("*" stays within one "/"-separated segment, "**" crosses them)
+}
+
+// A handler relays its dependency's rejection: 503 with the dependency's
+// Retry-After, without naming it in a public API.
+func ExampleWriteError() {
+	deps, _ := core.NewRegistry()
+	pricing := deps.MustGuard("pricing.internal:8443")
+	pricing.OpenFor(time.Minute, breaker.Manual{Actor: "ops", Reason: "maintenance"})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /quote/{sku}", func(w http.ResponseWriter, r *http.Request) {
+		_, err := core.Do(r.Context(), pricing, func(context.Context) (int, error) { return 4200, nil })
+		if err != nil {
+			httpmw.WriteError(w, r, err)
+			return
+		}
+	})
+	reg, _ := core.NewRegistry()
+	handler := httpmw.Middleware(reg, httpmw.WithDetails(false))(mux)
+
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest("GET", "/quote/abc", nil))
+	fmt.Println(rec.Code, "Retry-After:", rec.Header().Get("Retry-After"))
+	fmt.Print(rec.Body)
+	// Output:
+	// 503 Retry-After: 60
+	// {"type":"about:blank","title":"Service Unavailable","status":503,"detail":"The service cannot handle the request for now: try again later.","reason":"circuit_open","retryAfter":60}
+}
+
+// The guard name of a route, whichever router serves it.
+func ExampleRouteName() {
+	fmt.Println(httpmw.RouteName("GET", "/quote/{sku}")) // chi
+	fmt.Println(httpmw.RouteName("GET", "/quote/:sku"))  // gin, echo
+	fmt.Println(httpmw.RouteName("GET", "/files/*path")) // gin's catch-all
+	// Output:
+	// GET /quote/{sku}
+	// GET /quote/{sku}
+	// GET /files/{path...}
+}
+
+// The inbound policy the package recommends: the breaker measures, the
+// bulkhead sheds. A route whose dependency fails is not cut off by its own
+// breaker, and works again as soon as the dependency does.
+func ExampleWithPolicy() {
+	reg, _ := core.NewRegistry(core.WithPolicies(core.Policy{
+		Name:     "inbound",
+		Breaker:  &core.BreakerPolicy{Mode: "metrics-only"},
+		Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 200},
+	}))
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /quote/{sku}", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "pricing is down", http.StatusBadGateway)
+	})
+	handler := httpmw.Middleware(reg, httpmw.WithPolicy("inbound"))(mux)
+	for range 50 {
+		handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/quote/abc", nil))
+	}
+	s := reg.MustGuard("GET /quote/{sku}").Snapshot().Breaker
+	fmt.Println(s.State, "failed:", s.Failed, "rejected:", s.Rejected)
+	// Output:
+	// metrics-only failed: 50 rejected: 0
 }

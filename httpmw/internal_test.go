@@ -270,7 +270,7 @@ func TestWriterUsedAfterReturn(t *testing.T) {
 func TestPooledWriterPoisonedByLateUse(t *testing.T) {
 	for range 3 {
 		writerPool.Put(&responseWriter{rw: released, status: http.StatusInternalServerError, err: errors.New("late"), hijacked: true})
-		rw := getWriter(httptest.NewRecorder())
+		rw := getWriter(httptest.NewRecorder(), nil)
 		if rw.status != 0 || rw.err != nil || rw.hijacked {
 			t.Fatalf("getWriter returned status %d, err %v, hijacked %v; want a clean writer", rw.status, rw.err, rw.hijacked)
 		}

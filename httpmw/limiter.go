@@ -31,7 +31,10 @@ func (h *handler) allowLimit(w http.ResponseWriter, r *http.Request) bool {
 	if h.cfg.limiter.Allow(key) {
 		return true
 	}
-	h.cfg.reject(w, r, Rejection{
+	if h.mux != nil && r.Pattern == "" {
+		h.key(r) // sets r.Pattern to the route, for the middleware outside
+	}
+	h.cfg.rejectWith(w, r, Rejection{
 		Guard:      limiterGuardName,
 		Err:        ratelimit.ErrLimited,
 		Reason:     reasonRateLimited,

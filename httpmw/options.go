@@ -1,6 +1,7 @@
 package httpmw
 
 import (
+	"log/slog"
 	"net/http"
 
 	"github.com/breakerbox/breakerbox/core"
@@ -24,8 +25,11 @@ type config struct {
 	tags       []string
 	classifier breaker.Classifier // nil: the side's default, which needs no latency
 
+	logger      *slog.Logger // nil: slog.Default(), read when a line is logged
+	hideDetails bool         // problem documents name no guard, host or error
+
 	// Server only.
-	reject   RejectionWriter
+	reject   RejectionWriter // nil: WriteRejection, or its public form
 	limiter  KeyedLimiter
 	limitKey func(*http.Request) string
 
@@ -36,7 +40,7 @@ type config struct {
 
 // newConfig applies opts in order over the defaults.
 func newConfig(opts []Option) config {
-	c := config{reject: WriteRejection}
+	var c config
 	for _, o := range opts {
 		if o != nil {
 			o.apply(&c)
@@ -71,11 +75,7 @@ func (c *config) guardOptions() []core.GuardOption {
 // replaced by [UnmatchedKey]. A nil fn restores the default.
 //
 // For a router that runs middleware before routing, the function asks the
-// router for the route; with chi, for example:
-//
-//	httpmw.WithKey(func(r *http.Request) string {
-//		return router.Find(chi.NewRouteContext(), r.Method, r.URL.Path)
-//	})
+// router for the route; httpmw/chimw does so for chi (its Key function).
 //
 // The function runs on every request; build the key without allocating
 // where it matters (return strings the router already holds).
@@ -85,7 +85,23 @@ func WithKey(fn func(*http.Request) string) Option {
 
 // WithPolicy makes the guards created by the middleware or transport use the
 // registry's policy called name, instead of the policy their name matches
-// (see core.UsePolicy). A guard that already exists keeps its policy.
+// (see core.UsePolicy). A guard that already exists keeps its policy. The
+// router adapters (httpmw/chimw, httpmw/ginmw, httpmw/echomw) take it too.
+//
+// For inbound routes, prefer a policy whose breaker only measures and whose
+// bulkhead or rate limit sheds load:
+//
+//	core.Policy{
+//		Name:     "inbound",
+//		Breaker:  &core.BreakerPolicy{Mode: "metrics-only"},
+//		Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 200},
+//	}
+//
+// A route's 5xx is most often a failing dependency's: a breaker that trips on
+// it rejects the route's requests, even those that do not need the
+// dependency, and keeps rejecting for its open time after the dependency
+// recovered. Put the breakers on the dependencies (the [Transport], core.Do)
+// and let the inbound guard count and shed.
 func WithPolicy(name string) Option {
 	return optionFunc(func(c *config) { c.policy = name })
 }
@@ -112,14 +128,63 @@ func WithClassifier(c breaker.Classifier) Option {
 }
 
 // WithRejectionWriter replaces [WriteRejection], the function the middleware
-// calls to answer a request it turned away. Middleware only.
+// calls to answer a request it turned away (and [WriteError] a dependency's
+// rejection, in a handler the middleware serves). A nil w restores the
+// default. Middleware only.
 func WithRejectionWriter(w RejectionWriter) Option {
-	return optionFunc(func(c *config) {
-		if w == nil {
-			w = WriteRejection
-		}
-		c.reject = w
-	})
+	return optionFunc(func(c *config) { c.reject = w })
+}
+
+// WithDetails(false) keeps internal names out of the problem documents the
+// middleware answers with, for public APIs: the rejections it writes itself
+// and those [WriteError] writes in the handlers it serves name neither the
+// guard (a route, or a dependency's host:port) nor the error, and their
+// RateLimit fields name the policy "default". The status, Retry-After and
+// the "reason" member ("circuit_open", "rate_limited", ...) stay, so that
+// clients still know when to come back. The default, WithDetails(true),
+// names them, which helps while developing and for internal APIs. A
+// [WithRejectionWriter] writer is called as it is and decides for itself.
+// Middleware only.
+func WithDetails(show bool) Option {
+	return optionFunc(func(c *config) { c.hideDetails = !show })
+}
+
+// WithLogger sets where the middleware and the transport report a
+// configuration that is most likely a mistake, once per guard, at
+// slog.LevelWarn, when they first meet it:
+//
+//   - a guard created with the registry's default policy while the registry
+//     has other policies: no policy is named after the route (or host) or
+//     matches it, most often because "*" in a Match pattern stays within one
+//     "/"-separated segment where "**" was meant;
+//   - a request served (not answered 404 or 405) under the shared guard
+//     [UnmatchedKey]: a router ran the middleware before it routed the
+//     request (chi's Use), so every route shares one guard; use the router's
+//     adapter (httpmw/chimw) or mount the middleware per route;
+//   - a request rejected by the guard [UnmatchedKey].
+//
+// Without it, or with a nil l, lines go to slog.Default(), read when the
+// line is logged. To silence them, pass slog.New(slog.DiscardHandler).
+// [Validate] finds the first kind at start-up instead.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger = l })
+}
+
+// log returns the logger lines go to.
+func (c *config) log() *slog.Logger {
+	if c.logger != nil {
+		return c.logger
+	}
+	return slog.Default()
+}
+
+// rejectWith answers a rejected request with the configured writer.
+func (c *config) rejectWith(w http.ResponseWriter, r *http.Request, rej Rejection) {
+	if c.reject != nil {
+		c.reject(w, r, rej)
+		return
+	}
+	writeRejection(w, r, rej, c.hideDetails)
 }
 
 // WithLimiter rate-limits requests per key before they reach the guard: key

@@ -75,11 +75,23 @@ const reasonRateLimited = "rate_limited"
 //   - Cache-Control: no-store, so that no cache keeps the refusal;
 //   - an application/problem+json body (RFC 9457) with type "about:blank",
 //     the status's title, a detail naming the guard and the reason, and the
-//     extension members "guard", "reason" and "retryAfter" (seconds).
+//     extension members "guard", "reason" and "retryAfter" (seconds). When
+//     rej.Guard is empty, the detail names nothing and "guard" is left out;
+//     the middleware empties it under WithDetails(false).
 func WriteRejection(w http.ResponseWriter, r *http.Request, rej Rejection) {
+	writeRejection(w, r, rej, false)
+}
+
+// writeRejection is WriteRejection; with hide, the document names neither
+// the guard nor anything else internal (see WithDetails).
+func writeRejection(w http.ResponseWriter, r *http.Request, rej Rejection, hide bool) {
 	status := rej.Status
 	if status == 0 {
 		status = http.StatusServiceUnavailable
+	}
+	if hide {
+		rej.Guard = ""
+		rej.RateLimit.Policy = ""
 	}
 	secs := retryAfterSeconds(rej.RetryAfter)
 	bp := bufPool.Get().(*[]byte)
@@ -160,23 +172,29 @@ func appendSFString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// appendProblem appends the RFC 9457 problem document for rej.
+// appendProblem appends the RFC 9457 problem document for rej. A rejection
+// without a guard name (hidden, or unknown) gets a detail that names
+// nothing, and no "guard" member.
 func appendProblem(b []byte, status int, rej Rejection, secs int64) []byte {
 	b = append(b, `{"type":"about:blank","title":`...)
 	b = appendJSONString(b, http.StatusText(status))
 	b = append(b, `,"status":`...)
 	b = strconv.AppendInt(b, int64(status), 10)
 	b = append(b, `,"detail":"`...)
-	switch rej.Reason {
-	case "circuit_open":
+	switch {
+	case rej.Guard == "" && status == http.StatusTooManyRequests:
+		b = append(b, `Too many requests: try again later."`...)
+	case rej.Guard == "":
+		b = append(b, `The service cannot handle the request for now: try again later."`...)
+	case rej.Reason == "circuit_open":
 		b = append(b, `The circuit breaker \"`...)
 		b = appendJSONText(b, rej.Guard)
 		b = append(b, `\" is open: requests are refused for now."`...)
-	case "bulkhead_full":
+	case rej.Reason == "bulkhead_full":
 		b = append(b, `Too many requests are in progress for \"`...)
 		b = appendJSONText(b, rej.Guard)
 		b = append(b, `\"."`...)
-	case reasonRateLimited:
+	case rej.Reason == reasonRateLimited:
 		b = append(b, `The rate limit \"`...)
 		b = appendJSONText(b, rej.Guard)
 		b = append(b, `\" is exceeded."`...)
@@ -187,8 +205,10 @@ func appendProblem(b []byte, status int, rej Rejection, secs int64) []byte {
 		b = appendJSONText(b, rej.Reason)
 		b = append(b, `)."`...)
 	}
-	b = append(b, `,"guard":`...)
-	b = appendJSONString(b, rej.Guard)
+	if rej.Guard != "" {
+		b = append(b, `,"guard":`...)
+		b = appendJSONString(b, rej.Guard)
+	}
 	b = append(b, `,"reason":`...)
 	b = appendJSONString(b, rej.Reason)
 	b = append(b, `,"retryAfter":`...)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
@@ -23,18 +25,20 @@ const UnmatchedKey = "unmatched"
 // # Keys
 //
 // Each request is keyed, and each key is a guard of reg, created on first
-// use from the policy its name matches (or [WithPolicy]'s). By default the
-// key is the request's route pattern, r.Pattern, such as "GET /users/{id}",
-// which net/http's ServeMux sets before calling a route's handler, and so
-// does chi (v5.5) for handlers and inline middleware (With). When the
+// use from the policy its name matches (or [WithPolicy]'s; see the package
+// doc for the inbound policy it recommends). By default the key is the
+// request's route pattern, r.Pattern, such as "GET /users/{id}", which
+// net/http's ServeMux sets before calling a route's handler. When the
 // middleware wraps a whole *http.ServeMux, the pattern is not set yet, so
 // the middleware asks the mux for it (ServeMux.Handler: one more route
-// match per request). Routers that run their middleware before routing and
-// do not set r.Pattern (chi's Use) need [WithKey] with a function that
-// names the route; see its documentation. Gin and echo route first but keep
-// the route on their own context: a short adapter copies it into r.Pattern
-// (see the package doc). Requests without a key (no route matched) share
-// the guard [UnmatchedKey].
+// match per request) and sets r.Pattern, so that middleware outside it
+// (otelhttp) sees the route of a request it rejects. Routers that run their
+// middleware before routing (chi's Use) or keep the route on their own
+// context (gin, echo) need their adapter (httpmw/chimw, httpmw/ginmw,
+// httpmw/echomw) or [WithKey]. Requests without a key (no route matched)
+// share the guard [UnmatchedKey]. [Validate] checks the routes against the
+// registry's policies at start-up; mistakes the middleware meets at run
+// time are logged once ([WithLogger]).
 //
 // # Outcomes
 //
@@ -95,6 +99,11 @@ type handler struct {
 	mux   *http.ServeMux // set when next is a ServeMux and the key is the pattern
 
 	limitPolicy RateLimit // the per-key limiter's policy, for RateLimit-Policy
+
+	// Configuration mistakes are logged once (see WithLogger).
+	warnedDefault   sync.Map // guard name -> struct{}
+	warnedUnmatched atomic.Bool
+	warnedRejected  atomic.Bool
 }
 
 func (h *handler) key(r *http.Request) string {
@@ -107,6 +116,11 @@ func (h *handler) key(r *http.Request) string {
 	k := r.Pattern
 	if k == "" && h.mux != nil {
 		_, k = h.mux.Handler(r)
+		// The mux sets r.Pattern itself when it serves r; set it now, so
+		// that a request the guard rejects, which never reaches the mux,
+		// still names its route to the middleware outside (otelhttp names
+		// its span and http.route by it).
+		r.Pattern = k
 	}
 	if k == "" {
 		return UnmatchedKey
@@ -120,17 +134,25 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := h.key(r)
-	g, err := h.reg.Guard(name, h.gopts...)
-	if err != nil {
-		// A configuration mistake (an unknown policy): fail loudly, on every
-		// request, rather than serve unguarded.
-		http.Error(w, "httpmw: "+err.Error(), http.StatusInternalServerError)
-		return
+	g, ok := h.reg.Lookup(name)
+	if !ok {
+		var err error
+		if g, err = h.newGuard(name); err != nil {
+			// A configuration mistake (an unknown policy): fail loudly, on
+			// every request, rather than serve unguarded.
+			http.Error(w, "httpmw: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
 	}
 	p, err := g.Allow(r.Context())
 	if err != nil {
 		if errors.Is(err, core.ErrRejected) {
-			h.cfg.reject(w, r, newRejection(name, err))
+			if name == UnmatchedKey && !h.warnedRejected.Swap(true) {
+				h.cfg.log().Warn("httpmw: a request was rejected by the guard \""+UnmatchedKey+
+					"\", which every request without a route shares",
+					"method", r.Method, "path", r.URL.Path, "error", err.Error(), "hint", unmatchedHint)
+			}
+			h.cfg.rejectWith(w, r, newRejection(name, err))
 			return
 		}
 		// The request's context ended while it waited in the bulkhead's
@@ -138,12 +160,49 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		return
 	}
-	h.serve(w, r, &p)
+	h.serve(w, r, &p, name == UnmatchedKey)
+}
+
+// newGuard creates the guard called name, first logging (once) that it
+// takes the registry's default policy, when that looks like a mistake.
+func (h *handler) newGuard(name string) (*core.Guard, error) {
+	if h.cfg.policy == "" && name != UnmatchedKey {
+		warnDefault(h.reg, name, &h.cfg, &h.warnedDefault,
+			`name a policy after the route, give one a Match pattern for it ("GET /**" matches every GET route), or use WithPolicy`)
+	}
+	return h.reg.Guard(name, h.gopts...)
+}
+
+// unmatchedHint says how to give every route its own guard.
+const unmatchedHint = "a router that runs this middleware before it routes (chi's Use) leaves every route " +
+	"on one guard, so one failing route gets all of them rejected: use httpmw/chimw.Middleware for chi, " +
+	"httpmw/ginmw or httpmw/echomw, mount the middleware per route (chi's With or Group), or give WithKey"
+
+// checkUnmatched logs, once, a request that was served under UnmatchedKey:
+// the router found its route (it did not answer 404 or 405, or it set
+// r.Pattern after the middleware ran) but the middleware had no name for it.
+func (h *handler) checkUnmatched(r *http.Request, status int) {
+	if status == http.StatusNotFound || status == http.StatusMethodNotAllowed {
+		if r.Pattern == "" {
+			return
+		}
+	}
+	if h.warnedUnmatched.Swap(true) {
+		return
+	}
+	args := []any{"method", r.Method, "path", r.URL.Path, "status", status}
+	if r.Pattern != "" {
+		args = append(args, "routed_as", r.Pattern)
+	}
+	args = append(args, "hint", unmatchedHint)
+	h.cfg.log().Warn("httpmw: a request was served under the guard \""+UnmatchedKey+
+		"\": the middleware found no route for it, so it shares that guard with every request without one", args...)
 }
 
 // serve runs the handler with an admitted permit p and reports its outcome.
-func (h *handler) serve(w http.ResponseWriter, r *http.Request, p *core.Permit) {
-	sw := getWriter(w)
+// unmatched says that r is keyed UnmatchedKey.
+func (h *handler) serve(w http.ResponseWriter, r *http.Request, p *core.Permit, unmatched bool) {
+	sw := getWriter(w, &h.cfg)
 	var start time.Time
 	custom := h.cfg.classifier != nil
 	if custom {
@@ -162,6 +221,9 @@ func (h *handler) serve(w http.ResponseWriter, r *http.Request, p *core.Permit) 
 	}
 	putWriter(sw)
 	h.report(p, r, status, err, start)
+	if unmatched {
+		h.checkUnmatched(r, status)
+	}
 }
 
 // settle, deferred by serve, reports a handler that left p unreported: it

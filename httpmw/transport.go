@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
@@ -72,6 +73,8 @@ type Transport struct {
 	cfg      config
 	gopts    []core.GuardOption
 	maxDelay time.Duration // the retrier's MaxDelay: longer hints are not waited for
+
+	warnedDefault sync.Map // guard names logged as taking the default policy
 }
 
 // NewTransport returns a Transport that sends requests through base, or
@@ -106,10 +109,18 @@ func (t *Transport) CloseIdleConnections() {
 
 // RoundTrip implements http.RoundTripper; see [Transport].
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	g, err := t.reg.Guard(t.key(req), t.gopts...)
-	if err != nil {
-		closeBody(req)
-		return nil, err
+	name := t.key(req)
+	g, ok := t.reg.Lookup(name)
+	if !ok {
+		if t.cfg.policy == "" && name != UnmatchedKey {
+			warnDefault(t.reg, name, &t.cfg, &t.warnedDefault,
+				`name a policy after the host (such as "api.example.com:443"), give one a Match pattern for it, name the dependency with WithKey, or use WithPolicy`)
+		}
+		var err error
+		if g, err = t.reg.Guard(name, t.gopts...); err != nil {
+			closeBody(req)
+			return nil, err
+		}
 	}
 	if t.cfg.retrier != nil && canRetry(req) {
 		return t.roundTripRetry(g, req)

@@ -25,19 +25,20 @@ import (
 // the gin and echo notes in the package doc).
 type responseWriter struct {
 	rw       http.ResponseWriter
-	status   int   // final status; 0 until the header is written
-	err      error // set by SetError
+	cfg      *config // the middleware's, for WriteError
+	status   int     // final status; 0 until the header is written
+	err      error   // set by SetError
 	hijacked bool
 }
 
 var writerPool = sync.Pool{New: func() any { return new(responseWriter) }}
 
-func getWriter(w http.ResponseWriter) *responseWriter {
+func getWriter(w http.ResponseWriter, cfg *config) *responseWriter {
 	rw := writerPool.Get().(*responseWriter)
 	// Start clean: a handler that kept its writer may have set a status or
 	// an error on it after it went back to the pool (see
 	// TestPooledWriterPoisonedByLateUse).
-	*rw = responseWriter{rw: w}
+	*rw = responseWriter{rw: w, cfg: cfg}
 	return rw
 }
 
@@ -132,15 +133,23 @@ type writerOnly struct{ io.Writer }
 // wrappers implement Unwrap). SetError does nothing when w is not served by
 // the middleware. The last call wins; a nil err clears the error.
 func SetError(w http.ResponseWriter, err error) {
+	if rw := servingWriter(w); rw != nil {
+		rw.err = err
+	}
+}
+
+// servingWriter finds the middleware's writer in w or the writers it wraps
+// (through Unwrap); nil when w is not served by the middleware.
+func servingWriter(w http.ResponseWriter) *responseWriter {
 	for w != nil {
 		if rw, ok := w.(*responseWriter); ok {
-			rw.err = err
-			return
+			return rw
 		}
 		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
 		if !ok {
-			return
+			return nil
 		}
 		w = u.Unwrap()
 	}
+	return nil
 }

@@ -62,3 +62,59 @@ func GuardNames(reg *core.Registry) []string {
 	slices.Sort(names)
 	return names
 }
+
+// Route is one route of the naming table: the same route written in each
+// router's syntax, the guard name every router must give it, and a path
+// that reaches it.
+type Route struct {
+	Method string
+	// ServeMux is the net/http ServeMux pattern, method included.
+	ServeMux string
+	// Chi is the chi pattern; Colon the gin and echo one ("/quote/:sku").
+	Chi, Colon string
+	// Name is the guard name the route must get.
+	Name string
+	// Path is a request path the route serves.
+	Path string
+}
+
+// Routes is the naming table every router test module serves: a route keeps
+// its guard, and so its policy, whichever router serves it.
+var Routes = []Route{
+	{"GET", "GET /quote/{sku}", "/quote/{sku}", "/quote/:sku", "GET /quote/{sku}", "/quote/abc"},
+	{"POST", "POST /shops/{shop}/orders", "/shops/{shop}/orders", "/shops/:shop/orders", "POST /shops/{shop}/orders", "/shops/s1/orders"},
+	{"DELETE", "DELETE /shops/{shop}/orders/{id}", "/shops/{shop}/orders/{id}", "/shops/:shop/orders/:id", "DELETE /shops/{shop}/orders/{id}", "/shops/s1/orders/7"},
+	{"GET", "GET /healthz", "/healthz", "/healthz", "GET /healthz", "/healthz"},
+}
+
+// Names returns the guard names of Routes, sorted.
+func Names() []string {
+	var names []string
+	for _, r := range Routes {
+		names = append(names, r.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// CheckNaming sends one request to each route of Routes on the server at
+// base, and checks that each reached its handler (answered 200) and that
+// reg then holds exactly the guards of Routes, each with the policy
+// wantPolicy.
+func CheckNaming(t testing.TB, base string, reg *core.Registry, wantPolicy string) {
+	t.Helper()
+	for _, r := range Routes {
+		if resp, body := Do(t, r.Method, base+r.Path); resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s: %d %q, want 200", r.Method, r.Path, resp.StatusCode, body)
+		}
+	}
+	if got, want := GuardNames(reg), Names(); !slices.Equal(got, want) {
+		t.Fatalf("guards %q, want %q: one name per route, the same for every router", got, want)
+	}
+	for _, name := range Names() {
+		g, _ := reg.Lookup(name)
+		if p := g.Policy().Name; p != wantPolicy {
+			t.Errorf("guard %q has policy %q, want %q", name, p, wantPolicy)
+		}
+	}
+}
