@@ -1,7 +1,8 @@
-// Package routertest holds what the router test modules (chitest, gintest,
-// echotest) share: a registry whose breakers trip after three failures, a
-// request helper and the list of guard names. It imports only the standard
-// library and breakerbox, so it lives in the root module.
+// Package routertest holds what the tests of the router adapters (httpmw
+// for ServeMux, chimw, ginmw, echomw) share: a registry whose breakers trip
+// after three failures, a request helper, the list of guard names, and the
+// naming table that every router must name alike. It imports only the
+// standard library and breakerbox, so it lives in the root module.
 package routertest
 
 import (

@@ -1,4 +1,4 @@
-package echotest_test
+package echomw_test
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/httpmw"
+	"github.com/breakerbox/breakerbox/httpmw/echomw"
 	"github.com/breakerbox/breakerbox/httpmw/internal/routertest"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -54,7 +55,7 @@ func (l *requestLog) take() []string {
 	return seen
 }
 
-// TestEchoUse mounts Breaker for the whole server: one guard per route,
+// TestEchoUse mounts Middleware for the whole server: one guard per route,
 // named by echo's route and not by the URL; a route whose handler fails
 // (by writing a 500 or by returning an error) trips and is then refused
 // without running its handler, while another route keeps working; echo's
@@ -65,7 +66,7 @@ func TestEchoUse(t *testing.T) {
 	var log requestLog
 	var itemHits, orderHits, healthHits atomic.Int64
 	e := echo.New()
-	e.Use(log.middleware(), Breaker(reg))
+	e.Use(log.middleware(), echomw.Middleware(reg))
 	e.GET("/items/:id", func(c echo.Context) error {
 		itemHits.Add(1)
 		return c.String(http.StatusInternalServerError, "item "+c.Param("id")+": database down")
@@ -89,10 +90,10 @@ func TestEchoUse(t *testing.T) {
 			t.Fatalf("/orders/%s: %d %q, want echo's 500", id, resp.StatusCode, body)
 		}
 	}
-	if got, want := routertest.GuardNames(reg), []string{"GET /items/:id", "POST /orders/:id"}; !slices.Equal(got, want) {
+	if got, want := routertest.GuardNames(reg), []string{"GET /items/{id}", "POST /orders/{id}"}; !slices.Equal(got, want) {
 		t.Fatalf("guards %q, want %q (one per route, not per URL)", got, want)
 	}
-	for _, name := range []string{"GET /items/:id", "POST /orders/:id"} {
+	for _, name := range []string{"GET /items/{id}", "POST /orders/{id}"} {
 		g, _ := reg.Lookup(name)
 		if s := g.Snapshot().Breaker; s.State != breaker.Open || s.Failed != 3 {
 			t.Fatalf("%s: breaker %v with %d failures, want open with 3", name, s.State, s.Failed)
@@ -115,7 +116,7 @@ func TestEchoUse(t *testing.T) {
 		Reason string `json:"reason"`
 	}
 	if err := json.Unmarshal([]byte(body), &problem); err != nil || problem.Status != 503 ||
-		problem.Guard != "GET /items/:id" || problem.Reason != "circuit_open" {
+		problem.Guard != "GET /items/{id}" || problem.Reason != "circuit_open" {
 		t.Errorf("problem body %q (%v)", body, err)
 	}
 	if resp, _ := routertest.Do(t, "POST", srv.URL+"/orders/9"); resp.StatusCode != http.StatusServiceUnavailable {
@@ -144,13 +145,13 @@ func TestEchoUse(t *testing.T) {
 	}
 }
 
-// TestEchoPanic: with echo's Recover mounted before Breaker, a panicking
+// TestEchoPanic: with echo's Recover mounted before Middleware, a panicking
 // handler is answered 500 by echo and counted as a failure by the guard.
 func TestEchoPanic(t *testing.T) {
 	reg := routertest.Registry(t, "echo", time.Hour)
 	var hits atomic.Int64
 	e := echo.New()
-	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}), Breaker(reg))
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisablePrintStack: true}), echomw.Middleware(reg))
 	e.GET("/boom", func(echo.Context) error {
 		hits.Add(1)
 		panic("boom")
@@ -170,12 +171,12 @@ func TestEchoPanic(t *testing.T) {
 	}
 }
 
-// TestEchoGroup mounts Breaker on a group: its routes are guarded, routes
+// TestEchoGroup mounts Middleware on a group: its routes are guarded, routes
 // outside it are not, and the group's 404s share one guard per method.
 func TestEchoGroup(t *testing.T) {
 	reg := routertest.Registry(t, "echo", time.Hour)
 	e := echo.New()
-	api := e.Group("/api", Breaker(reg))
+	api := e.Group("/api", echomw.Middleware(reg))
 	api.PUT("/orders/:id", func(c echo.Context) error { return c.NoContent(http.StatusNoContent) })
 	e.GET("/metrics", func(c echo.Context) error { return c.String(http.StatusOK, "m") })
 	srv := httptest.NewServer(e)
@@ -191,10 +192,10 @@ func TestEchoGroup(t *testing.T) {
 			t.Fatalf("status %d, want 404", resp.StatusCode)
 		}
 	}
-	if got, want := routertest.GuardNames(reg), []string{"GET /api/*", "PUT /api/orders/:id"}; !slices.Equal(got, want) {
+	if got, want := routertest.GuardNames(reg), []string{"GET /api/{...}", "PUT /api/orders/{id}"}; !slices.Equal(got, want) {
 		t.Fatalf("guards %q, want %q", got, want)
 	}
-	g, _ := reg.Lookup("PUT /api/orders/:id")
+	g, _ := reg.Lookup("PUT /api/orders/{id}")
 	if s := g.Snapshot().Breaker; s.Succeeded != 1 {
 		t.Errorf("guard counted %d successes, want 1 (a 204)", s.Succeeded)
 	}
@@ -206,7 +207,7 @@ func TestEchoStreaming(t *testing.T) {
 	reg := routertest.Registry(t, "echo", time.Hour)
 	next := make(chan struct{})
 	e := echo.New()
-	e.Use(Breaker(reg))
+	e.Use(echomw.Middleware(reg))
 	e.GET("/events", func(c echo.Context) error {
 		c.Response().Header().Set(echo.HeaderContentType, "text/event-stream")
 		for i, ev := range []string{"a", "b", "c"} {
@@ -257,7 +258,7 @@ func TestEchoStreaming(t *testing.T) {
 func TestEchoUnmatched(t *testing.T) {
 	reg := routertest.Registry(t, "echo", time.Hour)
 	e := echo.New()
-	e.Use(Breaker(reg))
+	e.Use(echomw.Middleware(reg))
 	e.GET("/items/:id", func(c echo.Context) error { return c.String(http.StatusOK, "item") })
 	srv := httptest.NewServer(e)
 	defer srv.Close()

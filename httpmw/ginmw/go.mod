@@ -1,8 +1,8 @@
-module github.com/breakerbox/breakerbox/httpmw/internal/gintest
+module github.com/breakerbox/breakerbox/httpmw/ginmw
 
 go 1.26.0
 
-replace github.com/breakerbox/breakerbox => ../../..
+replace github.com/breakerbox/breakerbox => ../..
 
 require (
 	github.com/breakerbox/breakerbox v0.0.0-00010101000000-000000000000

@@ -1,4 +1,4 @@
-package gintest_test
+package ginmw_test
 
 import (
 	"bufio"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/httpmw"
+	"github.com/breakerbox/breakerbox/httpmw/ginmw"
 	"github.com/breakerbox/breakerbox/httpmw/internal/routertest"
 	"github.com/gin-gonic/gin"
 )
@@ -47,7 +48,7 @@ func (s *statuses) take() []string {
 	return seen
 }
 
-// TestGinEngineUse mounts Breaker for the whole engine: one guard per
+// TestGinEngineUse mounts Middleware for the whole engine: one guard per
 // route, named by gin's route and not by the URL; a failing route trips and
 // is then refused without running its handler, while another route keeps
 // working; gin's own middleware sees every status, rejections included.
@@ -56,7 +57,7 @@ func TestGinEngineUse(t *testing.T) {
 	var log statuses
 	var itemHits, healthHits atomic.Int64
 	engine := gin.New()
-	engine.Use(log.middleware, Breaker(reg))
+	engine.Use(log.middleware, ginmw.Middleware(reg))
 	engine.GET("/items/:id", func(c *gin.Context) {
 		itemHits.Add(1)
 		c.String(http.StatusInternalServerError, "item %s: database down", c.Param("id"))
@@ -73,10 +74,10 @@ func TestGinEngineUse(t *testing.T) {
 			t.Fatalf("/items/%s: %d %q, want the handler's 500", id, resp.StatusCode, body)
 		}
 	}
-	if got, want := routertest.GuardNames(reg), []string{"GET /items/:id"}; !slices.Equal(got, want) {
+	if got, want := routertest.GuardNames(reg), []string{"GET /items/{id}"}; !slices.Equal(got, want) {
 		t.Fatalf("guards %q, want %q (one per route, not per URL)", got, want)
 	}
-	g, _ := reg.Lookup("GET /items/:id")
+	g, _ := reg.Lookup("GET /items/{id}")
 	if s := g.Snapshot().Breaker; s.State != breaker.Open || s.Failed != 3 {
 		t.Fatalf("breaker %v with %d failures, want open with 3", s.State, s.Failed)
 	}
@@ -97,7 +98,7 @@ func TestGinEngineUse(t *testing.T) {
 		Reason string `json:"reason"`
 	}
 	if err := json.Unmarshal([]byte(body), &problem); err != nil || problem.Status != 503 ||
-		problem.Guard != "GET /items/:id" || problem.Reason != "circuit_open" {
+		problem.Guard != "GET /items/{id}" || problem.Reason != "circuit_open" {
 		t.Errorf("problem body %q (%v)", body, err)
 	}
 	if n := itemHits.Load(); n != 3 {
@@ -121,7 +122,7 @@ func TestGinEngineUse(t *testing.T) {
 	}
 }
 
-// TestGinPanic: with gin.Recovery mounted before Breaker, a panicking
+// TestGinPanic: with gin.Recovery mounted before Middleware, a panicking
 // handler is answered 500 by gin and counted as a failure by the guard.
 func TestGinPanic(t *testing.T) {
 	reg := routertest.Registry(t, "gin", time.Hour)
@@ -129,7 +130,7 @@ func TestGinPanic(t *testing.T) {
 	engine := gin.New()
 	engine.Use(gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, _ any) {
 		c.AbortWithStatus(http.StatusInternalServerError)
-	}), Breaker(reg))
+	}), ginmw.Middleware(reg))
 	engine.GET("/boom", func(*gin.Context) {
 		hits.Add(1)
 		panic("boom")
@@ -149,12 +150,12 @@ func TestGinPanic(t *testing.T) {
 	}
 }
 
-// TestGinGroup mounts Breaker on a route group: its routes are guarded,
+// TestGinGroup mounts Middleware on a route group: its routes are guarded,
 // routes outside it are not.
 func TestGinGroup(t *testing.T) {
 	reg := routertest.Registry(t, "gin", time.Hour)
 	engine := gin.New()
-	api := engine.Group("/api", Breaker(reg))
+	api := engine.Group("/api", ginmw.Middleware(reg))
 	api.POST("/orders/:id", func(c *gin.Context) { c.Status(http.StatusCreated) })
 	engine.GET("/metrics", func(c *gin.Context) { c.String(http.StatusOK, "m") })
 	srv := httptest.NewServer(engine)
@@ -165,10 +166,10 @@ func TestGinGroup(t *testing.T) {
 	if resp, _ := routertest.Do(t, "GET", srv.URL+"/metrics"); resp.StatusCode != 200 {
 		t.Fatalf("status %d, want 200", resp.StatusCode)
 	}
-	if got, want := routertest.GuardNames(reg), []string{"POST /api/orders/:id"}; !slices.Equal(got, want) {
+	if got, want := routertest.GuardNames(reg), []string{"POST /api/orders/{id}"}; !slices.Equal(got, want) {
 		t.Fatalf("guards %q, want %q", got, want)
 	}
-	g, _ := reg.Lookup("POST /api/orders/:id")
+	g, _ := reg.Lookup("POST /api/orders/{id}")
 	if s := g.Snapshot().Breaker; s.Succeeded != 1 {
 		t.Errorf("guard counted %d successes, want 1 (a 201 with no body)", s.Succeeded)
 	}
@@ -181,7 +182,7 @@ func TestGinStreaming(t *testing.T) {
 	reg := routertest.Registry(t, "gin", time.Hour)
 	next := make(chan struct{})
 	engine := gin.New()
-	engine.Use(Breaker(reg))
+	engine.Use(ginmw.Middleware(reg))
 	engine.GET("/ticks", func(c *gin.Context) {
 		n := 0
 		c.Stream(func(w io.Writer) bool {
@@ -230,7 +231,7 @@ func TestGinUnmatched(t *testing.T) {
 	reg := routertest.Registry(t, "gin", time.Hour)
 	engine := gin.New()
 	engine.HandleMethodNotAllowed = true
-	engine.Use(Breaker(reg))
+	engine.Use(ginmw.Middleware(reg))
 	engine.GET("/items/:id", func(c *gin.Context) { c.String(http.StatusOK, "item") })
 	srv := httptest.NewServer(engine)
 	defer srv.Close()

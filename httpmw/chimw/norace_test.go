@@ -1,0 +1,5 @@
+//go:build !race
+
+package chimw_test
+
+const raceEnabled = false

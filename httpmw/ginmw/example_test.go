@@ -1,0 +1,53 @@
+package ginmw_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/httpmw/ginmw"
+	"github.com/gin-gonic/gin"
+)
+
+// Guard the routes of a gin engine: once the failing route's breaker opens,
+// its requests are answered 503 without reaching the handler.
+func ExampleMiddleware() {
+	reg, _ := core.NewRegistry(core.WithDefaultPolicy(core.Policy{
+		Name:    "inbound",
+		Breaker: &core.BreakerPolicy{ConsecutiveFailures: 3, DisableFailureRate: true, OpenDuration: core.Duration(time.Minute)},
+	}))
+	engine := gin.New()
+	engine.Use(gin.Recovery(), ginmw.Middleware(reg))
+	engine.GET("/items/:id", func(c *gin.Context) {
+		c.String(http.StatusInternalServerError, "database down")
+	})
+	srv := httptest.NewServer(engine)
+	defer srv.Close()
+
+	for _, id := range []string{"1", "2", "3", "4"} {
+		resp, err := http.Get(srv.URL + "/items/" + id)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println(resp.StatusCode, resp.Header.Get("Content-Type"))
+		if resp.StatusCode == http.StatusServiceUnavailable {
+			fmt.Print(string(body))
+		}
+	}
+	for _, g := range reg.Snapshot() {
+		fmt.Println(g.Name, g.Breaker.State)
+	}
+	// Output:
+	// 500 text/plain; charset=utf-8
+	// 500 text/plain; charset=utf-8
+	// 500 text/plain; charset=utf-8
+	// 503 application/problem+json
+	// {"type":"about:blank","title":"Service Unavailable","status":503,"detail":"The circuit breaker \"GET /items/{id}\" is open: requests are refused for now.","guard":"GET /items/{id}","reason":"circuit_open","retryAfter":60}
+	// GET /items/{id} open
+}

@@ -1,0 +1,7 @@
+//go:build race
+
+package ginmw_test
+
+// raceEnabled: the race detector changes allocation counts (sync.Pool drops
+// items at random under it).
+const raceEnabled = true
