@@ -51,11 +51,11 @@ var small = map[string][]string{
 		"error: bad request (still the cause: true)",
 	},
 	"httpserver": {
-		"GET /report 500",
-		"GET /report 503 Retry-After: ",
-		`"guard":"GET /report","reason":"circuit_open"`,
-		"GET /hello  200",
-		"the /report handler ran 3 times",
+		"GET /quote/p1 200  42.50",
+		"GET /quote/p1 500  database unavailable",
+		`GET /quote/p1 503 1 {"type":"about:blank","title":"Service Unavailable","status":503,"detail":"The service cannot handle the request for now: try again later.","reason":"circuit_open","retryAfter":1}`,
+		"GET /healthz  200  ok",
+		"route guard: metrics-only, 4 failed, 0 rejected",
 	},
 	"httpclient": {
 		"request 3: 503 Service Unavailable",

@@ -1,7 +1,7 @@
-// Command httpserver shows httpmw's server middleware: one guard per route
-// of a ServeMux. A route whose handler keeps failing trips its breaker, and
-// the middleware then answers 503 itself, with Retry-After and a problem
-// document, without calling the handler; the other routes are untouched.
+// Command httpserver shows httpmw's middleware on a ServeMux whose quote route
+// calls a dependency, pricing. The inbound policy only measures and sheds; the
+// breaker that trips is pricing's: quotes answer 503 with Retry-After while
+// pricing is down, /healthz is untouched, and quotes work when pricing does.
 package main
 
 import (
@@ -15,32 +15,46 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/httpmw"
 )
 
 func main() {
-	reg, err := core.NewRegistry(core.WithPolicies(core.Policy{
-		Name:    "routes",
-		Match:   []string{"GET /*"}, // guards are named after route patterns
-		Breaker: &core.BreakerPolicy{WindowSize: 10, MinCalls: 3, FailureRate: 50, OpenDuration: core.Duration(time.Minute)},
+	var down atomic.Bool
+	pricing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			http.Error(w, "database unavailable", http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, "42.50")
 	}))
+	defer pricing.Close()
+	inbound := core.Policy{Name: "inbound", Match: []string{"GET /**"}, // "GET /*" would miss GET /quote/{sku}
+		Breaker: &core.BreakerPolicy{Mode: "metrics-only"}, Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 100}}
+	outbound := core.Policy{Name: "pricing", Breaker: &core.BreakerPolicy{ConsecutiveFailures: 3, DisableFailureRate: true, OpenDuration: core.Duration(time.Second)}}
+	reg, err := core.NewRegistry(core.WithPolicies(inbound, outbound))
 	if err != nil {
 		log.Fatal(err)
 	}
-	var calls atomic.Int64
+	client := &http.Client{Transport: httpmw.NewTransport(nil, httpmw.WithRegistry(reg), httpmw.WithPolicy("pricing"))}
+	routes := []string{"GET /quote/{sku}", "GET /healthz"}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /report", func(w http.ResponseWriter, r *http.Request) {
-		calls.Add(1)
-		http.Error(w, "database unavailable", http.StatusInternalServerError) // 5xx: a failure
+	mux.HandleFunc(routes[0], func(w http.ResponseWriter, r *http.Request) {
+		resp, err := client.Get(pricing.URL + "/price/" + r.PathValue("sku"))
+		if err != nil {
+			httpmw.WriteError(w, r, err) // 503 + Retry-After while pricing's breaker is open
+			return
+		}
+		defer resp.Body.Close()
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
 	})
-	mux.HandleFunc("GET /hello", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "hello")
-	})
-
-	// The one line: wrap the mux.
-	srv := httptest.NewServer(httpmw.Middleware(reg)(mux))
+	mux.HandleFunc(routes[1], func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok") })
+	if err := httpmw.Validate(reg, routes); err != nil { // a policy that misses a route stops us here
+		log.Fatal(err)
+	}
+	srv := httptest.NewServer(httpmw.Middleware(reg, httpmw.WithDetails(false))(mux)) // the one line
 	defer srv.Close()
-
 	get := func(path string) {
 		resp, err := http.Get(srv.URL + path)
 		if err != nil {
@@ -48,17 +62,18 @@ func main() {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		fmt.Printf("GET %-7s %d", path, resp.StatusCode)
-		if ra := resp.Header.Get("Retry-After"); ra != "" {
-			fmt.Printf(" Retry-After: %s, %s", ra, resp.Header.Get("Content-Type"))
-		}
-		fmt.Printf("\n    %s\n", strings.TrimSpace(string(body)))
+		fmt.Printf("GET %-9s %d %s %s\n", path, resp.StatusCode, resp.Header.Get("Retry-After"), strings.TrimSpace(string(body)))
 	}
+	get("/quote/p1")
+	down.Store(true)
 	for range 4 {
-		get("/report")
+		get("/quote/p1")
 	}
-	get("/hello")
-	fmt.Printf("the /report handler ran %d times\n", calls.Load())
-	g, _ := reg.Lookup("GET /report")
-	fmt.Printf("guard %q is %s\n", g.Name(), g.Breaker().State())
+	get("/healthz")
+	down.Store(false) // pricing is back: wait until its breaker lets a probe through
+	for g, _ := reg.Lookup(strings.TrimPrefix(pricing.URL, "http://")); g.Breaker().State() == breaker.Open; time.Sleep(10 * time.Millisecond) {
+	}
+	get("/quote/p1")
+	s := reg.MustGuard("GET /quote/{sku}").Snapshot().Breaker
+	fmt.Printf("route guard: %s, %d failed, %d rejected\n", s.State, s.Failed, s.Rejected)
 }
