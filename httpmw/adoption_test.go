@@ -590,3 +590,14 @@ func TestMetricsOnlyInboundRecoversWithDependency(t *testing.T) {
 		})
 	}
 }
+
+// TestMiddlewareUnmatchedHintNamesTheKeyFunction: with WithKey, a request
+// served under "unmatched" comes from the key function, not the router.
+func TestMiddlewareUnmatchedHintNamesTheKeyFunction(t *testing.T) {
+	logger, logs := newLogger()
+	h := httpmw.Middleware(newRegistry(t), httpmw.WithLogger(logger), httpmw.WithKey(func(*http.Request) string { return "" }))(trivial)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+	if lines := logs.lines(); len(lines) != 1 || !strings.Contains(lines[0], "WithKey function returned") || strings.Contains(lines[0], "chimw") {
+		t.Errorf("logged:\n%s", strings.Join(lines, "\n"))
+	}
+}

@@ -150,7 +150,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if name == UnmatchedKey && !h.warnedRejected.Swap(true) {
 				h.cfg.log().Warn("httpmw: a request was rejected by the guard \""+UnmatchedKey+
 					"\", which every request without a route shares",
-					"method", r.Method, "path", r.URL.Path, "error", err.Error(), "hint", unmatchedHint)
+					"method", r.Method, "path", r.URL.Path, "error", err.Error(), "hint", h.unmatchedHint())
 			}
 			h.cfg.rejectWith(w, r, newRejection(name, err))
 			return
@@ -178,6 +178,15 @@ const unmatchedHint = "a router that runs this middleware before it routes (chi'
 	"on one guard, so one failing route gets all of them rejected: use httpmw/chimw.Middleware for chi, " +
 	"httpmw/ginmw or httpmw/echomw, mount the middleware per route (chi's With or Group), or give WithKey"
 
+// unmatchedHint is the hint of the unmatched warnings: the key function's
+// empty answers when there is one, else the router's order.
+func (h *handler) unmatchedHint() string {
+	if h.cfg.key != nil {
+		return "the WithKey function returned \"\" for it; return a name for every request the handler serves"
+	}
+	return unmatchedHint
+}
+
 // checkUnmatched logs, once, a request that was served under UnmatchedKey:
 // the router found its route (it did not answer 404 or 405, or it set
 // r.Pattern after the middleware ran) but the middleware had no name for it.
@@ -194,7 +203,7 @@ func (h *handler) checkUnmatched(r *http.Request, status int) {
 	if r.Pattern != "" {
 		args = append(args, "routed_as", r.Pattern)
 	}
-	args = append(args, "hint", unmatchedHint)
+	args = append(args, "hint", h.unmatchedHint())
 	h.cfg.log().Warn("httpmw: a request was served under the guard \""+UnmatchedKey+
 		"\": the middleware found no route for it, so it shares that guard with every request without one", args...)
 }

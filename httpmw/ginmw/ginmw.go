@@ -43,8 +43,10 @@ import (
 // httpmw.UnmatchedKey. It takes every option of httpmw (WithPolicy,
 // WithTags, WithLimiter, WithDetails, WithLogger, ...).
 //
-// Mount gin.Recovery (or another recovery) before it: a panicking handler
-// then counts as a failure of its route, and gin answers 500.
+// Handlers may pass c.Writer to httpmw.SetError and httpmw.WriteError: it
+// leads to the middleware's writer. Mount gin.Recovery (or another
+// recovery) before it: a panicking handler then counts as a failure of its
+// route, and gin answers 500.
 func Middleware(reg *core.Registry, opts ...httpmw.Option) gin.HandlerFunc {
 	h := httpmw.Middleware(reg, opts...)(http.HandlerFunc(serveGin))
 	return func(c *gin.Context) {
@@ -71,7 +73,20 @@ type carrier struct {
 	http.ResponseWriter
 	c        *gin.Context
 	admitted bool
+	handlers writer // c.Writer while the handlers run
 }
+
+// writer is gin's writer as the handlers see it while httpmw serves them:
+// everything goes to gin's writer, but Unwrap leads to httpmw's, so that
+// httpmw.SetError(c.Writer, err) and httpmw.WriteError(c.Writer, ...)
+// find the middleware (its classifier, WithDetails).
+type writer struct {
+	gin.ResponseWriter
+	httpmw http.ResponseWriter
+}
+
+// Unwrap returns httpmw's writer, which leads back to gin's.
+func (w *writer) Unwrap() http.ResponseWriter { return w.httpmw }
 
 // Unwrap returns gin's writer, for http.ResponseController.
 func (w *carrier) Unwrap() http.ResponseWriter { return w.ResponseWriter }
@@ -80,7 +95,8 @@ var carriers = sync.Pool{New: func() any { return new(carrier) }}
 
 // serveGin runs the rest of gin's chain for a request httpmw admitted, and
 // passes gin's status on to httpmw, which classifies it (gin ignores a
-// status it already has).
+// status it already has). While the handlers run, c.Writer leads to httpmw's
+// writer through Unwrap (see writer).
 func serveGin(w http.ResponseWriter, _ *http.Request) {
 	cw := carrierOf(w)
 	if cw == nil {
@@ -88,8 +104,12 @@ func serveGin(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	cw.admitted = true
+	gw := cw.c.Writer
+	cw.handlers = writer{ResponseWriter: gw, httpmw: w}
+	cw.c.Writer = &cw.handlers
+	defer func() { cw.c.Writer = gw }()
 	cw.c.Next()
-	w.WriteHeader(cw.c.Writer.Status())
+	w.WriteHeader(gw.Status())
 }
 
 // carrierOf finds the carrier under httpmw's writer.

@@ -2,6 +2,7 @@ package ginmw_test
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/httpmw"
 	"github.com/breakerbox/breakerbox/httpmw/ginmw"
 	"github.com/breakerbox/breakerbox/httpmw/internal/routertest"
@@ -108,5 +110,40 @@ func TestGinAddsNoAllocations(t *testing.T) {
 	}
 	if b, g := measure(bare), measure(guarded); g != b {
 		t.Errorf("gin alone: %v allocations a request; with ginmw: %v", b, g)
+	}
+}
+
+// TestGinHandlersReachHttpmw: a gin handler's httpmw.SetError(c.Writer, ...)
+// and httpmw.WriteError(c.Writer, ...) reached gin's writer, which unwraps
+// to the server's, not to httpmw's: the error was not counted and
+// WithDetails(false) was ignored. c.Writer now leads to httpmw's writer.
+func TestGinHandlersReachHttpmw(t *testing.T) {
+	reg := routertest.Registry(t, "inbound", time.Hour)
+	dep := reg.MustGuard("pricing.internal:8443")
+	dep.ForceOpen(breaker.Manual{Actor: "test"})
+	engine := gin.New()
+	engine.Use(ginmw.Middleware(reg, httpmw.WithDetails(false)))
+	engine.GET("/home", func(c *gin.Context) {
+		httpmw.SetError(c.Writer, errors.New("recommendations unavailable"))
+		c.String(http.StatusOK, "home without recommendations")
+	})
+	engine.GET("/quote/:sku", func(c *gin.Context) {
+		if _, err := dep.Allow(c.Request.Context()); err != nil {
+			httpmw.WriteError(c.Writer, c.Request, err)
+			return
+		}
+		ok(c)
+	})
+	srv := httptest.NewServer(engine)
+	defer srv.Close()
+	if resp, _ := routertest.Do(t, "GET", srv.URL+"/home"); resp.StatusCode != 200 {
+		t.Fatalf("/home: %d", resp.StatusCode)
+	}
+	if g, _ := reg.Lookup("GET /home"); g.Snapshot().Breaker.Failed != 1 {
+		t.Errorf("SetError in a gin handler: %d failures, want 1", g.Snapshot().Breaker.Failed)
+	}
+	resp, body := routertest.Do(t, "GET", srv.URL+"/quote/abc")
+	if resp.StatusCode != 503 || strings.Contains(body, "pricing") || !strings.Contains(body, "circuit_open") {
+		t.Errorf("WriteError in a gin handler behind WithDetails(false): %d %s", resp.StatusCode, body)
 	}
 }
