@@ -98,7 +98,9 @@
 // requests the middleware rejects, which never reach the mux, the middleware
 // sets r.Pattern itself, so that they are named by their route too, not just
 // "GET". Middleware between the two that replaces the request
-// (r.WithContext) hides r.Pattern from otelhttp.
+// (r.WithContext) hides r.Pattern from otelhttp. chi routes its own copy of
+// the request, so in a chi router mount otelhttp's middleware with Use,
+// before chimw's: r.Use(otelhttp.NewMiddleware("server"), chimw.Middleware(reg)).
 //
 // # Client
 //
