@@ -107,6 +107,9 @@ func run(requests int, outage time.Duration, allSignals bool) error {
 			WindowSize: 10, MinCalls: 5, FailureRate: 50, OpenDuration: core.Duration(time.Second)}},
 		core.Policy{Name: "payments", Match: []string{"payments.*"},
 			Retry: &core.RetryPolicy{MaxAttempts: 3, InitialDelay: core.Duration(10 * time.Millisecond)}},
+		// The shop's own routes are measured, never rejected: an inbound
+		// breaker would trip on the 5xx a failing dependency causes.
+		core.Policy{Name: "shop", Match: []string{"* /**"}, Breaker: &core.BreakerPolicy{Mode: "metrics-only"}},
 	))
 	if err != nil {
 		return err
