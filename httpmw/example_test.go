@@ -193,19 +193,6 @@ func ExampleWithKey() {
 	// tier.gold [inbound]
 }
 
-func ExampleParseRetryAfter() {
-	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
-	for _, v := range []string{"120", "Sat, 01 Mar 2025 12:00:30 GMT", "99999999999", "soon"} {
-		d, ok := httpmw.ParseRetryAfter(v, now)
-		fmt.Println(d, ok)
-	}
-	// Output:
-	// 2m0s true
-	// 30s true
-	// 24h0m0s true
-	// 0s false
-}
-
 // Check at start-up that the policies fit the routes: here "GET /*" stays
 // within one segment and misses "GET /quote/{sku}".
 func ExampleValidate() {
