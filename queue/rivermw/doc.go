@@ -1,0 +1,28 @@
+// Package rivermw runs River jobs (github.com/riverqueue/river, a job queue
+// on Postgres or SQLite) through breakerbox guards, so that a job whose
+// dependency is failing waits in its queue instead of failing, and comes
+// back when the dependency has had time to recover.
+//
+// Middleware is a River worker middleware: it works each job through a
+// guard of a core.Registry named after the job's kind. When the guard
+// rejects the job (an open breaker, a full bulkhead, a rate limit), the
+// worker does not run and the job is snoozed (river.JobSnooze) until the
+// rejection's retry-after, which for an open breaker is the rest of its
+// open time: River puts it back in its queue without counting an attempt,
+// so deferrals never use up MaxAttempts and no job is dropped. When the
+// guard admits the job, the worker's error (or panic) is reported to the
+// guard, so failing jobs open the breaker.
+//
+//	reg, _ := core.NewRegistry(core.WithPolicies(policies...))
+//	client, _ := river.NewClient(riverpgxv5.New(pool), &river.Config{
+//		Queues:     map[string]river.QueueConfig{"payments": {MaxWorkers: 10}},
+//		Workers:    workers, // ChargeWorker works ChargeArgs, of kind "charge"
+//		Middleware: []rivertype.Middleware{rivermw.Middleware(reg)},
+//	})
+//	_ = client.Start(ctx)
+//
+// The package is named rivermw, not river, so that it reads apart from
+// River's own package in the same file. It is a module of its own (it
+// needs River); neither the root module nor the asynq integration in
+// package queue depends on River.
+package rivermw

@@ -1,0 +1,117 @@
+package rivermw_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	_ "modernc.org/sqlite"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/queue/rivermw"
+)
+
+// ChargeArgs is a River job that charges an order.
+type ChargeArgs struct {
+	Order int `json:"order"`
+}
+
+// Kind names the job, and its guard.
+func (ChargeArgs) Kind() string { return "charge" }
+
+// InsertOpts puts charges in the payments queue.
+func (ChargeArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue: "payments"} }
+
+// A River client on SQLite whose jobs run through guards named after their
+// kinds: while the payments provider's guard is open, a charge is snoozed,
+// not failed, and it runs once the guard admits calls again. With Postgres,
+// only the driver changes (riverpgxv5.New(pool)).
+func Example() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "rivermw")
+	if err != nil {
+		panic(err)
+	}
+	defer os.RemoveAll(dir)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "jobs.sqlite")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		panic(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1) // as River's SQLite driver asks
+	migrator, err := rivermigrate.New(riversqlite.New(db), nil)
+	if err != nil {
+		panic(err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		panic(err)
+	}
+
+	reg, err := core.NewRegistry() // add core.WithPolicies(...) for real thresholds
+	if err != nil {
+		panic(err)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[ChargeArgs]) error {
+		fmt.Println("charged order", job.Args.Order)
+		return nil // the provider's error, if any, counts against the guard
+	}))
+	client, err := river.NewClient(riversqlite.New(db), &river.Config{
+		Queues:  map[string]river.QueueConfig{"payments": {MaxWorkers: 5}},
+		Workers: workers,
+		Middleware: []rivertype.Middleware{
+			rivermw.Middleware(reg, rivermw.WithDelays(100*time.Millisecond, time.Minute)),
+		},
+		FetchCooldown:     50 * time.Millisecond, // SQLite has no LISTEN: poll often
+		FetchPollInterval: 50 * time.Millisecond,
+		Logger:            slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := client.Start(ctx); err != nil {
+		panic(err)
+	}
+	defer func() { _ = client.Stop(context.WithoutCancel(ctx)) }()
+	events, unsubscribe := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobSnoozed)
+	defer unsubscribe()
+	next := func() *river.Event {
+		select {
+		case e := <-events:
+			return e
+		case <-ctx.Done():
+			panic(ctx.Err())
+		}
+	}
+
+	if _, err := client.Insert(ctx, ChargeArgs{Order: 1}, nil); err != nil {
+		panic(err)
+	}
+	next() // completed
+
+	guard := reg.MustGuard("charge")
+	guard.ForceOpen(breaker.Manual{Actor: "ops", Reason: "provider outage"})
+	if _, err := client.Insert(ctx, ChargeArgs{Order: 2}, nil); err != nil {
+		panic(err)
+	}
+	e := next()
+	fmt.Printf("order 2 %s, attempts used: %d\n", e.Kind, e.Job.Attempt)
+
+	guard.Release(breaker.Manual{Actor: "ops"})
+	for next().Kind != river.EventKindJobCompleted {
+	}
+	// Output:
+	// charged order 1
+	// order 2 job_snoozed, attempts used: 0
+	// charged order 2
+}
