@@ -13,12 +13,19 @@
 // guard admits the job, the worker's error (or panic) is reported to the
 // guard, so failing jobs open the breaker.
 //
+// A Pauser goes further: it pauses a queue while its guard is open
+// (Client.QueuePause), so clients stop fetching jobs that would only be
+// snoozed, and resumes it (Client.QueueResume) when the breaker half-opens,
+// so that the queue's own jobs can probe the dependency.
+//
 //	reg, _ := core.NewRegistry(core.WithPolicies(policies...))
 //	client, _ := river.NewClient(riverpgxv5.New(pool), &river.Config{
 //		Queues:     map[string]river.QueueConfig{"payments": {MaxWorkers: 10}},
 //		Workers:    workers, // ChargeWorker works ChargeArgs, of kind "charge"
 //		Middleware: []rivertype.Middleware{rivermw.Middleware(reg)},
 //	})
+//	pauser, _ := rivermw.NewPauser(reg, client, map[string][]string{"charge": {"payments"}})
+//	go pauser.Run(ctx)
 //	_ = client.Start(ctx)
 //
 // The package is named rivermw, not river, so that it reads apart from

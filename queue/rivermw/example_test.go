@@ -115,3 +115,19 @@ func Example() {
 	// order 2 job_snoozed, attempts used: 0
 	// charged order 2
 }
+
+// A Pauser pauses the payments queue while the charge guard is open, so
+// that clients stop fetching charges, and resumes it when the guard admits
+// calls again (half-open included, so that charges can probe the provider).
+func ExampleNewPauser() {
+	ctx := context.Background()
+	var client *river.Client[*sql.Tx] // from river.NewClient, with rivermw.Middleware
+	reg, _ := core.NewRegistry()
+
+	pauser, err := rivermw.NewPauser(reg, client, map[string][]string{"charge": {"payments"}})
+	if err != nil {
+		panic(err)
+	}
+	defer pauser.Close()
+	go func() { _ = pauser.Run(ctx) }() // until ctx ends
+}
