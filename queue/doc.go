@@ -25,6 +25,13 @@
 //	go pauser.Run(ctx)
 //	_ = srv.Run(mux)
 //
+// For github.com/riverqueue/river (Postgres or SQLite), the module
+// github.com/breakerbox/breakerbox/queue/rivermw has the same two pieces: a
+// worker middleware that snoozes a rejected job until its guard's
+// retry-after (River does not count a snooze as an attempt), and a Pauser
+// built on River's QueuePause and QueueResume. It is a module of its own,
+// so that asynq users do not download River, nor River users asynq.
+//
 // The package is a module of its own (it needs asynq); the root module
 // stays free of the dependency.
 package queue
