@@ -43,7 +43,7 @@ const (
 	// transition without its strings, and what a guard's series costs
 	// besides its rollups and transitions (the series, its map entry).
 	rollupBytes     = 36
-	transitionBytes = 64
+	transitionBytes = 80 // unsafe.Sizeof(Transition{}), checked by a test
 	seriesBytes     = 256
 	// idleDrop is how long a guard must have been without calls (or
 	// rejections) for its history to be dropped to make room for a busy
@@ -480,13 +480,13 @@ func (h *history) applyTransition(guard string, t Transition) {
 		h.account(s, guard)
 	}
 	s.worst = max(s.worst, severity(t.To))
-	if s.dropped || h.bytes+transitionBytes+int64(len(t.Reason)+len(t.Actor)) > h.limit {
+	if s.dropped || h.bytes+transitionBytes+int64(len(t.Reason)+len(t.Actor)+len(t.TraceID)) > h.limit {
 		return
 	}
 	s.trans = appendRing(s.trans, t, guardTransitions)
 	s.transText = 0
 	for i := range s.trans {
-		s.transText += int64(len(s.trans[i].Reason) + len(s.trans[i].Actor))
+		s.transText += int64(len(s.trans[i].Reason) + len(s.trans[i].Actor) + len(s.trans[i].TraceID))
 	}
 	h.account(s, guard)
 }

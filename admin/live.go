@@ -61,6 +61,7 @@ func liveOf(s *core.GuardSnapshot, prev tally, elapsed time.Duration) GuardLive 
 		Name:                s.Name,
 		State:               b.State,
 		Manual:              b.Manual,
+		ManualBy:            manualBy(b),
 		OpenUntil:           openUntil(b),
 		FailureRate:         round2(b.FailureRate),
 		SlowCallRate:        round2(b.SlowCallRate),
@@ -88,6 +89,15 @@ func liveOf(s *core.GuardSnapshot, prev tally, elapsed time.Duration) GuardLive 
 	l.RejectedFull = rate(cur.rejFull, prev.rejFull)
 	l.RejectedLimited = rate(cur.rejLimited, prev.rejLimited)
 	return l
+}
+
+// manualBy names who set a breaker's manual state (the actor of the
+// transition into it), or "" for an automatic state.
+func manualBy(b *breaker.Snapshot) string {
+	if !b.Manual {
+		return ""
+	}
+	return b.LastTransition.Actor
 }
 
 // round2 rounds x to two decimals, which is all a dashboard shows and keeps

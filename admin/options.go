@@ -112,6 +112,7 @@ type config struct {
 	healthSummary bool
 	streams       StreamLimits
 	historyLimit  int64
+	traceLinks    traceLinks // WithTraceLinks, in tracelink.go
 }
 
 // Defaults.

@@ -184,6 +184,7 @@ func (s *Server) tick(now time.Time) {
 	closed, complete := s.hist.observe(now, snaps)
 	ge := sm.refreshInfos(s.reg, snaps)
 	lives := sm.measure(now, snaps)
+	s.traces.fill(lives)
 	if len(sm.subs) == 0 {
 		return
 	}
@@ -268,6 +269,7 @@ func (s *Server) hello(st *stream) {
 		Now:          s.now().UTC(),
 		PushInterval: core.Duration(s.cfg.push),
 		Rollup:       core.Duration(ShortRollup),
+		TraceURL:     s.cfg.traceLinks.url,
 		Guards:       make([]GuardInfo, len(snaps)),
 		Live:         make([]GuardLive, len(snaps)),
 	}
@@ -313,7 +315,7 @@ func (s *Server) flushPending() {
 		ev := StateEvent{Guard: e.guard, Transition: e.t, State: e.t.To}
 		if g, ok := s.reg.Lookup(e.guard); ok {
 			b := g.Breaker().Snapshot()
-			ev.State, ev.Manual, ev.OpenUntil = b.State, b.Manual, openUntil(&b)
+			ev.State, ev.Manual, ev.ManualBy, ev.OpenUntil = b.State, b.Manual, manualBy(&b), openUntil(&b)
 		}
 		sm.broadcast("state", ev)
 	}
@@ -338,8 +340,9 @@ func (sm *sampler) queue(e pendingEvent) {
 }
 
 // onStateChange is the server's registry hook.
-func (s *Server) onStateChange(_ context.Context, e core.StateChange) {
+func (s *Server) onStateChange(ctx context.Context, e core.StateChange) {
 	t := transitionOf(e.Transition)
+	t.TraceID = traceOf(s.cfg.traceLinks.id, ctx)
 	s.mem.addTransition(recentTransition{Guard: e.Guard, Transition: t})
 	s.hist.noteTransition(e.Guard, t)
 	s.health.noteStateChange(e.Guard)

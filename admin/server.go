@@ -40,6 +40,7 @@ type Server struct {
 	hist        *history
 	sampler     *sampler
 	removeHooks func()
+	traces      *rejectTraces // nil without WithTraceLinks
 
 	guard http.Handler // GET /v1/guards/{name}, routed by ServeHTTP
 }
@@ -79,7 +80,7 @@ func New(reg *core.Registry, opts ...Option) (*Server, error) {
 		s.seq = max(s.seq, last)
 	}
 	s.routes()
-	s.removeHooks = reg.AddHooks(core.Hooks{OnStateChange: s.onStateChange})
+	s.removeHooks = reg.AddHooks(s.hooks())
 	return s, nil
 }
 

@@ -63,8 +63,11 @@ type RateLimitInfo struct {
 type GuardLive struct {
 	Name  string        `json:"name"`
 	State breaker.State `json:"state"`
-	// Manual is set when an operator put the guard in its state.
-	Manual bool `json:"manual,omitempty"`
+	// Manual is set when an operator (or the guard's policy) put the
+	// guard in its state; ManualBy names who: "policy" for a mode the
+	// policy sets, else the operator's token name.
+	Manual   bool   `json:"manual,omitempty"`
+	ManualBy string `json:"manualBy,omitempty"`
 	// Since is when the current state began; only HelloEvent gives it
 	// (after that, StateEvent's transitions tell it).
 	Since time.Time `json:"since,omitzero"`
@@ -97,6 +100,9 @@ type GuardLive struct {
 	// admit at once now (negative while waiters are in debt). Absent
 	// without a rate limit.
 	Available *float64 `json:"available,omitempty"`
+	// RejectedTrace is the trace id of a call the guard rejected since the
+	// previous rates event (admin.WithTraceLinks); at most one per interval.
+	RejectedTrace string `json:"rejectedTrace,omitempty"`
 }
 
 // HelloEvent opens the event stream: the server's settings and every
@@ -107,6 +113,9 @@ type HelloEvent struct {
 	Now          time.Time     `json:"now"`
 	PushInterval core.Duration `json:"pushInterval"`
 	Rollup       core.Duration `json:"rollup"`
+	// TraceURL is admin.WithTraceLinks's URL template, "{traceId}" standing
+	// for a trace id; absent without one.
+	TraceURL string `json:"traceUrl,omitempty"`
 	// Guards and Live list every guard, sorted by name.
 	Guards []GuardInfo `json:"guards"`
 	Live   []GuardLive `json:"live"`
@@ -126,6 +135,7 @@ type StateEvent struct {
 	// was sent (a later transition may have followed this one).
 	State     breaker.State `json:"state"`
 	Manual    bool          `json:"manual,omitempty"`
+	ManualBy  string        `json:"manualBy,omitempty"`
 	OpenUntil *time.Time    `json:"openUntil,omitempty"`
 }
 

@@ -170,6 +170,9 @@ type Transition struct {
 	// Actor is who made a manual change; empty for automatic ones.
 	Actor string    `json:"actor,omitempty"`
 	At    time.Time `json:"at"`
+	// TraceID is the trace of the call that caused the change (see
+	// WithTraceLinks); empty without one.
+	TraceID string `json:"traceId,omitempty"`
 }
 
 // Override is a manual state an operator (or a policy's mode) put a guard
