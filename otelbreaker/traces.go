@@ -317,3 +317,19 @@ func (rs *retrySpans) endAll() {
 // quote returns s in double quotes, without escaping (guard names are
 // plain text).
 func quote(s string) string { return `"` + s + `"` }
+
+// TraceID returns the trace id of the span context in ctx, as 32 lowercase
+// hex digits, or "" when ctx holds no valid span context or its trace is
+// not sampled (an unsampled trace is not exported, so no APM could show
+// it). It is the trace-id reader admin.WithTraceLinks takes, for links
+// from the dashboard to the traces of the calls that tripped or were
+// rejected by a guard:
+//
+//	admin.New(reg, admin.WithTraceLinks("http://localhost:16686/trace/{traceId}", otelbreaker.TraceID))
+func TraceID(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() || !sc.IsSampled() {
+		return ""
+	}
+	return sc.TraceID().String()
+}
