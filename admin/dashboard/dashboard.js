@@ -40,6 +40,9 @@
   let hist = { start: 0, count: 360, loaded: false };
   let pendingRollups = [];
   let who = null; // Identity from v1/whoami
+  // The APM's trace URL template from the hello ("{traceId}" stands for
+  // the id); empty: trace ids are shown without links.
+  let traceUrl = '';
   let orderDirty = true;
   // While the pointer is over the tiles, live data does not move them
   // (a tile must not jump away from the mouse); the user's own changes of
@@ -103,6 +106,20 @@
     return today ? d.toLocaleTimeString() : d.toLocaleString();
   };
   const stateWord = (s) => s.replace('-', ' ');
+  // Who holds a guard in a manual state: its policy's mode, or an operator.
+  const manualWord = (l) => (l.manualBy === 'policy' ? 'policy' : 'manual');
+  // traceLink is a link to the trace id in the APM (WithTraceLinks), or
+  // the id as text when the server gave no URL template. bare leaves out
+  // the word "trace" (in a column headed Trace).
+  function traceLink(id, bare) {
+    if (!traceUrl) { const c = el('code', 'trace-id', id); c.title = 'Trace id (the server has no APM link template)'; return c; }
+    const a = el('a', 'trace-link', (bare ? '' : 'trace ') + id.slice(0, 8) + '…');
+    a.href = traceUrl.split('{traceId}').join(encodeURIComponent(id));
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer';
+    a.title = 'Open trace ' + id + ' in the APM';
+    return a;
+  }
 
   // ---- guard records ----
   function record(name) {
@@ -249,6 +266,7 @@
     clockOffset = Date.parse(h.now) - Date.now();
     pushInterval = parseGoDuration(h.pushInterval) || 2000;
     rollupMs = parseGoDuration(h.rollup) || 10000;
+    traceUrl = /^https?:\/\//.test(h.traceUrl || '') ? h.traceUrl : '';
     setConn('live', 'Live');
     const seen = new Set();
     for (const info of h.guards) { const g = record(info.name); g.info = info; g.dirty = true; seen.add(info.name); }
@@ -270,6 +288,7 @@
     const prev = g.live.state;
     if (l.since) g.since = l.since;
     g.live = l;
+    if (l.rejectedTrace) g.rejectTrace = { id: l.rejectedTrace, at: serverNow() };
     if (rejectedRate(l) > 0 || (l.queued || 0) > 0 || overThreshold(g) === 2) g.hotUntil = Date.now() + HOT_MS;
     if (prev !== l.state) orderDirty = true;
     g.dirty = true;
@@ -305,10 +324,11 @@
     if (!g) return;
     g.stateAt = stats.lastStateAt;
     const prev = g.live.state;
-    g.live = Object.assign({}, g.live, { state: ev.state, manual: !!ev.manual, openUntil: ev.openUntil || undefined });
+    g.live = Object.assign({}, g.live, { state: ev.state, manual: !!ev.manual, manualBy: ev.manualBy || '', openUntil: ev.openUntil || undefined });
     g.since = ev.transition.at;
     g.lastReason = ev.transition.reason || '';
     g.lastActor = ev.transition.actor || '';
+    g.lastTrace = ev.transition.traceId || '';
     g.dirty = true;
     if (prev !== ev.state) orderDirty = true;
     // The tile changes at once; the order and the counts follow at the
@@ -619,14 +639,14 @@
   function countdownText(l) {
     if (l.state === 'open' && l.openUntil) {
       const left = Date.parse(l.openUntil) - serverNow();
-      return (l.manual ? 'manual · ' : '') + (left > 0 ? 'probes in ' + fmtDur(left) : 'probing soon');
+      return (l.manual ? manualWord(l) + ' · ' : '') + (left > 0 ? 'probes in ' + fmtDur(left) : 'probing soon');
     }
-    if (l.state === 'forced-open') return 'manual · until released';
+    if (l.state === 'forced-open') return l.manualBy === 'policy' ? 'policy mode' : 'manual · until released';
     return '';
   }
   function updateCountdown(g) {
     const r = g.refs;
-    const text = countdownText(g.live) || ((g.live.manual ? 'manual · ' : '') + (g.since ? 'for ' + fmtAge(serverNow() - Date.parse(g.since)) : ''));
+    const text = countdownText(g.live) || ((g.live.manual ? manualWord(g.live) + ' · ' : '') + (g.since ? 'for ' + fmtAge(serverNow() - Date.parse(g.since)) : ''));
     setText(r.countdown, text);
   }
 
@@ -865,7 +885,7 @@
     $('detail-title').textContent = g.name;
     const badge = $('detail-state');
     badge.dataset.state = l.state;
-    setText(badge, stateWord(l.state) + (l.manual ? ' (manual)' : ''));
+    setText(badge, stateWord(l.state) + (l.manual ? ' (' + manualWord(l) + ')' : ''));
     setText($('detail-countdown'), countdownText(l));
     const sub = ['policy ' + (info.policy || '?')];
     if (info.tags.length) sub.push('tags ' + info.tags.join(', '));
@@ -876,6 +896,7 @@
     const why = g.lastReason || (last ? last.reason : '');
     const actor = g.lastActor || (last ? last.actor : '');
     setText($('detail-reason'), since + (why ? ': ' + why : '') + (actor ? ' — by ' + actor : ''));
+    renderTraces(g, last);
     const rows = [
       ['Calls', fmtRate(l.calls) + '/s'],
       ['Failures', fmtRate(l.failed) + '/s'],
@@ -893,6 +914,28 @@
     }
     rows.forEach(([k, v], i) => { const d = dl.children[i]; setText(d.firstChild, k); setText(d.lastChild, v); });
     renderControls(l);
+  }
+
+  // renderTraces shows the traces of the call behind the last state change
+  // and of a recently rejected call, when the server sends trace ids.
+  function renderTraces(g, last) {
+    const box = $('detail-traces');
+    const change = g.stateAt ? g.lastTrace : (last && last.traceId) || '';
+    const rej = g.rejectTrace;
+    const key = change + '|' + (rej ? rej.id : '') + '|' + traceUrl;
+    if (box.dataset.key === key) {
+      if (rej && box.lastChild && box.lastChild.className === 'ago') setText(box.lastChild, ' (' + fmtAge(serverNow() - rej.at) + ' ago)');
+      return;
+    }
+    box.dataset.key = key;
+    const parts = [];
+    if (change) parts.push(document.createTextNode('Call that caused the last change: '), traceLink(change));
+    if (rej) {
+      if (parts.length) parts.push(document.createTextNode(' · '));
+      parts.push(document.createTextNode('a rejected call: '), traceLink(rej.id), el('span', 'ago', ' (' + fmtAge(serverNow() - rej.at) + ' ago)'));
+    }
+    box.replaceChildren(...parts);
+    box.hidden = !parts.length;
   }
 
   // The controls exist only for a write token: without one they are not
@@ -916,7 +959,8 @@
     }
     const rel = box.querySelector('button[data-op=release]');
     rel.disabled = !l.manual;
-    rel.title = l.manual ? '' : 'Nothing to release: the breaker is automatic';
+    rel.title = !l.manual ? 'Nothing to release: the breaker is automatic'
+      : l.manualBy === 'policy' ? 'The guard\'s policy sets this mode; releasing it returns the breaker to automatic operation until the guard is created again' : '';
   }
 
   function renderDetailTables() {
@@ -924,10 +968,12 @@
     const tb = $('detail-transitions');
     const trs = detailData.transitions.map((t) => {
       const tr = el('tr');
-      tr.append(el('td', '', fmtTime(t.at)), el('td', '', stateWord(t.from) + ' → ' + stateWord(t.to)), el('td', '', t.reason || ''), el('td', '', t.actor || 'automatic'));
+      const trace = el('td');
+      if (t.traceId) trace.append(traceLink(t.traceId, true));
+      tr.append(el('td', '', fmtTime(t.at)), el('td', '', stateWord(t.from) + ' → ' + stateWord(t.to)), el('td', '', t.reason || ''), el('td', '', t.actor || 'automatic'), trace);
       return tr;
     });
-    if (!trs.length) { const tr = el('tr'); const td = el('td', '', 'None recorded since the server started.'); td.colSpan = 4; tr.append(td); trs.push(tr); }
+    if (!trs.length) { const tr = el('tr'); const td = el('td', '', 'None recorded since the server started.'); td.colSpan = 5; tr.append(td); trs.push(tr); }
     tb.replaceChildren(...trs);
     const ob = $('detail-ops');
     const ors = detailData.operations.map((r) => {
