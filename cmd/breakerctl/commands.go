@@ -227,15 +227,15 @@ func (a *app) statusCommand() *cobra.Command {
 			if !watch {
 				return render(cmd.Context(), a.stdout)
 			}
-			return a.watch(cmd.Context(), interval, asJSON, render)
+			return a.watch(cmd.Context(), c, interval, asJSON, render)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&tag, "tag", "", "only guards carrying this tag")
 	f.StringVar(&state, "state", "", "only guards in this state (closed, open, half-open, forced-open, disabled, metrics-only)")
 	f.BoolVar(&asJSON, "json", false, "print the API's JSON")
-	f.BoolVarP(&watch, "watch", "w", false, "refresh until interrupted")
-	f.DurationVar(&interval, "interval", interval, "refresh interval of --watch")
+	f.BoolVarP(&watch, "watch", "w", false, "refresh on every change (read from the server's event stream) and every --interval, until interrupted")
+	f.DurationVar(&interval, "interval", interval, "refresh interval of --watch (the only refresh when the server refuses the event stream)")
 	_ = cmd.RegisterFlagCompletionFunc("tag", a.completeTags)
 	_ = cmd.RegisterFlagCompletionFunc("state", fixedCompletion("closed", "open", "half-open", "forced-open", "disabled", "metrics-only"))
 	return cmd
@@ -258,44 +258,6 @@ func writeCompactOrIndented(w io.Writer, raw []byte, compact bool) error {
 	buf.WriteByte('\n')
 	_, err = w.Write(buf.Bytes())
 	return err
-}
-
-// watch renders every interval until ctx ends (an interrupt), which is a
-// normal exit. On a terminal the screen is redrawn; elsewhere each refresh
-// is appended. A failed refresh after the first is reported and retried.
-func (a *app) watch(ctx context.Context, interval time.Duration, asJSON bool, render func(context.Context, io.Writer) error) error {
-	term := isTerminal(a.stdout) && !asJSON
-	for first := true; ; first = false {
-		var buf bytes.Buffer
-		if term {
-			buf.WriteString("\x1b[H\x1b[2J")
-		}
-		if !asJSON {
-			fmt.Fprintf(&buf, "Every %v: breakerctl status    %s\n\n", interval, time.Now().Format("15:04:05"))
-		}
-		err := render(ctx, &buf)
-		if ctx.Err() != nil {
-			return nil
-		}
-		if err != nil {
-			if first {
-				return err
-			}
-			fmt.Fprintf(a.stderr, "breakerctl: %v\n", err)
-		} else {
-			if !term && !asJSON {
-				buf.WriteByte('\n')
-			}
-			if _, err := a.stdout.Write(buf.Bytes()); err != nil {
-				return nil // the reader went away
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(interval):
-		}
-	}
 }
 
 // selector holds the --tag and --all flags of the write commands.

@@ -134,6 +134,24 @@ func humanDuration(d time.Duration) string {
 
 func stateCell(s breaker.State) cell { return cell{text: s.String(), color: stateColor(s)} }
 
+// policyActor is the actor of the state a guard's policy sets with its
+// breaker mode (core's newGuard).
+const policyActor = "policy"
+
+// guardStateCell is a guard's state, marked "(policy)" when its policy's
+// breaker mode set it and "(manual)" when an operator did.
+func guardStateCell(g *wire.GuardStatus) cell {
+	c := stateCell(g.State)
+	if o := g.Override; o != nil {
+		if o.Actor == policyActor {
+			c.text += " (policy)"
+		} else {
+			c.text += " (manual)"
+		}
+	}
+	return c
+}
+
 func (a *app) statusTable(list *wire.GuardList, color bool) *table {
 	t := &table{color: color, head: []string{"GUARD", "STATE", "FOR", "FAILURES", "CALLS", "REJECTED", "REOPENS IN", "TAGS"}}
 	now := list.TakenAt
@@ -158,7 +176,7 @@ func (a *app) statusTable(list *wire.GuardList, color bool) *table {
 		if g.Counters.Rejected > 0 {
 			rej.color = yellow
 		}
-		t.add(plain(name), stateCell(g.State), plain(ago(g.Since, now)), plain(fail), plain(fmt.Sprint(g.Counters.Admitted)), rej, plain(until), cell{text: tags, color: dim})
+		t.add(plain(name), guardStateCell(&g), plain(ago(g.Since, now)), plain(fail), plain(fmt.Sprint(g.Counters.Admitted)), rej, plain(until), cell{text: tags, color: dim})
 	}
 	return t
 }
@@ -177,7 +195,9 @@ func (a *app) writeGuard(w io.Writer, g *wire.GuardStatus, now time.Time, color 
 	if g.OpenUntil != nil {
 		kv("reopens", "at "+g.OpenUntil.Format(time.RFC3339)+" (in "+humanDuration(g.OpenUntil.Sub(now))+")")
 	}
-	if o := g.Override; o != nil {
+	if o := g.Override; o != nil && o.Actor == policyActor {
+		kv("mode", fmt.Sprintf("%s, set by the guard's policy (%s)", o.State, o.Reason))
+	} else if o != nil {
 		kv("override", fmt.Sprintf("%s by %s at %s: %q", o.State, o.Actor, o.At.Format(time.RFC3339), o.Reason))
 	}
 	crit := ""
