@@ -224,7 +224,16 @@
 // when a 10-second rollup is complete, and "audit" (an AuditRecord) after
 // every operation. A client that falls too far behind is disconnected;
 // since every connection starts with a full hello, reconnecting is all a
-// client has to do, and the dashboard does it by itself.
+// client has to do, and the dashboard does it by itself. A guard's live
+// figures and state events say who set a manual state (manualBy: "policy"
+// for the mode a guard's policy sets, else the operator's token name).
+//
+// With WithTraceLinks, a transition caused by a call carries that call's
+// trace id (in state events and the history), the rates event carries the
+// trace id of a call each guard rejected since the last one, and the hello
+// carries the APM's URL template, from which the dashboard links to the
+// traces (templates for Jaeger, Grafana Tempo, Datadog and Honeycomb in
+// docs/apm.md; otelbreaker.TraceID reads OpenTelemetry trace ids).
 //
 // Streams are limited (WithStreamLimits): at most 100 open at once (503
 // beyond) and 10 per token, readers without a token counting as one

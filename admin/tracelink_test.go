@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -274,5 +275,30 @@ func TestPolicyModeShowsPolicyNotManual(t *testing.T) {
 		if want := map[string]string{"legacy": "policy", "payments": "alice"}[l.Name]; l.ManualBy != want {
 			t.Errorf("rates: %s manualBy %q, want %q", l.Name, l.ManualBy, want)
 		}
+	}
+}
+
+// The URL templates docs/apm.md gives for each APM are accepted.
+func TestDocumentedTraceURLTemplatesAreAccepted(t *testing.T) {
+	data, err := os.ReadFile("../docs/apm.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := testRegistry(t)
+	n := 0
+	for _, field := range strings.Split(string(data), "`") {
+		if !strings.HasPrefix(field, "http") || !strings.Contains(field, TraceIDPlaceholder) {
+			continue
+		}
+		n++
+		s, err := New(reg, WithTraceLinks(field, ctxTrace))
+		if err != nil {
+			t.Errorf("docs/apm.md's template %q: %v", field, err)
+			continue
+		}
+		s.Close()
+	}
+	if n < 4 {
+		t.Errorf("found %d templates in docs/apm.md, want at least 4 (Jaeger, Grafana, Datadog, Honeycomb)", n)
 	}
 }

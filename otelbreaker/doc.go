@@ -142,37 +142,33 @@
 // # Sending to an APM over OTLP
 //
 // The OTLP exporters of the Go SDK (otlptracehttp, otlpmetrichttp,
-// otlploghttp and their gRPC twins) read the standard environment variables,
-// so pointing the telemetry at a vendor needs no code:
-//
-// Datadog, through the Datadog Agent's OTLP ingest (enabled in the Agent
-// with DD_OTLP_CONFIG_RECEIVER_PROTOCOLS_HTTP_ENDPOINT=0.0.0.0:4318, or the
-// GRPC variant on 4317; logs also need DD_LOGS_ENABLED=true and
-// DD_OTLP_CONFIG_LOGS_ENABLED=true):
-//
-//	OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318
-//	OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
-//	OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta
-//	OTEL_SERVICE_NAME=checkout
-//
-// New Relic (native OTLP; EU accounts use https://otlp.eu01.nr-data.net):
-//
-//	OTEL_EXPORTER_OTLP_ENDPOINT=https://otlp.nr-data.net
-//	OTEL_EXPORTER_OTLP_HEADERS=api-key=<ingest license key>
-//	OTEL_EXPORTER_OTLP_COMPRESSION=gzip
-//	OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=delta
-//	OTEL_SERVICE_NAME=checkout
-//
-// Honeycomb (EU: https://api.eu1.honeycomb.io; metrics go to the dataset
-// named in x-honeycomb-dataset, traces to one named after the service):
+// otlploghttp and their gRPC twins) read the standard environment variables
+// (OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS and the like), so
+// pointing the telemetry at a vendor needs no code. docs/apm.md in the
+// repository gives the cost of each way to see the traces (a hosted APM, a
+// local Jaeger, or no APM at all) and the settings for New Relic, Honeycomb,
+// Grafana Cloud (Tempo), Datadog (through its Agent, or agentless) and
+// Jaeger, each with its source; the test module otelbreaker/otlpcheck runs
+// every block of settings on that page as written and checks on a local
+// OTLP receiver that the documented path, headers and breakerbox attributes
+// arrive. For example, Honeycomb:
 //
 //	OTEL_EXPORTER_OTLP_ENDPOINT=https://api.honeycomb.io
 //	OTEL_EXPORTER_OTLP_HEADERS=x-honeycomb-team=<API key>
-//	OTEL_EXPORTER_OTLP_METRICS_HEADERS=x-honeycomb-team=<API key>,x-honeycomb-dataset=breakerbox-metrics
 //	OTEL_SERVICE_NAME=checkout
 //
-// Jaeger (and any OTLP collector) listens on http://localhost:4318 by
-// default; examples/apm in this repository sends a demo's traces there.
+// examples/apm in this repository sends a demo's traces wherever these
+// variables point (a local Jaeger on http://localhost:4318 without them).
+//
+// # Links from the admin dashboard
+//
+// [TraceID] reads a call's trace id for admin.WithTraceLinks, with which the
+// admin API's event stream and history carry the trace ids of the calls
+// behind state changes and rejections, and the dashboard links them to the
+// trace in the APM (URL templates for Jaeger, Grafana Tempo, Datadog and
+// Honeycomb in docs/apm.md):
+//
+//	srv, err := admin.New(reg, admin.WithTraceLinks("http://localhost:16686/trace/{traceId}", otelbreaker.TraceID))
 //
 // # Cost
 //
