@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
 )
 
 // Issue 18: the dashboard could not link a state change or a rejection to
@@ -300,5 +301,56 @@ func TestDocumentedTraceURLTemplatesAreAccepted(t *testing.T) {
 	}
 	if n < 4 {
 		t.Errorf("found %d templates in docs/apm.md, want at least 4 (Jaeger, Grafana, Datadog, Honeycomb)", n)
+	}
+}
+
+// rejectingGuard returns a server over a registry whose guard "payments"
+// is forced open; with links, the server has trace links, and an event
+// stream counts as open (the hook reads traces only then).
+func rejectingGuard(t testing.TB, links bool) (*Server, *core.Guard) {
+	reg, err := core.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := reg.MustGuard("payments")
+	g.ForceOpen(breaker.Manual{Actor: "ops", Reason: "drill"})
+	var opts []Option
+	if links {
+		opts = append(opts, WithTraceLinks("", ctxTrace))
+	}
+	s, err := New(reg, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	s.sampler.nsubs.Store(1)
+	return s, g
+}
+
+// With trace links on, a rejection reads at most one trace id per guard
+// per push interval; the others cost a lookup and allocate nothing.
+func TestTraceLinksRejectionPathAllocatesNothing(t *testing.T) {
+	_, g := rejectingGuard(t, true)
+	ctx := withTrace("4bf92f3577b34da6a3ce929d0e0e4736")
+	if _, err := g.Allow(ctx); err == nil { // takes the interval's slot
+		t.Fatal("the forced-open breaker admitted a call")
+	}
+	if n := testing.AllocsPerRun(1000, func() { g.Allow(ctx) }); n != 0 {
+		t.Errorf("a rejection with trace links allocates %v times, want 0", n)
+	}
+}
+
+// A rejection without and with trace links (a stream open, the interval's
+// trace id already read).
+func BenchmarkRejectionWithTraceLinks(b *testing.B) {
+	for _, links := range []bool{false, true} {
+		b.Run(map[bool]string{false: "off", true: "on"}[links], func(b *testing.B) {
+			_, g := rejectingGuard(b, links)
+			ctx := withTrace("4bf92f3577b34da6a3ce929d0e0e4736")
+			b.ReportAllocs()
+			for b.Loop() {
+				g.Allow(ctx)
+			}
+		})
 	}
 }
