@@ -261,6 +261,10 @@ func (sm *sampler) measure(now time.Time, snaps []core.GuardSnapshot) []GuardLiv
 // hello adds a stream, sending it a HelloEvent first.
 func (s *Server) hello(st *stream) {
 	sm := s.sampler
+	// Count the stream before the snapshot, so that a state change made
+	// after the snapshot is queued (queue drops events while no stream is
+	// counted) and reaches this stream after its hello.
+	sm.nsubs.Add(1)
 	snaps := s.reg.Snapshot()
 	if ge := sm.refreshInfos(s.reg, snaps); len(sm.subs) > 0 && (len(ge.Added) > 0 || len(ge.Removed) > 0) {
 		sm.broadcast("guards", ge)
