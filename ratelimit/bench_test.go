@@ -1,7 +1,10 @@
 package ratelimit
 
 import (
+	"runtime"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -138,4 +141,90 @@ func BenchmarkKeyedNewKeys(b *testing.B) {
 		k.Allow(keys[i&(1<<16-1)])
 		i++
 	}
+}
+
+// BenchmarkAllowSaturated measures how much of its limit a limiter admits
+// while every core is busy calling it, the moment at which a rate limit
+// matters most: the benchmark's goroutine and GOMAXPROCS-1 others call Allow
+// in a busy loop, so the coarse clock's goroutine must wait for the
+// scheduler to preempt one of them. The limit is saturatedRate calls a
+// second with each burst of saturatedBursts (for the sliding window, Limit
+// calls per window of Limit/saturatedRate). It reports admitted/limit: the
+// calls admitted per second, after a warm-up that takes the initial burst,
+// divided by the limit. ns/op is the time of one Allow (mostly rejections).
+func BenchmarkAllowSaturated(b *testing.B) {
+	for _, kind := range []string{"token_bucket", "gcra", "sliding_window", "keyed"} {
+		for _, burst := range saturatedBursts {
+			for _, precise := range []bool{false, true} {
+				name := kind + "/burst=" + strconv.Itoa(burst)
+				if precise {
+					name += "/precise"
+				}
+				b.Run(name, func(b *testing.B) {
+					benchSaturated(b, saturatedAllow(b, kind, burst, precise), saturatedRate)
+				})
+			}
+		}
+	}
+}
+
+const saturatedRate = 100_000 // calls per second
+
+var saturatedBursts = []int{1, 10, 100, 10_000}
+
+// saturatedAllow returns the Allow of a limiter of saturatedRate with burst.
+func saturatedAllow(b *testing.B, kind string, burst int, precise bool) func() bool {
+	cfg := Config{Limit: saturatedRate, Burst: burst, Precise: precise}
+	switch kind {
+	case "gcra":
+		cfg.Algorithm = AlgorithmGCRA
+	case "sliding_window":
+		cfg = Config{Algorithm: AlgorithmSlidingWindow, Limit: float64(burst),
+			Per: time.Duration(burst) * time.Second / saturatedRate, Precise: precise}
+	case "keyed":
+		k, err := NewKeyed(KeyedConfig{Config: cfg})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return func() bool { return k.Allow("tenant-42") }
+	}
+	return mustNew(b, cfg).Allow
+}
+
+// benchSaturated calls allow in a busy loop on every P and reports the calls
+// admitted per second over limit. It stops after the benchmark time.
+func benchSaturated(b *testing.B, allow func() bool, limit float64) {
+	var (
+		stop     atomic.Bool
+		admitted atomic.Int64
+		wg       sync.WaitGroup
+	)
+	for range runtime.GOMAXPROCS(0) - 1 {
+		wg.Go(func() {
+			for !stop.Load() {
+				if allow() {
+					admitted.Add(1)
+				}
+			}
+		})
+	}
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
+	}()
+	// Warm up: take the initial burst, and let the clock's goroutine fall
+	// behind as it does under load.
+	for start := time.Now(); time.Since(start) < 50*time.Millisecond; {
+		if allow() {
+			admitted.Add(1)
+		}
+	}
+	a0, t0 := admitted.Load(), time.Now()
+	for b.Loop() {
+		if allow() {
+			admitted.Add(1)
+		}
+	}
+	a1, t1 := admitted.Load(), time.Now()
+	b.ReportMetric(float64(a1-a0)/t1.Sub(t0).Seconds()/limit, "admitted/limit")
 }

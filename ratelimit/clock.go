@@ -58,6 +58,17 @@ type coarseClock struct {
 
 var clock coarseClock
 
+// coarseClockFor returns the coarse clock that a limiter built now reads, or
+// nil if it must read the precise clock on every call: inside a
+// testing/synctest bubble, where the shared clock never runs. Tests replace
+// it to give limiters a clock whose goroutine is never scheduled.
+var coarseClockFor = func() *coarseClock {
+	if preciseNow() < 0 {
+		return nil
+	}
+	return &clock
+}
+
 // coarseNow returns the coarse time: at most one ClockResolution behind the
 // precise clock while the goroutine keeps up.
 func coarseNow() int64 {

@@ -152,6 +152,7 @@ type rate struct {
 	kind    kind
 	reserve bool // Wait reserves (token bucket) rather than polls
 	precise bool
+	clk     *coarseClock // the clock now reads; nil when precise
 
 	// meterKind
 	interval int64 // ns per call
@@ -191,7 +192,11 @@ func (c Config) rate() (*rate, error) {
 	if c.Per == 0 {
 		c.Per = time.Second
 	}
-	r := &rate{precise: c.Precise || preciseNow() < 0}
+	r := &rate{}
+	if !c.Precise {
+		r.clk = coarseClockFor()
+	}
+	r.precise = r.clk == nil
 	if c.Algorithm == AlgorithmSlidingWindow {
 		limit := max(1, math.Floor(c.Limit))
 		if limit > maxWindowLimit {
@@ -239,11 +244,12 @@ func (r *rate) maxCalls() int64 {
 	return r.limit
 }
 
-// now reads the limiter's clock: coarseNow, or preciseNow if r.precise. The
-// common case (the coarse clock, read since its last tick) is one load, inlined.
+// now reads the limiter's clock: its coarse clock, or preciseNow if
+// r.precise. The common case (the coarse clock, read since its last tick) is
+// one load, inlined.
 func (r *rate) now() int64 {
-	if !r.precise {
-		if w := clock.word.Load(); w&1 != 0 {
+	if c := r.clk; c != nil {
+		if w := c.word.Load(); w&1 != 0 {
 			return w >> 1
 		}
 	}
@@ -251,10 +257,10 @@ func (r *rate) now() int64 {
 }
 
 func (r *rate) slowNow() int64 {
-	if r.precise {
+	if r.clk == nil {
 		return preciseNow()
 	}
-	return clock.slow()
+	return r.clk.slow()
 }
 
 // New builds the limiter that cfg describes: a *TokenBucket, *GCRA or
