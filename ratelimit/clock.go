@@ -117,15 +117,39 @@ func (c *coarseClock) run() {
 	}
 }
 
-// tick publishes the reading v and reports whether the clock keeps running.
-// After clockIdleTicks ticks without a reader it stores 0 (stopped).
+// tick publishes the reading v, unless a reader has published a later one
+// (see catchUp), and reports whether the clock keeps running. After
+// clockIdleTicks ticks without a reader it stores 0 (stopped).
 func (c *coarseClock) tick(v int64, idle *int) bool {
-	if c.word.Load()&1 != 0 {
+	w := c.word.Load()
+	if w&1 != 0 {
 		*idle = 0
 	} else if *idle++; *idle >= clockIdleTicks {
-		c.word.Store(0)
-		return false
+		if c.word.CompareAndSwap(w, 0) {
+			return false
+		}
+		*idle = 0 // a reader came meanwhile
+		w = c.word.Load()
 	}
-	c.word.Store(max(v, 1) << 1)
+	for !c.word.CompareAndSwap(w, max(v, w>>1, 1)<<1) {
+		w = c.word.Load()
+	}
 	return true
+}
+
+// catchUp publishes t, a reading of the precise clock, if the clock has
+// fallen a resolution or more behind it: its goroutine has not been
+// scheduled on time. Readers that had to read the precise clock call it, so
+// that the coarse clock keeps up while they are busy. A stopped clock stays
+// stopped: its next reader starts it.
+func (c *coarseClock) catchUp(t int64) {
+	for {
+		w := c.word.Load()
+		if w == 0 || t-w>>1 < int64(ClockResolution) {
+			return
+		}
+		if c.word.CompareAndSwap(w, t<<1|1) {
+			return
+		}
+	}
 }

@@ -263,6 +263,17 @@ func (r *rate) slowNow() int64 {
 	return r.clk.slow()
 }
 
+// fresh reads the precise clock, and brings the limiter's coarse clock up to
+// it if that has fallen behind. Coarse-clock limiters read it before they
+// refuse a call (see engine.allow).
+func (r *rate) fresh() int64 {
+	t := preciseNow()
+	if r.clk != nil {
+		r.clk.catchUp(t)
+	}
+	return t
+}
+
 // New builds the limiter that cfg describes: a *TokenBucket, *GCRA or
 // *SlidingWindow.
 func New(cfg Config) (Limiter, error) {

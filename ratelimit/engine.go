@@ -94,8 +94,15 @@ func (c *cell) isFrozen(s int64) bool {
 	return s == frozen
 }
 
-// allow takes n calls at now if they fit.
-func (e *engine) allow(now, n int64) bool {
+// allow takes n calls at now if they fit. If coarse, now is a reading of
+// the coarse clock, which may lag the precise clock by any amount when its
+// goroutine is not scheduled: a call that does not fit at now is decided
+// again at a fresh reading before it is refused, and a full bucket or a gap
+// of windows is started from a fresh reading too. So the calls the limiter
+// refuses are exactly those an exact limiter refuses, whatever the lag, and
+// only admissions are decided at the coarse time (as if they had come that
+// much earlier; see the package documentation for what that costs).
+func (e *engine) allow(now, n int64, coarse bool) bool {
 	if n <= 0 {
 		e.cur.Load().allowed.Add(1)
 		return true
@@ -111,8 +118,13 @@ func (e *engine) allow(now, n int64) bool {
 					} else {
 						c.allowed.Add(1)
 					}
+					return true
 				}
-				return ok
+				if !coarse {
+					return false
+				}
+				now, coarse = r.fresh(), false
+				continue
 			}
 		}
 		s := c.state.Load()
@@ -125,17 +137,35 @@ func (e *engine) allow(now, n int64) bool {
 			if n > r.burst {
 				return false
 			}
+			if coarse && s < now { // a full bucket: start from a fresh reading
+				now, coarse = r.fresh(), false
+			}
 			next = max(s, now) + n*r.interval
 			if next-now > r.capacity {
-				return false
+				if !coarse {
+					return false
+				}
+				now, coarse = r.fresh(), false
+				continue
 			}
 		} else {
 			if n > r.limit {
 				return false
 			}
 			at, prev, cur, el := r.roll(s, now)
+			if coarse && s != 0 && prev == 0 && cur == 0 {
+				// A gap of windows, or a coarse reading so far behind
+				// the stored window that it reads as one: decide on a
+				// fresh reading.
+				now, coarse = r.fresh(), false
+				continue
+			}
 			if !r.fits(prev, cur+n, el) {
-				return false
+				if !coarse {
+					return false
+				}
+				now, coarse = r.fresh(), false
+				continue
 			}
 			next = r.pack(at, prev, cur+n)
 		}
@@ -147,8 +177,10 @@ func (e *engine) allow(now, n int64) bool {
 }
 
 // take takes n tokens of a meter at now if they fit, without counting a
-// call: limiter.Allow takes batches for its stripes with it.
-func (e *engine) take(now, n int64) bool {
+// call: limiter.Allow takes batches for its stripes with it. If coarse (now
+// is a coarse reading), a full bucket is started from a fresh reading; a
+// refusal is not checked again, since the caller then falls back to allow.
+func (e *engine) take(now, n int64, coarse bool) bool {
 	for {
 		c := e.cur.Load()
 		r := c.r
@@ -162,6 +194,9 @@ func (e *engine) take(now, n int64) bool {
 		if c.isFrozen(s) {
 			runtime.Gosched()
 			continue
+		}
+		if coarse && s < now {
+			now, coarse = r.fresh(), false
 		}
 		next := max(s, now) + n*r.interval
 		if next-now > r.capacity {
@@ -207,8 +242,30 @@ func (c *cell) allowOptimistic(now, n int64) (ok, done bool) {
 }
 
 // retryAfter returns how long after now n calls would fit, assuming no other
-// calls: 0 if now, never if they never fit.
-func (e *engine) retryAfter(now, n int64) int64 {
+// calls: 0 if now, never if they never fit. If coarse (now is a coarse
+// reading), a wait is computed again from a fresh reading, as is any answer
+// after a gap of windows (see allow).
+func (e *engine) retryAfter(now, n int64, coarse bool) int64 {
+	d := e.wait1(now, n)
+	if coarse && (d > 0 || e.gapAt(now)) {
+		d = e.wait1(e.cur.Load().r.fresh(), n)
+	}
+	return d
+}
+
+// gapAt reports whether a sliding window's counts all lie in windows that
+// read as long past at now (see allow).
+func (e *engine) gapAt(now int64) bool {
+	c, s := e.load()
+	if c.r.kind != windowKind || s == 0 {
+		return false
+	}
+	_, prev, cur, _ := c.r.roll(s, now)
+	return prev == 0 && cur == 0
+}
+
+// wait1 is retryAfter at now, exactly.
+func (e *engine) wait1(now, n int64) int64 {
 	c, s := e.load()
 	r := c.r
 	if n <= 0 {
@@ -433,7 +490,7 @@ func (e *engine) wait(ctx context.Context, n int64) error {
 		return nil
 	}
 	r := e.cur.Load().r
-	now := preciseNow()
+	now := r.fresh()
 	if r.reserve {
 		due, ok := e.reserve(now, n)
 		if !ok {
@@ -454,10 +511,10 @@ func (e *engine) wait(ctx context.Context, n int64) error {
 	}
 	var t *time.Timer
 	for {
-		if e.allow(now, n) {
+		if e.allow(now, n, false) {
 			return nil
 		}
-		d := e.retryAfter(now, n)
+		d := e.retryAfter(now, n, false)
 		if d == never {
 			return fmt.Errorf("%w: %d calls exceed the limit of %s", ErrLimited, n, e.cur.Load().r.cfg.describe())
 		}
@@ -472,7 +529,7 @@ func (e *engine) wait(ctx context.Context, n int64) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		now = preciseNow()
+		now = r.fresh()
 	}
 }
 

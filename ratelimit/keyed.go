@@ -242,28 +242,30 @@ func (s *shard) remove(en *entry) {
 
 // Allow reports whether one call of key may happen now, and takes it if so.
 func (k *Keyed) Allow(key string) bool {
-	return k.allow(key, k.r.Load().now(), 1)
+	r := k.r.Load()
+	return k.allow(key, r.now(), 1, !r.precise)
 }
 
 // AllowAt reports whether one call of key may happen at t, and takes it if
 // so.
 func (k *Keyed) AllowAt(key string, t time.Time) bool {
-	return k.allow(key, nanos(t), 1)
+	return k.allow(key, nanos(t), 1, false)
 }
 
 // AllowN reports whether n calls of key may happen now, and takes them all if
 // so.
 func (k *Keyed) AllowN(key string, n int) bool {
-	return k.allow(key, k.r.Load().now(), int64(n))
+	r := k.r.Load()
+	return k.allow(key, r.now(), int64(n), !r.precise)
 }
 
 // AllowNAt is AllowN at t.
 func (k *Keyed) AllowNAt(key string, t time.Time, n int) bool {
-	return k.allow(key, nanos(t), int64(n))
+	return k.allow(key, nanos(t), int64(n), false)
 }
 
-func (k *Keyed) allow(key string, now, n int64) bool {
-	ok := k.get(key, now).e.allow(now, n)
+func (k *Keyed) allow(key string, now, n int64, coarse bool) bool {
+	ok := k.get(key, now).e.allow(now, n, coarse)
 	k.stats.add(ok)
 	return ok
 }
@@ -272,21 +274,22 @@ func (k *Keyed) allow(key string, now, n int64) bool {
 // now; 0 if now (and for a key not kept). It neither creates nor touches the
 // key.
 func (k *Keyed) RetryAfter(key string) time.Duration {
-	return k.retryAfter(key, k.r.Load().now(), 1)
+	r := k.r.Load()
+	return k.retryAfter(key, r.now(), 1, !r.precise)
 }
 
 // RetryAfterAt is RetryAfter at t.
 func (k *Keyed) RetryAfterAt(key string, t time.Time) time.Duration {
-	return k.retryAfter(key, nanos(t), 1)
+	return k.retryAfter(key, nanos(t), 1, false)
 }
 
 // RetryAfterNAt returns how long after t n calls of key would be allowed at
 // once: 0 if at t, the largest Duration if never.
 func (k *Keyed) RetryAfterNAt(key string, t time.Time, n int) time.Duration {
-	return k.retryAfter(key, nanos(t), int64(n))
+	return k.retryAfter(key, nanos(t), int64(n), false)
 }
 
-func (k *Keyed) retryAfter(key string, now, n int64) time.Duration {
+func (k *Keyed) retryAfter(key string, now, n int64, coarse bool) time.Duration {
 	s := k.shard(key)
 	s.mu.Lock()
 	en := s.m[key]
@@ -297,7 +300,7 @@ func (k *Keyed) retryAfter(key string, now, n int64) time.Duration {
 		}
 		return 0
 	}
-	return time.Duration(en.e.retryAfter(now, n))
+	return time.Duration(en.e.retryAfter(now, n, coarse))
 }
 
 // Wait blocks until one call of key is allowed and takes it, like the
@@ -314,7 +317,7 @@ func (k *Keyed) WaitN(ctx context.Context, key string, n int) error {
 		k.stats.add(false)
 		return err
 	}
-	err := k.get(key, preciseNow()).e.wait(ctx, int64(n))
+	err := k.get(key, k.r.Load().fresh()).e.wait(ctx, int64(n))
 	k.stats.add(err == nil)
 	return err
 }
@@ -323,7 +326,7 @@ func (k *Keyed) WaitN(ctx context.Context, key string, n int) error {
 // and returns how many it removed. Keyed calls it on its own only in part
 // (on new keys); call it from time to time to release memory after a burst
 // of keys.
-func (k *Keyed) Prune() int { return k.prune(k.r.Load().now()) }
+func (k *Keyed) Prune() int { return k.prune(k.r.Load().fresh()) }
 
 // PruneAt is Prune at t.
 func (k *Keyed) PruneAt(t time.Time) int { return k.prune(nanos(t)) }
@@ -360,7 +363,7 @@ func (k *Keyed) Config() KeyedConfig {
 // already spent (see TokenBucket.SetLimit). cfg.Algorithm must be the
 // limiter's or AlgorithmDefault. MaxKeys and IdleTimeout do not change.
 func (k *Keyed) SetLimit(cfg Config) error {
-	return k.setLimit(cfg, func(r *rate) int64 { return r.now() })
+	return k.setLimit(cfg, (*rate).fresh)
 }
 
 // SetLimitAt is SetLimit at t.

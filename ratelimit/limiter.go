@@ -49,6 +49,7 @@ const (
 // Allow reports whether one call may happen now, and takes it if so.
 func (l *limiter) Allow() bool {
 	r := l.e.cur.Load().r
+	now := r.now()
 	if r.kind == meterKind && !r.precise && r.burst >= batchMinBurst {
 		st := l.stats.stripe()
 		if st.cached.Add(-1) >= 0 {
@@ -56,13 +57,13 @@ func (l *limiter) Allow() bool {
 			return true
 		}
 		st.cached.Add(1)
-		if l.e.take(r.now(), batchSize) {
+		if l.e.take(now, batchSize, true) {
 			st.cached.Add(batchSize - 1)
 			st.allowed.Add(1)
 			return true
 		}
 	}
-	ok := l.e.allow(r.now(), 1)
+	ok := l.e.allow(now, 1, !r.precise)
 	if !ok {
 		l.stats.add(false)
 	}
@@ -71,7 +72,7 @@ func (l *limiter) Allow() bool {
 
 // AllowAt reports whether one call may happen at t, and takes it if so.
 func (l *limiter) AllowAt(t time.Time) bool {
-	ok := l.e.allow(nanos(t), 1)
+	ok := l.e.allow(nanos(t), 1, false)
 	if !ok {
 		l.stats.add(false)
 	}
@@ -81,7 +82,8 @@ func (l *limiter) AllowAt(t time.Time) bool {
 // AllowN reports whether n calls may happen now, and takes them all if so
 // (none if not). n <= 0 is always allowed and takes nothing.
 func (l *limiter) AllowN(n int) bool {
-	ok := l.e.allow(l.e.cur.Load().r.now(), int64(n))
+	r := l.e.cur.Load().r
+	ok := l.e.allow(r.now(), int64(n), !r.precise)
 	if !ok {
 		l.stats.add(false)
 	}
@@ -90,7 +92,7 @@ func (l *limiter) AllowN(n int) bool {
 
 // AllowNAt is AllowN at t.
 func (l *limiter) AllowNAt(t time.Time, n int) bool {
-	ok := l.e.allow(nanos(t), int64(n))
+	ok := l.e.allow(nanos(t), int64(n), false)
 	if !ok {
 		l.stats.add(false)
 	}
@@ -100,23 +102,24 @@ func (l *limiter) AllowNAt(t time.Time, n int) bool {
 // RetryAfter returns how long until one call would be allowed, from now; 0 if
 // now.
 func (l *limiter) RetryAfter() time.Duration {
-	return time.Duration(l.e.retryAfter(l.e.cur.Load().r.now(), 1))
+	return l.RetryAfterN(1)
 }
 
 // RetryAfterAt returns how long after t one call would be allowed; 0 if at t.
 func (l *limiter) RetryAfterAt(t time.Time) time.Duration {
-	return time.Duration(l.e.retryAfter(nanos(t), 1))
+	return time.Duration(l.e.retryAfter(nanos(t), 1, false))
 }
 
 // RetryAfterN returns how long until n calls would be allowed at once, from
 // now: 0 if now, the largest Duration if never (n above the burst or limit).
 func (l *limiter) RetryAfterN(n int) time.Duration {
-	return time.Duration(l.e.retryAfter(l.e.cur.Load().r.now(), int64(n)))
+	r := l.e.cur.Load().r
+	return time.Duration(l.e.retryAfter(r.now(), int64(n), !r.precise))
 }
 
 // RetryAfterNAt is RetryAfterN at t.
 func (l *limiter) RetryAfterNAt(t time.Time, n int) time.Duration {
-	return time.Duration(l.e.retryAfter(nanos(t), int64(n)))
+	return time.Duration(l.e.retryAfter(nanos(t), int64(n), false))
 }
 
 // Wait blocks until one call is allowed and takes it. If ctx ends first (or
@@ -137,9 +140,10 @@ func (l *limiter) WaitN(ctx context.Context, n int) error {
 	return err
 }
 
-// Snapshot returns the limiter's counters and state now.
+// Snapshot returns the limiter's counters and state now. It reads the
+// precise clock.
 func (l *limiter) Snapshot() Snapshot {
-	return l.snapshot(l.e.cur.Load().r.now())
+	return l.snapshot(l.e.cur.Load().r.fresh())
 }
 
 // SnapshotAt returns the limiter's counters and state at t.
@@ -151,7 +155,7 @@ func (l *limiter) snapshot(now int64) Snapshot {
 	s := Snapshot{
 		Config:     l.e.cur.Load().r.cfg,
 		Available:  l.e.available(now) + float64(l.stats.cached()),
-		RetryAfter: time.Duration(l.e.retryAfter(now, 1)),
+		RetryAfter: time.Duration(l.e.retryAfter(now, 1, false)),
 	}
 	_, s.Rejected = l.stats.load()
 	l.mu.Lock()
@@ -170,7 +174,7 @@ func (l *limiter) Config() Config {
 // calls counted in the current and previous windows. cfg.Algorithm must be
 // the limiter's or AlgorithmDefault. Calls in flight are not blocked.
 func (l *limiter) SetLimit(cfg Config) error {
-	return l.setLimit(cfg, func(r *rate) int64 { return r.now() })
+	return l.setLimit(cfg, (*rate).fresh)
 }
 
 // SetLimitAt is SetLimit at t.
