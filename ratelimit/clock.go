@@ -47,6 +47,8 @@ const clockIdleTicks = 1000 // one second
 // so that reading it costs one atomic load instead of a clock read. It starts
 // on first use and stops by itself after a second without readers; the next
 // reader starts it again. It never runs inside a testing/synctest bubble.
+// Limiters that read the precise clock bring it up to date when the
+// goroutine falls behind (catchUp); it never moves back.
 //
 // The word holds the reading shifted left by one, and in its low bit whether
 // a reader has read it since the last tick; 0 means stopped.
@@ -69,8 +71,8 @@ var coarseClockFor = func() *coarseClock {
 	return &clock
 }
 
-// coarseNow returns the coarse time: at most one ClockResolution behind the
-// precise clock while the goroutine keeps up.
+// coarseNow returns the coarse time: never ahead of the precise clock, and
+// at most one ClockResolution behind it while the goroutine keeps up.
 func coarseNow() int64 {
 	w := clock.word.Load()
 	if w&1 == 0 {

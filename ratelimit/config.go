@@ -124,9 +124,12 @@ type Config struct {
 	// many calls may come at once after a quiet time. 0 means
 	// max(1, ceil(Limit)). The sliding window ignores it.
 	Burst int
-	// Precise makes the limiter read the clock on every call (about 30 ns)
-	// instead of the shared coarse clock (one atomic load, see
-	// ClockResolution). The explicit-time methods are exact either way.
+	// Precise makes the limiter read the clock on every call (about 30 ns).
+	// Otherwise it admits calls on the shared coarse clock (one atomic load,
+	// see ClockResolution) and reads the clock only to refuse one. Refusals
+	// and retry-afters are exact either way, as are the explicit-time
+	// methods; the package documentation says what admissions on the coarse
+	// clock cost in precision.
 	Precise bool
 }
 

@@ -34,7 +34,8 @@
 //
 // Each limiter's state is one atomic 64-bit word changed by compare-and-swap:
 // Allow takes no lock, starts no goroutine and allocates nothing, and a
-// rejection writes nothing but a counter in a stripe of its own. Counting an
+// rejection writes nothing but a counter in a stripe of its own (and, at
+// most once per ClockResolution, the coarse clock; see below). Counting an
 // admitted call costs an atomic add on the cache line the admission has just
 // written. Keyed takes a shard mutex for its map and LRU list, then decides
 // without it.
@@ -43,28 +44,48 @@
 //
 // Reading the clock costs more than the rest of Allow (about 30 ns for the
 // monotonic clock alone on this project's machines, 60 ns for time.Now).
-// Unless Config.Precise is set, Allow, RetryAfter and Snapshot read a shared
+// Unless Config.Precise is set, Allow and AllowN admit calls on a shared
 // coarse clock instead: a goroutine stores the monotonic time every
 // ClockResolution (1ms) and readers load it. The goroutine starts on first
 // use and stops by itself after a second without readers; it never runs
 // inside a testing/synctest bubble.
 //
-// What it costs in precision: a coarse-clock limiter decides as an exact
-// limiter would one resolution earlier (more if the runtime cannot schedule
-// the clock's goroutine, as when every P is busy). So a rejection's
-// retry-after may be up to that much longer than the exact one, and over any
-// span of time it admits at most Limit×ClockResolution/Per calls more or
-// fewer than the exact limiter (one call at 1000 per second; one in a
-// thousand of the rate). The explicit-time variants are exact, and Wait reads
-// the precise clock, since it sleeps anyway. Set Config.Precise where that
-// matters more than 30 ns per call.
+// Nothing depends on that goroutine being scheduled on time. When every core
+// is busy the runtime may run it only every few tens of milliseconds, and
+// the coarse clock then lags by that much. A coarse reading is only a lower
+// bound of the time: enough to admit a call (the tokens it finds were there
+// by then), not to refuse one. So before a coarse limiter refuses a call,
+// and before it starts a full bucket or a new window after a gap, it reads
+// the precise clock and decides again; a reading that finds the coarse
+// clock a resolution or more behind also brings it up to date. It refuses a
+// call only if the call does not fit at the precise time, and so admits its
+// full rate however far the coarse clock lags (BenchmarkAllowSaturated measures it
+// with every core busy calling Allow). A refusal costs a clock read; an
+// admission, none. RetryAfter reads the precise clock when the coarse one
+// says to wait, so retry-afters are exact; Snapshot, SetLimit, Prune and
+// Wait read the precise clock; the explicit-time variants read none and
+// are exact.
+//
+// What the coarse clock costs in precision: an admission is decided at the
+// coarse time, as if the call had come when the clock last moved. A bucket
+// left partly spent that rests while the clock lags can then hand out the
+// tokens it held at that earlier time on top of the full bucket an exact
+// limiter holds by now: a burst after a quiet time may exceed Burst by up to
+// Burst calls, and by no more than the limit allows in the lag
+// (Limit×lag/Per calls). Likewise a sliding window may count calls in a
+// window that has already ended, and admit up to 3×Limit calls in a span of
+// Per instead of 2×Limit. While the clock keeps up (a lag of at most one
+// resolution) the excess is at most Limit×ClockResolution/Per calls: one
+// call at 1000 per second. Set Config.Precise where that matters more than
+// 30 ns per call.
 //
 // # Contention
 //
 // A limiter's state is one atomic word. A token bucket or GCRA admits a call
-// with one atomic add on it (exact: the add is undone when the call does not
-// fit, or when the bucket was idle and a compare-and-swap takes over), and
-// counts it in a per-goroutine stripe. Buckets of at least 32768 tokens read
+// with one atomic add on it (exact: a call that does not fit is refused on a
+// load of the word, and the add is undone when another call took the token
+// meanwhile, or when the bucket was idle and a compare-and-swap takes over),
+// and counts it in a per-goroutine stripe. Buckets of at least 32768 tokens read
 // through the coarse clock go further: Allow hands their tokens out in
 // batches of 32 through per-goroutine stripes, so that cores admitting calls
 // at full speed rarely touch the shared word. Tokens only ever come from the

@@ -209,15 +209,18 @@ func (e *engine) take(now, n int64, coarse bool) bool {
 }
 
 // allowOptimistic is the meter's admission with one atomic add instead of
-// a load and a compare-and-swap: two cores admitting calls at full speed
-// pass the state's cache line back and forth once per call instead of
-// twice. The add takes the calls' time optimistically. When the state was
-// not behind now (the usual case for a busy limiter, and always within one
-// tick of the coarse clock after the first call), the result is exactly
-// max(z, now) + n*I, so the decision is exact; an over-capacity add is
-// undone. When the bucket was idle (z < now) the add is undone and the
-// caller takes the compare-and-swap path, which sets z = now + n*I. done is
-// false when the caller must take that path (also when the cell is being
+// a compare-and-swap loop: two cores admitting calls at full speed pass the
+// state's cache line back and forth once per call, with no failed
+// compare-and-swap to retry. A call that does not fit at the state as
+// loaded is refused without a write, so that cores hammering an empty
+// bucket only read its line. Otherwise the add takes the calls' time
+// optimistically. When the state was not behind now (the usual case for a
+// busy limiter, and always within one tick of the coarse clock after the
+// first call), the result is exactly max(z, now) + n*I, so the decision is
+// exact; an over-capacity add (another call came between the load and the
+// add) is undone. When the bucket was idle (z < now) the add is undone and
+// the caller takes the compare-and-swap path, which sets z = now + n*I. done
+// is false when the caller must take that path (also when the cell is being
 // retired by a limit change).
 //
 // In sequential use the result is the same as the compare-and-swap path's
@@ -227,6 +230,9 @@ func (e *engine) take(now, n int64, coarse bool) bool {
 // may then be refused that would have fit.
 func (c *cell) allowOptimistic(now, n int64) (ok, done bool) {
 	d := n * c.r.interval
+	if c.state.Load()+d-now > c.r.capacity {
+		return false, true
+	}
 	v := c.state.Add(d)
 	s := v - d
 	switch {

@@ -262,7 +262,8 @@ func NewGCRA(cfg Config) (*GCRA, error) {
 // within Limit. Burst is ignored: up to Limit calls may come at once.
 //
 // The estimate assumes the previous window's calls were spread evenly; it
-// never lets more than 2*Limit calls through in any span of Per. Wait sleeps
+// never lets more than 2*Limit calls through in any span of Per (3*Limit
+// while a coarse clock lags, see the package documentation). Wait sleeps
 // until the call would fit and tries again. RetryAfter is exact for the
 // counts as they are (assuming no other calls).
 //

@@ -1,6 +1,8 @@
 package ratelimit
 
 import (
+	"math"
+	"math/rand/v2"
 	"strconv"
 	"testing"
 	"testing/synctest"
@@ -91,4 +93,89 @@ func TestStalledClockStillAdmitsFullRate(t *testing.T) {
 			})
 		}
 	}
+}
+
+// A coarse limiter decides admissions at the coarse time, as if the calls
+// had come when the clock last moved. While the clock lags, a limiter that
+// went quiet with a partly spent bucket may hand out the tokens it held at
+// that time on top of the full bucket an exact limiter holds now: a burst of
+// up to twice Burst, never more. (A sliding window may likewise count calls
+// in a window that has already ended: at most 3×Limit calls in any span of
+// Per, against 2×Limit.) These tests hold the documented bounds over random
+// calls while the clock's goroutine ticks at random, or not at all for
+// seconds, and limiters catch it up.
+func TestLaggingClockOverAdmitsAtMostOneBurst(t *testing.T) {
+	for _, kind := range []string{"token_bucket", "gcra", "keyed"} {
+		for _, burst := range []int{1, 4, 20} {
+			t.Run(kind+"/burst="+strconv.Itoa(burst), func(t *testing.T) {
+				// Seeds 3, 6, 10 and 11 take the limiter past its exact
+				// bound (a burst of Burst).
+				for seed := range 12 {
+					times := laggingClockCalls(t, kind, burst, uint64(seed))
+					// The least burst with which an exact meter of 1000 a
+					// second admits every admitted call.
+					const iv = int64(time.Millisecond)
+					z, need := int64(math.MinInt64), int64(0)
+					for _, at := range times {
+						z = max(z, at) + iv
+						need = max(need, z-at)
+					}
+					if need > int64(2*burst)*iv {
+						t.Fatalf("seed %d: calls need a burst of %.2f", seed, float64(need)/float64(iv))
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestLaggingClockSlidingWindowAtMostThreeLimits(t *testing.T) {
+	for _, limit := range []int{1, 4, 20} {
+		t.Run("limit="+strconv.Itoa(limit), func(t *testing.T) {
+			per := int64(limit) * int64(time.Millisecond)
+			// Seeds 43, 49 and 61 take the limiter past 2×Limit.
+			for seed := 40; seed < 64; seed++ {
+				times := laggingClockCalls(t, "sliding_window", limit, uint64(seed))
+				for i, j := 0, 0; i < len(times); i++ {
+					for times[i]-times[j] >= per {
+						j++
+					}
+					if i-j+1 > 3*limit {
+						t.Fatalf("seed %d: %d calls within %v", seed, i-j+1, time.Duration(per))
+					}
+				}
+			}
+		})
+	}
+}
+
+// laggingClockCalls calls a stalledLimiter (1000 a second) in random groups
+// at random times, and returns the times of the calls it admitted, on the
+// precise clock. The clock's goroutine ticks now and then at random.
+func laggingClockCalls(t *testing.T, kind string, burst int, seed uint64) []int64 {
+	var times []int64
+	synctest.Test(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(seed, 15))
+		allow, _ := stalledLimiter(t, kind, burst, false)
+		c := coarseClockFor()
+		span := int64(burst) * int64(time.Millisecond) // the bucket's, the window's
+		gap := span / int64(1+rng.IntN(20))
+		tickEvery := 1 + rng.IntN(50)
+		for range 500 {
+			time.Sleep(time.Duration(rng.Int64N(gap + 1)))
+			if rng.IntN(8) == 0 {
+				time.Sleep(time.Duration(rng.Int64N(3*span + 1)))
+			}
+			now := preciseNow()
+			if rng.IntN(tickEvery) == 0 {
+				c.tick(now, new(int))
+			}
+			for range rng.IntN(2*burst + 2) {
+				if allow() {
+					times = append(times, now)
+				}
+			}
+		}
+	})
+	return times
 }
