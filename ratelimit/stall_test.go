@@ -95,6 +95,36 @@ func TestStalledClockStillAdmitsFullRate(t *testing.T) {
 	}
 }
 
+// TestStalledClockRetryAfterIsExact: a retry-after read on a stalled coarse
+// clock would be too long by the clock's lag (seconds here); it is computed
+// again on the precise clock, and the call fits exactly then.
+func TestStalledClockRetryAfterIsExact(t *testing.T) {
+	for _, kind := range stalledKinds {
+		t.Run(kind, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				allow, retryAfter := stalledLimiter(t, kind, 10, false)
+				for allow() {
+				}
+				time.Sleep(5 * time.Second) // the clock does not move
+				for allow() {
+				}
+				ra := retryAfter()
+				if ra <= 0 || ra > 20*time.Millisecond { // two windows, for the sliding window
+					t.Fatalf("RetryAfter = %v", ra)
+				}
+				time.Sleep(ra - time.Nanosecond)
+				if allow() {
+					t.Fatalf("admitted before its retry-after %v", ra)
+				}
+				time.Sleep(time.Nanosecond)
+				if !allow() {
+					t.Fatalf("refused at its retry-after %v", ra)
+				}
+			})
+		})
+	}
+}
+
 // A coarse limiter decides admissions at the coarse time, as if the calls
 // had come when the clock last moved. While the clock lags, a limiter that
 // went quiet with a partly spent bucket may hand out the tokens it held at
