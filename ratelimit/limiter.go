@@ -49,7 +49,6 @@ const (
 // Allow reports whether one call may happen now, and takes it if so.
 func (l *limiter) Allow() bool {
 	r := l.e.cur.Load().r
-	now := r.now()
 	if r.kind == meterKind && !r.precise && r.burst >= batchMinBurst {
 		st := l.stats.stripe()
 		if st.cached.Add(-1) >= 0 {
@@ -57,13 +56,21 @@ func (l *limiter) Allow() bool {
 			return true
 		}
 		st.cached.Add(1)
+		now := r.now()
 		if l.e.take(now, batchSize, true) {
 			st.cached.Add(batchSize - 1)
 			st.allowed.Add(1)
 			return true
 		}
+		return l.allow(now, 1, true)
 	}
-	ok := l.e.allow(now, 1, !r.precise)
+	return l.allow(r.now(), 1, !r.precise)
+}
+
+// allow takes n calls at now if they fit, counting a refusal; coarse says
+// whether now is a coarse reading (see engine.allow).
+func (l *limiter) allow(now, n int64, coarse bool) bool {
+	ok := l.e.allow(now, n, coarse)
 	if !ok {
 		l.stats.add(false)
 	}
@@ -72,31 +79,19 @@ func (l *limiter) Allow() bool {
 
 // AllowAt reports whether one call may happen at t, and takes it if so.
 func (l *limiter) AllowAt(t time.Time) bool {
-	ok := l.e.allow(nanos(t), 1, false)
-	if !ok {
-		l.stats.add(false)
-	}
-	return ok
+	return l.allow(nanos(t), 1, false)
 }
 
 // AllowN reports whether n calls may happen now, and takes them all if so
 // (none if not). n <= 0 is always allowed and takes nothing.
 func (l *limiter) AllowN(n int) bool {
 	r := l.e.cur.Load().r
-	ok := l.e.allow(r.now(), int64(n), !r.precise)
-	if !ok {
-		l.stats.add(false)
-	}
-	return ok
+	return l.allow(r.now(), int64(n), !r.precise)
 }
 
 // AllowNAt is AllowN at t.
 func (l *limiter) AllowNAt(t time.Time, n int) bool {
-	ok := l.e.allow(nanos(t), int64(n), false)
-	if !ok {
-		l.stats.add(false)
-	}
-	return ok
+	return l.allow(nanos(t), int64(n), false)
 }
 
 // RetryAfter returns how long until one call would be allowed, from now; 0 if
