@@ -98,10 +98,10 @@ func (c *cell) isFrozen(s int64) bool {
 // the coarse clock, which may lag the precise clock by any amount when its
 // goroutine is not scheduled: a call that does not fit at now is decided
 // again at a fresh reading before it is refused, and a full bucket or a gap
-// of windows is started from a fresh reading too. So the calls the limiter
-// refuses are exactly those an exact limiter refuses, whatever the lag, and
-// only admissions are decided at the coarse time (as if they had come that
-// much earlier; see the package documentation for what that costs).
+// of windows is started from a fresh reading too. So the limiter refuses a
+// call only if it does not fit at the precise time, whatever the lag, and
+// only admissions are decided at the coarse time (as if the calls had come
+// that much earlier; see the package documentation for what that costs).
 func (e *engine) allow(now, n int64, coarse bool) bool {
 	if n <= 0 {
 		e.cur.Load().allowed.Add(1)
