@@ -5,6 +5,8 @@ import (
 	"io"
 	"testing"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -84,6 +86,23 @@ func TestInterceptorAllocations(t *testing.T) {
 	}
 	ucr := grpcmw.UnaryClientInterceptor(reg, grpcmw.WithRetrier(r))
 	allocs(t, "unary client with a retrier, admitted", 2, func() { _ = ucr(ctx, mEmpty, nil, nil, nil, okInvoker) })
+
+	// A selector that allocates nothing itself, WithPolicy and
+	// WithPublicErrors keep the admitted paths free of allocations.
+	sel := selector.MatchFunc(func(_ context.Context, cm interceptors.CallMeta) bool { return cm.Service != "other.Svc" })
+	more := []grpcmw.Option{grpcmw.WithSelector(sel), grpcmw.WithPolicy("bh"), grpcmw.WithPublicErrors()}
+	ucs := grpcmw.UnaryClientInterceptor(reg, more...)
+	allocs(t, "unary client with a selector, admitted", 0, func() { _ = ucs(ctx, mEmpty, nil, nil, nil, okInvoker) })
+	uss := grpcmw.UnaryServerInterceptor(reg, more...)
+	allocs(t, "unary server with a selector, admitted", 0, func() { _, _ = uss(ctx, nil, unaryInfo, okHandler) })
+	sss := grpcmw.StreamServerInterceptor(reg, more...)
+	allocs(t, "stream server with a selector, admitted", 0, func() { _ = sss(nil, fss, duplex, okStream) })
+	// A failed call (which does not trip this breaker) is checked for a
+	// rejection to hide without allocating.
+	never := grpcmw.WithClassifier(func(codes.Code) breaker.Result { return breaker.Ignore })
+	usf := grpcmw.UnaryServerInterceptor(reg, grpcmw.WithPublicErrors(), never)
+	failingHandler := func(context.Context, any) (any, error) { return nil, errDown }
+	allocs(t, "unary server with public errors, failed", 0, func() { _, _ = usf(ctx, nil, unaryInfo, failingHandler) })
 
 	// Rejections on the client allocate nothing either.
 	reg.MustGuard("/svc/open").ForceOpen(breaker.Manual{Actor: "test"})

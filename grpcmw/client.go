@@ -2,14 +2,11 @@ package grpcmw
 
 import (
 	"context"
-	"errors"
 	"io"
 	"sync/atomic"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/breakerbox/breakerbox/core"
 )
@@ -32,41 +29,31 @@ func UnaryClientInterceptor(reg *core.Registry, opts ...Option) grpc.UnaryClient
 }
 
 func (c *config) unaryClient(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
-	g, err := c.guard(ctx, method)
+	cl := call{method: method, req: req}
+	if c.retrier != nil {
+		return c.unaryClientRetry(ctx, &cl, reply, cc, invoker, opts)
+	}
+	return c.intercept(ctx, &cl, func(ctx context.Context) error {
+		return invoker(ctx, method, req, reply, cc, opts...)
+	})
+}
+
+// unaryClientRetry runs each attempt of a unary call through the call's
+// guard, chosen once.
+func (c *config) unaryClientRetry(ctx context.Context, cl *call, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	g, err := c.guard(ctx, cl)
 	if err != nil {
-		return guardError(err)
+		return c.guardError(err)
 	}
 	if g == nil {
-		return invoker(ctx, method, req, reply, cc, opts...)
+		return invoker(ctx, cl.method, cl.req, reply, cc, opts...)
 	}
-	if c.retrier != nil {
-		return c.unaryClientRetry(ctx, g, method, req, reply, cc, invoker, opts)
-	}
-	p, err := g.Allow(ctx)
-	if err != nil {
-		return clientAllowError(err)
-	}
-	return c.invoke(ctx, &p, method, req, reply, cc, invoker, opts)
-}
-
-// invoke runs an admitted unary call and reports its outcome, a panic
-// included.
-func (c *config) invoke(ctx context.Context, p *core.Permit, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) (err error) {
-	defer p.Settle()
-	err = invoker(ctx, method, req, reply, cc, opts...)
-	p.Report(c.classify(codeOf(err)), err)
-	return err
-}
-
-func (c *config) unaryClientRetry(ctx context.Context, g *core.Guard, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
-	err := c.retrier.Do(ctx, func(ctx context.Context) error {
-		p, err := g.Allow(ctx)
-		if err != nil {
-			return clientAllowError(err)
-		}
+	err = c.retrier.Do(ctx, func(ctx context.Context) error {
 		var trailer metadata.MD
 		attemptOpts := append(opts[:len(opts):len(opts)], grpc.Trailer(&trailer))
-		err = c.invoke(ctx, &p, method, req, reply, cc, invoker, attemptOpts)
+		err := c.run(ctx, g, cl, func(ctx context.Context) error {
+			return invoker(ctx, cl.method, cl.req, reply, cc, attemptOpts...)
+		})
 		if err == nil {
 			return nil
 		}
@@ -79,34 +66,6 @@ func (c *config) unaryClientRetry(ctx context.Context, g *core.Guard, method str
 		return pe.err
 	}
 	return err
-}
-
-// clientAllowError turns an error of Guard.Allow into the client's error: a
-// rejection, or the caller's context ending while it queued in a bulkhead.
-func clientAllowError(err error) error {
-	if r := asRejected(err); r != nil {
-		return clientRejection{r}
-	}
-	return status.FromContextError(err).Err()
-}
-
-// asRejected returns the guard's rejection in err, or nil; Allow returns it
-// unwrapped, so the common case is a type assertion that allocates nothing.
-func asRejected(err error) *core.RejectedError {
-	if r, ok := err.(*core.RejectedError); ok {
-		return r
-	}
-	var r *core.RejectedError
-	if errors.As(err, &r) {
-		return r
-	}
-	return nil
-}
-
-// guardError reports a registry that could not create a guard (an unknown
-// explicit policy): a configuration error, not the dependency's.
-func guardError(err error) error {
-	return status.Error(codes.Internal, "grpcmw: "+err.Error())
 }
 
 // StreamClientInterceptor returns a client interceptor that runs each stream
@@ -132,27 +91,19 @@ func StreamClientInterceptor(reg *core.Registry, opts ...Option) grpc.StreamClie
 }
 
 func (c *config) streamClient(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	g, err := c.guard(ctx, method)
+	cl := call{method: method, desc: desc, holds: true}
+	var cs grpc.ClientStream
+	err := c.intercept(ctx, &cl, func(ctx context.Context) (err error) {
+		cs, err = streamer(ctx, desc, cc, method, opts...)
+		return err
+	})
 	if err != nil {
-		return nil, guardError(err)
-	}
-	if g == nil {
-		return streamer(ctx, desc, cc, method, opts...)
-	}
-	p, err := g.Allow(ctx)
-	if err != nil {
-		return nil, clientAllowError(err)
-	}
-	defer p.Settle()
-	cs, err := streamer(ctx, desc, cc, method, opts...)
-	if err != nil {
-		p.Report(c.classify(codeOf(err)), err)
 		return nil, err
 	}
-	s := &clientStream{ClientStream: cs, c: c, permit: p, ctx: ctx, serverStreams: desc.ServerStreams}
-	// The stream reports from now on: the deferred Settle leaves the zero
-	// Permit alone.
-	p = core.Permit{}
+	if !cl.admitted { // not guarded
+		return cs, nil
+	}
+	s := &clientStream{ClientStream: cs, c: c, permit: cl.permit, ctx: ctx, serverStreams: desc.ServerStreams}
 	if ctx.Done() != nil { // a context that can end: watch for abandonment
 		s.stop = context.AfterFunc(ctx, s.abandoned)
 	}

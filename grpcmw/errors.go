@@ -73,17 +73,37 @@ func (e clientRejection) GRPCStatus() *status.Status {
 	return rejectionStatus(codes.Unavailable, e.r.Error(), e.r.RetryAfter())
 }
 
-// serverRejection is the error the server interceptors return when a guard
-// rejects a call: the status sent to the client, and the guard's error for
-// the server's own outer interceptors (logging, metrics).
-type serverRejection struct {
-	r  *core.RejectedError
-	st *status.Status
+// asRejected returns the guard's rejection in err, or nil. Allow returns it
+// unwrapped, and a handler's error is often a status error, which wraps
+// nothing: in those cases it allocates nothing.
+func asRejected(err error) *core.RejectedError {
+	switch e := err.(type) {
+	case *core.RejectedError:
+		return e
+	case clientRejection:
+		return e.r
+	case interface{ Unwrap() error }, interface{ Unwrap() []error }, interface{ As(any) bool }:
+		var r *core.RejectedError
+		if errors.As(err, &r) {
+			return r
+		}
+	}
+	return nil
 }
 
-func (e *serverRejection) Error() string              { return e.r.Error() }
-func (e *serverRejection) Unwrap() error              { return e.r }
-func (e *serverRejection) GRPCStatus() *status.Status { return e.st }
+// answer is the error a server interceptor returns when it answers for the
+// call (a rejection, WithPublicErrors): the status sent to the client, and
+// the whole error, for the server's own outer interceptors (logging,
+// metrics). grpc-go sends the status of an error that has a GRPCStatus
+// method as it is, message included.
+type answer struct {
+	err error
+	st  *status.Status
+}
+
+func (e *answer) Error() string              { return e.err.Error() }
+func (e *answer) Unwrap() error              { return e.err }
+func (e *answer) GRPCStatus() *status.Status { return e.st }
 
 // serverRejectionCode is the status a server answers a rejection with: an
 // open breaker makes the method Unavailable; shedding by a bulkhead, a rate

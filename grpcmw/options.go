@@ -2,9 +2,12 @@ package grpcmw
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"time"
 
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 
@@ -99,6 +102,18 @@ func Not(m Matcher) Matcher {
 	return func(ctx context.Context, fullMethod string) bool { return !m(ctx, fullMethod) }
 }
 
+// Match makes m a go-grpc-middleware selector.Matcher, so that this
+// package's matchers select calls for other middleware too:
+//
+//	auth := selector.UnaryServerInterceptor(authInterceptor, grpcmw.MatchServices("payments.Payments"))
+//
+// A nil Matcher selects every call, as it does in WithMatcher. Match builds
+// the full method name from callMeta, which costs an allocation per call;
+// the interceptors of this package call m directly and do not pay it.
+func (m Matcher) Match(ctx context.Context, callMeta interceptors.CallMeta) bool {
+	return m == nil || m(ctx, callMeta.FullMethod())
+}
+
 // HealthService is the full name of the standard gRPC health service, whose
 // methods the interceptors leave unguarded unless WithMatcher says otherwise:
 // a health check must report a breaker's state, not be rejected by it.
@@ -165,8 +180,31 @@ func WithKey(k KeyFunc) Option {
 
 // WithMatcher sets which calls are guarded. The default guards every method
 // except those of HealthService. A nil Matcher guards every call.
+//
+// WithMatcher and WithSelector compose: a call is guarded when both select
+// it.
 func WithMatcher(m Matcher) Option {
 	return optionFunc(func(c *config) { c.match = m })
+}
+
+// WithSelector makes the interceptors guard only the calls that m, a
+// go-grpc-middleware selector.Matcher, selects: the matchers written for
+// that package's selector interceptors (by service, method, call type, or
+// request) then choose the calls this package guards, with one option for
+// the four interceptors. Each interceptor gives m the call's
+// interceptors.CallMeta: client or server side, the call's type (unary,
+// client, server or bidirectional stream), and the request of a unary call.
+//
+// The selector narrows the Matcher's choice (WithMatcher): a call is guarded
+// when both select it, so the health service stays unguarded unless
+// WithMatcher(nil) is given too. A nil m removes the selector. Later
+// WithSelector options replace earlier ones.
+//
+// The interceptors can also be wrapped from outside, as any interceptor:
+// selector.UnaryServerInterceptor(grpcmw.UnaryServerInterceptor(reg), m)
+// has the same effect for one interceptor.
+func WithSelector(m selector.Matcher) Option {
+	return optionFunc(func(c *config) { c.selector = m })
 }
 
 // WithClassifier replaces DefaultClassifier. A nil Classifier keeps the
@@ -183,9 +221,64 @@ func WithClassifier(cl Classifier) Option {
 
 // WithGuardOptions passes options (tags, an explicit policy) to
 // Registry.Guard when an interceptor creates a guard. Guards that already
-// exist keep their configuration.
+// exist keep their configuration. For the policy, WithPolicy says the same
+// in fewer words, and wins over a core.UsePolicy given here.
 func WithGuardOptions(opts ...core.GuardOption) Option {
 	return optionFunc(func(c *config) { c.guardOpts = append(c.guardOpts, opts...) })
+}
+
+// WithPolicy makes the guards created by the interceptors use the
+// registry's policy called name, instead of the policy their name matches
+// (see core.UsePolicy). A guard that already exists keeps its policy. An
+// empty name restores the default: the policy the guard's name matches.
+//
+// A guard's name comes from the KeyFunc: by default the full method name,
+// such as "/payments.Payments/Charge", which a policy selects by name or
+// with a Match pattern such as "/payments.Payments/*" (see core.Policy);
+// a name that no policy selects gets the registry's default policy, which
+// the interceptors log once (see WithLogger) and Validate reports. With
+// WithPolicy no pattern is needed: every guard the interceptors create gets
+// the named policy.
+//
+// A policy name unknown to the registry fails every guarded call with
+// codes.Internal (a configuration error, never an unguarded call); Validate
+// reports it when the process starts.
+func WithPolicy(name string) Option {
+	return optionFunc(func(c *config) { c.policy = name })
+}
+
+// WithLogger sets the logger that reports, at level Warn and once per
+// guard, a guard the interceptors create with the registry's default policy
+// because no policy is named after it or matches it: most often a Match
+// pattern with a typo, which would otherwise go unnoticed. The default is
+// slog.Default(), as it is when the guard is created; nil turns the report
+// off. To give such calls the default policy on purpose, say so with a
+// pattern (Match: []string{"/**"}) or WithPolicy.
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.logger, c.quiet = l, l == nil })
+}
+
+// WithPublicErrors keeps guard names, which may name upstream hosts,
+// tenants or internal services, out of the status messages the server
+// interceptors send to clients. With it:
+//
+//   - a call the server's guard rejects is answered with the same code,
+//     RetryInfo detail and grpc-retry-pushback-ms trailer as without it,
+//     but the message is only "call rejected; retry later";
+//   - a handler error that is a rejection by a guard the handler called
+//     through (a client interceptor of this package, core.Do, an httpmw
+//     Transport), however wrapped, is answered with codes.Unavailable, the
+//     same message and the rejection's retry-after as RetryInfo and
+//     pushback;
+//   - a configuration error (an unknown policy) is answered with
+//     codes.Internal and "internal error".
+//
+// The server's outer interceptors (logging, metrics) still see the whole
+// error, which unwraps to the guard's *core.RejectedError. Other handler
+// errors pass unchanged: their messages are the handler's to choose. The
+// client interceptors ignore the option: their errors stay in the process.
+func WithPublicErrors() Option {
+	return optionFunc(func(c *config) { c.public = true })
 }
 
 // WithRetrier makes the unary client interceptor retry failed calls with r.
@@ -216,10 +309,17 @@ type config struct {
 	reg       *core.Registry
 	key       KeyFunc
 	match     Matcher
+	selector  selector.Matcher
 	classify  Classifier
-	guardOpts []core.GuardOption
+	guardOpts []core.GuardOption // WithGuardOptions, then UsePolicy(policy)
+	policy    string
 	retrier   *retry.Retrier
 	pushback  time.Duration
+	public    bool
+
+	logger *slog.Logger // nil: slog.Default() when logging
+	quiet  bool         // WithLogger(nil): no default-policy report
+	logged loggedSet
 }
 
 func newConfig(reg *core.Registry, opts []Option) *config {
@@ -235,20 +335,10 @@ func newConfig(reg *core.Registry, opts []Option) *config {
 			o.apply(c)
 		}
 	}
+	if c.policy != "" {
+		c.guardOpts = append(c.guardOpts[:len(c.guardOpts):len(c.guardOpts)], core.UsePolicy(c.policy))
+	}
 	return c
-}
-
-// guard returns the guard for a call, nil when the call is not guarded, or an
-// error when the registry cannot create the guard.
-func (c *config) guard(ctx context.Context, fullMethod string) (*core.Guard, error) {
-	if c.reg == nil || (c.match != nil && !c.match(ctx, fullMethod)) {
-		return nil, nil
-	}
-	name := c.key(ctx, fullMethod)
-	if name == "" {
-		return nil, nil
-	}
-	return c.reg.Guard(name, c.guardOpts...)
 }
 
 // serviceOf returns the service part of a full method name:

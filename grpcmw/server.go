@@ -4,8 +4,6 @@ import (
 	"context"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/metadata"
-	"google.golang.org/grpc/status"
 
 	"github.com/breakerbox/breakerbox/core"
 )
@@ -17,7 +15,8 @@ import (
 //
 // A rejected call is answered without running the handler:
 // codes.ResourceExhausted for shedding and rate limits, codes.Unavailable
-// while the breaker is open, with the guard's message, a RetryInfo detail
+// while the breaker is open, with the guard's message (a generic one with
+// WithPublicErrors), a RetryInfo detail
 // and the grpc-retry-pushback-ms trailer (the rejection's retry-after, or
 // the WithPushback value when it has none), which grpc-go's own retries and
 // this package's client honour. The error the interceptor returns also
@@ -35,24 +34,11 @@ func UnaryServerInterceptor(reg *core.Registry, opts ...Option) grpc.UnaryServer
 }
 
 func (c *config) unaryServer(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
-	g, err := c.guard(ctx, info.FullMethod)
-	if err != nil {
-		return nil, guardError(err)
-	}
-	if g == nil {
-		return handler(ctx, req)
-	}
-	p, err := g.Allow(ctx)
-	if err != nil {
-		err, md := c.serverAllowError(err)
-		if md != nil {
-			_ = grpc.SetTrailer(ctx, md)
-		}
-		return nil, err
-	}
-	defer p.Settle()
-	resp, err = handler(ctx, req)
-	p.Report(c.classify(codeOf(err)), err)
+	cl := call{method: info.FullMethod, server: true, req: req}
+	err = c.intercept(ctx, &cl, func(ctx context.Context) (err error) {
+		resp, err = handler(ctx, req)
+		return err
+	})
 	return resp, err
 }
 
@@ -68,39 +54,9 @@ func StreamServerInterceptor(reg *core.Registry, opts ...Option) grpc.StreamServ
 	return c.streamServer
 }
 
-func (c *config) streamServer(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
-	ctx := ss.Context()
-	g, err := c.guard(ctx, info.FullMethod)
-	if err != nil {
-		return guardError(err)
-	}
-	if g == nil {
+func (c *config) streamServer(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	cl := call{method: info.FullMethod, server: true, info: info, ss: ss}
+	return c.intercept(ss.Context(), &cl, func(context.Context) error {
 		return handler(srv, ss)
-	}
-	p, err := g.Allow(ctx)
-	if err != nil {
-		err, md := c.serverAllowError(err)
-		if md != nil {
-			ss.SetTrailer(md)
-		}
-		return err
-	}
-	defer p.Settle()
-	err = handler(srv, ss)
-	p.Report(c.classify(codeOf(err)), err)
-	return err
-}
-
-// serverAllowError turns an error of Guard.Allow into the server's answer
-// and the pushback trailer to send with it.
-func (c *config) serverAllowError(err error) (error, metadata.MD) {
-	r := asRejected(err)
-	if r == nil {
-		return status.FromContextError(err).Err(), nil
-	}
-	d := r.RetryAfter()
-	if d <= 0 {
-		d = c.pushback
-	}
-	return &serverRejection{r: r, st: rejectionStatus(serverRejectionCode(r), r.Error(), d)}, pushbackMD(d)
+	})
 }
