@@ -1,7 +1,7 @@
 // Command grpc shows grpcmw's interceptors on a gRPC client and server (the
-// storefront's inventory service, over an in-memory connection). The server
-// keeps answering Unavailable, so the client's breaker opens, and further
-// calls fail at once with codes.Unavailable and an error matching
+// storefront's inventory service, on a loopback port). The server keeps
+// answering Unavailable, so the client's breaker opens, and further calls
+// fail at once with codes.Unavailable and an error matching
 // core.ErrRejected, without reaching the server.
 package main
 
@@ -18,7 +18,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/grpcmw"
@@ -37,35 +36,30 @@ func (s *inventory) GetStock(context.Context, *pb.GetStockRequest) (*pb.Stock, e
 }
 
 func main() {
-	reg, err := core.NewRegistry(core.WithPolicies(core.Policy{
-		Name:    "inventory",
-		Match:   []string{"/storefront.v1.Inventory/*"}, // guards are named after methods
-		Breaker: &core.BreakerPolicy{WindowSize: 10, MinCalls: 3, FailureRate: 50, OpenDuration: core.Duration(30 * time.Second)},
-	}))
-	if err != nil {
-		log.Fatal(err)
-	}
-	// Server: its guards reject calls beyond 64 at once; their breaker only measures.
-	srvReg, err := core.NewRegistry(core.WithDefaultPolicy(core.Policy{Name: "shed",
+	// Server: every method's guard sheds calls beyond 64 at once; its breaker only
+	// measures. WithPublicErrors keeps guard names out of the answers.
+	srvReg, err := core.NewRegistry(core.WithPolicies(core.Policy{Name: "shed",
 		Breaker: &core.BreakerPolicy{Mode: "metrics-only"}, Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 64}}))
-	if err != nil {
-		log.Fatal(err)
-	}
-	ln := bufconn.Listen(1 << 20)
-	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(grpcmw.UnaryServerInterceptor(srvReg)))
+	check(err)
+	srvOpts := []grpcmw.Option{grpcmw.WithPolicy("shed"), grpcmw.WithPublicErrors()}
+	srv := grpc.NewServer(grpc.ChainUnaryInterceptor(grpcmw.UnaryServerInterceptor(srvReg, srvOpts...)))
 	svc := &inventory{}
 	pb.RegisterInventoryServer(srv, svc)
-	go srv.Serve(ln)
+	check(grpcmw.Validate(srvReg, srv, srvOpts...)) // the policy exists
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	go func() { check(srv.Serve(lis)) }() // nil once stopped
 	defer srv.Stop()
 
-	// Client: the one line is the interceptor.
-	conn, err := grpc.NewClient("passthrough:///inventory",
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return ln.DialContext(ctx) }),
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithChainUnaryInterceptor(grpcmw.UnaryClientInterceptor(reg)))
-	if err != nil {
-		log.Fatal(err)
-	}
+	// Client: guards are named after methods ("/storefront.v1.Inventory/GetStock").
+	reg, err := core.NewRegistry(core.WithPolicies(core.Policy{Name: "inventory", Match: []string{"/storefront.v1.Inventory/*"},
+		Breaker: &core.BreakerPolicy{WindowSize: 10, MinCalls: 3, FailureRate: 50, OpenDuration: core.Duration(30 * time.Second)}}))
+	check(err)
+	check(grpcmw.Validate(reg, grpcmw.Services(&pb.Inventory_ServiceDesc))) // every method has a policy
+	conn, err := grpc.NewClient(lis.Addr().String(),
+		grpc.WithTransportCredentials(insecure.NewCredentials()),           // plaintext: use TLS credentials across a network
+		grpc.WithChainUnaryInterceptor(grpcmw.UnaryClientInterceptor(reg))) // the one line
+	check(err)
 	defer conn.Close()
 	client := pb.NewInventoryClient(conn)
 
@@ -76,4 +70,10 @@ func main() {
 	}
 	g, _ := reg.Lookup("/storefront.v1.Inventory/GetStock")
 	fmt.Printf("the server saw %d calls; guard %q is %s\n", svc.calls.Load(), g.Name(), g.Breaker().State())
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
 }
