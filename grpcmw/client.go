@@ -33,7 +33,7 @@ func (c *config) unaryClient(ctx context.Context, method string, req, reply any,
 	if c.retrier != nil {
 		return c.unaryClientRetry(ctx, &cl, reply, cc, invoker, opts)
 	}
-	return c.intercept(ctx, &cl, func(ctx context.Context) error {
+	return c.intercept(ctx, &cl, nil, func(ctx context.Context) error {
 		return invoker(ctx, method, req, reply, cc, opts...)
 	})
 }
@@ -48,10 +48,11 @@ func (c *config) unaryClientRetry(ctx context.Context, cl *call, reply any, cc *
 	if g == nil {
 		return invoker(ctx, cl.method, cl.req, reply, cc, opts...)
 	}
+	cl.g = g
 	err = c.retrier.Do(ctx, func(ctx context.Context) error {
 		var trailer metadata.MD
 		attemptOpts := append(opts[:len(opts):len(opts)], grpc.Trailer(&trailer))
-		err := c.run(ctx, g, cl, func(ctx context.Context) error {
+		err := c.intercept(ctx, cl, nil, func(ctx context.Context) error {
 			return invoker(ctx, cl.method, cl.req, reply, cc, attemptOpts...)
 		})
 		if err == nil {
@@ -91,19 +92,20 @@ func StreamClientInterceptor(reg *core.Registry, opts ...Option) grpc.StreamClie
 }
 
 func (c *config) streamClient(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
-	cl := call{method: method, desc: desc, holds: true}
+	cl := call{method: method, desc: desc}
+	var h held
 	var cs grpc.ClientStream
-	err := c.intercept(ctx, &cl, func(ctx context.Context) (err error) {
+	err := c.intercept(ctx, &cl, &h, func(ctx context.Context) (err error) {
 		cs, err = streamer(ctx, desc, cc, method, opts...)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	if !cl.admitted { // not guarded
+	if !h.ok { // not guarded
 		return cs, nil
 	}
-	s := &clientStream{ClientStream: cs, c: c, permit: cl.permit, ctx: ctx, serverStreams: desc.ServerStreams}
+	s := &clientStream{ClientStream: cs, c: c, permit: h.p, ctx: ctx, serverStreams: desc.ServerStreams}
 	if ctx.Done() != nil { // a context that can end: watch for abandonment
 		s.stop = context.AfterFunc(ctx, s.abandoned)
 	}

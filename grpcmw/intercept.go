@@ -24,12 +24,17 @@ type call struct {
 	info   *grpc.StreamServerInfo // a server stream's description
 	ss     grpc.ServerStream      // a server stream, which carries its trailer
 
-	// holds marks a client stream, which outlives the interceptor: once it
-	// has started, intercept hands its permit over here (admitted set), and
-	// the stream reports its outcome when it ends.
-	holds    bool
-	admitted bool
-	permit   core.Permit
+	// g, if set, is the call's guard, chosen already: the attempts of a
+	// retried call go through the guard chosen for the call.
+	g *core.Guard
+}
+
+// held receives the permit of a client stream, which outlives the
+// interceptor, once the stream has started: the stream reports its outcome
+// when it ends.
+type held struct {
+	p  core.Permit
+	ok bool // the stream was admitted by its guard
 }
 
 // meta describes the call to a go-grpc-middleware selector.
@@ -45,31 +50,28 @@ func (cl *call) meta() interceptors.CallMeta {
 // answers the guard's rejection, runs it with run, and reports its final
 // status, classified, to the guard. A panic in run counts as a failure and
 // goes on (core.Permit.Settle). On the server, the error it returns is the
-// one to send to the client (see WithPublicErrors).
-func (c *config) intercept(ctx context.Context, cl *call, run func(context.Context) error) error {
-	g, err := c.guard(ctx, cl)
-	if err != nil {
-		return c.guardError(err)
-	}
+// one to send to the client (see WithPublicErrors). A client stream passes
+// h, to take its permit over; the other calls pass nil.
+func (c *config) intercept(ctx context.Context, cl *call, h *held, run func(context.Context) error) (err error) {
+	g := cl.g
 	if g == nil {
-		return c.outgoing(ctx, cl, run(ctx))
+		if g, err = c.guard(ctx, cl); g == nil {
+			if err != nil {
+				return c.guardError(err)
+			}
+			return c.outgoing(ctx, cl, run(ctx))
+		}
 	}
-	return c.run(ctx, g, cl, run)
-}
-
-// run is intercept for a call whose guard is known: one attempt of a
-// retried call goes through it on its own.
-func (c *config) run(ctx context.Context, g *core.Guard, cl *call, run func(context.Context) error) (err error) {
 	p, err := g.Allow(ctx)
 	if err != nil {
 		return c.rejection(ctx, cl, err)
 	}
 	defer p.Settle()
 	err = run(ctx)
-	if cl.holds && err == nil {
+	if h != nil && err == nil {
 		// A client stream that started: it reports when it ends. The
 		// deferred Settle leaves the zero Permit alone.
-		cl.permit, cl.admitted = p, true
+		h.p, h.ok = p, true
 		p = core.Permit{}
 		return nil
 	}
@@ -80,7 +82,9 @@ func (c *config) run(ctx context.Context, g *core.Guard, cl *call, run func(cont
 // guard returns the guard for a call, nil when the call is not guarded, or an
 // error when the registry cannot create the guard.
 func (c *config) guard(ctx context.Context, cl *call) (*core.Guard, error) {
-	if c.reg == nil || !c.selects(ctx, cl) {
+	// selects, spelt out: one call less on the hot path.
+	if c.reg == nil || (c.match != nil && !c.match(ctx, cl.method)) ||
+		(c.selector != nil && !c.selector.Match(ctx, cl.meta())) {
 		return nil, nil
 	}
 	name := c.key(ctx, cl.method)
@@ -93,12 +97,11 @@ func (c *config) guard(ctx context.Context, cl *call) (*core.Guard, error) {
 	return c.create(cl.method, name)
 }
 
-// selects reports whether the Matcher and the selector both select the call.
+// selects reports whether the Matcher and the selector both select the call,
+// as guard decides it.
 func (c *config) selects(ctx context.Context, cl *call) bool {
-	if c.match != nil && !c.match(ctx, cl.method) {
-		return false
-	}
-	return c.selector == nil || c.selector.Match(ctx, cl.meta())
+	return (c.match == nil || c.match(ctx, cl.method)) &&
+		(c.selector == nil || c.selector.Match(ctx, cl.meta()))
 }
 
 // create creates the guard of a call's first call, and reports it (once) when
@@ -185,7 +188,15 @@ func (c *config) rejection(ctx context.Context, cl *call, err error) error {
 // WithPublicErrors, a rejection by a guard the handler called through is
 // answered without the guard's name.
 func (c *config) outgoing(ctx context.Context, cl *call, err error) error {
-	if err == nil || !c.public || !cl.server {
+	if err == nil || !c.public {
+		return err
+	}
+	return c.hide(ctx, cl, err)
+}
+
+// hide is outgoing with WithPublicErrors.
+func (c *config) hide(ctx context.Context, cl *call, err error) error {
+	if !cl.server {
 		return err
 	}
 	if _, ok := err.(*answer); ok {

@@ -158,8 +158,10 @@ func DefaultClassifier(code codes.Code) breaker.Result {
 const DefaultPushback = time.Second
 
 // Option configures the interceptors. The four interceptors take the same
-// options; an option that concerns only some of them (WithRetrier, WithPushback)
-// is ignored by the others, so one option list can configure them all.
+// options; an option that concerns only some of them (WithRetrier,
+// WithPushback, WithPublicErrors) is ignored by the others, so one option
+// list can configure them all. Validate takes them too, to see the methods
+// as the interceptors do.
 type Option interface {
 	apply(*config)
 }

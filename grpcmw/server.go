@@ -35,7 +35,7 @@ func UnaryServerInterceptor(reg *core.Registry, opts ...Option) grpc.UnaryServer
 
 func (c *config) unaryServer(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	cl := call{method: info.FullMethod, server: true, req: req}
-	err = c.intercept(ctx, &cl, func(ctx context.Context) (err error) {
+	err = c.intercept(ctx, &cl, nil, func(ctx context.Context) (err error) {
 		resp, err = handler(ctx, req)
 		return err
 	})
@@ -56,7 +56,7 @@ func StreamServerInterceptor(reg *core.Registry, opts ...Option) grpc.StreamServ
 
 func (c *config) streamServer(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	cl := call{method: info.FullMethod, server: true, info: info, ss: ss}
-	return c.intercept(ss.Context(), &cl, func(context.Context) error {
+	return c.intercept(ss.Context(), &cl, nil, func(context.Context) error {
 		return handler(srv, ss)
 	})
 }
