@@ -3,6 +3,8 @@ package ratelimit
 import (
 	"sync/atomic"
 	"time"
+
+	"github.com/breakerbox/breakerbox/internal/stripe"
 )
 
 // The limiters keep time as int64 nanoseconds since epoch. Times that carry
@@ -53,9 +55,9 @@ const clockIdleTicks = 1000 // one second
 // The word holds the reading shifted left by one, and in its low bit whether
 // a reader has read it since the last tick; 0 means stopped.
 type coarseClock struct {
-	_    [64]byte // keep the word on a line of its own
+	_    [stripe.Pad]byte // keep the word on lines of its own
 	word atomic.Int64
-	_    [56]byte
+	_    [stripe.Pad - 8]byte
 }
 
 var clock coarseClock

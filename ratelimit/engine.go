@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	cpustripe "github.com/breakerbox/breakerbox/internal/stripe"
+	"github.com/breakerbox/breakerbox/internal/stripe"
 )
 
 // This file is the heart of the package: every limiter is an engine, a
@@ -552,12 +552,8 @@ func (c Config) describe() string {
 // only rejections here (a rejection reads the state and writes nothing
 // else); Keyed counts both.
 type counters struct {
-	// The leading pad keeps stripe 0 off the lines of whatever precedes the
-	// counters in memory (the owner's hot fields or a neighbouring object):
-	// the bulkhead's striped slots, laid out the same way, ran three times
-	// slower on stripe 0 without it.
-	_ [128]byte
-	s [stripes]stripe
+	_ stripe.Lead
+	s [stripes]counterStripe
 }
 
 const (
@@ -565,17 +561,18 @@ const (
 	stripes    = 1 << stripeBits
 )
 
-type stripe struct {
+// counterStripe is one stripe of counters, stripe.Pad bytes long.
+type counterStripe struct {
 	allowed, rejected atomic.Uint64
 	// cached holds tokens this stripe took from a large bucket in a batch
 	// and has not handed out yet (see limiter.Allow); never used by Keyed.
 	cached atomic.Int64
-	_      [104]byte // 128 bytes apart: never two stripes in one line
+	_      [stripe.Pad - 3*8]byte
 }
 
 // stripe returns the calling goroutine's stripe (see internal/stripe).
-func (c *counters) stripe() *stripe {
-	return &c.s[cpustripe.Index(stripeBits)]
+func (c *counters) stripe() *counterStripe {
+	return &c.s[stripe.Index(stripeBits)]
 }
 
 // cached returns the tokens held by the stripes (see limiter.Allow).

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/breakerbox/breakerbox/internal/stripe"
 )
 
 // KeyedConfig describes a Keyed limiter: the limit each key gets, and the
@@ -84,17 +86,19 @@ type Keyed struct {
 	idle    int64
 	touch   int64 // resolution of last use: min(idle/64, 1s)
 
-	_                [64]byte // keep the read-mostly fields above apart
+	_                [stripe.Pad]byte // keep the read-mostly fields above apart
 	evicted, expired atomic.Uint64
 	stats            counters
 }
 
+// A shard is stripe.Pad bytes long (its fields take 40), so that the
+// shards' mutexes never share a line.
 type shard struct {
 	mu         sync.Mutex
 	m          map[string]*entry
 	head, tail *entry // most and least recently used
 	max        int
-	_          [64]byte
+	_          [stripe.Pad - 40]byte
 }
 
 type entry struct {
