@@ -521,8 +521,8 @@ func (g *Guard) Snapshot() GuardSnapshot {
 		s.Bulkhead = &bs
 		s.Rejected.Full = bs.Rejected + bs.TimedOut
 	}
-	if sn, ok := g.rl.(interface{ Snapshot() ratelimit.Snapshot }); ok {
-		rs := sn.Snapshot()
+	if g.rl != nil {
+		rs := g.rl.Snapshot()
 		s.RateLimit = &rs
 		s.Rejected.Limited = rs.Rejected
 	}

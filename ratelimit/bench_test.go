@@ -20,7 +20,7 @@ var benchScenarios = []struct {
 	{"reject", Config{Limit: 1, Per: time.Hour, Burst: 1}},
 }
 
-func benchLimiters(b *testing.B, run func(b *testing.B, l nLimiter)) {
+func benchLimiters(b *testing.B, run func(b *testing.B, l Limiter)) {
 	for _, algo := range algorithms {
 		for _, sc := range benchScenarios {
 			cfg := sc.cfg
@@ -46,7 +46,7 @@ func benchLimiters(b *testing.B, run func(b *testing.B, l nLimiter)) {
 }
 
 func BenchmarkAllow(b *testing.B) {
-	benchLimiters(b, func(b *testing.B, l nLimiter) {
+	benchLimiters(b, func(b *testing.B, l Limiter) {
 		for b.Loop() {
 			l.Allow()
 		}
@@ -54,7 +54,7 @@ func BenchmarkAllow(b *testing.B) {
 }
 
 func BenchmarkAllowParallel(b *testing.B) {
-	benchLimiters(b, func(b *testing.B, l nLimiter) {
+	benchLimiters(b, func(b *testing.B, l Limiter) {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
 				l.Allow()
@@ -63,12 +63,12 @@ func BenchmarkAllowParallel(b *testing.B) {
 	})
 }
 
-func BenchmarkAllowAt(b *testing.B) {
+func BenchmarkAllowN(b *testing.B) {
 	l, _ := NewGCRA(Config{Limit: 1e9})
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		l.AllowAt(now)
+		l.AllowN(now, 1)
 	}
 }
 

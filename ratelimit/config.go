@@ -15,23 +15,38 @@ import (
 // Wait returns it (wrapped) for a request that can never be admitted.
 var ErrLimited = reject.New("ratelimit: limited", "rate_limited")
 
-// Limiter is what every limiter of this package implements, and what the
-// guard composition uses. Allow and RetryAfter read the limiter's clock (see
-// Config.Precise); the At variants take the time explicitly and are exact.
+// Limiter is what every limiter of this package implements (TokenBucket,
+// GCRA, SlidingWindow), what New returns and what the guard composition
+// uses. Allow, RetryAfter and Wait act now, on the limiter's clock (see
+// Config.Precise); AllowN and RetryAfterN take the time and the count
+// explicitly, read no clock and are exact.
 type Limiter interface {
-	// Allow reports whether one call may happen now, and counts it if so.
+	// Allow reports whether one call may happen now, and takes it if so.
 	Allow() bool
-	// AllowAt reports whether one call may happen at t, and counts it if so.
-	AllowAt(t time.Time) bool
+	// AllowN reports whether n calls may happen at t, and takes them all if
+	// so (none if not).
+	AllowN(t time.Time, n int) bool
 	// RetryAfter returns how long until one call would be allowed, from
 	// now; 0 if now.
 	RetryAfter() time.Duration
-	// RetryAfterAt returns how long after t one call would be allowed; 0 if
-	// at t.
-	RetryAfterAt(t time.Time) time.Duration
+	// RetryAfterN returns how long after t n calls would be allowed at
+	// once; 0 if at t.
+	RetryAfterN(t time.Time, n int) time.Duration
 	// Wait blocks until one call is allowed and takes it, or until ctx ends,
 	// in which case it returns ctx.Err() unchanged and takes nothing.
 	Wait(ctx context.Context) error
+	// WaitN is Wait for n calls at once.
+	WaitN(ctx context.Context, n int) error
+	// Snapshot returns the limiter's counters and state now.
+	Snapshot() Snapshot
+	// SnapshotAt returns the limiter's counters and state at t.
+	SnapshotAt(t time.Time) Snapshot
+	// Config returns the limiter's configuration, with defaults filled in.
+	Config() Config
+	// SetLimit changes the limit now, keeping what was already spent.
+	SetLimit(cfg Config) error
+	// SetLimitAt is SetLimit at t.
+	SetLimitAt(t time.Time, cfg Config) error
 }
 
 // Algorithm names a rate-limiting algorithm. The zero value means the

@@ -6,14 +6,34 @@
 // # Model
 //
 // A limiter admits Limit calls per Per (Config). Allow takes one call now
-// if it fits; AllowN takes n at once or none; Wait blocks until a call fits
-// or its context ends, returning ctx.Err() unchanged and taking nothing in
-// that case. Every rejection has a retry-after: RetryAfter says how long until
-// one call would fit. Each method has an explicit-time variant (AllowAt,
-// AllowNAt, RetryAfterAt, SnapshotAt, SetLimitAt) that is exact and reads no
-// clock, for tests and simulations. Limits change at run time with SetLimit,
-// keeping the tokens or window counts already spent. Snapshot reads the
-// counters (allowed, rejected) and the state for telemetry.
+// if it fits; Wait blocks until a call fits or its context ends, returning
+// ctx.Err() unchanged and taking nothing in that case. Every rejection has a
+// retry-after: RetryAfter says how long until one call would fit. Limits
+// change at run time with SetLimit, keeping the tokens or window counts
+// already spent. Snapshot reads the counters (allowed, rejected) and the
+// state for telemetry; Config returns the configuration.
+//
+// Counts and explicit times go through one call per operation, which takes
+// both, as golang.org/x/time/rate's AllowN(t, n) does: AllowN(t, n) takes n
+// calls at t at once or none, RetryAfterN(t, n) says how long after t they
+// would fit, and WaitN(ctx, n) waits for n. AllowN and RetryAfterN read no
+// clock and are exact, for tests and simulations; pass time.Now() for the
+// present. SnapshotAt and SetLimitAt are Snapshot and SetLimit at a given
+// time. Keyed's calls about one key take the key first: Allow(key),
+// AllowN(key, t, n) and so on.
+//
+// Methods removed before the first tagged version, and their replacements:
+//
+//	AllowAt(t)          AllowN(t, 1)
+//	AllowN(n)           AllowN(time.Now(), n)
+//	AllowNAt(t, n)      AllowN(t, n)
+//	RetryAfterAt(t)     RetryAfterN(t, 1)
+//	RetryAfterN(n)      RetryAfterN(time.Now(), n)
+//	RetryAfterNAt(t, n) RetryAfterN(t, n)
+//
+// and on Keyed the same with the key first (AllowAt(key, t) became
+// AllowN(key, t, 1)). The old AllowN(n) and RetryAfterN(n) read the coarse
+// clock; their replacements decide at the time given, exactly.
 //
 // Choosing an algorithm:
 //
@@ -44,9 +64,9 @@
 //
 // Reading the clock costs more than the rest of Allow (about 30 ns for the
 // monotonic clock alone on this project's machines, 60 ns for time.Now).
-// Unless Config.Precise is set, Allow and AllowN admit calls on a shared
-// coarse clock instead: a goroutine stores the monotonic time every
-// ClockResolution (1ms) and readers load it. The goroutine starts on first
+// Unless Config.Precise is set, Allow admits calls on a shared coarse clock
+// instead: a goroutine stores the monotonic time every ClockResolution (1ms)
+// and readers load it. The goroutine starts on first
 // use and stops by itself after a second without readers; it never runs
 // inside a testing/synctest bubble.
 //
@@ -63,8 +83,8 @@
 // with every core busy calling Allow). A refusal costs a clock read; an
 // admission, none. RetryAfter reads the precise clock when the coarse one
 // says to wait, so retry-afters are exact; Snapshot, SetLimit, Prune and
-// Wait read the precise clock; the explicit-time variants read none and
-// are exact.
+// Wait read the precise clock; AllowN, RetryAfterN, SnapshotAt and
+// SetLimitAt read none and are exact.
 //
 // What the coarse clock costs in precision: an admission is decided at the
 // coarse time, as if the call had come when the clock last moved. A bucket
@@ -94,11 +114,11 @@
 // stripes, so a call can be refused while another goroutine's stripe still
 // holds a token, and after a quiet time a burst can exceed Burst by that
 // much. Snapshot.Available counts them. Smaller buckets, Precise limiters,
-// AllowN, the explicit-time variants and Wait never batch.
+// AllowN and Wait never batch.
 //
 // Limiters built inside a testing/synctest bubble read the bubble's fake
 // clock on every call, so that tests can time.Sleep through their limits.
-// Times given to the explicit-time variants should come from time.Now (or all
-// be of the same kind): times with a monotonic reading are compared on the
+// Times given to AllowN, RetryAfterN and the At methods should come from
+// time.Now (or all be of the same kind): times with a monotonic reading are compared on the
 // monotonic clock, others on the wall clock.
 package ratelimit

@@ -20,9 +20,9 @@ func ExampleTokenBucket() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(l.AllowAt(start), l.AllowAt(start), l.AllowAt(start), l.AllowAt(start))
-	fmt.Println("retry after", l.RetryAfterAt(start))
-	fmt.Println(l.AllowAt(start.Add(100 * time.Millisecond)))
+	fmt.Println(l.AllowN(start, 1), l.AllowN(start, 1), l.AllowN(start, 1), l.AllowN(start, 1))
+	fmt.Println("retry after", l.RetryAfterN(start, 1))
+	fmt.Println(l.AllowN(start.Add(100*time.Millisecond), 1))
 	s := l.SnapshotAt(start.Add(100 * time.Millisecond))
 	fmt.Printf("allowed %d, rejected %d, tokens %.1f\n", s.Allowed, s.Rejected, s.Available)
 	// Output:
@@ -38,10 +38,10 @@ func ExampleGCRA() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(l.AllowNAt(start, 4)) // 4 of the 5 at once
-	fmt.Println(l.AllowNAt(start, 2)) // one short
-	fmt.Println("retry after", l.RetryAfterNAt(start, 2))
-	fmt.Println("one now:", l.AllowAt(start))
+	fmt.Println(l.AllowN(start, 4)) // 4 of the 5 at once
+	fmt.Println(l.AllowN(start, 2)) // one short
+	fmt.Println("retry after", l.RetryAfterN(start, 2))
+	fmt.Println("one now:", l.AllowN(start, 1))
 	// Output:
 	// true
 	// false
@@ -55,12 +55,12 @@ func ExampleSlidingWindow() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(l.AllowNAt(start, 100), l.AllowAt(start))
+	fmt.Println(l.AllowN(start, 100), l.AllowN(start, 1))
 	// Half a minute into the next window, the previous window's 100 calls
 	// weigh 50.
 	next := start.Add(90 * time.Second)
-	fmt.Println(l.AllowNAt(next, 50), l.AllowAt(next))
-	fmt.Println("retry after", l.RetryAfterAt(next))
+	fmt.Println(l.AllowN(next, 50), l.AllowN(next, 1))
+	fmt.Println("retry after", l.RetryAfterN(next, 1))
 	// Output:
 	// true false
 	// true false
@@ -77,7 +77,7 @@ func ExampleKeyed() {
 		log.Fatal(err)
 	}
 	for _, client := range []string{"203.0.113.7", "203.0.113.7", "203.0.113.7", "198.51.100.2"} {
-		fmt.Println(client, k.AllowAt(client, start))
+		fmt.Println(client, k.AllowN(client, start, 1))
 	}
 	fmt.Println("keys:", k.Snapshot().Keys)
 	// Output:
@@ -98,7 +98,7 @@ func ExampleNew() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("%T %v\n", l, l.AllowAt(start))
+	fmt.Printf("%T %v\n", l, l.AllowN(start, 1))
 	// Output: *ratelimit.GCRA true
 }
 
@@ -137,13 +137,13 @@ func ExampleTokenBucket_SetLimit() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	l.AllowNAt(start, 6)
+	l.AllowN(start, 6)
 	// Double the rate: the 4 tokens left are kept.
 	if err := l.SetLimitAt(start, ratelimit.Config{Limit: 20, Burst: 10}); err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println(l.SnapshotAt(start).Available)
-	fmt.Println(l.RetryAfterNAt(start, 5))
+	fmt.Println(l.RetryAfterN(start, 5))
 	// Output:
 	// 4
 	// 50ms

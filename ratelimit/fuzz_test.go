@@ -110,7 +110,6 @@ func fuzzMeter(f *testing.F, algo Algorithm, newModel func(interval, burst int64
 		if err != nil {
 			t.Fatal(err)
 		}
-		lim := l.(nLimiter)
 		m := newModel(iv, b)
 		now := t0
 		for i := 0; i+3 <= len(ops); i += 3 {
@@ -118,13 +117,13 @@ func fuzzMeter(f *testing.F, algo Algorithm, newModel func(interval, burst int64
 			n := int64(ops[i+2]) % (b + 2)
 			now = now.Add(time.Duration(gap))
 			tn := nanos(now)
-			if got, want := lim.RetryAfterNAt(now, int(n)), m.retryAfter(tn, n); int64(got) != want {
+			if got, want := l.RetryAfterN(now, int(n)), m.retryAfter(tn, n); int64(got) != want {
 				t.Fatalf("op %d (+%v, n=%d): retry-after %v, model %v", i/3, now.Sub(t0), n, got, time.Duration(want))
 			}
-			if got, want := lim.AllowNAt(now, int(n)), m.allow(tn, n); got != want {
+			if got, want := l.AllowN(now, int(n)), m.allow(tn, n); got != want {
 				t.Fatalf("op %d (+%v, n=%d): allowed %v, model %v", i/3, now.Sub(t0), n, got, want)
 			}
-			if got, want := lim.RetryAfterAt(now), m.retryAfter(tn, 1); int64(got) != want {
+			if got, want := l.RetryAfterN(now, 1), m.retryAfter(tn, 1); int64(got) != want {
 				t.Fatalf("op %d (+%v): retry-after for one %v, model %v", i/3, now.Sub(t0), got, time.Duration(want))
 			}
 		}
@@ -181,11 +180,11 @@ func FuzzSlidingWindow(f *testing.F) {
 			now = now.Add(time.Duration(int64(binary.BigEndian.Uint16(ops[i:])) * w / 64))
 			n := int64(ops[i+2]) % (lim + 2)
 			tn := nanos(now)
-			if got, want := l.AllowNAt(now, int(n)), m.allow(tn, n); got != want {
+			if got, want := l.AllowN(now, int(n)), m.allow(tn, n); got != want {
 				t.Fatalf("op %d (+%v, n=%d): allowed %v, model %v", i/3, now.Sub(t0), n, got, want)
 			}
 			// The retry-after is the first instant the model admits.
-			ra := l.RetryAfterNAt(now, 1)
+			ra := l.RetryAfterN(now, 1)
 			if ra < 0 || ra > 3*time.Duration(w) {
 				t.Fatalf("op %d: retry-after %v", i/3, ra)
 			}

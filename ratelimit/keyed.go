@@ -250,21 +250,9 @@ func (k *Keyed) Allow(key string) bool {
 	return k.allow(key, r.now(), 1, !r.precise)
 }
 
-// AllowAt reports whether one call of key may happen at t, and takes it if
-// so.
-func (k *Keyed) AllowAt(key string, t time.Time) bool {
-	return k.allow(key, nanos(t), 1, false)
-}
-
-// AllowN reports whether n calls of key may happen now, and takes them all if
-// so.
-func (k *Keyed) AllowN(key string, n int) bool {
-	r := k.r.Load()
-	return k.allow(key, r.now(), int64(n), !r.precise)
-}
-
-// AllowNAt is AllowN at t.
-func (k *Keyed) AllowNAt(key string, t time.Time, n int) bool {
+// AllowN reports whether n calls of key may happen at t, and takes them all
+// if so (none if not). It reads no clock and is exact.
+func (k *Keyed) AllowN(key string, t time.Time, n int) bool {
 	return k.allow(key, nanos(t), int64(n), false)
 }
 
@@ -282,14 +270,10 @@ func (k *Keyed) RetryAfter(key string) time.Duration {
 	return k.retryAfter(key, r.now(), 1, !r.precise)
 }
 
-// RetryAfterAt is RetryAfter at t.
-func (k *Keyed) RetryAfterAt(key string, t time.Time) time.Duration {
-	return k.retryAfter(key, nanos(t), 1, false)
-}
-
-// RetryAfterNAt returns how long after t n calls of key would be allowed at
-// once: 0 if at t, the largest Duration if never.
-func (k *Keyed) RetryAfterNAt(key string, t time.Time, n int) time.Duration {
+// RetryAfterN returns how long after t n calls of key would be allowed at
+// once: 0 if at t, the largest Duration if never. It reads no clock and is
+// exact.
+func (k *Keyed) RetryAfterN(key string, t time.Time, n int) time.Duration {
 	return k.retryAfter(key, nanos(t), int64(n), false)
 }
 

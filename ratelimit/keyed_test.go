@@ -24,18 +24,18 @@ func TestKeyedKeysAreIndependent(t *testing.T) {
 	for _, algo := range algorithms {
 		k := mustKeyed(t, KeyedConfig{Config: Config{Algorithm: algo, Limit: 2, Per: time.Minute}})
 		for _, key := range []string{"a", "b"} {
-			if !k.AllowAt(key, t0) || !k.AllowAt(key, t0) || k.AllowAt(key, t0) {
+			if !k.AllowN(key, t0, 1) || !k.AllowN(key, t0, 1) || k.AllowN(key, t0, 1) {
 				t.Errorf("%v: key %s: limit of 2 not enforced", algo, key)
 			}
 		}
-		if ra := k.RetryAfterAt("a", t0); ra <= 0 {
-			t.Errorf("%v: RetryAfterAt = %v", algo, ra)
+		if ra := k.RetryAfterN("a", t0, 1); ra <= 0 {
+			t.Errorf("%v: RetryAfterN(t, 1) = %v", algo, ra)
 		}
-		if ra := k.RetryAfterAt("c", t0); ra != 0 || k.Len() != 2 {
-			t.Errorf("%v: RetryAfterAt of an unknown key = %v (and made %d keys)", algo, ra, k.Len())
+		if ra := k.RetryAfterN("c", t0, 1); ra != 0 || k.Len() != 2 {
+			t.Errorf("%v: RetryAfterN(t, 1) of an unknown key = %v (and made %d keys)", algo, ra, k.Len())
 		}
-		if ra := k.RetryAfterNAt("c", t0, 3); ra != neverD {
-			t.Errorf("%v: RetryAfterNAt(3) of an unknown key = %v", algo, ra)
+		if ra := k.RetryAfterN("c", t0, 3); ra != neverD {
+			t.Errorf("%v: RetryAfterN(3) of an unknown key = %v", algo, ra)
 		}
 		s := k.Snapshot()
 		if s.Keys != 2 || s.Allowed != 4 || s.Rejected != 2 {
@@ -48,16 +48,16 @@ func TestKeyedEvictsLeastRecentlyUsed(t *testing.T) {
 	k := mustKeyed(t, KeyedConfig{Config: Config{Limit: 1, Per: time.Hour}, MaxKeys: 3})
 	s := time.Second // the LRU order's resolution with the default IdleTimeout
 	for i, key := range []string{"a", "b", "c", "a"} {
-		k.AllowAt(key, at(time.Duration(i)*s))
+		k.AllowN(key, at(time.Duration(i)*s), 1)
 	}
-	k.AllowAt("d", at(4*s)) // full: b is the least recently used
+	k.AllowN("d", at(4*s), 1) // full: b is the least recently used
 	if k.Len() != 3 {
 		t.Fatalf("Len = %d, want 3", k.Len())
 	}
-	if k.AllowAt("a", at(5*s)) || k.AllowAt("c", at(5*s)) || k.AllowAt("d", at(5*s)) {
+	if k.AllowN("a", at(5*s), 1) || k.AllowN("c", at(5*s), 1) || k.AllowN("d", at(5*s), 1) {
 		t.Error("a kept key lost its state")
 	}
-	if !k.AllowAt("b", at(5*s)) {
+	if !k.AllowN("b", at(5*s), 1) {
 		t.Error("b was not the one evicted")
 	}
 	if s := k.Snapshot(); s.Evicted != 2 || s.Expired != 0 { // b, then a for b
@@ -68,15 +68,15 @@ func TestKeyedEvictsLeastRecentlyUsed(t *testing.T) {
 func TestKeyedExpiresIdleKeysAtRest(t *testing.T) {
 	k := mustKeyed(t, KeyedConfig{Config: Config{Limit: 1, Burst: 1}, MaxKeys: 3, IdleTimeout: time.Second})
 	for _, key := range []string{"a", "b", "c"} {
-		k.AllowAt(key, t0)
+		k.AllowN(key, t0, 1)
 	}
-	k.AllowAt("slow", t0) // evicts a: nothing idle yet
+	k.AllowN("slow", t0, 1) // evicts a: nothing idle yet
 	if s := k.Snapshot(); s.Evicted != 1 || s.Expired != 0 {
 		t.Fatalf("Evicted %d, Expired %d", s.Evicted, s.Expired)
 	}
 	// At +2s every key is idle and back at rest: the new key expires them
 	// rather than evicting.
-	k.AllowAt("d", at(2*time.Second))
+	k.AllowN("d", at(2*time.Second), 1)
 	if s := k.Snapshot(); s.Evicted != 1 || s.Expired != 3 || s.Keys != 1 {
 		t.Errorf("Evicted %d, Expired %d, Keys %d", s.Evicted, s.Expired, s.Keys)
 	}
@@ -84,11 +84,11 @@ func TestKeyedExpiresIdleKeysAtRest(t *testing.T) {
 
 func TestKeyedKeepsKeysNotAtRest(t *testing.T) {
 	k := mustKeyed(t, KeyedConfig{Config: Config{Limit: 1, Per: time.Hour, Burst: 1}, MaxKeys: 10, IdleTimeout: time.Second})
-	k.AllowAt("a", t0)
+	k.AllowN("a", t0, 1)
 	if n := k.PruneAt(at(time.Minute)); n != 0 || k.Len() != 1 {
 		t.Errorf("Prune removed %d keys of which one was in use", n)
 	}
-	if k.AllowAt("a", at(time.Minute)) {
+	if k.AllowN("a", at(time.Minute), 1) {
 		t.Error("the key's state was lost")
 	}
 	if n := k.PruneAt(at(2 * time.Hour)); n != 1 || k.Len() != 0 {
@@ -99,7 +99,7 @@ func TestKeyedKeepsKeysNotAtRest(t *testing.T) {
 func TestKeyedPrune(t *testing.T) {
 	k := mustKeyed(t, KeyedConfig{Config: Config{Algorithm: AlgorithmSlidingWindow, Limit: 5}, IdleTimeout: 10 * time.Second})
 	for i := range 100 {
-		k.AllowAt(strconv.Itoa(i), at(time.Duration(i)*time.Second))
+		k.AllowN(strconv.Itoa(i), at(time.Duration(i)*time.Second), 1)
 	}
 	// New keys expired some of the old ones already (two each at most).
 	expired := k.Snapshot().Expired
@@ -121,7 +121,7 @@ func TestKeyedFloodIsBounded(t *testing.T) {
 	for _, maxKeys := range []int{100, 2000} {
 		k := mustKeyed(t, KeyedConfig{Config: Config{Limit: 10}, MaxKeys: maxKeys})
 		for i := range 20000 {
-			k.AllowAt(fmt.Sprint("flood-", i), t0)
+			k.AllowN(fmt.Sprint("flood-", i), t0, 1)
 			if i%1000 == 0 && k.Len() > maxKeys {
 				t.Fatalf("%d keys, max %d", k.Len(), maxKeys)
 			}
@@ -141,14 +141,14 @@ func TestKeyedFloodIsBounded(t *testing.T) {
 
 func TestKeyedSetLimit(t *testing.T) {
 	k := mustKeyed(t, KeyedConfig{Config: Config{Limit: 10, Burst: 10}})
-	k.AllowNAt("a", t0, 7)
+	k.AllowN("a", t0, 7)
 	if err := k.SetLimitAt(t0, Config{Limit: 100, Burst: 5}); err != nil {
 		t.Fatal(err)
 	}
-	if !k.AllowNAt("a", t0, 3) || k.AllowAt("a", t0) {
+	if !k.AllowN("a", t0, 3) || k.AllowN("a", t0, 1) {
 		t.Error("existing key: 3 tokens not kept")
 	}
-	if !k.AllowNAt("b", t0, 5) || k.AllowAt("b", t0) {
+	if !k.AllowN("b", t0, 5) || k.AllowN("b", t0, 1) {
 		t.Error("new key: not the new burst of 5")
 	}
 	if err := k.SetLimit(Config{Algorithm: AlgorithmGCRA, Limit: 1}); err == nil {
@@ -170,7 +170,7 @@ func TestKeyedConcurrent(t *testing.T) {
 			local := map[string]int{}
 			for i := range 500 {
 				key := keys[(g+i)%len(keys)]
-				if k.AllowAt(key, t0) {
+				if k.AllowN(key, t0, 1) {
 					local[key]++
 				}
 			}
@@ -182,7 +182,7 @@ func TestKeyedConcurrent(t *testing.T) {
 		})
 	}
 	for i := range 100 {
-		wg.Go(func() { k.AllowAt(fmt.Sprint("other-", i), t0); k.PruneAt(t0) })
+		wg.Go(func() { k.AllowN(fmt.Sprint("other-", i), t0, 1); k.PruneAt(t0) })
 	}
 	wg.Wait()
 	for _, key := range keys {
@@ -196,7 +196,7 @@ func TestKeyedWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		k := mustKeyed(t, KeyedConfig{Config: Config{Limit: 1, Burst: 1}})
 		start := time.Now()
-		if !k.Allow("a") || k.Allow("a") || !k.AllowN("b", 1) {
+		if !k.Allow("a") || k.Allow("a") || !k.AllowN("b", time.Now(), 1) {
 			t.Fatal("limits not enforced")
 		}
 		if ra := k.RetryAfter("a"); ra != time.Second {
@@ -252,8 +252,8 @@ func TestKeyedAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(1000, func() { k.Allow(key) }); n != 0 {
 				t.Errorf("%v, %d keys: Allow on an existing key allocates %v", algo, maxKeys, n)
 			}
-			if n := testing.AllocsPerRun(1000, func() { k.AllowAt(key, t0); k.RetryAfterAt(key, t0) }); n != 0 {
-				t.Errorf("%v, %d keys: AllowAt allocates %v", algo, maxKeys, n)
+			if n := testing.AllocsPerRun(1000, func() { k.AllowN(key, t0, 1); k.RetryAfterN(key, t0, 1) }); n != 0 {
+				t.Errorf("%v, %d keys: AllowN allocates %v", algo, maxKeys, n)
 			}
 		}
 	}

@@ -39,8 +39,7 @@ func (l *limiter) init(cfg Config, algo Algorithm) error {
 // that up to stripes×(batchSize-1) tokens (at most 1/64 of such a bucket)
 // may sit in stripes: a call can be refused while another stripe still
 // holds a token, and after a quiet time a burst can exceed Burst by that
-// much. AllowAt, AllowN, Wait, precise limiters and smaller buckets never
-// batch.
+// much. AllowN, Wait, precise limiters and smaller buckets never batch.
 const (
 	batchSize     = 32
 	batchMinBurst = 64 * stripes * batchSize
@@ -77,43 +76,25 @@ func (l *limiter) allow(now, n int64, coarse bool) bool {
 	return ok
 }
 
-// AllowAt reports whether one call may happen at t, and takes it if so.
-func (l *limiter) AllowAt(t time.Time) bool {
-	return l.allow(nanos(t), 1, false)
-}
-
-// AllowN reports whether n calls may happen now, and takes them all if so
-// (none if not). n <= 0 is always allowed and takes nothing.
-func (l *limiter) AllowN(n int) bool {
-	r := l.e.cur.Load().r
-	return l.allow(r.now(), int64(n), !r.precise)
-}
-
-// AllowNAt is AllowN at t.
-func (l *limiter) AllowNAt(t time.Time, n int) bool {
+// AllowN reports whether n calls may happen at t, and takes them all if so
+// (none if not). n <= 0 is always allowed and takes nothing. It reads no
+// clock and is exact: AllowN(time.Now(), 1) is Allow on the precise clock,
+// and tests and simulations pass their own times.
+func (l *limiter) AllowN(t time.Time, n int) bool {
 	return l.allow(nanos(t), int64(n), false)
 }
 
 // RetryAfter returns how long until one call would be allowed, from now; 0 if
 // now.
 func (l *limiter) RetryAfter() time.Duration {
-	return l.RetryAfterN(1)
-}
-
-// RetryAfterAt returns how long after t one call would be allowed; 0 if at t.
-func (l *limiter) RetryAfterAt(t time.Time) time.Duration {
-	return time.Duration(l.e.retryAfter(nanos(t), 1, false))
-}
-
-// RetryAfterN returns how long until n calls would be allowed at once, from
-// now: 0 if now, the largest Duration if never (n above the burst or limit).
-func (l *limiter) RetryAfterN(n int) time.Duration {
 	r := l.e.cur.Load().r
-	return time.Duration(l.e.retryAfter(r.now(), int64(n), !r.precise))
+	return time.Duration(l.e.retryAfter(r.now(), 1, !r.precise))
 }
 
-// RetryAfterNAt is RetryAfterN at t.
-func (l *limiter) RetryAfterNAt(t time.Time, n int) time.Duration {
+// RetryAfterN returns how long after t n calls would be allowed at once: 0 if
+// at t, the largest Duration if never (n above the burst or limit). It reads
+// no clock and is exact.
+func (l *limiter) RetryAfterN(t time.Time, n int) time.Duration {
 	return time.Duration(l.e.retryAfter(nanos(t), int64(n), false))
 }
 
@@ -141,7 +122,8 @@ func (l *limiter) Snapshot() Snapshot {
 	return l.snapshot(l.e.cur.Load().r.fresh())
 }
 
-// SnapshotAt returns the limiter's counters and state at t.
+// SnapshotAt returns the limiter's counters and state at t; it reads no
+// clock.
 func (l *limiter) SnapshotAt(t time.Time) Snapshot {
 	return l.snapshot(nanos(t))
 }
@@ -172,7 +154,7 @@ func (l *limiter) SetLimit(cfg Config) error {
 	return l.setLimit(cfg, (*rate).fresh)
 }
 
-// SetLimitAt is SetLimit at t.
+// SetLimitAt is SetLimit at t; it reads no clock.
 func (l *limiter) SetLimitAt(t time.Time, cfg Config) error {
 	return l.setLimit(cfg, func(*rate) int64 { return nanos(t) })
 }

@@ -1,7 +1,6 @@
 package ratelimit
 
 import (
-	"context"
 	"math"
 	"sync"
 	"testing"
@@ -20,37 +19,26 @@ type step struct {
 	at    time.Duration // after t0
 	n     int
 	ok    bool
-	retry time.Duration // RetryAfterNAt(at, n) after the call
+	retry time.Duration // RetryAfterN(at, n) after the call
 }
 
-func mustNew(t testing.TB, cfg Config) nLimiter {
+func mustNew(t testing.TB, cfg Config) Limiter {
 	t.Helper()
 	l, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l.(nLimiter)
+	return l
 }
 
-// nLimiter is what the three concrete types share beyond Limiter.
-type nLimiter interface {
-	Limiter
-	AllowNAt(t time.Time, n int) bool
-	RetryAfterNAt(t time.Time, n int) time.Duration
-	SnapshotAt(t time.Time) Snapshot
-	SetLimitAt(t time.Time, cfg Config) error
-	Snapshot() Snapshot
-	WaitN(ctx context.Context, n int) error
-}
-
-func runSteps(t *testing.T, l nLimiter, steps []step) {
+func runSteps(t *testing.T, l Limiter, steps []step) {
 	t.Helper()
 	for i, s := range steps {
-		if got := l.AllowNAt(at(s.at), s.n); got != s.ok {
-			t.Fatalf("step %d: AllowNAt(+%v, %d) = %v, want %v", i, s.at, s.n, got, s.ok)
+		if got := l.AllowN(at(s.at), s.n); got != s.ok {
+			t.Fatalf("step %d: AllowN(+%v, %d) = %v, want %v", i, s.at, s.n, got, s.ok)
 		}
-		if got := l.RetryAfterNAt(at(s.at), s.n); got != s.retry {
-			t.Fatalf("step %d: RetryAfterNAt(+%v, %d) = %v, want %v", i, s.at, s.n, got, s.retry)
+		if got := l.RetryAfterN(at(s.at), s.n); got != s.retry {
+			t.Fatalf("step %d: RetryAfterN(+%v, %d) = %v, want %v", i, s.at, s.n, got, s.retry)
 		}
 	}
 }
@@ -172,20 +160,20 @@ func TestRetryAfterIsExact(t *testing.T) {
 			}
 			for i := range 2000 {
 				n := 1 + i%maxN
-				if l.AllowNAt(now, n) {
+				if l.AllowN(now, n) {
 					now = now.Add(time.Duration(i*7919) % (50 * time.Millisecond))
 					continue
 				}
 				rejections++
-				ra := l.RetryAfterNAt(now, n)
+				ra := l.RetryAfterN(now, n)
 				if ra <= 0 || ra == neverD {
 					t.Fatalf("%v: rejected at %v with retry-after %v", cfg, now.Sub(t0), ra)
 				}
-				if got := l.RetryAfterNAt(now.Add(ra-1), n); got != 1 {
+				if got := l.RetryAfterN(now.Add(ra-1), n); got != 1 {
 					t.Fatalf("%v: retry-after %v at %v, but %v one ns before", cfg, ra, now.Sub(t0), got)
 				}
 				now = now.Add(ra)
-				if !l.AllowNAt(now, n) {
+				if !l.AllowN(now, n) {
 					t.Fatalf("%v: rejected again at the retry-after %v", cfg, ra)
 				}
 			}
@@ -204,7 +192,7 @@ func TestSetLimitKeepsSpent(t *testing.T) {
 		spend     int           // calls taken at t0
 		change    time.Duration // SetLimitAt(at(change))
 		available float64       // right after the change
-		retry     time.Duration // RetryAfterAt(at(change))
+		retry     time.Duration // RetryAfterN(at(change, 1))
 	}{
 		{"faster keeps tokens", Config{Limit: 10, Burst: 10}, Config{Limit: 20, Burst: 10}, 6, 0, 4, 0},
 		{"empty stays empty", Config{Limit: 10, Burst: 10}, Config{Limit: 20, Burst: 10}, 10, 0, 0, 50 * ms},
@@ -218,7 +206,7 @@ func TestSetLimitKeepsSpent(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l := mustNew(t, tt.from)
-			if tt.spend > 0 && !l.AllowNAt(t0, tt.spend) {
+			if tt.spend > 0 && !l.AllowN(t0, tt.spend) {
 				t.Fatal("could not spend")
 			}
 			if err := l.SetLimitAt(at(tt.change), tt.to); err != nil {
@@ -228,8 +216,8 @@ func TestSetLimitKeepsSpent(t *testing.T) {
 			if math.Abs(s.Available-tt.available) > 1e-9 {
 				t.Errorf("Available = %v, want %v", s.Available, tt.available)
 			}
-			if got := l.RetryAfterAt(at(tt.change)); got != tt.retry {
-				t.Errorf("RetryAfterAt = %v, want %v", got, tt.retry)
+			if got := l.RetryAfterN(at(tt.change), 1); got != tt.retry {
+				t.Errorf("RetryAfterN(t, 1) = %v, want %v", got, tt.retry)
 			}
 			if s.Config.Limit != tt.to.Limit || s.Config.Algorithm != tt.from.Algorithm && tt.from.Algorithm != AlgorithmDefault {
 				t.Errorf("Config = %+v after SetLimit(%+v)", s.Config, tt.to)
@@ -260,9 +248,9 @@ func TestSetLimitErrors(t *testing.T) {
 	}
 }
 
-// TestConcurrentAllowAt runs callers in parallel at one instant: exactly the
+// TestConcurrentAllowN runs callers in parallel at one instant: exactly the
 // burst (or the window's limit) is admitted.
-func TestConcurrentAllowAt(t *testing.T) {
+func TestConcurrentAllowN(t *testing.T) {
 	for _, cfg := range []Config{
 		{Algorithm: AlgorithmTokenBucket, Limit: 1, Burst: 500},
 		{Algorithm: AlgorithmGCRA, Limit: 1, Burst: 500},
@@ -278,7 +266,7 @@ func TestConcurrentAllowAt(t *testing.T) {
 				defer wg.Done()
 				n := 0
 				for range 200 {
-					if l.AllowAt(t0) {
+					if l.AllowN(t0, 1) {
 						n++
 					}
 				}
@@ -311,7 +299,7 @@ func TestConcurrentSetLimit(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for range 300 {
-				l.AllowAt(t0)
+				l.AllowN(t0, 1)
 			}
 		}()
 	}
@@ -336,7 +324,7 @@ func TestSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for range 6 {
-		l.AllowAt(t0)
+		l.AllowN(t0, 1)
 	}
 	s := l.SnapshotAt(t0.Add(250 * time.Millisecond))
 	want := Snapshot{
@@ -384,10 +372,11 @@ func TestAllowNViaInterface(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !l.AllowN(5) || l.AllowN(1) {
+	now := time.Now()
+	if !l.AllowN(now, 5) || l.AllowN(now, 1) {
 		t.Error("AllowN did not take the whole window")
 	}
-	if ra := l.RetryAfterN(6); ra != neverD {
+	if ra := l.RetryAfterN(now, 6); ra != neverD {
 		t.Errorf("RetryAfterN(6) = %v, want never", ra)
 	}
 }
@@ -399,9 +388,9 @@ func TestTimesAreClamped(t *testing.T) {
 	}
 	far := []time.Time{{}, time.Unix(1<<62, 0), time.Unix(-1<<62, 0), t0.AddDate(200, 0, 0)}
 	for _, tm := range far {
-		l.AllowAt(tm)
-		if ra := l.RetryAfterAt(tm); ra < 0 {
-			t.Errorf("RetryAfterAt(%v) = %v", tm, ra)
+		l.AllowN(tm, 1)
+		if ra := l.RetryAfterN(tm, 1); ra < 0 {
+			t.Errorf("RetryAfterN(%v, 1) = %v", tm, ra)
 		}
 	}
 	w, err := NewSlidingWindow(Config{Limit: 2})
@@ -409,9 +398,9 @@ func TestTimesAreClamped(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tm := range far {
-		w.AllowAt(tm)
-		if ra := w.RetryAfterAt(tm); ra < 0 {
-			t.Errorf("window RetryAfterAt(%v) = %v", tm, ra)
+		w.AllowN(tm, 1)
+		if ra := w.RetryAfterN(tm, 1); ra < 0 {
+			t.Errorf("window RetryAfterN(%v, 1) = %v", tm, ra)
 		}
 	}
 }
@@ -423,10 +412,10 @@ func TestSlidingWindowTimeBackwards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !l.AllowNAt(at(5*time.Second), 2) {
+	if !l.AllowN(at(5*time.Second), 2) {
 		t.Fatal("rejected")
 	}
-	if l.AllowAt(at(4 * time.Second)) {
+	if l.AllowN(at(4*time.Second), 1) {
 		t.Error("a call in the past went through a full window")
 	}
 }
@@ -438,20 +427,20 @@ func TestSlidingWindowWrap(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !l.AllowNAt(t0, maxWindowLimit) {
+	if !l.AllowN(t0, maxWindowLimit) {
 		t.Fatal("rejected")
 	}
-	if l.AllowAt(at(time.Millisecond << 22)) {
+	if l.AllowN(at(time.Millisecond<<22), 1) {
 		t.Error("wrapped window admitted over the stale count")
 	}
-	if !l.AllowAt(at(time.Millisecond<<22 + 2*time.Millisecond)) {
+	if !l.AllowN(at(time.Millisecond<<22+2*time.Millisecond), 1) {
 		t.Error("two windows after the wrap still limited")
 	}
 	// A long gap (over half the numbering) is a gap, not time going back.
-	if !l.AllowNAt(at(time.Millisecond<<22+3*time.Millisecond), maxWindowLimit-1) {
+	if !l.AllowN(at(time.Millisecond<<22+3*time.Millisecond), maxWindowLimit-1) {
 		t.Fatal("rejected")
 	}
-	if !l.AllowNAt(at(time.Millisecond<<22+3*time.Millisecond+time.Millisecond<<21+5), maxWindowLimit) {
+	if !l.AllowN(at(time.Millisecond<<22+3*time.Millisecond+time.Millisecond<<21+5), maxWindowLimit) {
 		t.Error("a gap of 2^21 windows read as time going back")
 	}
 }
@@ -510,8 +499,8 @@ func TestAllocs(t *testing.T) {
 			if n := testing.AllocsPerRun(1000, func() { l.Allow(); l.RetryAfter() }); n != 0 {
 				t.Errorf("%v: rejecting Allow allocates %v", algo, n)
 			}
-			if n := testing.AllocsPerRun(1000, func() { l.AllowAt(t0); l.RetryAfterAt(t0); l.SnapshotAt(t0) }); n != 0 {
-				t.Errorf("%v: AllowAt allocates %v", algo, n)
+			if n := testing.AllocsPerRun(1000, func() { l.AllowN(t0, 1); l.RetryAfterN(t0, 1); l.SnapshotAt(t0) }); n != 0 {
+				t.Errorf("%v: AllowN allocates %v", algo, n)
 			}
 		}
 	}

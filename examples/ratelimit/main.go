@@ -1,7 +1,8 @@
 // Command ratelimit shows breakerbox's rate limiters on an explicit clock
-// (AllowAt, RetryAfterAt), so that its output never varies: a token bucket
-// that allows a burst and then a steady rate, telling each rejected caller
-// when to come back, and a keyed limiter giving each client its own limit.
+// (AllowN and RetryAfterN take the time), so that its output never varies:
+// a token bucket that allows a burst and then a steady rate, telling each
+// rejected caller when to come back, and a keyed limiter giving each client
+// its own limit.
 package main
 
 import (
@@ -21,11 +22,11 @@ func main() {
 	start := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 	try := func(at time.Duration) {
 		now := start.Add(at)
-		if tb.AllowAt(now) {
+		if tb.AllowN(now, 1) {
 			fmt.Printf("t=%-6v allowed\n", at)
 			return
 		}
-		fmt.Printf("t=%-6v limited, retry after %v\n", at, tb.RetryAfterAt(now))
+		fmt.Printf("t=%-6v limited, retry after %v\n", at, tb.RetryAfterN(now, 1))
 	}
 	for range 4 {
 		try(0) // the burst of 3, then a rejection
@@ -44,7 +45,7 @@ func main() {
 		log.Fatal(err)
 	}
 	for _, client := range []string{"alice", "alice", "bob", "alice"} {
-		fmt.Printf("%-5s allowed: %t\n", client, perClient.AllowAt(client, start))
+		fmt.Printf("%-5s allowed: %t\n", client, perClient.AllowN(client, start, 1))
 	}
-	fmt.Printf("alice may come back after %v\n", perClient.RetryAfterAt("alice", start))
+	fmt.Printf("alice may come back after %v\n", perClient.RetryAfterN("alice", start, 1))
 }
