@@ -9,7 +9,12 @@
 // duration the breaker half-opens: a bounded number of probe calls are let
 // through, and their outcomes decide whether it closes again or reopens for a
 // longer time. A ramp can replace plain probing, admitting a growing share of
-// traffic in steps.
+// traffic in steps. A grace period (GraceCalls, GraceDuration) can let more
+// calls through after a trip before the rejections start.
+//
+// A caller asks [Breaker.Allow] for a [Permit] before the call and reports
+// the call's outcome on the permit after it ([Permit.Done] with the call's
+// error, or [Permit.Finish] with an [Outcome] that a [Classifier] judges).
 //
 // Operators can override the automatic states: forced-open (reject
 // everything), disabled (admit everything, never trip) and metrics-only
@@ -39,6 +44,7 @@
 // The closed path is built for speed: an admitted call with the default
 // count window takes no lock, reads no clock and allocates nothing; an open
 // breaker rejects without a clock read or allocation either. Every method
-// that depends on time has an explicit-time variant (AllowAt, DoneAt) so the
-// machine can be tested and simulated without a clock.
+// that depends on time has an explicit-time variant (AllowAt, DoneAt,
+// FinishAt, ReportAt) so the machine can be tested and simulated without a
+// clock.
 package breaker

@@ -34,6 +34,31 @@ func Example() {
 	// open
 }
 
+// A call guarded by hand: Allow before it, Permit.Done after it.
+func ExampleBreaker_Allow() {
+	b, err := breaker.New(breaker.Config{})
+	if err != nil {
+		panic(err)
+	}
+	call := func(ctx context.Context) error { return nil } // the dependency
+	guarded := func(ctx context.Context) error {
+		p, err := b.Allow(ctx)
+		if err != nil {
+			return err // breaker.ErrOpen
+		}
+		err = call(ctx)
+		p.Done(err)
+		return err
+	}
+
+	fmt.Println(guarded(context.Background()))
+	b.ForceOpen(breaker.Manual{Actor: "alice", Reason: "maintenance"})
+	fmt.Println(guarded(context.Background()))
+	// Output:
+	// <nil>
+	// breaker: open
+}
+
 func ExampleBreaker_ForceOpen() {
 	b, _ := breaker.New(breaker.Config{})
 	t := b.ForceOpen(breaker.Manual{Actor: "alice", Reason: "database maintenance"})
