@@ -7,12 +7,20 @@
 // anyone beyond that is rejected at once with ErrFull, which matches
 // core.ErrRejected.
 //
-//	b, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 10, MaxQueue: 20, MaxWait: 50 * time.Millisecond})
-//	...
-//	if err := b.Acquire(ctx); err != nil {
-//		return err // ErrFull, or ctx.Err()
+//	// At most 2 calls at once; 4 more may wait up to 50ms each.
+//	b, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 2, MaxQueue: 4, MaxWait: 50 * time.Millisecond})
+//	if err != nil {
+//		log.Fatal(err)
 //	}
-//	defer b.Release()
+//
+//	call := func(ctx context.Context) error {
+//		if err := b.Acquire(ctx); err != nil {
+//			return err // bulkhead.ErrFull, or ctx.Err()
+//		}
+//		defer b.Release()
+//		// ... call the dependency ...
+//		return nil
+//	}
 //
 // # Cost
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core/bulkhead"
@@ -13,7 +14,7 @@ func Example() {
 	// At most 2 calls at once; 4 more may wait up to 50ms each.
 	b, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 2, MaxQueue: 4, MaxWait: 50 * time.Millisecond})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 
 	call := func(ctx context.Context) error {
