@@ -45,6 +45,7 @@
 // # Cost
 //
 // When the function succeeds on the first attempt, Do allocates nothing and
-// reads no clock unless MaxTotal is set; with a Budget it adds one atomic
-// add. Timers and clock reads happen only on the retry path.
+// reads no clock unless MaxTotal is set; a Budget adds one atomic add, and
+// a clock read once per 32 calls. Timers, and every other clock read,
+// happen only on the retry path.
 package retry
