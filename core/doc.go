@@ -19,8 +19,10 @@
 // # Policies
 //
 // A [Policy] is plain data (JSON with durations as strings). A guard takes
-// the policy named as the guard, else the first policy whose Match pattern
-// matches its name, else the registry's default. Patterns fit the names
+// the policy [UsePolicy] names when it is created, else the policy named as
+// the guard, else the first policy whose Match pattern matches its name,
+// else the registry's default ([WithDefaultPolicy], or the built-in
+// defaults). Patterns fit the names
 // adapters build ("/pkg.Svc/Method" for gRPC, "GET /quote/{sku}" for HTTP
 // routes, "payments.charge" for your own): "*" alone matches every name; in
 // a longer pattern "*" stays within one "/"-separated segment and "**"
@@ -33,6 +35,8 @@
 // and JSON values that do not decode, are refused with the field's path,
 // such as `breaker.openDuration: "3x" is not a duration`.
 //
+// # Calls
+//
 // Two ways to run a call through a guard:
 //
 //   - [Do] (or [Guard.Do]) wraps a function: it admits the call, runs it,
@@ -41,11 +45,36 @@
 //   - [Guard.Allow] and [Permit.Done] split admission and report for
 //     adapters (HTTP middleware, gRPC interceptors), without a closure;
 //     a deferred [Permit.Settle] counts a call that panics or returns
-//     without reporting, and does nothing after Done.
+//     without reporting, and does nothing after Done. Allow runs the three
+//     gates only (rate limit, bulkhead, breaker): retries, timeouts and
+//     fallbacks are Do's.
+//
+// Do, from the package's example:
+//
+//	charge := reg.MustGuard("payments.charge")
+//
+//	receipt, err := core.Do(context.Background(), charge, func(ctx context.Context) (string, error) {
+//		return "receipt-42", nil // call the payment provider here
+//	})
+//
+// Allow, Settle and Done, from Permit's example:
+//
+//	p, err := g.Allow(ctx)
+//	if err != nil {
+//		return err
+//	}
+//	defer p.Settle() // does nothing once Done has reported
+//	err = call(ctx)
+//	p.Done(err)
+//	return err
 //
 // Every rejection is a [*RejectedError] that matches [ErrRejected] and the
-// primitive's own sentinel (breaker.ErrOpen, bulkhead.ErrFull) with
-// errors.Is, carries the guard's name, a retry-after hint and an ErrorType
-// for telemetry, and is allocated once per guard, so that the rejection path
-// allocates nothing.
+// primitive's own sentinel (breaker.ErrOpen, bulkhead.ErrFull,
+// ratelimit.ErrLimited) with errors.Is, carries the guard's name, a
+// retry-after hint and an ErrorType for telemetry, and is allocated once
+// per guard, so that the rejection path allocates nothing.
+//
+// [WithProfilerLabels] runs guarded functions under runtime/pprof labels
+// naming the guard, so CPU profiles can be sliced by guard; it is opt-in,
+// as labels cost a few allocations per call.
 package core

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
@@ -20,7 +21,7 @@ func Example() {
 		Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 10},
 	}))
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	charge := reg.MustGuard("payments.charge")
 
@@ -44,6 +45,33 @@ func ExampleGuard_Allow() {
 	p.Finish(breaker.Outcome{Code: 200, HasCode: true}) // e.g. an HTTP status
 	fmt.Println(g.Snapshot().Breaker.Succeeded)
 	// Output: 1
+}
+
+// An adapter's guarded call: Allow, a deferred Settle, and Done with the
+// call's error.
+func ExamplePermit() {
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	g := reg.MustGuard("inventory")
+	call := func(ctx context.Context) error { return errors.New("inventory: 503") }
+
+	guarded := func(ctx context.Context) error {
+		p, err := g.Allow(ctx)
+		if err != nil {
+			return err
+		}
+		defer p.Settle() // does nothing once Done has reported
+		err = call(ctx)
+		p.Done(err)
+		return err
+	}
+	fmt.Println(guarded(context.Background()))
+	fmt.Println(g.Snapshot().Breaker.Failed)
+	// Output:
+	// inventory: 503
+	// 1
 }
 
 // Settle, deferred right after Allow, counts a call that panics or returns

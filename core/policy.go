@@ -85,12 +85,12 @@ type Policy struct {
 	// Match lists patterns of the guard names this policy applies to. A
 	// pattern is matched against the whole name:
 	//
-	//	*        alone: any name at all ("*" is the catch-all)
-	//	*        within a pattern: any run of characters except "/"
-	//	**       any run of characters, "/" included
-	//	?        any one character except "/"
-	//	[a-z]    one character (not "/") in the class; [^a-z] negates it
-	//	\c       the character c itself (\*, \?, \[, \\)
+	//	"*"      alone: any name at all (the catch-all)
+	//	"*"      within a pattern: any run of characters except "/"
+	//	"**"     any run of characters, "/" included
+	//	"?"      any one character except "/"
+	//	"[a-z]"  one character (not "/") in the class; "[^a-z]" negates it
+	//	"\c"     the character c itself ("\*", "\?", "\[", "\\")
 	//
 	// Other characters match themselves. So "payments.*" matches
 	// "payments.charge"; "GET /*" matches "GET /quote" but not

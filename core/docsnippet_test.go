@@ -1,0 +1,14 @@
+package core_test
+
+import (
+	"testing"
+
+	"github.com/breakerbox/breakerbox/internal/doccheck"
+)
+
+// TestDocSnippetsAreQuotedFromExamples holds the package's doc snippets to
+// its Example functions, which compile and run (issue 18): Permit's doc
+// showed an Allow/Settle/Done snippet that no example ran.
+func TestDocSnippetsAreQuotedFromExamples(t *testing.T) {
+	doccheck.Check(t, `"*" alone:`)
+}
