@@ -6,7 +6,7 @@
 //
 //	mux := http.NewServeMux()
 //	mux.HandleFunc("GET /users/{id}", getUser)
-//	http.ListenAndServe(":8080", httpmw.Middleware(reg)(mux))
+//	handler := httpmw.Middleware(reg)(mux) // serve it: http.ListenAndServe(addr, handler)
 //
 // [Middleware] keys each request by its route pattern ("GET /users/{id}")
 // or a [WithKey] function, runs it through that key's guard in the registry,
@@ -31,9 +31,9 @@
 // stays within one "/"-separated segment, so "GET /*" matches "GET /hello"
 // but not "GET /quote/{sku}"), or the one [WithPolicy] names. For inbound
 // routes, prefer a breaker that only measures, and shed load with a bulkhead
-// or a rate limit:
+// or a rate limit (from the package's inbound policy example):
 //
-//	core.Policy{
+//	inbound := core.Policy{
 //		Name:     "inbound",
 //		Match:    []string{"GET /**", "POST /**"},
 //		Breaker:  &core.BreakerPolicy{Mode: "metrics-only"},
@@ -66,11 +66,15 @@
 // routes, as chi's Use does, leaves r.Pattern empty: every route then shares
 // the guard [UnmatchedKey], and one failing route gets /healthz rejected.
 // The adapters name each route from its router, each in a module of its own
-// so that this one needs only the standard library:
+// so that this one needs only the standard library (each module's example
+// runs its router):
 //
-//	r.Use(chimw.Middleware(reg))        // github.com/breakerbox/breakerbox/httpmw/chimw
-//	engine.Use(ginmw.Middleware(reg))   // github.com/breakerbox/breakerbox/httpmw/ginmw
-//	e.Use(echomw.Middleware(reg))       // github.com/breakerbox/breakerbox/httpmw/echomw
+//   - chi: r.Use(chimw.Middleware(reg)), module
+//     github.com/breakerbox/breakerbox/httpmw/chimw;
+//   - gin: engine.Use(ginmw.Middleware(reg)), module
+//     github.com/breakerbox/breakerbox/httpmw/ginmw;
+//   - echo: e.Use(echomw.Middleware(reg)), module
+//     github.com/breakerbox/breakerbox/httpmw/echomw.
 //
 // They take this package's options (WithPolicy, WithTags, ...), and list a
 // router's routes for [Validate]. A route gets the same guard name, and so
@@ -110,7 +114,8 @@
 // (a rejected request never reaches the network and fails with an error
 // matching core.ErrRejected that carries a retry-after) and counts
 // transport errors and 5xx as failures ([ClientClassifier]). With
-// [WithRetrier] it retries idempotent requests with replayable bodies,
+// [WithRetrier] it retries requests with replayable bodies that may be sent
+// twice (an idempotent method, an Idempotency-Key header, [MarkIdempotent]),
 // honouring Retry-After and proxy hints, draining every response it drops so
 // that connections are reused.
 //

@@ -1,10 +1,10 @@
 package httpmw_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -20,12 +20,17 @@ import (
 
 // Guard every route of a ServeMux, one guard per route pattern.
 func ExampleMiddleware() {
-	reg, _ := core.NewRegistry()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) {
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	getUser := func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "user", r.PathValue("id"))
-	})
-	handler := httpmw.Middleware(reg)(mux) // http.ListenAndServe(addr, handler)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/{id}", getUser)
+	handler := httpmw.Middleware(reg)(mux) // serve it: http.ListenAndServe(addr, handler)
 
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, httptest.NewRequest("GET", "/users/7", nil))
@@ -193,6 +198,43 @@ func ExampleWithKey() {
 	// tier.gold [inbound]
 }
 
+// The inbound policy the package recommends, checked against the routes
+// when the server starts: the breaker measures, the bulkhead sheds.
+func Example_inboundPolicy() {
+	inbound := core.Policy{
+		Name:     "inbound",
+		Match:    []string{"GET /**", "POST /**"},
+		Breaker:  &core.BreakerPolicy{Mode: "metrics-only"},
+		Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 200, MaxQueue: 100, MaxWait: core.Duration(time.Second)},
+	}
+	reg, err := core.NewRegistry(core.WithPolicies(inbound))
+	if err != nil {
+		log.Fatal(err)
+	}
+	ok := func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") }
+	handlers := map[string]http.HandlerFunc{"GET /quote/{sku}": ok, "POST /orders": ok, "GET /healthz": ok}
+	opts := []httpmw.Option{httpmw.WithTags("inbound")}
+	mux := http.NewServeMux()
+
+	routes := []string{"GET /quote/{sku}", "POST /orders", "GET /healthz"}
+	for _, route := range routes {
+		mux.HandleFunc(route, handlers[route])
+	}
+	if err := httpmw.Validate(reg, routes, opts...); err != nil {
+		log.Fatal(err)
+	}
+	handler := httpmw.Middleware(reg, opts...)(mux)
+
+	handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/quote/abc", nil))
+	for _, s := range reg.Snapshot() { // Validate created every route's guard
+		fmt.Println(s.Name, s.Policy, s.Breaker.State, s.Tags, "admitted:", s.Breaker.Admitted)
+	}
+	// Output:
+	// GET /healthz inbound metrics-only [inbound] admitted: 0
+	// GET /quote/{sku} inbound metrics-only [inbound] admitted: 1
+	// POST /orders inbound metrics-only [inbound] admitted: 0
+}
+
 // Check at start-up that the policies fit the routes: here "GET /*" stays
 // within one segment and misses "GET /quote/{sku}".
 func ExampleValidate() {
@@ -215,19 +257,35 @@ func ExampleValidate() {
 // A handler relays its dependency's rejection: 503 with the dependency's
 // Retry-After, without naming it in a public API.
 func ExampleWriteError() {
-	deps, _ := core.NewRegistry()
-	pricing := deps.MustGuard("pricing.internal:8443")
-	pricing.OpenFor(time.Minute, breaker.Manual{Actor: "ops", Reason: "maintenance"})
+	pricing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "4200")
+	}))
+	defer pricing.Close()
+	pricingURL := pricing.URL + "/price"
+
+	deps, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := &http.Client{Transport: httpmw.NewTransport(nil, httpmw.WithRegistry(deps))}
+	// An operator takes the pricing service's guard (named by its host) out
+	// for a minute.
+	deps.MustGuard(pricing.Listener.Addr().String()).OpenFor(time.Minute, breaker.Manual{Actor: "ops", Reason: "maintenance"})
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /quote/{sku}", func(w http.ResponseWriter, r *http.Request) {
-		_, err := core.Do(r.Context(), pricing, func(context.Context) (int, error) { return 4200, nil })
+		resp, err := client.Get(pricingURL)
 		if err != nil {
 			httpmw.WriteError(w, r, err)
 			return
 		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(w, resp.Body)
 	})
-	reg, _ := core.NewRegistry()
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
 	handler := httpmw.Middleware(reg, httpmw.WithDetails(false))(mux)
 
 	rec := httptest.NewRecorder()
@@ -254,11 +312,15 @@ func ExampleRouteName() {
 // bulkhead sheds. A route whose dependency fails is not cut off by its own
 // breaker, and works again as soon as the dependency does.
 func ExampleWithPolicy() {
-	reg, _ := core.NewRegistry(core.WithPolicies(core.Policy{
+	inbound := core.Policy{
 		Name:     "inbound",
 		Breaker:  &core.BreakerPolicy{Mode: "metrics-only"},
 		Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 200},
-	}))
+	}
+	reg, err := core.NewRegistry(core.WithPolicies(inbound))
+	if err != nil {
+		log.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /quote/{sku}", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "pricing is down", http.StatusBadGateway)

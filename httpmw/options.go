@@ -91,11 +91,12 @@ func WithKey(fn func(*http.Request) string) Option {
 // For inbound routes, prefer a policy whose breaker only measures and whose
 // bulkhead or rate limit sheds load:
 //
-//	core.Policy{
+//	inbound := core.Policy{
 //		Name:     "inbound",
 //		Breaker:  &core.BreakerPolicy{Mode: "metrics-only"},
 //		Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 200},
 //	}
+//	reg, err := core.NewRegistry(core.WithPolicies(inbound))
 //
 // A route's 5xx is most often a failing dependency's: a breaker that trips on
 // it rejects the route's requests, even those that do not need the

@@ -14,7 +14,9 @@ import (
 // nothing is reported at once rather than found in an incident:
 //
 //	routes := []string{"GET /quote/{sku}", "POST /orders", "GET /healthz"}
-//	for _, route := range routes { ... mux.HandleFunc(route, ...) }
+//	for _, route := range routes {
+//		mux.HandleFunc(route, handlers[route])
+//	}
 //	if err := httpmw.Validate(reg, routes, opts...); err != nil {
 //		log.Fatal(err)
 //	}
