@@ -1,10 +1,11 @@
 // Package chimw mounts httpmw's middleware on a chi router, with one guard
 // per chi route:
 //
+//	opts := []httpmw.Option{httpmw.WithPolicy("inbound")}
 //	r := chi.NewRouter()
-//	r.Use(chimw.Middleware(reg, httpmw.WithPolicy("inbound")))
-//	r.Get("/quote/{sku}", quote)   // guard "GET /quote/{sku}"
-//	r.Get("/healthz", healthz)     // guard "GET /healthz"
+//	r.Use(chimw.Middleware(reg, opts...))
+//	r.Get("/quote/{sku}", quote) // guard "GET /quote/{sku}"
+//	r.Get("/healthz", healthz)   // guard "GET /healthz"
 //
 // chi runs the middleware given to Use before it routes the request, so
 // httpmw.Middleware alone, mounted with Use, finds no route (r.Pattern is
@@ -114,6 +115,9 @@ func find(r *http.Request) string {
 //	routes, err := chimw.Routes(r)
 //	if err == nil {
 //		err = httpmw.Validate(reg, routes, opts...)
+//	}
+//	if err != nil {
+//		log.Fatal(err)
 //	}
 //
 // A route registered for every method (Handle, HandleFunc) is listed once

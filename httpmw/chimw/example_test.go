@@ -2,6 +2,7 @@ package chimw_test
 
 import (
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 
@@ -13,23 +14,35 @@ import (
 )
 
 // Guard every route of a chi router, each with a guard of its own, from
-// the router's Use.
+// the router's Use, and check the routes against the policies at start-up.
 func ExampleMiddleware() {
-	reg, _ := core.NewRegistry(core.WithPolicies(core.Policy{
+	reg, err := core.NewRegistry(core.WithPolicies(core.Policy{
 		Name:     "inbound",
-		Match:    []string{"GET /**"},
 		Breaker:  &core.BreakerPolicy{Mode: "metrics-only"},
 		Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 100},
 	}))
-	r := chi.NewRouter()
-	r.Use(chimw.Middleware(reg))
-	r.Get("/quote/{sku}", func(w http.ResponseWriter, r *http.Request) {
+	if err != nil {
+		log.Fatal(err)
+	}
+	quote := func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "quote", chi.URLParam(r, "sku"))
-	})
-	r.Get("/healthz", func(w http.ResponseWriter, r *http.Request) {})
+	}
+	healthz := func(w http.ResponseWriter, r *http.Request) {}
 
-	routes, _ := chimw.Routes(r)
-	fmt.Println(routes, httpmw.Validate(reg, routes))
+	opts := []httpmw.Option{httpmw.WithPolicy("inbound")}
+	r := chi.NewRouter()
+	r.Use(chimw.Middleware(reg, opts...))
+	r.Get("/quote/{sku}", quote) // guard "GET /quote/{sku}"
+	r.Get("/healthz", healthz)   // guard "GET /healthz"
+
+	routes, err := chimw.Routes(r)
+	if err == nil {
+		err = httpmw.Validate(reg, routes, opts...)
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(routes)
 
 	rec := httptest.NewRecorder()
 	r.ServeHTTP(rec, httptest.NewRequest("GET", "/quote/abc", nil))
@@ -38,7 +51,7 @@ func ExampleMiddleware() {
 		fmt.Println(g.Name, g.Policy, g.Breaker.Admitted)
 	}
 	// Output:
-	// [GET /healthz GET /quote/{sku}] <nil>
+	// [GET /healthz GET /quote/{sku}]
 	// quote abc
 	// GET /healthz inbound 0
 	// GET /quote/{sku} inbound 1
