@@ -3,11 +3,13 @@ package ginmw_test
 import (
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/httpmw"
 	"github.com/breakerbox/breakerbox/httpmw/ginmw"
 	"github.com/gin-gonic/gin"
 )
@@ -50,4 +52,37 @@ func ExampleMiddleware() {
 	// 503 application/problem+json
 	// {"type":"about:blank","title":"Service Unavailable","status":503,"detail":"The circuit breaker \"GET /items/{id}\" is open: requests are refused for now.","guard":"GET /items/{id}","reason":"circuit_open","retryAfter":60}
 	// GET /items/{id} open
+}
+
+// Mount the middleware on an engine with one option list, and check the
+// engine's routes against the policies at start-up.
+func ExampleRoutes() {
+	reg, err := core.NewRegistry(core.WithPolicies(core.Policy{
+		Name:     "inbound",
+		Breaker:  &core.BreakerPolicy{Mode: "metrics-only"},
+		Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 100},
+	}))
+	if err != nil {
+		log.Fatal(err)
+	}
+	quote := func(c *gin.Context) { c.String(http.StatusOK, "quote %s\n", c.Param("sku")) }
+
+	opts := []httpmw.Option{httpmw.WithPolicy("inbound")}
+	engine := gin.New()
+	engine.Use(gin.Recovery(), ginmw.Middleware(reg, opts...))
+	engine.GET("/quote/:sku", quote) // guard "GET /quote/{sku}"
+
+	if err := httpmw.Validate(reg, ginmw.Routes(engine), opts...); err != nil {
+		log.Fatal(err)
+	}
+
+	rec := httptest.NewRecorder()
+	engine.ServeHTTP(rec, httptest.NewRequest("GET", "/quote/abc", nil))
+	fmt.Print(rec.Body)
+	for _, g := range reg.Snapshot() {
+		fmt.Println(g.Name, g.Policy, g.Breaker.Admitted)
+	}
+	// Output:
+	// quote abc
+	// GET /quote/{sku} inbound 1
 }

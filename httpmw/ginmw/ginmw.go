@@ -1,9 +1,10 @@
 // Package ginmw mounts httpmw's middleware on a gin engine, with one guard
 // per gin route:
 //
+//	opts := []httpmw.Option{httpmw.WithPolicy("inbound")}
 //	engine := gin.New()
-//	engine.Use(gin.Recovery(), ginmw.Middleware(reg, httpmw.WithPolicy("inbound")))
-//	engine.GET("/quote/:sku", quote)   // guard "GET /quote/{sku}"
+//	engine.Use(gin.Recovery(), ginmw.Middleware(reg, opts...))
+//	engine.GET("/quote/:sku", quote) // guard "GET /quote/{sku}"
 //
 // gin routes a request before it runs any middleware, but keeps the route
 // on its own context (c.FullPath()) and lets handlers answer through it, so
