@@ -1,9 +1,10 @@
 // Package echomw mounts httpmw's middleware on an echo server, with one
 // guard per echo route:
 //
+//	opts := []httpmw.Option{httpmw.WithPolicy("inbound")}
 //	e := echo.New()
-//	e.Use(middleware.Recover(), echomw.Middleware(reg, httpmw.WithPolicy("inbound")))
-//	e.GET("/quote/:sku", quote)   // guard "GET /quote/{sku}"
+//	e.Use(middleware.Recover(), echomw.Middleware(reg, opts...))
+//	e.GET("/quote/:sku", quote) // guard "GET /quote/{sku}"
 //
 // echo routes a request before it runs the middleware given to Use, but
 // keeps the route on its own context (c.Path()), and answers a handler's
