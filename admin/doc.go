@@ -4,12 +4,26 @@
 //
 // # Mounting
 //
-// Handler (or New, which reports configuration errors) returns one
-// http.Handler to mount under any prefix:
+// New returns a *Server, one http.Handler to mount under any prefix, or
+// the configuration error (a malformed token, an unreadable audit file);
+// Close stops it. From New's example, with the tokens in
+// BREAKERBOX_ADMIN_TOKENS and every write audited to a file:
 //
-//	mux.Handle("/admin/", http.StripPrefix("/admin", admin.Handler(reg,
-//		admin.WithTokensFromEnv(),
-//		admin.WithAuditSink(fileSink, admin.NewSlogSink(logger)))))
+//	fileSink, err := admin.NewFileSink(filepath.Join(dir, "audit.jsonl"), admin.FileSinkOptions{})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer fileSink.Close()
+//	srv, err := admin.New(reg, admin.WithTokensFromEnv(), admin.WithAuditSink(fileSink))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer srv.Close()
+//	mux.Handle("/admin/", http.StripPrefix("/admin", srv))
+//
+// Handler does the same in one expression, for a server that lives as long
+// as the process; it answers every request with a 500 when the
+// configuration is wrong (see Security model).
 //
 // It serves
 //
@@ -279,6 +293,9 @@
 // Close stops it, ends the streams and removes the Server's hooks from the
 // registry. A Server made with Handler is never closed: use New for one
 // you need to stop. Server.SampleAt observes at an explicit time, to build
-// a history in tests and simulations. The only thing the Server adds to
-// guards is an OnStateChange hook, so calls cost nothing more.
+// a history in tests and simulations. The Server adds to the registry an
+// OnStateChange hook, which only queues the transition, and, with
+// WithTraceLinks, an OnReject hook, which returns at once while no event
+// stream is open and otherwise reads at most one trace id per guard per
+// push interval; admitted calls cost nothing more.
 package admin

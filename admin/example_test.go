@@ -1,10 +1,14 @@
 package admin_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/breakerbox/breakerbox/admin"
@@ -33,7 +37,7 @@ func Example() {
 	req.Header.Set("Authorization", "Bearer s3cret-s3cret-s3cret")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	defer res.Body.Close()
 	var out admin.OperationResult
@@ -53,10 +57,68 @@ func Example() {
 	// ready: 503 Service Unavailable
 }
 
+// Mount the admin API under /admin/ with the tokens from the environment
+// and every write audited to a file.
+func ExampleNew() {
+	dir, err := os.MkdirTemp("", "breakerbox-audit")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	// As a deployment sets it: name:access:secret, comma-separated.
+	os.Setenv("BREAKERBOX_ADMIN_TOKENS", "alice:write:s3cret-s3cret-s3cret")
+	defer os.Unsetenv("BREAKERBOX_ADMIN_TOKENS")
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	reg.MustGuard("payments.charge")
+	mux := http.NewServeMux()
+
+	fileSink, err := admin.NewFileSink(filepath.Join(dir, "audit.jsonl"), admin.FileSinkOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer fileSink.Close()
+	srv, err := admin.New(reg, admin.WithTokensFromEnv(), admin.WithAuditSink(fileSink))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	mux.Handle("/admin/", http.StripPrefix("/admin", srv))
+
+	ts := httptest.NewServer(mux)
+	defer ts.Close()
+	body := `{"name": "payments.charge", "reason": "provider maintenance"}`
+	req, err := http.NewRequest("POST", ts.URL+"/admin/v1/operations/disable", strings.NewReader(body))
+	if err != nil {
+		log.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer s3cret-s3cret-s3cret")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res.Body.Close()
+	fmt.Println(res.Status)
+
+	page, err := fileSink.ReadAudit(context.Background(), admin.AuditQuery{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, rec := range page.Records {
+		fmt.Println(rec.Seq, rec.Actor, rec.Op, rec.Target, rec.Reason, rec.After[0].State)
+	}
+	// Output:
+	// 200 OK
+	// 1 alice disable name "payments.charge" provider maintenance disabled
+}
+
 func ExampleParseTokens() {
 	ts, err := admin.ParseTokens("alice:write:0123456789abcdef, grafana:read:fedcba9876543210")
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	for _, t := range ts {
 		fmt.Println(t.Name, t.Access)
@@ -95,7 +157,7 @@ func ExampleServer_Start() {
 
 	srv, err := admin.New(reg, admin.WithToken("alice", "s3cret-s3cret-s3cret", admin.Write), admin.WithOpenRead())
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	srv.Start()       // keep history from now on, not from the first request
 	defer srv.Close() // stop the sampler, end the event streams
