@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
@@ -46,18 +49,30 @@ func Example() {
 	// Output: notifying
 }
 
-// A receiving handler verifies the signature and decodes the event.
+// A receiving handler verifies the signature and decodes the event (then
+// de-duplicates by its ID, which this one does not show).
 func ExampleVerifyRequest() {
 	secret := []byte("shared secret")
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		e, err := notify.VerifyRequest(r, secret, 5*time.Minute)
+		e, err := notify.VerifyRequest(r, secret, 0)
 		if err != nil {
 			http.Error(w, "bad signature", http.StatusUnauthorized)
 			return
 		}
 		fmt.Fprintf(w, "got %s for %s\n", e.Type, e.Guard)
 	})
-	_ = handler
+
+	body := `{"version":1,"id":"e1","type":"opened","guard":"payments"}`
+	for _, signedWith := range []string{"shared secret", "another secret"} {
+		req := httptest.NewRequest("POST", "/hooks/breakerbox", strings.NewReader(body))
+		req.Header.Set(notify.SignatureHeader, notify.Sign([]byte(signedWith), time.Now(), []byte(body)))
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		fmt.Print(rec.Code, " ", rec.Body)
+	}
+	// Output:
+	// 200 got opened for payments
+	// 401 bad signature
 }
 
 // Sign and Verify are the two halves of the signature scheme.
@@ -125,4 +140,19 @@ func ExamplePublicClient() {
 	// Output:
 	// true true
 	// notify: POST http://127.0.0.1:9: dial tcp 127.0.0.1:9: notify: dial guard refused the address: 127.0.0.1 is a loopback address
+}
+
+// The dial guard on a transport of your own: every connection's address
+// is checked after name resolution.
+func ExampleRefuseNonPublic() {
+	d := &net.Dialer{Control: notify.RefuseNonPublic}
+	client := &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+
+	w := &notify.Webhook{URL: "http://169.254.169.254/latest", Secret: []byte("shared secret"), Client: client}
+	err := w.Send(context.Background(), &notify.Event{ID: "e1", Type: notify.Opened, Guard: "payments"})
+	fmt.Println(errors.Is(err, notify.ErrRefusedAddress))
+	fmt.Println(err)
+	// Output:
+	// true
+	// notify: POST http://169.254.169.254: dial tcp 169.254.169.254:80: notify: dial guard refused the address: 169.254.169.254 is a link-local address
 }
