@@ -1,10 +1,13 @@
 // Package otelbreaker makes a breakerbox registry observable through
 // OpenTelemetry: metrics, breaker decisions on traces, and state-change
 // events. It uses the OpenTelemetry API only; the application chooses the
-// SDK and the exporters.
+// SDK and the exporters. From the package's example:
 //
-//	inst, err := otelbreaker.Instrument(reg) // global providers
-//	defer inst.Shutdown(context.Background())
+//	inst, err := otelbreaker.Instrument(reg, otelbreaker.WithMeterProvider(mp))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer inst.Shutdown(ctx)
 //
 // Providers are passed in with WithMeterProvider, WithTracerProvider and
 // WithLoggerProvider (the globals when absent); every meter, tracer and

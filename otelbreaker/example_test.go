@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"sort"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -13,6 +15,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/breakerbox/breakerbox/admin"
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/httpmw"
@@ -25,10 +28,13 @@ func Example() {
 	reader := sdkmetric.NewManualReader() // in a service: a periodic OTLP or Prometheus reader
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 
-	reg, _ := core.NewRegistry()
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
 	inst, err := otelbreaker.Instrument(reg, otelbreaker.WithMeterProvider(mp))
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	defer inst.Shutdown(ctx)
 
@@ -101,19 +107,91 @@ func Example_rejectionOnSpan() {
 }
 
 // With otelhttp: the server middleware inside otelhttp.NewHandler, the
-// client transport outside otelhttp.Transport.
+// client transport outside otelhttp.Transport. Here the route's breaker is
+// open, so the server answers 503 without running the handler.
 func Example_otelhttp() {
-	reg, _ := core.NewRegistry()
-	if _, err := otelbreaker.Instrument(reg); err != nil {
-		panic(err)
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
 	}
-
+	inst, err := otelbreaker.Instrument(reg) // global providers
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer inst.Shutdown(context.Background())
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /quote", func(w http.ResponseWriter, r *http.Request) {})
-	server := &http.Server{Handler: otelhttp.NewHandler(httpmw.Middleware(reg)(mux), "quote-service")}
 
-	client := &http.Client{Transport: httpmw.NewTransport(otelhttp.NewTransport(http.DefaultTransport), httpmw.WithRegistry(reg))}
-	_, _ = server, client
+	handler := otelhttp.NewHandler(httpmw.Middleware(reg)(mux), "server")
+	transport := otelhttp.NewTransport(http.DefaultTransport)
+	client := &http.Client{Transport: httpmw.NewTransport(transport, httpmw.WithRegistry(reg))}
+
+	server := httptest.NewServer(handler)
+	defer server.Close()
+	reg.MustGuard("GET /quote").ForceOpen(breaker.Manual{Actor: "alice", Reason: "maintenance"})
+	resp, err := client.Get(server.URL + "/quote")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.Status)
+	// Output: 503 Service Unavailable
+}
+
+// Drop the metrics a program does not want with a view: a dropped
+// instrument costs next to nothing at collection.
+func Example_dropMetrics() {
+	ctx := context.Background()
+	reader := sdkmetric.NewManualReader()
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	reg.MustGuard("payments")
+
+	drop := sdkmetric.NewView(
+		sdkmetric.Instrument{Name: "breakerbox.circuit_breaker.window_calls"},
+		sdkmetric.Stream{Aggregation: sdkmetric.AggregationDrop{}})
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader), sdkmetric.WithView(drop))
+	inst, err := otelbreaker.Instrument(reg, otelbreaker.WithMeterProvider(mp))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer inst.Shutdown(ctx)
+
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(ctx, &rm); err != nil {
+		log.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		found[m.Name] = true
+	}
+	fmt.Println("window_calls:", found["breakerbox.circuit_breaker.window_calls"])
+	fmt.Println("calls:", found["breakerbox.circuit_breaker.calls"])
+	// Output:
+	// window_calls: false
+	// calls: true
+}
+
+// Let the admin dashboard link state changes and rejections to their
+// traces: TraceID reads a sampled span's trace id.
+func ExampleTraceID() {
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv, err := admin.New(reg, admin.WithTraceLinks("http://localhost:16686/trace/{traceId}", otelbreaker.TraceID))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+
+	tp := sdktrace.NewTracerProvider() // samples every trace
+	ctx, span := tp.Tracer("app").Start(context.Background(), "checkout")
+	defer span.End()
+	fmt.Println(len(otelbreaker.TraceID(ctx)), otelbreaker.TraceID(context.Background()) == "")
+	// Output: 32 true
 }
 
 // Link profiles to spans: CPU samples of guarded functions carry the guard
@@ -121,7 +199,7 @@ func Example_otelhttp() {
 func ExampleSpanProfilerLabels() {
 	reg, err := core.NewRegistry(core.WithProfilerLabels(otelbreaker.SpanProfilerLabels))
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	fmt.Println(reg.MustGuard("search").Name())
 	// Output: search
