@@ -24,8 +24,10 @@
 // Two kinds of blocks are exempt:
 //
 //   - A block of one line (such as a single option call, or an import path).
-//     Its references to the package's own exported names (pkg.Name, with
-//     the package's own name as qualifier) must still exist.
+//     Its references to the package's own exported names must still exist:
+//     Name in pkg.Name, where pkg is the name example_test.go imports the
+//     package under (bbprom for a package prometheus), or the package's
+//     own name.
 //   - A block that is not Go (a table, a JSON document, an HTTP request, a
 //     shell line, a diagram), named by the caller: Check's notGo arguments
 //     are prefixes of such blocks' first lines (compared after the same
@@ -40,9 +42,11 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -66,16 +70,19 @@ func CheckDir(t testing.TB, dir string, notGo ...string) {
 	if err != nil {
 		t.Fatalf("doccheck: %v", err)
 	}
-	examples, err := exampleLines(filepath.Join(dir, ExampleFile))
+	examples, qualifier, err := exampleLines(filepath.Join(dir, ExampleFile), dir)
 	if err != nil {
 		t.Fatalf("doccheck: %v", err)
+	}
+	if qualifier == "" {
+		qualifier = pkgName
 	}
 	prefixes := make([]string, len(notGo))
 	used := make([]bool, len(notGo))
 	for i, p := range notGo {
 		prefixes[i] = normalize(p)
 	}
-	qualified := regexp.MustCompile(`\b` + regexp.QuoteMeta(pkgName) + `\.([A-Z][A-Za-z0-9_]*)`)
+	qualified := regexp.MustCompile(`(?:^|[^\w.])` + regexp.QuoteMeta(qualifier) + `\.([A-Z][A-Za-z0-9_]*)`)
 	for _, b := range blocks {
 		if i := slices.IndexFunc(prefixes, func(p string) bool { return strings.HasPrefix(b.lines[0], p) }); i >= 0 {
 			used[i] = true
@@ -85,7 +92,7 @@ func CheckDir(t testing.TB, dir string, notGo ...string) {
 			for _, m := range qualified.FindAllStringSubmatch(b.lines[0], -1) {
 				if !exported[m[1]] {
 					t.Errorf("%s: this one-line snippet names %s.%s, which package %s does not declare:\n\t%s",
-						b.pos, pkgName, m[1], pkgName, b.lines[0])
+						b.pos, qualifier, m[1], pkgName, b.lines[0])
 				}
 			}
 			continue
@@ -249,22 +256,32 @@ func collectExported(f *ast.File, names map[string]bool) {
 }
 
 // exampleLines returns the lines of the body of each Example function of
-// the file at path, normalized, blank lines dropped. A missing file has no
-// examples.
-func exampleLines(path string) ([][]string, error) {
+// the file at path, normalized, blank lines dropped, and the name the file
+// imports the package in dir under ("" when it does not import it, as a
+// file of the package itself does not). A missing file has no examples.
+func exampleLines(path, dir string) (examples [][]string, qualifier string, err error) {
 	src, err := os.ReadFile(path)
 	if os.IsNotExist(err) {
-		return nil, nil
+		return nil, "", nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	fset := token.NewFileSet()
 	f, err := parser.ParseFile(fset, path, src, parser.SkipObjectResolution)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	var out [][]string
+	if self, err := importPath(dir); err == nil {
+		for _, imp := range f.Imports {
+			if p, _ := strconv.Unquote(imp.Path.Value); p == self {
+				qualifier = pathpkg.Base(p)
+				if imp.Name != nil {
+					qualifier = imp.Name.Name
+				}
+			}
+		}
+	}
 	for _, d := range f.Decls {
 		fn, ok := d.(*ast.FuncDecl)
 		if !ok || fn.Recv != nil || fn.Body == nil || !strings.HasPrefix(fn.Name.Name, "Example") {
@@ -277,12 +294,39 @@ func exampleLines(path string) ([][]string, error) {
 				lines = append(lines, l)
 			}
 		}
-		out = append(out, lines)
+		examples = append(examples, lines)
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%s has no Example function", path)
+	if len(examples) == 0 {
+		return nil, "", fmt.Errorf("%s has no Example function", path)
 	}
-	return out, nil
+	return examples, qualifier, nil
+}
+
+// importPath returns the import path of the package in dir, from the
+// module path of the go.mod above it.
+func importPath(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	for d := abs; ; d = filepath.Dir(d) {
+		data, err := os.ReadFile(filepath.Join(d, "go.mod"))
+		if err == nil {
+			for _, line := range strings.Split(string(data), "\n") {
+				if mod, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+					rel, err := filepath.Rel(d, abs)
+					if err != nil {
+						return "", err
+					}
+					return pathpkg.Join(strings.Trim(strings.TrimSpace(mod), `"`), filepath.ToSlash(rel)), nil
+				}
+			}
+			return "", fmt.Errorf("%s has no module line", filepath.Join(d, "go.mod"))
+		}
+		if filepath.Dir(d) == d {
+			return "", fmt.Errorf("no go.mod above %s", abs)
+		}
+	}
 }
 
 // normalize trims a line and collapses its runs of spaces and tabs.

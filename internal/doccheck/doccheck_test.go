@@ -95,3 +95,10 @@ func write(t *testing.T, path, s string) {
 		t.Fatal(err)
 	}
 }
+
+func TestOneLinerNamesAreCheckedUnderTheExamplesImportName(t *testing.T) {
+	errs := run(t, "testdata/alias")
+	if len(errs) != 1 || !strings.Contains(errs[0], "mx.NewExporter") {
+		t.Fatalf("want one failure naming mx.NewExporter (and none for metric.MustRegister), got %q", errs)
+	}
+}
