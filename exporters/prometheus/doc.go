@@ -3,12 +3,15 @@
 // [NewCollector] returns a prometheus.Collector that reads the registry's
 // [core.Registry.Snapshot] at every scrape. Nothing is counted on the call
 // path, so exporting costs the guarded calls nothing; descriptors are built
-// once. The Collector does not register itself:
+// once. The Collector does not register itself. From the package's
+// example, which imports this package as bbprom (its name is
+// client_golang's):
 //
-//	import bbprom "github.com/breakerbox/breakerbox/exporters/prometheus"
+//	promReg := prometheus.NewRegistry()
+//	promReg.MustRegister(bbprom.NewCollector(reg))
 //
-//	prometheus.MustRegister(bbprom.NewCollector(reg))
-//	http.Handle("/metrics", promhttp.Handler())
+//	mux := http.NewServeMux()
+//	mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
 //
 // # Names
 //

@@ -2,7 +2,10 @@ package prometheus_test
 
 import (
 	"fmt"
+	"io"
+	"log"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,19 +20,35 @@ import (
 
 // Register the collector and serve /metrics.
 func Example() {
-	reg, _ := core.NewRegistry()
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(bbprom.NewCollector(reg))
 
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
-	// http.ListenAndServe(":9090", mux)
+	srv := httptest.NewServer(mux) // in a service: an http.Server on its metrics port
+	defer srv.Close()
 
 	// Guards created later are exported at the next scrape.
 	reg.MustGuard("payments").ForceOpen(breaker.Manual{Actor: "alice", Reason: "maintenance"})
-	n, _ := testutil.GatherAndCount(promReg, bbprom.MetricBreakerStatus)
-	fmt.Println(n, "status series: one per state")
-	// Output: 6 status series: one per state
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for line := range strings.Lines(string(body)) {
+		if strings.HasPrefix(line, bbprom.MetricBreakerStatus+"{") && strings.HasSuffix(line, " 1\n") {
+			fmt.Print(line)
+		}
+	}
+	// Output: breakerbox_circuit_breaker_status{guard="payments",policy="default",state="forced-open"} 1
 }
 
 // The series a guard's breaker state gives: 1 for the current state.
