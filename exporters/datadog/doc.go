@@ -1,13 +1,18 @@
 // Package datadog exports breakerbox guards to Datadog through DogStatsD:
 // metrics, a service check per guard and an event per breaker state change.
+// From the package's example:
 //
-//	client, err := statsd.New("127.0.0.1:8125") // or "unix:///var/run/datadog/dsd.socket"
-//	if err != nil { ... }
+//	client, err := statsd.New("127.0.0.1:8125") // the agent's DogStatsD port, or "unix:///var/run/datadog/dsd.socket"
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	defer client.Close()
 //
-//	exp := datadog.New(reg, client, datadog.WithTags("env:prod"))
+//	exp := datadog.New(reg, client, datadog.WithTags("env:prod", "service:checkout"))
+//	ctx, cancel := context.WithCancel(context.Background())
+//	defer cancel()
 //	exp.Start(ctx)
-//	defer exp.Close()
+//	defer exp.Close() // a last push; the client is closed after it
 //
 // # What is sent
 //

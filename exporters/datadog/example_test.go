@@ -21,7 +21,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	client, err := statsd.New("127.0.0.1:8125") // the agent's DogStatsD port
+	client, err := statsd.New("127.0.0.1:8125") // the agent's DogStatsD port, or "unix:///var/run/datadog/dsd.socket"
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -31,9 +31,11 @@ func Example() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	exp.Start(ctx)
-	defer exp.Close() // a last push, then the client is flushed
+	defer exp.Close() // a last push; the client is closed after it
 
 	// ... serve, with calls going through reg's guards ...
+	_ = reg.MustGuard("payments").Do(ctx, func(context.Context) error { return nil })
+	// Output:
 }
 
 // What the agent receives for a guard forced open: the service check (sent
@@ -51,7 +53,10 @@ func ExampleExporter_Flush() {
 	}
 	defer client.Close()
 
-	reg, _ := core.NewRegistry()
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
 	exp := datadog.New(reg, client)
 	defer exp.Close()
 	reg.MustGuard("payments").ForceOpen(breaker.Manual{Actor: "alice", Reason: "maintenance"})
