@@ -40,9 +40,9 @@ const DirectiveName = "breaker"
 type DirectiveFunc func(ctx context.Context, obj any, next graphql.Resolver, name, fallback, timeout *string) (any, error)
 
 // Directive returns the implementation of the @breaker directive, to assign
-// to the generated DirectiveRoot:
+// to the DirectiveRoot gqlgen generates (Config is the generated package's):
 //
-//	cfg := generated.Config{Resolvers: &resolver{}}
+//	cfg := Config{Resolvers: &resolver{}}
 //	cfg.Directives.Breaker = bbgraphql.Directive(reg, opts...)
 //
 // Each call of a field carrying the directive runs its resolver through the

@@ -26,13 +26,14 @@
 // context with that deadline.
 //
 // Implement it with [Directive] and check the schema at start-up with
-// [Validate], given the same options (generated is the package gqlgen
-// generates from the schema; see the Directive example):
+// [Validate], given the same options. From the Directive example, where
+// Config and NewExecutableSchema are those gqlgen generates from the schema
+// (graph.Config and graph.NewExecutableSchema in gqlgen's default layout):
 //
 //	opts := []bbgraphql.Option{bbgraphql.WithFallback("cachedPrice", cachedPrice)}
-//	cfg := generated.Config{Resolvers: &resolver{}}
+//	cfg := Config{Resolvers: &resolver{}}
 //	cfg.Directives.Breaker = bbgraphql.Directive(reg, opts...)
-//	es := generated.NewExecutableSchema(cfg)
+//	es := NewExecutableSchema(cfg)
 //	if err := bbgraphql.Validate(es.Schema(), reg, opts...); err != nil {
 //		log.Fatal(err) // an unknown guard or fallback name, a bad timeout
 //	}

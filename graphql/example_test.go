@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -70,33 +71,33 @@ func (r *resolver) Hello(ctx context.Context) (string, error) { return "hello", 
 // operator has forced it open: price resolves to null with an error
 // carrying the code and retryAfter, cachedPrice is answered by its
 // fallback, and hello answers as usual. Config and NewExecutableSchema are
-// those gqlgen generates from the schema (generated.Config and
-// generated.NewExecutableSchema in a real server).
+// those gqlgen generates from the schema, in the package it generates
+// (graph.Config and graph.NewExecutableSchema in gqlgen's default layout);
+// here they are a hand-written stand-in.
 func ExampleDirective() {
 	reg, err := core.NewRegistry(core.WithPolicies(
 		core.Policy{Name: "quotes", Breaker: &core.BreakerPolicy{FailureRate: 50, OpenDuration: core.Duration(30 * time.Second)}},
 	))
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
-	opts := []bbgraphql.Option{
-		bbgraphql.WithFallback("cachedPrice", func(ctx context.Context, c fallback.Cause) (any, error) {
-			p := 41.5 // from a cache; the type the resolver returns
-			return &p, nil
-		}),
+	cachedPrice := func(ctx context.Context, c fallback.Cause) (any, error) {
+		p := 41.5 // from a cache; the type the resolver returns
+		return &p, nil
 	}
 
+	opts := []bbgraphql.Option{bbgraphql.WithFallback("cachedPrice", cachedPrice)}
 	cfg := Config{Resolvers: &resolver{}}
 	cfg.Directives.Breaker = bbgraphql.Directive(reg, opts...)
 	es := NewExecutableSchema(cfg)
 	if err := bbgraphql.Validate(es.Schema(), reg, opts...); err != nil {
-		panic(err) // a typo in the schema stops the server at start-up
+		log.Fatal(err) // an unknown guard or fallback name, a bad timeout
 	}
 	srv := handler.New(es)
 	srv.AddTransport(transport.POST{})
 
 	if _, err := reg.ForceOpen(core.Name("quotes"), breaker.Manual{Actor: "sre", Reason: "provider outage"}); err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	post(srv, `{ price(symbol: "ACME") cachedPrice(symbol: "ACME") hello }`)
 	// Output:
@@ -109,7 +110,7 @@ func ExampleDirective() {
 func ExampleValidate() {
 	reg, err := core.NewRegistry(core.WithPolicies(core.Policy{Name: "payments", Match: []string{"payments.*"}}))
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	cfg := Config{Resolvers: &resolver{}}
 	cfg.Directives.Breaker = bbgraphql.Directive(reg)
@@ -123,24 +124,57 @@ func ExampleValidate() {
 }
 
 // Fields guards resolvers without touching the schema, each under the
-// guard "Type.field".
+// guard "Type.field": by default every resolver that is not a plain read of
+// a struct field.
 func ExampleFields() {
 	reg, err := core.NewRegistry()
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	cfg := Config{Resolvers: &resolver{weatherErr: errors.New("weather service: 503")}}
 	cfg.Directives.Breaker = bbgraphql.Directive(reg)
+	es := NewExecutableSchema(cfg)
+
+	srv := handler.New(es)
+	srv.Use(bbgraphql.Fields(reg, bbgraphql.WithTags("graphql")))
+	srv.AddTransport(transport.POST{})
+
+	post(srv, `{ weather(city: "Oslo") }`)
+	g, _ := reg.Lookup("Query.weather")
+	s := g.Snapshot()
+	fmt.Println(s.Breaker.Failed, "failure recorded by", s.Name, s.Tags)
+	// Output:
+	// {"errors":[{"message":"weather service: 503","path":["weather"],"locations":[{"line":1,"column":3}]}],"data":{"weather":null}}
+	// 1 failure recorded by Query.weather [graphql]
+}
+
+// Resolver errors that are the client's doing, such as a missing record,
+// need not count against the breaker.
+func ExampleWithClassifier() {
+	errNotFound := errors.New("not found")
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	cfg := Config{Resolvers: &resolver{weatherErr: fmt.Errorf("city %q: %w", "Atlantis", errNotFound)}}
+	cfg.Directives.Breaker = bbgraphql.Directive(reg)
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.POST{})
-	srv.Use(bbgraphql.Fields(reg, bbgraphql.GuardTypes("Query")))
 
-	post(srv, `{ weather(city: "Oslo") hello }`)
+	srv.Use(bbgraphql.Fields(reg, bbgraphql.WithClassifier(func(o breaker.Outcome) breaker.Result {
+		if errors.Is(o.Err, errNotFound) {
+			return breaker.Ignore
+		}
+		return breaker.DefaultClassifier(o)
+	})))
+
+	post(srv, `{ weather(city: "Atlantis") }`)
 	g, _ := reg.Lookup("Query.weather")
-	fmt.Println(g.Snapshot().Breaker.Failed, "failure recorded by", g.Name())
+	s := g.Snapshot().Breaker
+	fmt.Println("failed:", s.Failed, "ignored:", s.Ignored)
 	// Output:
-	// {"errors":[{"message":"weather service: 503","path":["weather"],"locations":[{"line":1,"column":3}]}],"data":{"weather":null,"hello":"hello"}}
-	// 1 failure recorded by Query.weather
+	// {"errors":[{"message":"city \"Atlantis\": not found","path":["weather"],"locations":[{"line":1,"column":3}]}],"data":{"weather":null}}
+	// failed: 0 ignored: 1
 }
 
 // Operations turns away whole operations early: here, past one operation
@@ -148,11 +182,11 @@ func ExampleFields() {
 func ExampleOperations() {
 	perClient, err := ratelimit.NewKeyed(ratelimit.KeyedConfig{Config: ratelimit.Config{Limit: 1, Per: time.Minute, Precise: true}})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	reg, err := core.NewRegistry()
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	cfg := Config{Resolvers: &resolver{}}
 	cfg.Directives.Breaker = bbgraphql.Directive(reg)

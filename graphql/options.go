@@ -116,12 +116,12 @@ func WithTags(tags ...string) Option {
 // request; a classifier can ignore the errors that are the client's doing
 // (not found, bad input), so that they never open a breaker:
 //
-//	bbgraphql.WithClassifier(func(o breaker.Outcome) breaker.Result {
+//	srv.Use(bbgraphql.Fields(reg, bbgraphql.WithClassifier(func(o breaker.Outcome) breaker.Result {
 //		if errors.Is(o.Err, errNotFound) {
 //			return breaker.Ignore
 //		}
 //		return breaker.DefaultClassifier(o)
-//	})
+//	})))
 //
 // A guard that already exists keeps its classifier.
 func WithClassifier(c breaker.Classifier) Option {

@@ -17,9 +17,9 @@ import (
 // [Directive]), so that a mistake in the schema is reported when the server
 // starts rather than at the first query:
 //
-//	es := generated.NewExecutableSchema(cfg)
+//	es := NewExecutableSchema(cfg)
 //	if err := bbgraphql.Validate(es.Schema(), reg, opts...); err != nil {
-//		log.Fatal(err)
+//		log.Fatal(err) // an unknown guard or fallback name, a bad timeout
 //	}
 //
 // It reports, for every field at fault (naming it "Type.field"):
