@@ -159,9 +159,11 @@ func TestRiverPauserRetriesUntilQueueExists(t *testing.T) {
 	if err := client.Queues().Add("later", river.QueueConfig{MaxWorkers: 1}); err != nil {
 		t.Fatal(err)
 	}
+	// The pause is counted once QueuePause has returned, a moment after the
+	// database shows it: wait for both.
 	waitFor(t, ctx, "the queue to be paused", func() bool {
 		q, err := client.QueueGet(ctx, "later")
-		return err == nil && q.PausedAt != nil
+		return err == nil && q.PausedAt != nil && p.Stats().Pauses > 0
 	})
 	if s := p.Stats(); s.Pauses != 1 {
 		t.Errorf("stats %+v", s)
