@@ -18,15 +18,27 @@
 // snoozed, and resumes it (Client.QueueResume) when the breaker half-opens,
 // so that the queue's own jobs can probe the dependency.
 //
-//	reg, _ := core.NewRegistry(core.WithPolicies(policies...))
-//	client, _ := river.NewClient(riverpgxv5.New(pool), &river.Config{
+// From NewPauser's example, which runs River on SQLite (with Postgres, the
+// driver is riverpgxv5.New(pool)):
+//
+//	client, err := river.NewClient(riversqlite.New(db), &river.Config{
 //		Queues:     map[string]river.QueueConfig{"payments": {MaxWorkers: 10}},
-//		Workers:    workers, // ChargeWorker works ChargeArgs, of kind "charge"
+//		Workers:    workers, // a worker for ChargeArgs, whose kind is "charge"
 //		Middleware: []rivertype.Middleware{rivermw.Middleware(reg)},
+//		Logger:     slog.New(slog.DiscardHandler), // your service's logger
 //	})
-//	pauser, _ := rivermw.NewPauser(reg, client, map[string][]string{"charge": {"payments"}})
-//	go pauser.Run(ctx)
-//	_ = client.Start(ctx)
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	pauser, err := rivermw.NewPauser(reg, client, map[string][]string{"charge": {"payments"}})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer pauser.Close()
+//	go pauser.Run(ctx) // until ctx ends
+//	if err := client.Start(ctx); err != nil {
+//		log.Fatal(err)
+//	}
 //
 // The package is named rivermw, not river, so that it reads apart from
 // River's own package in the same file. It is a module of its own (it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -38,28 +39,12 @@ func (ChargeArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{Queue:
 func Example() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	dir, err := os.MkdirTemp("", "rivermw")
-	if err != nil {
-		panic(err)
-	}
-	defer os.RemoveAll(dir)
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "jobs.sqlite")+"?_pragma=busy_timeout(10000)")
-	if err != nil {
-		panic(err)
-	}
-	defer db.Close()
-	db.SetMaxOpenConns(1) // as River's SQLite driver asks
-	migrator, err := rivermigrate.New(riversqlite.New(db), nil)
-	if err != nil {
-		panic(err)
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		panic(err)
-	}
+	db, cleanup := sqliteDB(ctx)
+	defer cleanup()
 
 	reg, err := core.NewRegistry() // add core.WithPolicies(...) for real thresholds
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[ChargeArgs]) error {
@@ -77,10 +62,10 @@ func Example() {
 		Logger:            slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	if err := client.Start(ctx); err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	defer func() { _ = client.Stop(context.WithoutCancel(ctx)) }()
 	events, unsubscribe := client.Subscribe(river.EventKindJobCompleted, river.EventKindJobSnoozed)
@@ -90,19 +75,20 @@ func Example() {
 		case e := <-events:
 			return e
 		case <-ctx.Done():
-			panic(ctx.Err())
+			log.Fatal(ctx.Err())
+			return nil
 		}
 	}
 
 	if _, err := client.Insert(ctx, ChargeArgs{Order: 1}, nil); err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	next() // completed
 
 	guard := reg.MustGuard("charge")
 	guard.ForceOpen(breaker.Manual{Actor: "ops", Reason: "provider outage"})
 	if _, err := client.Insert(ctx, ChargeArgs{Order: 2}, nil); err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	e := next()
 	fmt.Printf("order 2 %s, attempts used: %d\n", e.Kind, e.Job.Attempt)
@@ -120,14 +106,80 @@ func Example() {
 // that clients stop fetching charges, and resumes it when the guard admits
 // calls again (half-open included, so that charges can probe the provider).
 func ExampleNewPauser() {
-	ctx := context.Background()
-	var client *river.Client[*sql.Tx] // from river.NewClient, with rivermw.Middleware
-	reg, _ := core.NewRegistry()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, cleanup := sqliteDB(ctx) // Postgres: riverpgxv5.New(pool) below
+	defer cleanup()
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[ChargeArgs]) error {
+		return nil // charge the order
+	}))
 
+	client, err := river.NewClient(riversqlite.New(db), &river.Config{
+		Queues:     map[string]river.QueueConfig{"payments": {MaxWorkers: 10}},
+		Workers:    workers, // a worker for ChargeArgs, whose kind is "charge"
+		Middleware: []rivertype.Middleware{rivermw.Middleware(reg)},
+		Logger:     slog.New(slog.DiscardHandler), // your service's logger
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
 	pauser, err := rivermw.NewPauser(reg, client, map[string][]string{"charge": {"payments"}})
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 	defer pauser.Close()
-	go func() { _ = pauser.Run(ctx) }() // until ctx ends
+	go pauser.Run(ctx) // until ctx ends
+	if err := client.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer func() { _ = client.Stop(context.WithoutCancel(ctx)) }()
+
+	events, unsubscribe := client.Subscribe(river.EventKindQueuePaused, river.EventKindQueueResumed)
+	defer unsubscribe()
+	next := func() *river.Event {
+		select {
+		case e := <-events:
+			return e
+		case <-ctx.Done():
+			log.Fatal(ctx.Err())
+			return nil
+		}
+	}
+	guard := reg.MustGuard("charge")
+	guard.ForceOpen(breaker.Manual{Actor: "ops", Reason: "provider outage"})
+	e := next()
+	fmt.Println(e.Kind, e.Queue.Name)
+	guard.Release(breaker.Manual{Actor: "ops"})
+	e = next()
+	fmt.Println(e.Kind, e.Queue.Name)
+	// Output:
+	// queue_paused payments
+	// queue_resumed payments
+}
+
+// sqliteDB opens a River database in SQLite, in a temporary directory, and
+// returns it with the function that removes it.
+func sqliteDB(ctx context.Context) (*sql.DB, func()) {
+	dir, err := os.MkdirTemp("", "rivermw")
+	if err != nil {
+		log.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "jobs.sqlite")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		log.Fatal(err)
+	}
+	db.SetMaxOpenConns(1) // as River's SQLite driver asks
+	migrator, err := rivermigrate.New(riversqlite.New(db), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		log.Fatal(err)
+	}
+	return db, func() { db.Close(); os.RemoveAll(dir) }
 }
