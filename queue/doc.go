@@ -16,14 +16,25 @@
 // taking tasks that would only be deferred, and resumes it when the breaker
 // half-opens, so that the queue's own tasks can probe the dependency.
 //
-//	reg, _ := core.NewRegistry(core.WithPolicies(policies...))
+// From Middleware's example (compiled; it needs a Redis server to run):
+//
+//	reg, err := core.NewRegistry(core.WithPolicies(policies...))
+//	if err != nil {
+//		log.Fatal(err)
+//	}
 //	mux := asynq.NewServeMux()
 //	mux.Use(queue.Middleware(reg))
 //	mux.HandleFunc("payments:charge", charge)
 //	srv := asynq.NewServer(redisOpt, queue.Configure(asynq.Config{Queues: map[string]int{"payments": 1}}))
-//	pauser, _ := queue.NewPauser(reg, asynq.NewInspector(redisOpt), map[string][]string{"payments:charge": {"payments"}})
-//	go pauser.Run(ctx)
-//	_ = srv.Run(mux)
+//	pauser, err := queue.NewPauser(reg, asynq.NewInspector(redisOpt), map[string][]string{"payments:charge": {"payments"}})
+//	if err != nil {
+//		log.Fatal(err)
+//	}
+//	defer pauser.Close()
+//	go pauser.Run(ctx) // until ctx ends
+//	if err := srv.Run(mux); err != nil {
+//		log.Fatal(err)
+//	}
 //
 // For github.com/riverqueue/river (Postgres or SQLite), the module
 // github.com/breakerbox/breakerbox/queue/rivermw has the same two pieces: a
