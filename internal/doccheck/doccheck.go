@@ -13,13 +13,17 @@
 // Check reads the doc comments of the Go files of the current directory
 // (the package under test; _test.go files excluded) that godoc shows: the
 // package comment and the comments of exported declarations, struct fields
-// and interface methods. A
-// code block is a run of indented lines in such a comment, as go/doc/comment
-// parses it. Each code block must appear, as consecutive lines, in the body
-// of an Example function of example_test.go in the same directory. Lines
-// are compared after trimming them and collapsing runs of spaces and tabs
-// into one space, so indentation and gofmt's alignment of comments and
-// fields do not count; blank lines are skipped on both sides.
+// and interface methods. A code block is a run of indented lines in such a
+// comment, as go/doc/comment parses it. Each code block must appear, as
+// consecutive lines, in the body of an Example function of example_test.go
+// in the same directory. Lines are compared after trimming them and
+// collapsing runs of spaces and tabs into one space, so indentation and
+// gofmt's alignment of comments and fields do not count; blank lines are
+// skipped on both sides.
+//
+// An Example with an Output comment is compiled and run by go test; one
+// without is compiled only, which is for snippets that need what a test
+// cannot count on (a Redis server, a port to listen on for good).
 //
 // Two kinds of blocks are exempt:
 //
