@@ -274,6 +274,11 @@ func (b *Bulkhead) TryAcquire() bool {
 // such as a middleware, takes a Hint with NewHint and passes the same one
 // to AcquireHint (or TryAcquireHint) and ReleaseHint, so that one call
 // touches one stripe. Any Hint is correct: it only steers the cost.
+//
+// Guards use it: with plain Acquire and Release instead, the benchmarks
+// module's GuardDoParallel took 33–91 ns a call at -cpu 2 instead of
+// 23–29 ns, and no other way for package core to pass the stripe keeps
+// these calls inlined, so the Hint forms stay public.
 type Hint uint8
 
 // NewHint returns the calling goroutine's Hint.
