@@ -17,14 +17,6 @@ type stripes struct {
 	s    []shard
 }
 
-// padded holds stripes and the shards they point at in one allocation,
-// with a stripe.Lead in front of the shards.
-type padded struct {
-	stripes
-	_   stripe.Lead
-	arr [maxShards]shard
-}
-
 // maxShards bounds a breaker's stripes: 4 per P, at most 64.
 const maxShards = 64
 
@@ -57,9 +49,9 @@ func (b *Breaker) makeStripes() {
 	// three times slower.
 	n := nextPow2(4 * runtime.GOMAXPROCS(0))
 	n = min(max(n, 16), maxShards)
-	st := &padded{}
-	st.mask, st.s = n-1, st.arr[:n]
-	b.striped.CompareAndSwap(nil, &st.stripes)
+	// One shard more than used, dropped in front: a shard is stripe.Pad
+	// long, so it serves as the stripe.Lead of the others.
+	b.striped.CompareAndSwap(nil, &stripes{mask: n - 1, s: make([]shard, n+1)[1:]})
 }
 
 // count counts an admitted call and returns the shard index for its
