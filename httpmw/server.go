@@ -147,7 +147,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, err := g.Allow(r.Context())
 	if err != nil {
 		if errors.Is(err, core.ErrRejected) {
-			if name == UnmatchedKey && !h.warnedRejected.Swap(true) {
+			if name == UnmatchedKey && !h.warnedRejected.Load() && !h.warnedRejected.Swap(true) {
 				h.cfg.log().Warn("httpmw: a request was rejected by the guard \""+UnmatchedKey+
 					"\", which every request without a route shares",
 					"method", r.Method, "path", r.URL.Path, "error", err.Error(), "hint", h.unmatchedHint())
@@ -196,7 +196,7 @@ func (h *handler) checkUnmatched(r *http.Request, status int) {
 			return
 		}
 	}
-	if h.warnedUnmatched.Swap(true) {
+	if h.warnedUnmatched.Load() || h.warnedUnmatched.Swap(true) {
 		return
 	}
 	args := []any{"method", r.Method, "path", r.URL.Path, "status", status}
