@@ -34,6 +34,8 @@ type Registry struct {
 	fallback map[string]fallback.Func
 	labels   func(ctx context.Context) []string
 	profile  bool
+	version  uint64 // the live document's version (Apply)
+	hash     string // its content hash
 }
 
 // Option configures a Registry.

@@ -425,6 +425,9 @@ type Problem struct {
 	Code string `json:"code"`
 	// Guard names the guard concerned, when there is one.
 	Guard string `json:"guard,omitempty"`
+	// Problems lists every problem of a refused policy document (code
+	// "invalid_policy_document").
+	Problems []core.Problem `json:"problems,omitempty"`
 }
 
 // ProblemTypePrefix starts the Type of every Problem.
