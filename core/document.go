@@ -222,6 +222,7 @@ func (r *Registry) checkLocked(doc Document) (map[string]Policy, []string, error
 			}
 		}
 	}
+	probs = append(probs, checkSegments(doc, next)...)
 	if len(probs) > 0 {
 		return nil, nil, &DocumentError{Problems: probs}
 	}
@@ -262,6 +263,7 @@ func (r *Registry) Apply(doc Document) (ApplyResult, error) {
 	r.policies, r.order = next, order
 	r.version++
 	r.hash = hash
+	r.doc = doc
 	res.Version = r.version
 	return res, nil
 }

@@ -34,8 +34,9 @@ type Registry struct {
 	fallback map[string]fallback.Func
 	labels   func(ctx context.Context) []string
 	profile  bool
-	version  uint64 // the live document's version (Apply)
-	hash     string // its content hash
+	version  uint64   // the live document's version (Apply)
+	hash     string   // its content hash
+	doc      Document // the live document, as applied
 }
 
 // Option configures a Registry.
