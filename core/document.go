@@ -229,16 +229,39 @@ func (r *Registry) checkLocked(doc Document) (map[string]Policy, []string, error
 	return next, order, nil
 }
 
+// ApplyOption configures one Registry.Apply.
+type ApplyOption interface{ applyApply(*applyConfig) }
+
+type applyConfig struct{ version uint64 }
+
+type applyOptionFunc func(*applyConfig)
+
+func (f applyOptionFunc) applyApply(c *applyConfig) { f(c) }
+
+// AtVersion gives the applied document version v instead of the live
+// version plus one, for a caller that numbers versions itself (package
+// policy numbers them in its Store). v must be above the live version.
+func AtVersion(v uint64) ApplyOption {
+	return applyOptionFunc(func(c *applyConfig) { c.version = v })
+}
+
 // Apply makes doc the registry's whole set of policies, atomically: the
 // document is checked whole (see Check) and either applied or refused with
 // every problem listed, the policies before it staying live. A policy left
 // out of doc is removed; guards that used it keep the policy they were built
 // with until they are pruned. The live version goes up by one with every
-// applied document; PolicyVersion reports it.
-func (r *Registry) Apply(doc Document) (ApplyResult, error) {
+// applied document (or becomes AtVersion's); PolicyVersion reports it.
+func (r *Registry) Apply(doc Document, opts ...ApplyOption) (ApplyResult, error) {
+	var cfg applyConfig
+	for _, o := range opts {
+		o.applyApply(&cfg)
+	}
 	hash := doc.Hash()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if cfg.version != 0 && cfg.version <= r.version {
+		return ApplyResult{}, &DocumentError{Problems: []Problem{{Message: fmt.Sprintf("version %d is not above the live version %d", cfg.version, r.version)}}}
+	}
 	next, order, err := r.checkLocked(doc)
 	if err != nil {
 		return ApplyResult{}, err
@@ -262,6 +285,9 @@ func (r *Registry) Apply(doc Document) (ApplyResult, error) {
 	}
 	r.policies, r.order = next, order
 	r.version++
+	if cfg.version != 0 {
+		r.version = cfg.version
+	}
 	r.hash = hash
 	r.doc = doc
 	res.Version = r.version
