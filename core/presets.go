@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -64,12 +65,13 @@ func loadPresets(fsys fs.FS) (map[string]Policy, error) {
 
 // decodePreset decodes one preset file and checks it: its name must be
 // PresetPrefix+name, it may not extend or match anything (a preset is only
-// ever a parent), and it must validate.
+// ever a parent), and it must validate. Errors name the field, not the
+// policy: the caller names the file.
 func decodePreset(name string, data []byte) (Policy, error) {
 	var p Policy
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&p); err != nil {
-		return Policy{}, err
+		return Policy{}, unwrapPolicyError(err)
 	}
 	if dec.More() {
 		return Policy{}, fmt.Errorf("more than one JSON value")
@@ -81,9 +83,18 @@ func decodePreset(name string, data []byte) (Policy, error) {
 		return Policy{}, fmt.Errorf("a preset may not set extends or match")
 	}
 	if err := p.Validate(); err != nil {
-		return Policy{}, err
+		return Policy{}, unwrapPolicyError(err)
 	}
 	return p, nil
+}
+
+// unwrapPolicyError drops a *PolicyError's "core: policy <name>:" prefix.
+func unwrapPolicyError(err error) error {
+	var pe *PolicyError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }
 
 // Preset returns the built-in preset called name (without PresetPrefix):
