@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/core"
@@ -347,8 +346,7 @@ func (s *Server) policyVersion(w http.ResponseWriter, r *http.Request) {
 }
 
 // policyDocs serves the documentation of the live document (or of
-// ?version=v): Markdown, or the same page as an HTML fragment when the
-// client asks for text/html (the dashboard) or ?format=html.
+// ?version=v) as Markdown (policy.Markdown); the dashboard renders it.
 func (s *Server) policyDocs(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.authorize(w, r, Read); !ok {
 		return
@@ -385,27 +383,12 @@ func (s *Server) policyDocs(w http.ResponseWriter, r *http.Request) {
 		}
 		doc = cur
 	}
-	format := q.Get("format")
-	if format == "" && strings.Contains(r.Header.Get("Accept"), "text/html") {
-		format = "html"
-	}
+	body := policy.Markdown(doc)
 	h := w.Header()
+	h.Set("Content-Type", "text/markdown; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	var body []byte
-	switch format {
-	case "html":
-		body = policy.HTML(doc)
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	case "", "markdown":
-		body = policy.Markdown(doc)
-		h.Set("Content-Type", "text/markdown; charset=utf-8")
-	default:
-		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "format: "+quote(clip(format))+" is not \"markdown\" or \"html\""))
-		return
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
