@@ -100,6 +100,15 @@ func (s *Server) policyManager(w http.ResponseWriter, r *http.Request) (*policy.
 	return s.cfg.policies, true
 }
 
+// policyReader authorizes a read of the policy endpoints and returns the
+// manager; otherwise it answers and returns false.
+func (s *Server) policyReader(w http.ResponseWriter, r *http.Request) (*policy.Manager, bool) {
+	if _, ok := s.authorize(w, r, Read); !ok {
+		return nil, false
+	}
+	return s.policyManager(w, r)
+}
+
 func policyRecordOf(rec policy.Record, live uint64, withDoc bool) PolicyRecord {
 	out := PolicyRecord{Version: rec.Version, Hash: rec.Hash, Source: rec.Source, Actor: rec.Actor, Reason: rec.Reason, RollbackOf: rec.RollbackOf, At: rec.At, Live: rec.Version == live && live != 0}
 	if withDoc {
@@ -118,10 +127,7 @@ func noPolicyVersion() *Problem {
 }
 
 func (s *Server) getPolicies(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, Read); !ok {
-		return
-	}
-	m, ok := s.policyManager(w, r)
+	m, ok := s.policyReader(w, r)
 	if !ok {
 		return
 	}
@@ -286,10 +292,7 @@ func plural(n int, one, many string) string {
 }
 
 func (s *Server) policyHistory(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, Read); !ok {
-		return
-	}
-	m, ok := s.policyManager(w, r)
+	m, ok := s.policyReader(w, r)
 	if !ok {
 		return
 	}
@@ -325,10 +328,7 @@ func parseVersion(field, s string) (uint64, *Problem) {
 }
 
 func (s *Server) policyVersion(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, Read); !ok {
-		return
-	}
-	m, ok := s.policyManager(w, r)
+	m, ok := s.policyReader(w, r)
 	if !ok {
 		return
 	}
@@ -348,10 +348,7 @@ func (s *Server) policyVersion(w http.ResponseWriter, r *http.Request) {
 // policyDocs serves the documentation of the live document (or of
 // ?version=v) as Markdown (policy.Markdown); the dashboard renders it.
 func (s *Server) policyDocs(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, Read); !ok {
-		return
-	}
-	m, ok := s.policyManager(w, r)
+	m, ok := s.policyReader(w, r)
 	if !ok {
 		return
 	}
