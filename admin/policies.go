@@ -272,7 +272,7 @@ func (s *Server) policyProblem(m *policy.Manager, err error) *Problem {
 		if v := liveVersion(m); v != 0 {
 			live = fmt.Sprintf("version %d stays live", v)
 		}
-		p := problem(http.StatusUnprocessableEntity, codeInvalidPolicy, fmt.Sprintf("the policy document was refused with %d %s (listed in problems); nothing was stored or applied and %s", len(de.Problems), plural(len(de.Problems), "problem", "problems"), live))
+		p := problem(http.StatusUnprocessableEntity, codeInvalidPolicy, fmt.Sprintf("the policy document was refused (problems: %d, listed in problems); nothing was stored or applied and %s", len(de.Problems), live))
 		p.Problems = de.Problems
 		return p
 	case errors.Is(err, policy.ErrNoVersion):
@@ -282,13 +282,6 @@ func (s *Server) policyProblem(m *policy.Manager, err error) *Problem {
 	}
 	s.cfg.logger.Error("breakerbox admin: policy store", "err", err)
 	return problem(http.StatusServiceUnavailable, codePolicyStore, err.Error()+"; nothing was applied")
-}
-
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
 }
 
 func (s *Server) policyHistory(w http.ResponseWriter, r *http.Request) {
