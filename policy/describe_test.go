@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -92,27 +93,14 @@ func TestMarkdownDefaultsComeFromTheBreaker(t *testing.T) {
 	c := b.Config()
 	md := string(policy.Markdown(core.Document{Policies: []core.Policy{{Name: "plain"}}}))
 	for _, want := range []string{
-		"the last " + itoa(c.WindowSize) + " calls",
-		"at least " + itoa(c.MinCalls) + " calls",
+		"the last " + strconv.Itoa(c.WindowSize) + " calls",
+		"at least " + strconv.Itoa(c.MinCalls) + " calls",
 		"It stays open " + c.OpenDuration.String(),
 	} {
 		if !strings.Contains(md, want) {
 			t.Errorf("page lacks %q:\n%s", want, md)
 		}
 	}
-}
-
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(n)) }
-
-func fmtInt(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
 }
 
 func TestMarkdownOfARefusedDocumentListsItsProblems(t *testing.T) {
