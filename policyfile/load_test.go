@@ -17,7 +17,6 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-
 func TestLoadDirectoryMergesFilesInLexicalOrder(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "b.yml"), "policies:\n  - name: b\n    extends: a\nvariants:\n  - {name: v, policy: b, percent: 5, override: {timeout: 1s}}\n")

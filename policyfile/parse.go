@@ -287,8 +287,8 @@ func place(p core.Problem, doc core.Document, files []*parsedFile, origins map[s
 	if p.Value != "" {
 		q.Value = p.Value
 	}
-	if strings.HasPrefix(p.Message, "duplicate policy name ") {
-		if i, ok := toks[1].(int); ok {
+	if strings.HasPrefix(p.Message, "duplicate policy name ") && len(toks) > 1 && toks[0] == "policies" {
+		if i, ok := toks[1].(int); ok && i < len(files[fi].doc.Policies) {
 			name := files[fi].doc.Policies[i].Name
 			for j, o := range origins["policies"] {
 				if doc.Policies[j].Name == name {
