@@ -96,7 +96,7 @@ type overlay struct {
 	doc      string
 }
 
-// Overlays maps "Type.field" of a Policy-typed field to its restricted form.
+// overlays maps "Type.field" of a Policy-typed field to its restricted form.
 var overlays = map[string]overlay{
 	"TenantOverride.policies": {def: "TenantPolicyOverlay", omit: []string{"extends", "match"}, required: true,
 		doc: "A tenant's overlay on the policy of the same name: each field set here replaces the policy's. Extends and match are not allowed."},
