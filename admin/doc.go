@@ -37,6 +37,10 @@
 //	GET  /v1/events                   the live event stream (text/event-stream)
 //	GET  /v1/history[?guard=g&range=1h|24h]  rollups of the guards' counters
 //	GET  /v1/whoami                   the token's name and access
+//	GET  /v1/policies                 the live policy document and its version (WithPolicyManager)
+//	PUT  /v1/policies                 apply a policy document (or a dry run); see policies.go
+//	GET  /v1/policies/history, /v1/policies/versions/{v}, /v1/policies/docs
+//	POST /v1/policies/rollback        apply an old version again, as a new one
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)
 //	GET  /debug                       an HTML page of recent transitions and operations
 //	GET  /                            the dashboard (and its files under /assets/)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/breakerbox/breakerbox/policy"
 )
 
 // Access is what a token may do.
@@ -112,7 +114,8 @@ type config struct {
 	healthSummary bool
 	streams       StreamLimits
 	historyLimit  int64
-	traceLinks    traceLinks // WithTraceLinks, in tracelink.go
+	traceLinks    traceLinks      // WithTraceLinks, in tracelink.go
+	policies      *policy.Manager // WithPolicyManager, in policies.go
 }
 
 // Defaults.

@@ -58,3 +58,12 @@ type PolicyApplyResult struct {
 	Removed   []string     `json:"removed,omitempty"`
 	Unchanged []string     `json:"unchanged,omitempty"`
 }
+
+// The audit operations of the policy endpoints: an AuditRecord of PUT
+// /v1/policies has Op OpPolicyApply, one of POST /v1/policies/rollback
+// OpPolicyRollback; both name the version in Params["version"] (and the
+// version rolled back to in Params["rollbackOf"]).
+const (
+	OpPolicyApply    Op = "policy-apply"
+	OpPolicyRollback Op = "policy-rollback"
+)
