@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -145,23 +144,23 @@ func pluralY(n int) string {
 	return "ies"
 }
 
-// livePolicies fetches the live version (GET /v1/policies); ok is false when
-// the server has none yet.
-func (a *app) livePolicies(cmd *cobra.Command, c *client) (rec wire.PolicyRecord, doc core.Document, ok bool, err error) {
-	_, err = c.call(cmd.Context(), http.MethodGet, "/v1/policies", nil, nil, &rec)
+// liveDocument fetches the live document (GET /v1/policies): an empty one
+// when the server has no version yet.
+func liveDocument(cmd *cobra.Command, c *client) (core.Document, error) {
+	var rec wire.PolicyRecord
+	var doc core.Document
+	_, err := c.call(cmd.Context(), http.MethodGet, "/v1/policies", nil, nil, &rec)
 	var p *wire.Problem
-	if errors.As(err, &p) && p.Status == http.StatusNotFound && p.Code != "not_found" {
-		return rec, doc, false, nil // no version yet
+	if errors.As(err, &p) && p.Code == "no_policy_version" {
+		return doc, nil
 	}
 	if err != nil {
-		return rec, doc, false, err
+		return doc, err
 	}
-	if len(rec.Document) > 0 {
-		if err := json.Unmarshal(rec.Document, &doc); err != nil {
-			return rec, doc, false, refused(fmt.Errorf("the live document (version %d) does not decode: %v", rec.Version, err))
-		}
+	if err := json.Unmarshal(rec.Document, &doc); err != nil {
+		return doc, refused(fmt.Errorf("the live document (version %d) does not decode: %v", rec.Version, err))
 	}
-	return rec, doc, true, nil
+	return doc, nil
 }
 
 func (a *app) policyDiffCommand() *cobra.Command {
@@ -177,15 +176,7 @@ with FILE (new): what apply would change.
 Documents are compared as written: a policy that extends another shows its
 own fields, not the inherited ones.`,
 		Example: "  breakerctl policy diff old/ new/\n  breakerctl policy diff policies/ --live",
-		Args: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case live && len(args) != 1:
-				return usageErrorf("diff --live takes FILE or DIR")
-			case !live && len(args) != 2:
-				return usageErrorf("diff takes OLD and NEW (files or directories), or FILE --live")
-			}
-			return nil
-		},
+		Args:    liveArgs(&live, 1, 2, "diff --live takes FILE or DIR", "diff takes OLD and NEW (files or directories), or FILE --live"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var old, cur core.Document
 			var err error
@@ -197,7 +188,7 @@ own fields, not the inherited ones.`,
 				if err != nil {
 					return err
 				}
-				if _, old, _, err = a.livePolicies(cmd, c); err != nil {
+				if old, err = liveDocument(cmd, c); err != nil {
 					return err
 				}
 			} else {
@@ -238,6 +229,21 @@ own fields, not the inherited ones.`,
 	f.BoolVar(&asJSON, "json", false, "print the differences as JSON")
 	f.BoolVar(&exitCodeFlag, "exit-code", false, "exit with 1 when the documents differ")
 	return cmd
+}
+
+// liveArgs checks the arguments of a command with a --live flag: withLive
+// of them with it, without of them without; the messages say what is
+// expected.
+func liveArgs(live *bool, withLive, without int, liveMsg, msg string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case *live && len(args) != withLive:
+			return usageErrorf("%s", liveMsg)
+		case !*live && len(args) != without:
+			return usageErrorf("%s", msg)
+		}
+		return nil
+	}
 }
 
 // loadOrPrint loads a document; a refused one has its problems printed to
@@ -286,30 +292,8 @@ applying or keeping it (no --reason needed).`,
 			if err != nil {
 				return err
 			}
-			// The live document, for the field-level changes printed after.
-			_, before, _, err := a.livePolicies(cmd, c)
-			if err != nil {
-				return err
-			}
-			var res wire.PolicyApplyResult
-			raw, err := c.call(cmd.Context(), http.MethodPut, "/v1/policies", nil,
-				wire.PolicyApplyRequest{Document: body, Reason: reason, DryRun: dryRun}, &res)
-			if err != nil {
-				return a.documentRefused(err, args[0])
-			}
-			if asJSON {
-				return a.printJSON(raw)
-			}
-			color, err := a.useColor()
-			if err != nil {
-				return err
-			}
-			verb := "applied"
-			if res.DryRun {
-				verb = "would apply"
-			}
-			a.writeApplyResult(verb, &res, before, doc, color)
-			return nil
+			return a.changePolicies(cmd, c, http.MethodPut, "/v1/policies",
+				wire.PolicyApplyRequest{Document: body, Reason: reason, DryRun: dryRun}, doc, args[0], asJSON)
 		},
 	}
 	f := cmd.Flags()
@@ -319,35 +303,92 @@ applying or keeping it (no --reason needed).`,
 	return cmd
 }
 
-// documentRefused prints every problem of a document the server refused
-// (code invalid_policy_document) to standard error; other errors pass.
-func (a *app) documentRefused(err error, what string) error {
-	var p *wire.Problem
-	if errors.As(err, &p) && len(p.Problems) > 0 {
-		for _, pr := range p.Problems {
-			if pr.File == "" && what != "" {
-				pr.File = what
-			}
-			fmt.Fprintln(a.stderr, pr.String())
-		}
-		return refused(fmt.Errorf("the server refused the document (%d problem%s): %w", len(p.Problems), plural(len(p.Problems)), p))
+// changePolicies sends an apply or a rollback (body to method path) that
+// makes after the live document, and prints the answer: the new version
+// and what changed, the fields of changed policies compared with the
+// document live before. source is the file or directory applied, for the
+// positions of problems (see documentRefused).
+func (a *app) changePolicies(cmd *cobra.Command, c *client, method, path string, body any, after core.Document, source string, asJSON bool) error {
+	before, err := liveDocument(cmd, c)
+	if err != nil {
+		return err
 	}
-	return err
+	var res wire.PolicyApplyResult
+	raw, err := c.call(cmd.Context(), method, path, nil, body, &res)
+	if err != nil {
+		return a.documentRefused(err, source)
+	}
+	if asJSON {
+		return a.printJSON(raw)
+	}
+	color, err := a.useColor()
+	if err != nil {
+		return err
+	}
+	verb := "applied"
+	if res.DryRun {
+		verb = "would apply"
+	}
+	a.writeApplyResult(verb, &res, before, after, color)
+	return nil
+}
+
+// documentRefused prints every problem of a document the server refused
+// (code invalid_policy_document) to standard error; other errors pass. The
+// server knows the problems' paths, not where they are written: source,
+// when not "", is the file or directory sent, and a problem gets the
+// position the same path has there.
+func (a *app) documentRefused(err error, source string) error {
+	var p *wire.Problem
+	if !errors.As(err, &p) || len(p.Problems) == 0 {
+		return err
+	}
+	at := positions(source)
+	for _, pr := range p.Problems {
+		if pr.Line == 0 {
+			if pos, ok := at[pr.Path]; ok {
+				pr.File, pr.Line, pr.Column = pos.File, pos.Line, pos.Column
+			}
+		}
+		fmt.Fprintln(a.stderr, pr.String())
+	}
+	return refused(fmt.Errorf("the server refused the document (%d problem%s): %w", len(p.Problems), plural(len(p.Problems)), p))
+}
+
+// positions maps field paths of the document at source to where they are
+// written, as far as a local check finds them: it loads the document again
+// with every fallback name refused (the one check lint cannot make), so
+// that each fallback reference comes back with its position.
+func positions(source string) map[string]core.Problem {
+	out := map[string]core.Problem{}
+	if source == "" {
+		return out
+	}
+	_, err := policyfile.Load(source, policyfile.WithFallbacks())
+	var de *core.DocumentError
+	if errors.As(err, &de) {
+		for _, p := range de.Problems {
+			if p.Line > 0 && p.Path != "" {
+				out[p.Path] = p
+			}
+		}
+	}
+	return out
 }
 
 // writeApplyResult prints the version an apply or rollback made and what
 // changed; before and after give the changed fields.
 func (a *app) writeApplyResult(verb string, res *wire.PolicyApplyResult, before, after core.Document, color bool) {
 	r := res.Record
-	what := fmt.Sprintf("version %d", r.Version)
-	if res.DryRun {
-		what = "as version " + strconv.FormatUint(r.Version, 10)
+	what := shortHash(r.Hash)
+	if r.Version != 0 { // a dry run has none
+		what = fmt.Sprintf("version %d, %s", r.Version, what)
 	}
 	if r.RollbackOf != 0 {
-		what += fmt.Sprintf(" (version %d again)", r.RollbackOf)
+		what += fmt.Sprintf(", version %d again", r.RollbackOf)
 	}
-	fmt.Fprintf(a.stdout, "%s %s, %s: %d added, %d removed, %d changed, %d unchanged\n",
-		verb, what, shortHash(r.Hash), len(res.Added), len(res.Removed), len(res.Changed), len(res.Unchanged))
+	fmt.Fprintf(a.stdout, "%s %s: %d added, %d removed, %d changed, %d unchanged\n",
+		verb, what, len(res.Added), len(res.Removed), len(res.Changed), len(res.Unchanged))
 	d, err := diffDocuments(before, after)
 	fields := map[string][]fieldChange{}
 	if err == nil {
@@ -357,38 +398,22 @@ func (a *app) writeApplyResult(verb string, res *wire.PolicyApplyResult, before,
 			}
 		}
 	}
-	paint := func(s, c string) string {
-		if color {
-			return "\x1b[" + c + "m" + s + "\x1b[0m"
-		}
-		return s
-	}
 	for _, n := range res.Added {
-		fmt.Fprintln(a.stdout, paint("+ policy "+n, green))
+		writeEntry(a.stdout, entryDiff{Kind: "policy", Name: n, Change: "added"}, color)
 	}
 	for _, n := range res.Removed {
-		fmt.Fprintln(a.stdout, paint("- policy "+n, red))
+		writeEntry(a.stdout, entryDiff{Kind: "policy", Name: n, Change: "removed"}, color)
 	}
 	for _, n := range res.Changed {
-		fmt.Fprintln(a.stdout, paint("~ policy "+n, yellow))
-		for _, f := range fields[n] {
-			fmt.Fprintf(a.stdout, "    %s: %s -> %s\n", f.Path, orUnset(f.Old), orUnset(f.New))
-		}
+		writeEntry(a.stdout, entryDiff{Kind: "policy", Name: n, Change: "changed", Fields: fields[n]}, color)
 	}
 	if err == nil {
 		for _, e := range d.Entries {
-			if e.Kind != "policy" {
-				fmt.Fprintf(a.stdout, "~ %s %s (%s)\n", e.Kind, e.Name, e.Change)
+			if e.Kind != "policy" { // variants, tenant overlays: not in the server's lists
+				writeEntry(a.stdout, e, color)
 			}
 		}
 	}
-}
-
-func orUnset(v string) string {
-	if v == "" {
-		return "(unset)"
-	}
-	return v
 }
 
 func (a *app) policyRollbackCommand() *cobra.Command {
@@ -414,31 +439,17 @@ version that records which one it re-applies.`,
 			if err != nil {
 				return err
 			}
-			_, before, _, err := a.livePolicies(cmd, c)
-			if err != nil {
+			// The document rolled back to, for the field-level changes.
+			var target wire.PolicyRecord
+			if _, err := c.call(cmd.Context(), http.MethodGet, "/v1/policies/versions/"+strconv.FormatUint(v, 10), nil, nil, &target); err != nil {
 				return err
-			}
-			var res wire.PolicyApplyResult
-			raw, err := c.call(cmd.Context(), http.MethodPost, "/v1/policies/rollback", nil,
-				wire.PolicyRollbackRequest{Version: v, Reason: reason}, &res)
-			if err != nil {
-				return a.documentRefused(err, fmt.Sprintf("version %d", v))
-			}
-			if asJSON {
-				return a.printJSON(raw)
 			}
 			var after core.Document
-			if len(res.Record.Document) > 0 {
-				_ = json.Unmarshal(res.Record.Document, &after)
-			} else {
-				after = before // the result has no document: no field changes shown
+			if err := json.Unmarshal(target.Document, &after); err != nil {
+				return refused(fmt.Errorf("the document of version %d does not decode: %v", v, err))
 			}
-			color, err := a.useColor()
-			if err != nil {
-				return err
-			}
-			a.writeApplyResult("applied", &res, before, after, color)
-			return nil
+			return a.changePolicies(cmd, c, http.MethodPost, "/v1/policies/rollback",
+				wire.PolicyRollbackRequest{Version: v, Reason: reason}, after, "", asJSON)
 		},
 	}
 	cmd.Flags().StringVarP(&reason, "reason", "r", "", "why (required; recorded with the version and in the audit log)")
@@ -486,7 +497,7 @@ func (a *app) policyHistoryCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many versions, the newest (0: all the server gives)")
+	cmd.Flags().IntVar(&limit, "limit", 0, "at most this many versions, the newest (0: the server's default, 100)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	return cmd
 }
@@ -539,15 +550,7 @@ open, how it recovers, its retries, limits and fallbacks, with a state
 diagram (Mermaid). From a file or directory, or with --live from the
 server's live version (GET /v1/policies/docs).`,
 		Example: "  breakerctl policy docs policies/ > POLICIES.md\n  breakerctl policy docs --live",
-		Args: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case live && len(args) != 0:
-				return usageErrorf("docs --live takes no FILE")
-			case !live && len(args) != 1:
-				return usageErrorf("docs takes FILE or DIR, or --live")
-			}
-			return nil
-		},
+		Args:    liveArgs(&live, 0, 1, "docs --live takes no FILE", "docs takes FILE or DIR, or --live"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !live {
 				doc, err := a.loadOrPrint(args[0])

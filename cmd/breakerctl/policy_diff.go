@@ -220,44 +220,53 @@ func (d docDiff) empty() bool { return len(d.Entries) == 0 }
 // write prints the diff: "+ policy NAME", "- policy NAME", "~ policy NAME"
 // with a line per changed field, then a summary.
 func (d docDiff) write(w io.Writer, color bool) {
-	paint := func(s, c string) string {
-		if color {
-			return "\x1b[" + c + "m" + s + "\x1b[0m"
-		}
-		return s
-	}
-	show := func(v string) string {
-		if v == "" {
-			return "(unset)"
-		}
-		return v
-	}
 	var added, removed, changed int
 	for _, e := range d.Entries {
-		title := e.Kind
-		if e.Name != "" {
-			title += " " + e.Name
-		}
 		switch e.Change {
 		case "added":
 			added++
-			fmt.Fprintln(w, paint("+ "+title, green))
 		case "removed":
 			removed++
-			fmt.Fprintln(w, paint("- "+title, red))
 		default:
 			changed++
-			fmt.Fprintln(w, paint("~ "+title, yellow))
 		}
-		for _, f := range e.Fields {
-			fmt.Fprintf(w, "    %s: %s -> %s\n", f.Path, show(f.Old), show(f.New))
-		}
+		writeEntry(w, e, color)
 	}
 	if d.empty() {
 		fmt.Fprintf(w, "no differences (%d unchanged)\n", d.Unchanged)
 		return
 	}
 	fmt.Fprintf(w, "%d added, %d removed, %d changed, %d unchanged\n", added, removed, changed, d.Unchanged)
+}
+
+// writeEntry prints one entry of a diff and its changed fields.
+func writeEntry(w io.Writer, e entryDiff, color bool) {
+	title := e.Kind
+	if e.Name != "" {
+		title += " " + e.Name
+	}
+	mark, c := "~ ", yellow
+	switch e.Change {
+	case "added":
+		mark, c = "+ ", green
+	case "removed":
+		mark, c = "- ", red
+	}
+	line := mark + title
+	if color {
+		line = "\x1b[" + c + "m" + line + "\x1b[0m"
+	}
+	fmt.Fprintln(w, line)
+	for _, f := range e.Fields {
+		fmt.Fprintf(w, "    %s: %s -> %s\n", f.Path, orUnset(f.Old), orUnset(f.New))
+	}
+}
+
+func orUnset(v string) string {
+	if v == "" {
+		return "(unset)"
+	}
+	return v
 }
 
 // shortHash is a content hash cut to its first 12 hex digits.
