@@ -2,6 +2,16 @@
 // file: a policy.Store that survives restarts and that several processes may
 // share.
 //
+// A policy.Manager keeps its versions in one:
+//
+//	store, err := sqlitestore.Open("/var/lib/payments/policies.db")
+//	...
+//	defer store.Close()
+//	mgr, err := policy.NewManager(ctx, registry, store)
+//
+// and after a restart, NewManager makes the latest stored version live
+// again, so that rollback reaches versions applied before it.
+//
 // It uses modernc.org/sqlite, a pure-Go SQLite, so it needs no C compiler;
 // it lives in a module of its own so that the root module stays
 // standard-library only.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/policy"
 	"github.com/breakerbox/breakerbox/policy/sqlitestore"
 )
@@ -424,5 +425,62 @@ func TestPathWithURICharacters(t *testing.T) {
 	}
 	if _, err := os.Stat(path); err != nil {
 		t.Fatalf("the database is not at %s: %v", path, err)
+	}
+}
+
+// The "rollback across a process restart": a policy.Manager on a
+// SQLite history, closed and opened again as a restarted process would,
+// runs the latest version and rolls back to one applied before the restart.
+func TestManagerRollbackAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "history.db")
+	v1 := core.Document{Policies: []core.Policy{{Name: "payments", Breaker: &core.BreakerPolicy{FailureRate: 50}}}}
+	v2 := core.Document{Policies: []core.Policy{{Name: "payments", Breaker: &core.BreakerPolicy{FailureRate: 30}}}}
+
+	start := func() (*policy.Manager, *core.Registry, *sqlitestore.Store) {
+		t.Helper()
+		s, err := sqlitestore.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg, err := core.NewRegistry()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := policy.NewManager(ctx, reg, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m, reg, s
+	}
+
+	m, _, s := start()
+	if _, err := m.Apply(ctx, v1, policy.Meta{Source: "payments.yaml", Actor: "ana", Reason: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Apply(ctx, v2, policy.Meta{Source: "payments.yaml", Actor: "ana", Reason: "tighter"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	// The restarted process runs version 2.
+	m, reg, s := start()
+	defer s.Close()
+	if v, hash := reg.PolicyVersion(); v != 2 || hash != v2.Hash() {
+		t.Fatalf("after the restart the registry runs version %d (%s); want 2 (%s)", v, hash, v2.Hash())
+	}
+	res, err := m.Rollback(ctx, 1, policy.Meta{Actor: "bo", Reason: "v2 trips payments"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Record.Version != 3 || res.Record.RollbackOf != 1 || res.Record.Hash != v1.Hash() {
+		t.Fatalf("rollback = %+v; want version 3 re-applying 1", res.Record)
+	}
+	if v, hash := reg.PolicyVersion(); v != 3 || hash != v1.Hash() {
+		t.Fatalf("after the rollback the registry runs version %d (%s); want 3 (%s)", v, hash, v1.Hash())
+	}
+	all, err := s.List(ctx, 0)
+	if err != nil || !slices.Equal(versions(all), []uint64{3, 2, 1}) {
+		t.Fatalf("history = %v, %v; want 3, 2, 1 (never rewritten)", versions(all), err)
 	}
 }
