@@ -38,7 +38,7 @@
 //	GET  /v1/history[?guard=g&range=1h|24h]  rollups of the guards' counters
 //	GET  /v1/whoami                   the token's name and access
 //	GET  /v1/policies                 the live policy document and its version (WithPolicyManager)
-//	PUT  /v1/policies                 apply a policy document (or a dry run); see policies.go
+//	PUT  /v1/policies                 apply a policy document (a dry run needs only a read token)
 //	GET  /v1/policies/history, /v1/policies/versions/{v}, /v1/policies/docs
 //	POST /v1/policies/rollback        apply an old version again, as a new one
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"strings"
 
 	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/core"
@@ -101,6 +100,15 @@ func (s *Server) policyManager(w http.ResponseWriter, r *http.Request) (*policy.
 	return s.cfg.policies, true
 }
 
+// policyReader authorizes a read of the policy endpoints and returns the
+// manager; otherwise it answers and returns false.
+func (s *Server) policyReader(w http.ResponseWriter, r *http.Request) (*policy.Manager, bool) {
+	if _, ok := s.authorize(w, r, Read); !ok {
+		return nil, false
+	}
+	return s.policyManager(w, r)
+}
+
 func policyRecordOf(rec policy.Record, live uint64, withDoc bool) PolicyRecord {
 	out := PolicyRecord{Version: rec.Version, Hash: rec.Hash, Source: rec.Source, Actor: rec.Actor, Reason: rec.Reason, RollbackOf: rec.RollbackOf, At: rec.At, Live: rec.Version == live && live != 0}
 	if withDoc {
@@ -119,10 +127,7 @@ func noPolicyVersion() *Problem {
 }
 
 func (s *Server) getPolicies(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, Read); !ok {
-		return
-	}
-	m, ok := s.policyManager(w, r)
+	m, ok := s.policyReader(w, r)
 	if !ok {
 		return
 	}
@@ -267,7 +272,7 @@ func (s *Server) policyProblem(m *policy.Manager, err error) *Problem {
 		if v := liveVersion(m); v != 0 {
 			live = fmt.Sprintf("version %d stays live", v)
 		}
-		p := problem(http.StatusUnprocessableEntity, codeInvalidPolicy, fmt.Sprintf("the policy document was refused with %d %s (listed in problems); nothing was stored or applied and %s", len(de.Problems), plural(len(de.Problems), "problem", "problems"), live))
+		p := problem(http.StatusUnprocessableEntity, codeInvalidPolicy, fmt.Sprintf("the policy document was refused (problems: %d, listed in problems); nothing was stored or applied and %s", len(de.Problems), live))
 		p.Problems = de.Problems
 		return p
 	case errors.Is(err, policy.ErrNoVersion):
@@ -279,18 +284,8 @@ func (s *Server) policyProblem(m *policy.Manager, err error) *Problem {
 	return problem(http.StatusServiceUnavailable, codePolicyStore, err.Error()+"; nothing was applied")
 }
 
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
 func (s *Server) policyHistory(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, Read); !ok {
-		return
-	}
-	m, ok := s.policyManager(w, r)
+	m, ok := s.policyReader(w, r)
 	if !ok {
 		return
 	}
@@ -326,10 +321,7 @@ func parseVersion(field, s string) (uint64, *Problem) {
 }
 
 func (s *Server) policyVersion(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, Read); !ok {
-		return
-	}
-	m, ok := s.policyManager(w, r)
+	m, ok := s.policyReader(w, r)
 	if !ok {
 		return
 	}
@@ -347,13 +339,9 @@ func (s *Server) policyVersion(w http.ResponseWriter, r *http.Request) {
 }
 
 // policyDocs serves the documentation of the live document (or of
-// ?version=v): Markdown, or the same page as an HTML fragment when the
-// client asks for text/html (the dashboard) or ?format=html.
+// ?version=v) as Markdown (policy.Markdown); the dashboard renders it.
 func (s *Server) policyDocs(w http.ResponseWriter, r *http.Request) {
-	if _, ok := s.authorize(w, r, Read); !ok {
-		return
-	}
-	m, ok := s.policyManager(w, r)
+	m, ok := s.policyReader(w, r)
 	if !ok {
 		return
 	}
@@ -385,27 +373,12 @@ func (s *Server) policyDocs(w http.ResponseWriter, r *http.Request) {
 		}
 		doc = cur
 	}
-	format := q.Get("format")
-	if format == "" && strings.Contains(r.Header.Get("Accept"), "text/html") {
-		format = "html"
-	}
+	body := policy.Markdown(doc)
 	h := w.Header()
+	h.Set("Content-Type", "text/markdown; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
-	var body []byte
-	switch format {
-	case "html":
-		body = policy.HTML(doc)
-		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	case "", "markdown":
-		body = policy.Markdown(doc)
-		h.Set("Content-Type", "text/markdown; charset=utf-8")
-	default:
-		writeProblem(w, r, problem(http.StatusBadRequest, codeInvalid, "format: "+quote(clip(format))+" is not \"markdown\" or \"html\""))
-		return
-	}
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,10 +18,11 @@ import (
 	"github.com/breakerbox/breakerbox/ratelimit"
 )
 
-// The documentation of a document is described once, as blocks (headings,
-// paragraphs, lists, diagrams), and rendered twice: as Markdown (Markdown)
-// and as HTML for the dashboard (HTML). Names in `backquotes` are code in
-// both.
+// The documentation of a document is described as blocks (headings,
+// paragraphs, lists, diagrams) and rendered as Markdown. The dashboard
+// renders the same Markdown (admin/dashboard/policies.js knows the subset
+// used here: "#" headings, paragraphs, "- " lists, `code`, **strong** and
+// ```mermaid blocks).
 
 type blockKind uint8
 
@@ -60,11 +60,6 @@ func (d *describer) para(format string, args ...any) { d.add(blockPara, fmt.Spri
 // resolved when the document is valid; the problems of an invalid one are
 // listed at the top and its policies described as written.
 func Markdown(doc core.Document) []byte { return renderMarkdown(describe(doc)) }
-
-// HTML is Markdown rendered as an HTML fragment (no <html> or <body>), for
-// the dashboard: the same description, with every text escaped and each
-// Mermaid diagram shown as its source in a <pre>.
-func HTML(doc core.Document) []byte { return renderHTML(describe(doc)) }
 
 // resolvePolicies returns doc's policies with their Extends chains applied,
 // by the registry's own rules (a scratch registry, with a stand-in for
@@ -599,66 +594,4 @@ func renderMarkdown(bs []block) []byte {
 		}
 	}
 	return b.Bytes()
-}
-
-func renderHTML(bs []block) []byte {
-	var b bytes.Buffer
-	for _, bl := range bs {
-		switch bl.kind {
-		case blockH1:
-			b.WriteString("<h1>" + inline(bl.text) + "</h1>\n")
-		case blockH2:
-			b.WriteString("<h2>" + inline(bl.text) + "</h2>\n")
-		case blockH3:
-			b.WriteString("<h3>" + inline(bl.text) + "</h3>\n")
-		case blockPara:
-			b.WriteString("<p>" + inline(bl.text) + "</p>\n")
-		case blockList:
-			b.WriteString("<ul>\n")
-			for _, it := range bl.lines {
-				b.WriteString("<li>" + inline(it) + "</li>\n")
-			}
-			b.WriteString("</ul>\n")
-		case blockMermaid:
-			b.WriteString(`<pre class="mermaid">`)
-			b.WriteString(html.EscapeString(strings.Join(bl.lines, "\n")))
-			b.WriteString("</pre>\n")
-		}
-	}
-	return b.Bytes()
-}
-
-// inline escapes text for HTML, turning `code` into <code> and **strong**
-// into <strong>: the only inline marks the description uses.
-func inline(s string) string {
-	var b strings.Builder
-	code, strong := false, false
-	for len(s) > 0 {
-		switch {
-		case s[0] == '`':
-			b.WriteString(map[bool]string{false: "<code>", true: "</code>"}[code])
-			code = !code
-			s = s[1:]
-		case !code && strings.HasPrefix(s, "**"):
-			b.WriteString(map[bool]string{false: "<strong>", true: "</strong>"}[strong])
-			strong = !strong
-			s = s[2:]
-		default:
-			i := strings.IndexAny(s[1:], "`*")
-			if i < 0 {
-				i = len(s)
-			} else {
-				i++
-			}
-			b.WriteString(html.EscapeString(s[:i]))
-			s = s[i:]
-		}
-	}
-	if code {
-		b.WriteString("</code>")
-	}
-	if strong {
-		b.WriteString("</strong>")
-	}
-	return b.String()
 }

@@ -152,6 +152,8 @@ func NewManager(ctx context.Context, reg *core.Registry, store Store, opts ...Op
 	}
 	switch {
 	case liveV == rec.Version && liveHash == rec.Hash: // already live
+	case liveV == rec.Version:
+		return nil, fmt.Errorf("policy: the registry runs version %d with hash %s, but the store's version %d has hash %s: they are different documents", liveV, liveHash, rec.Version, rec.Hash)
 	case liveV > rec.Version:
 		return nil, fmt.Errorf("policy: the registry runs version %d, above the store's latest version %d", liveV, rec.Version)
 	default:

@@ -181,6 +181,28 @@ func TestManagerRefusesRegistryAheadOfStore(t *testing.T) {
 	}
 }
 
+// A second Manager of a registry the first one runs finds it at the
+// store's latest version and takes it as live; a registry at that number
+// with another document is refused.
+func TestManagerOverARegistryAlreadyAtTheStoresVersion(t *testing.T) {
+	store := policy.NewMemoryStore()
+	reg, _ := core.NewRegistry()
+	m, _ := policy.NewManager(context.Background(), reg, store)
+	m.Apply(context.Background(), docWithRate(40), policy.Meta{})
+	m2, err := policy.NewManager(context.Background(), reg, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, ok := m2.Current(); !ok || cur.Version != 1 {
+		t.Fatalf("Current = %+v, %v; want version 1", cur, ok)
+	}
+	other, _ := core.NewRegistry()
+	other.Apply(docWithRate(10))
+	if _, err := policy.NewManager(context.Background(), other, store); err == nil || !strings.Contains(err.Error(), "different documents") {
+		t.Fatalf("NewManager over a registry at version 1 with another document: %v", err)
+	}
+}
+
 func TestManagerApplyJSON(t *testing.T) {
 	reg, _ := core.NewRegistry()
 	m, _ := policy.NewManager(context.Background(), reg, policy.NewMemoryStore(), policy.WithMaxDocumentBytes(1<<10))
@@ -298,5 +320,29 @@ func TestManagerConcurrentApplies(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if n := strings.Count(string(data), "\n"); n != 32 {
 		t.Fatalf("file holds %d lines; want 32", n)
+	}
+}
+
+// A registry changed behind the Manager's back: the stored version cannot
+// go live; the error says so and names it, the one before stays current,
+// and the next start makes the stored version live.
+func TestManagerRegistryChangedBehindItsBackIsErrNotLive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "p.jsonl")
+	m, reg, store := newFileManager(t, path)
+	ctx := context.Background()
+	m.Apply(ctx, docWithRate(40), policy.Meta{})
+	reg.Apply(docWithRate(35)) // not through the Manager: the registry is at 2
+	res, err := m.Apply(ctx, docWithRate(30), policy.Meta{})
+	if !errors.Is(err, policy.ErrNotLive) || res.Record.Version != 2 || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("Apply = %+v, %v; want ErrNotLive naming version 2", res, err)
+	}
+	if cur, _ := m.Current(); cur.Version != 1 {
+		t.Fatalf("Current = %d; want 1", cur.Version)
+	}
+	store.Close()
+	_, reg2, store2 := newFileManager(t, path)
+	defer store2.Close()
+	if p, _ := reg2.Policy("payments"); p.Breaker.FailureRate != 30 {
+		t.Fatalf("after restart payments rate = %v; want the stored 30", p.Breaker.FailureRate)
 	}
 }

@@ -17,7 +17,6 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-
 func TestLoadDirectoryMergesFilesInLexicalOrder(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "b.yml"), "policies:\n  - name: b\n    extends: a\nvariants:\n  - {name: v, policy: b, percent: 5, override: {timeout: 1s}}\n")
@@ -54,11 +53,11 @@ func TestLoadReportsDuplicateNamesAcrossFilesWithBothPositions(t *testing.T) {
 func TestLoadReportsEveryFilesProblemsAtTheirPlace(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "a.yaml"), "policies:\n  - name: a\n    breaker: {openDuration: 3x}\n")
-	writeFile(t, filepath.Join(dir, "b.yaml"), "policies:\n  - name: b\n    bulkhead: {maxConcurrent: 0}\n")
+	writeFile(t, filepath.Join(dir, "b.yaml"), "policies:\n  - name: b\n    bulkhead: {maxConcurrent: -1}\n")
 	_, err := Load(dir)
 	checkProblems(t, problemsOf(t, err),
 		want{filepath.Join(dir, "a.yaml"), 3, 29, "policies[0].breaker.openDuration", `"3x"`, "is not a duration"},
-		want{filepath.Join(dir, "b.yaml"), 3, 31, "policies[0].bulkhead.maxConcurrent", "0", "0 must be at least 1"})
+		want{filepath.Join(dir, "b.yaml"), 3, 31, "policies[0].bulkhead.maxConcurrent", "-1", "-1 must be at least 0"})
 
 	// Core's checks run on the merged document, and report in the file.
 	writeFile(t, filepath.Join(dir, "a.yaml"), "policies:\n  - name: a\n    extends: b\n")

@@ -237,6 +237,8 @@ func fallbackOptions(doc core.Document, cfg *config) []core.Option {
 
 func noFallback(context.Context, fallback.Cause) (any, error) { return nil, nil }
 
+var mergedIndexNote = regexp.MustCompile(` \(policies\[\d+\][^)]*\)`)
+
 var msgFieldRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9]*)(\[(\d+)\])?: (.*)$`)
 
 // place turns a problem core found in the merged document into one at its
@@ -277,18 +279,24 @@ func place(p core.Problem, doc core.Document, files []*parsedFile, origins map[s
 			i, _ := strconv.Atoi(m[3])
 			next = append(next, i)
 		}
-		if _, d, _ := locate(pf.root, next); d != len(next) {
+		// The field is in the file, or is missing from an object that is
+		// (a required field left out): the path names it either way.
+		at, d, _ := locate(pf.root, next)
+		if d != len(next) && (d != len(toks) || at.kind != objectNode || m[3] != "") {
 			break
 		}
 		toks, p.Message = next, m[4]
 	}
 	q := problemAt(pf, toks)
 	q.Message = p.Message
-	if p.Value != "" {
+	if q.Value == "" { // the value as written in the file wins
 		q.Value = p.Value
 	}
-	if strings.HasPrefix(p.Message, "duplicate policy name ") {
-		if i, ok := toks[1].(int); ok {
+	if strings.HasPrefix(p.Message, "duplicate policy name ") && len(toks) > 1 && toks[0] == "policies" {
+		// Core may name the first by its index in the merged document,
+		// which says nothing about files: name its place instead.
+		q.Message = mergedIndexNote.ReplaceAllString(q.Message, "")
+		if i, ok := toks[1].(int); ok && i < len(files[fi].doc.Policies) {
 			name := files[fi].doc.Policies[i].Name
 			for j, o := range origins["policies"] {
 				if doc.Policies[j].Name == name {

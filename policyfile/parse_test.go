@@ -94,7 +94,7 @@ func TestParseRefusesBadInput(t *testing.T) {
       window: sliding
       openDuration: 3x
       windowSize: -1
-    rateLimit: {limit: 0}
+    rateLimit: {limit: -1}
 `,
 		want: []want{
 			{"p.yaml", 4, 20, "policies[0].breaker.failureRate", "150", "150 must be at most 100"},
@@ -102,7 +102,7 @@ func TestParseRefusesBadInput(t *testing.T) {
 			{"p.yaml", 6, 15, "policies[0].breaker.window", `"sliding"`, `"sliding" is not one of "count", "time"`},
 			{"p.yaml", 7, 21, "policies[0].breaker.openDuration", `"3x"`, `"3x" is not a duration such as "30s" or "1m30s"`},
 			{"p.yaml", 8, 19, "policies[0].breaker.windowSize", "-1", "-1 must be at least 0"},
-			{"p.yaml", 9, 24, "policies[0].rateLimit.limit", "0", "0 must be above 0"},
+			{"p.yaml", 9, 24, "policies[0].rateLimit.limit", "-1", "-1 must be at least 0"},
 		},
 	}, {
 		name: "out of range found by core",
@@ -122,11 +122,11 @@ func TestParseRefusesBadInput(t *testing.T) {
 		file: "p.yaml",
 		src: `policies:
   - extends: b
-    bulkhead: {maxQueue: 3}
+    fallbacks: [{on: [failed]}]
 `,
 		want: []want{
 			{"p.yaml", 2, 5, "policies[0].name", "", `missing required field "name"`},
-			{"p.yaml", 3, 15, "policies[0].bulkhead.maxConcurrent", "", `missing required field "maxConcurrent"`},
+			{"p.yaml", 3, 17, "policies[0].fallbacks[0].name", "", `missing required field "name"`},
 		},
 	}, {
 		name: "extends cycle",
@@ -151,7 +151,9 @@ func TestParseRefusesBadInput(t *testing.T) {
   - name: a
     extends: preset:nope
 `,
-		want: []want{{"p.yaml", 3, 14, "policies[0].extends", `"preset:nope"`, `"preset:nope"`}},
+		// Core names the preset ("unknown preset" once presets resolve,
+		// "unknown policy" before).
+		want: []want{{"p.yaml", 3, 14, "policies[0].extends", `"preset:nope"`, `nope"`}},
 	}, {
 		name: "duplicate guard names",
 		file: "p.yaml",
@@ -325,4 +327,12 @@ func TestParseBoundsAliasExpansion(t *testing.T) {
 	if !strings.Contains(probs[0].Message, "aliases expand to more than") {
 		t.Errorf("problems = %v, want the alias expansion refused", probs)
 	}
+}
+
+// TestParseLeavesInheritableFieldsToCore: bulkhead.maxConcurrent and
+// rateLimit.limit may come from the parent, so the schema does not require
+// them; core refuses a policy that has them nowhere.
+func TestParseLeavesInheritableFieldsToCore(t *testing.T) {
+	_, err := Parse("p.yaml", []byte("policies:\n  - name: a\n    bulkhead: {maxQueue: 3}\n"))
+	checkProblems(t, problemsOf(t, err), want{"p.yaml", 3, 15, "policies[0].bulkhead.maxConcurrent", "", "0 must be at least 1"})
 }

@@ -155,7 +155,9 @@ func TestEveryExampleValidatesAgainstSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, f := range needFiles(t, "../examples/policies/*.y*ml") {
+	files := needFiles(t, "../examples/policies/*.y*ml")
+	nested, _ := filepath.Glob("../examples/policies/*/*.y*ml") // a directory per service
+	for _, f := range append(files, nested...) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -180,6 +182,26 @@ func TestEveryExampleValidatesAgainstSchema(t *testing.T) {
 		// And the same through Parse's schema step, with positions.
 		if _, probs := parseFile(f, data, len(data), newConfig(nil)); len(probs) > 0 {
 			t.Errorf("%s: %v", f, (&core.DocumentError{Problems: probs}).Error())
+		}
+	}
+}
+
+// TestEveryExampleLoads loads every example, each file and each directory
+// of files, through every check (core's included: presets must resolve).
+func TestEveryExampleLoads(t *testing.T) {
+	files := needFiles(t, "../examples/policies/*.y*ml")
+	entries, _ := os.ReadDir("../examples/policies")
+	for _, e := range entries {
+		if e.IsDir() {
+			files = append(files, filepath.Join("../examples/policies", e.Name()))
+		}
+	}
+	for _, p := range files {
+		doc, err := Load(p)
+		if err != nil {
+			t.Errorf("Load(%s): %v", p, err)
+		} else if len(doc.Policies) == 0 {
+			t.Errorf("Load(%s): no policies", p)
 		}
 	}
 }

@@ -42,7 +42,9 @@ func WithDebounce(d time.Duration) Option {
 // ConfigMap update, which swaps the "..data" symbolic link to a new
 // "..<timestamp>" directory while the files stay links through "..data".
 // Changes are debounced (WithDebounce), so a file written in pieces is read
-// when the writes stop.
+// when the writes stop. A file that is a symbolic link to a file in another
+// directory (other than through a "..data" link beside it) is read through
+// the link, but changes made at the target are not seen.
 //
 // fn receives either a document or an error, never both, from one goroutine
 // at a time, and never after Watch returns:

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -270,50 +271,38 @@ func TestReloaderSkipsRepeats(t *testing.T) {
 	}
 }
 
-func TestDebounceWaitsForQuiet(t *testing.T) {
+// debounceFiring runs debounce (quiet 100ms, maxDelay 1s) in a synctest
+// bubble, pokes it n times every period, and returns when it fired, from
+// the first poke.
+func debounceFiring(t *testing.T, n int, period time.Duration) []time.Duration {
+	var fired []time.Duration
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		poke := make(chan struct{})
-		var fired []time.Duration
 		start := time.Now()
 		go debounce(ctx, poke, 100*time.Millisecond, time.Second, func() { fired = append(fired, time.Since(start)) })
-
-		for range 3 { // three changes 50ms apart
+		for range n {
 			poke <- struct{}{}
-			time.Sleep(50 * time.Millisecond)
+			time.Sleep(period)
 		}
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if len(fired) != 1 || fired[0] != 200*time.Millisecond {
-			t.Errorf("fired at %v, want once at 200ms (100ms after the last change)", fired)
-		}
 	})
+	return fired
+}
+
+func TestDebounceWaitsForQuiet(t *testing.T) {
+	// Three changes 50ms apart: once, 100ms after the last.
+	if got := debounceFiring(t, 3, 50*time.Millisecond); !slices.Equal(got, []time.Duration{200 * time.Millisecond}) {
+		t.Errorf("fired at %v, want once at 200ms (100ms after the last change)", got)
+	}
 }
 
 func TestDebounceFiresDuringAStreamThatNeverPauses(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		poke := make(chan struct{})
-		var fired []time.Duration
-		start := time.Now()
-		go debounce(ctx, poke, 100*time.Millisecond, time.Second, func() { fired = append(fired, time.Since(start)) })
-
-		for range 50 { // a change every 50ms for 2.5s
-			poke <- struct{}{}
-			time.Sleep(50 * time.Millisecond)
-		}
-		time.Sleep(time.Second)
-		synctest.Wait()
-		want := []time.Duration{time.Second, 2 * time.Second, 2550 * time.Millisecond}
-		if len(fired) != len(want) {
-			t.Fatalf("fired at %v, want %v", fired, want)
-		}
-		for i := range want {
-			if fired[i] != want[i] {
-				t.Fatalf("fired at %v, want %v", fired, want)
-			}
-		}
-	})
+	// A change every 50ms for 2.5s: every maxDelay, then after the last.
+	want := []time.Duration{time.Second, 2 * time.Second, 2550 * time.Millisecond}
+	if got := debounceFiring(t, 50, 50*time.Millisecond); !slices.Equal(got, want) {
+		t.Errorf("fired at %v, want %v", got, want)
+	}
 }

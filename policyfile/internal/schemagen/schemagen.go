@@ -60,9 +60,9 @@ var Ranges = map[string]Range{
 	"BreakerPolicy.rampSteps":           {ExclusiveMin: f(0), ExclusiveMax: f(100)}, // the items
 	"BreakerPolicy.rampMinCalls":        {Min: f(0)},
 	"BreakerPolicy.graceCalls":          {Min: f(0)},
-	"BulkheadPolicy.maxConcurrent":      {Min: f(1), Max: f(1<<31 - 1)},
+	"BulkheadPolicy.maxConcurrent":      {Min: f(0), Max: f(1<<31 - 1)},
 	"BulkheadPolicy.maxQueue":           {Min: f(0), Max: f(1<<31 - 1)},
-	"RateLimitPolicy.limit":             {ExclusiveMin: f(0)},
+	"RateLimitPolicy.limit":             {Min: f(0)},
 	"RateLimitPolicy.burst":             {Min: f(0)},
 	"RetryPolicy.maxAttempts":           {Min: f(0)},
 	"RetryPolicy.multiplier":            {Min: f(0)},
@@ -73,7 +73,18 @@ var Ranges = map[string]Range{
 
 // Notes adds to a field's description, by "Type.field".
 var Notes = map[string]string{
-	"Policy.extends": `The value is the name of another policy of the document, or "preset:<name>" for a built-in preset (see docs/presets.md), such as "preset:stripe".`,
+	"Policy.extends":               `The value is the name of another policy of the document, or "preset:<name>" for a built-in preset (see docs/presets.md), such as "preset:stripe".`,
+	"BulkheadPolicy.maxConcurrent": inherited,
+	"RateLimitPolicy.limit":        inherited,
+}
+
+const inherited = "The schema does not require it: a policy may inherit it through extends, and a tenant overlay or a variant may leave it as it is; the policy as merged must have it (core checks that)."
+
+// Optional lists fields without omitempty that the schema does not
+// require, because a policy can inherit them (see inherited).
+var Optional = map[string]bool{
+	"BulkheadPolicy.maxConcurrent": true,
+	"RateLimitPolicy.limit":        true,
 }
 
 // overlay is a restricted form of Policy, used where core refuses some of
@@ -85,7 +96,7 @@ type overlay struct {
 	doc      string
 }
 
-// Overlays maps "Type.field" of a Policy-typed field to its restricted form.
+// overlays maps "Type.field" of a Policy-typed field to its restricted form.
 var overlays = map[string]overlay{
 	"TenantOverride.policies": {def: "TenantPolicyOverlay", omit: []string{"extends", "match"}, required: true,
 		doc: "A tenant's overlay on the policy of the same name: each field set here replaces the policy's. Extends and match are not allowed."},
@@ -150,7 +161,7 @@ func (g *gen) object(t reflect.Type, omit []string, required bool) map[string]an
 			s["description"] = desc
 		}
 		props[name] = s
-		if required && !strings.Contains(opts, "omitempty") {
+		if required && !strings.Contains(opts, "omitempty") && !Optional[key] {
 			req = append(req, name)
 		}
 	}
