@@ -45,6 +45,26 @@ func baseURL(addr string) (string, error) {
 // problem from the server is a refusal, a transport failure means the
 // server cannot be reached.
 func (c *client) call(ctx context.Context, method, path string, query url.Values, in, out any) ([]byte, error) {
+	data, err := c.send(ctx, method, path, query, in, "application/json, application/problem+json")
+	if err != nil {
+		return data, err
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return data, refused(fmt.Errorf("%s %s%s: unexpected answer (not a breakerbox admin API? check --addr): %v", method, c.base, path, err))
+		}
+	}
+	return data, nil
+}
+
+// callText GETs a document of another type than JSON, such as Markdown
+// (accept is its media type), and returns it as received.
+func (c *client) callText(ctx context.Context, path, accept string) ([]byte, error) {
+	return c.send(ctx, http.MethodGet, path, nil, nil, accept+", application/problem+json")
+}
+
+// send sends a request and returns a 2xx answer's body; errors as call's.
+func (c *client) send(ctx context.Context, method, path string, query url.Values, in any, accept string) ([]byte, error) {
 	u := c.base + path
 	if len(query) > 0 {
 		u += "?" + query.Encode()
@@ -64,7 +84,7 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	req.Header.Set("Accept", "application/json, application/problem+json")
+	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", "breakerctl")
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
@@ -88,11 +108,6 @@ func (c *client) call(ctx context.Context, method, path string, query url.Values
 			return data, refused(&p)
 		}
 		return data, refused(fmt.Errorf("%s %s: %s (not a breakerbox admin API? check --addr)", method, u, res.Status))
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return data, refused(fmt.Errorf("%s %s: unexpected answer (not a breakerbox admin API? check --addr): %v", method, u, err))
-		}
 	}
 	return data, nil
 }

@@ -94,6 +94,7 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.pruneCommand(),
 		a.snapshotCommand(),
 		a.auditCommand(),
+		a.policyCommand(),
 	)
 	return root
 }

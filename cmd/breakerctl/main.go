@@ -2,6 +2,9 @@
 // breakerbox's admin API (package admin): it shows their state, forces them
 // open or closed, resets and releases them, prunes idle ones, saves and
 // restores snapshots of their manual overrides, and reads the audit log.
+// "breakerctl policy" works on policy documents (YAML or JSON, package
+// policyfile): lint, diff, schema and docs on files; apply, rollback,
+// history, diff --live and docs --live through the API.
 //
 // Install it with
 //
@@ -16,9 +19,14 @@
 //	breakerctl open --tag stripe --for 30m --reason "provider maintenance"
 //	breakerctl release --tag stripe --reason "maintenance over"
 //	breakerctl audit --since 24h
+//	breakerctl policy lint policies/
+//	breakerctl policy apply policies/ --reason "raise the stripe rate limit"
+//	breakerctl policy rollback 41 --reason "version 42 trips payments"
 //
 // Exit codes: 0 success; 1 the server refused or failed the operation
-// (unauthorised, unknown guard, invalid request, audit log unavailable);
+// (unauthorised, unknown guard, invalid request, audit log unavailable), or
+// a policy document has problems (policy lint, policy apply) or differs
+// (policy diff --exit-code);
 // 2 a usage error (bad flags or arguments, no address); 3 the server cannot
 // be reached.
 //
