@@ -37,6 +37,7 @@
 //	GET  /v1/events                   the live event stream (text/event-stream)
 //	GET  /v1/history[?guard=g&range=1h|24h]  rollups of the guards' counters
 //	GET  /v1/whoami                   the token's name and access
+//	GET  /v1/variants                 A/B and shadow variants against their controls; tenant guards and overflow
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)
 //	GET  /debug                       an HTML page of recent transitions and operations
 //	GET  /                            the dashboard (and its files under /assets/)
@@ -226,6 +227,12 @@
 // closed, reset, release, for a guard or a tag), each asking for a reason
 // and a confirmation; without one it shows none. Operations from the page
 // are audited as any other, with the token's name as the actor.
+//
+// Below the guards, a Variants panel (shown while the policy document has
+// variants or tenant guards) compares each variant with its control (calls,
+// failure rate, rejections, trips; a shadow variant's are would-be ones)
+// and shows the tenant guards against their bound and the calls that
+// overflowed it.
 //
 // # Event stream
 //
