@@ -23,6 +23,11 @@ const (
 // registered).
 func (r *Registry) checkSegments(doc Document, policies map[string]Policy) []Problem {
 	var probs []Problem
+	for i, p := range doc.Policies {
+		if _, t, v := ParseGuardName(p.Name); t != "" || v != "" {
+			probs = append(probs, Problem{Path: fmt.Sprintf("policies[%d].name", i), Value: strconv.Quote(p.Name), Message: "names ending in {tenant=...} or {variant=...} are reserved for tenant and variant policies"})
+		}
+	}
 	if t := doc.Tenants; t != nil {
 		if t.MaxGuards < 0 || t.MaxGuards > MaxTenantGuards {
 			probs = append(probs, Problem{Path: "tenants.maxGuards", Value: strconv.Itoa(t.MaxGuards), Message: fmt.Sprintf("must be between 0 and %d (0 means the default, %d)", MaxTenantGuards, DefaultMaxTenantGuards)})
@@ -361,6 +366,7 @@ func (b *segmentBook) create(s *segments, ctl *Guard, k derivedKey, o Policy, co
 		b.pending--
 	}
 	if err != nil {
+		b.full.Store(nil) // the place it reserved is free again
 		return ctl
 	}
 	if cur := b.derived[k]; cur != nil {
@@ -384,11 +390,20 @@ func (b *segmentBook) sweepLocked() {
 	b.swept.Store(b.reg.prunes.Load())
 	b.full.Store(nil)
 	for k, e := range b.derived {
-		if e.g.pruned.Load() {
-			delete(b.derived, k)
-			if e.counted {
-				b.counted--
-			}
+		if !e.g.pruned.Load() {
+			continue
+		}
+		delete(b.derived, k)
+		if e.counted {
+			b.counted--
+		}
+		// Forget the guard in the variants' books too, so that tenants
+		// coming and going do not grow them.
+		delete(b.trips, e.g.name)
+		for _, v := range b.variants {
+			delete(v.controls, e.g.name)
+			delete(v.guards, e.g.name)
+			delete(v.arms, e.g.name)
 		}
 	}
 }

@@ -352,6 +352,7 @@ func TestShadowVariantNeverRejects(t *testing.T) {
 func TestSegmentsBadInputRefusedWithPaths(t *testing.T) {
 	reg, _ := core.NewRegistry()
 	doc := segmentDoc()
+	doc.Policies = append(doc.Policies, core.Policy{Name: "payments{tenant=x}"})
 	doc.Tenants = &core.TenantPolicy{MaxGuards: -1, Overrides: []core.TenantOverride{
 		{Tenant: "acme", Policies: []core.Policy{{Name: "payments", Extends: "other", Match: []string{"x"}}}},
 		{Tenant: "acme", Policies: []core.Policy{{Name: "nope"}, {Name: "payments", Breaker: &core.BreakerPolicy{FailureRate: 200}}}},
@@ -368,6 +369,7 @@ func TestSegmentsBadInputRefusedWithPaths(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 	for _, want := range []string{
+		"policies[1].name: names ending in {tenant=...} or {variant=...} are reserved",
 		"tenants.maxGuards: must be between 0 and 1000000 (0 means the default, 1000) (value -1)",
 		"tenants.overrides[0].policies[0].extends",
 		"tenants.overrides[0].policies[0].match",
@@ -386,8 +388,8 @@ func TestSegmentsBadInputRefusedWithPaths(t *testing.T) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
 	}
-	if len(de.Problems) != 13 {
-		t.Errorf("%d problems, want 13:\n%v", len(de.Problems), err)
+	if len(de.Problems) != 14 {
+		t.Errorf("%d problems, want 14:\n%v", len(de.Problems), err)
 	}
 	if v, _ := reg.PolicyVersion(); v != 0 {
 		t.Fatal("a refused document was applied")
@@ -477,4 +479,29 @@ func ExampleRegistry_GuardFor() {
 	// payments.charge
 	// payments.charge{tenant=acme}
 	// payments.charge{tenant=acme}{variant=fast-open}
+}
+
+func TestShadowBooksDoNotGrowWithTenantChurn(t *testing.T) {
+	reg, _ := core.NewRegistry()
+	doc := variantDoc(core.VariantPolicy{Name: "strict", Percent: 100, Shadow: true, Override: core.Policy{Breaker: &core.BreakerPolicy{ConsecutiveFailures: 1}}})
+	doc.Tenants = &core.TenantPolicy{MaxGuards: 2, Overrides: []core.TenantOverride{{Tenant: "*", Policies: overlayFailures(2)}}}
+	mustApply(t, reg, doc)
+	now := time.Now().Add(time.Hour)
+	for round := range 10 {
+		for i := range 2 {
+			ctx := core.WithTenant(context.Background(), fmt.Sprintf("r%d-t%d", round, i))
+			g := mustGuardFor(t, reg, ctx, "payments.charge")
+			if _, tn, _ := core.ParseGuardName(g.Name()); tn == "" {
+				t.Fatalf("round %d: tenant %d got %s: pruned places were not reused", round, i, g.Name())
+			}
+			_ = g.Do(ctx, func(context.Context) error { return nil })
+		}
+		reg.PruneAt(now, time.Minute)
+		now = now.Add(2 * time.Minute)
+		reg.PruneAt(now, time.Minute)
+	}
+	v := reg.Variants()[0]
+	if v.Variant.Guards > 2 || v.Control.Guards > 2 {
+		t.Fatalf("after 20 tenants came and went the shadow keeps %d breakers for %d controls", v.Variant.Guards, v.Control.Guards)
+	}
 }
