@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -435,4 +436,63 @@ func (r *Registry) TenantStats() TenantStats {
 		}
 	}
 	return TenantStats{Guards: n, MaxGuards: s.maxGuards, Overflow: b.overflow.Load()}
+}
+
+// segmentPolicyLocked returns the policy the tenant or variant guard g
+// should have under the live document (r.policies, r.doc), and false when
+// g is no such guard or the live document no longer gives it one (its
+// policy, overlay or variant is gone). A reload that reconfigures live
+// guards uses it for these guards, which no policy name or pattern
+// describes: their policy is their base policy with the overlays applied.
+// r.mu is held.
+func (r *Registry) segmentPolicyLocked(g *Guard) (Policy, bool) {
+	base, tenant, vname := ParseGuardName(g.policy.Name)
+	if tenant == "" && vname == "" {
+		return Policy{}, false
+	}
+	p, err := resolve(r.policies, base)
+	if err != nil {
+		return Policy{}, false
+	}
+	if tenant != "" {
+		o, ok := tenantOverlay(r.doc.Tenants, tenant, base)
+		if !ok {
+			return Policy{}, false
+		}
+		p = overlay(o, p, tenantSuffix, tenant)
+	}
+	if vname != "" {
+		i := slices.IndexFunc(r.doc.Variants, func(v VariantPolicy) bool { return v.Name == vname && v.Policy == base && !v.Shadow })
+		if i < 0 {
+			return Policy{}, false
+		}
+		p = overlay(r.doc.Variants[i].Override, p, variantSuffix, vname)
+	}
+	return p, p.Validate() == nil
+}
+
+// tenantOverlay returns the overlay of the policy called policy for tenant
+// in t: the tenant's own, else the "*" overlay's.
+func tenantOverlay(t *TenantPolicy, tenant, policy string) (Policy, bool) {
+	if t == nil {
+		return Policy{}, false
+	}
+	var star *Policy
+	for _, o := range t.Overrides {
+		for i, p := range o.Policies {
+			if p.Name != policy {
+				continue
+			}
+			if o.Tenant == tenant {
+				return p, true
+			}
+			if o.Tenant == "*" {
+				star = &o.Policies[i]
+			}
+		}
+	}
+	if star != nil {
+		return *star, true
+	}
+	return Policy{}, false
 }
