@@ -41,6 +41,7 @@
 //	PUT  /v1/policies                 apply a policy document (a dry run needs only a read token)
 //	GET  /v1/policies/history, /v1/policies/versions/{v}, /v1/policies/docs
 //	POST /v1/policies/rollback        apply an old version again, as a new one
+//	GET  /v1/variants                 A/B and shadow variants against their controls; tenant guards and overflow
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)
 //	GET  /debug                       an HTML page of recent transitions and operations
 //	GET  /                            the dashboard (and its files under /assets/)
@@ -230,6 +231,12 @@
 // closed, reset, release, for a guard or a tag), each asking for a reason
 // and a confirmation; without one it shows none. Operations from the page
 // are audited as any other, with the token's name as the actor.
+//
+// Below the guards, a Variants panel (shown while the policy document has
+// variants or tenant guards) compares each variant with its control (calls,
+// failure rate, rejections, trips; a shadow variant's are would-be ones)
+// and shows the tenant guards against their bound and the calls that
+// overflowed it.
 //
 // # Event stream
 //

@@ -77,4 +77,23 @@
 // [WithProfilerLabels] runs guarded functions under runtime/pprof labels
 // naming the guard, so CPU profiles can be sliced by guard; it is opt-in,
 // as labels cost a few allocations per call.
+//
+// # Tenants and variants
+//
+// A policy [Document] may give tenants overlays of its policies and define
+// variants of a policy for a segment of calls. The call's context carries
+// its tenant ([WithTenant]; the adapters set it from a header, metadata or
+// a key function) and its segment key and attributes ([WithSegment]), and
+// [Registry.GuardFor] (or [Registry.ForCall] for a guard already in hand)
+// picks the guard: the tenant's own guard ("payments.charge{tenant=acme}",
+// see [TenantGuardName]), then the variant's guard when an enforced variant
+// selects the call. At most tenants.maxGuards tenant guards (1000 by
+// default) exist at once; past the bound a call uses the base guard and
+// [Registry.TenantStats] counts the overflow. Idle tenant guards are pruned
+// like any other guard, which frees their places. A shadow variant never
+// changes the guard: a breaker built with the variant's policy is fed the
+// outcomes of the segment's calls, and its would-be rejections and trips
+// are counted, never enforced. [Registry.Variants] compares every variant
+// with its control. Without tenants or variants, GuardFor is Guard plus one
+// atomic load.
 package core

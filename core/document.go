@@ -222,7 +222,7 @@ func (r *Registry) checkLocked(doc Document) (map[string]Policy, []string, error
 			}
 		}
 	}
-	probs = append(probs, checkSegments(doc, next)...)
+	probs = append(probs, r.checkSegments(doc, next)...)
 	if len(probs) > 0 {
 		return nil, nil, &DocumentError{Problems: probs}
 	}
@@ -290,6 +290,7 @@ func (r *Registry) Apply(doc Document, opts ...ApplyOption) (ApplyResult, error)
 	}
 	r.hash = hash
 	r.doc = doc
+	r.setSegments()
 	res.Version = r.version
 	return res, nil
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"weak"
 
@@ -37,6 +38,9 @@ type Registry struct {
 	version  uint64   // the live document's version (Apply)
 	hash     string   // its content hash
 	doc      Document // the live document, as applied
+
+	seg    atomic.Pointer[segments] // tenant overlays and variants of the live document (segment.go)
+	prunes atomic.Uint64            // guards pruned so far; segment.go reclaims tenant slots when it moves
 }
 
 // Option configures a Registry.
@@ -277,6 +281,7 @@ type guardConfig struct {
 	policy     string
 	tags       []string
 	classifier breaker.Classifier
+	resolved   *Policy // a tenant or variant guard's policy (segment.go)
 }
 
 type guardOptionFunc func(*guardConfig)
@@ -344,6 +349,9 @@ func (r *Registry) create(name string, opts []GuardOption) (*Guard, error) {
 		}
 	}
 	p, err := r.policyFor(name, cfg.policy)
+	if cfg.resolved != nil {
+		p, err = *cfg.resolved, nil
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -586,6 +594,7 @@ func (r *Registry) prune(now time.Time, idle time.Duration, remove bool) []strin
 		runtime.AddCleanup(g, r.forget, g.name)
 		names = append(names, g.name)
 	}
+	r.prunes.Add(uint64(len(names)))
 	return names
 }
 

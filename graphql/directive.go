@@ -154,10 +154,11 @@ func (r *runner) call(ctx context.Context, pl *plan, timeout, fb *string, next g
 	if err != nil {
 		return nil, guardError(ctx, err)
 	}
-	if timeout != nil || !ref.direct {
-		return r.callFull(ctx, ref.g, timeout, fb, next)
+	ctx, g, isDirect := r.cfg.forCall(ctx, r.reg, ref)
+	if timeout != nil || !isDirect {
+		return r.callFull(ctx, g, timeout, fb, next)
 	}
-	p, err := ref.g.Allow(ctx)
+	p, err := g.Allow(ctx)
 	if err != nil {
 		return r.failed(ctx, err, fb)
 	}

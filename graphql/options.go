@@ -1,6 +1,7 @@
 package graphql
 
 import (
+	"context"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -28,6 +29,7 @@ type config struct {
 	tags      []string
 	errs      ErrorFunc
 	classify  breaker.Classifier
+	tenant    func(ctx context.Context) string // WithTenant (tenant.go)
 
 	// Fields only.
 	types  map[string]bool

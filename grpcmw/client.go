@@ -41,6 +41,7 @@ func (c *config) unaryClient(ctx context.Context, method string, req, reply any,
 // unaryClientRetry runs each attempt of a unary call through the call's
 // guard, chosen once.
 func (c *config) unaryClientRetry(ctx context.Context, cl *call, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts []grpc.CallOption) error {
+	ctx = c.withTenant(ctx)
 	g, err := c.guard(ctx, cl)
 	if err != nil {
 		return c.guardError(err)

@@ -55,6 +55,7 @@ func (cl *call) meta() interceptors.CallMeta {
 func (c *config) intercept(ctx context.Context, cl *call, h *held, run func(context.Context) error) (err error) {
 	g := cl.g
 	if g == nil {
+		ctx = c.withTenant(ctx)
 		if g, err = c.guard(ctx, cl); g == nil {
 			if err != nil {
 				return c.guardError(err)
@@ -91,10 +92,14 @@ func (c *config) guard(ctx context.Context, cl *call) (*core.Guard, error) {
 	if name == "" {
 		return nil, nil
 	}
-	if g, ok := c.reg.Lookup(name); ok {
-		return g, nil
+	g, ok := c.reg.Lookup(name)
+	if !ok {
+		var err error
+		if g, err = c.create(cl.method, name); err != nil {
+			return nil, err
+		}
 	}
-	return c.create(cl.method, name)
+	return c.reg.ForCall(ctx, g), nil
 }
 
 // selects reports whether the Matcher and the selector both select the call,

@@ -318,6 +318,7 @@ type config struct {
 	retrier   *retry.Retrier
 	pushback  time.Duration
 	public    bool
+	tenant    func(context.Context) string // WithTenant (tenant.go)
 
 	logger *slog.Logger // nil: slog.Default() when logging
 	quiet  bool         // WithLogger(nil): no default-policy report

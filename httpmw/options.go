@@ -23,7 +23,8 @@ type config struct {
 	key        func(*http.Request) string
 	policy     string
 	tags       []string
-	classifier breaker.Classifier // nil: the side's default, which needs no latency
+	classifier breaker.Classifier         // nil: the side's default, which needs no latency
+	tenant     func(*http.Request) string // WithTenant (tenant.go)
 
 	logger      *slog.Logger // nil: slog.Default(), read when a line is logged
 	hideDetails bool         // problem documents name no guard, host or error

@@ -144,6 +144,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	r, g = h.cfg.forCall(h.reg, r, g)
 	p, err := g.Allow(r.Context())
 	if err != nil {
 		if errors.Is(err, core.ErrRejected) {

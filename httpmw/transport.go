@@ -122,6 +122,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	req, g = t.cfg.forCall(t.reg, req, g)
 	if t.cfg.retrier != nil && canRetry(req) {
 		return t.roundTripRetry(g, req)
 	}

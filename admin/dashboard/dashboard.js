@@ -1228,3 +1228,79 @@
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();
+
+// ---- Variants panel ----
+// GET v1/variants every few seconds: each A/B or shadow variant against its
+// control, and the tenant guards' count and overflow. A block of its own,
+// apart from the guards view above; the panel stays hidden while the
+// document has no variants and no tenant guards, or the token cannot read.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+
+  function td(text, cls) {
+    const c = document.createElement('td');
+    c.textContent = text;
+    if (cls) c.className = cls;
+    return c;
+  }
+
+  function rate(a) { return (a.succeeded + a.failed) > 0 ? a.failureRate.toFixed(1) + '%' : '–'; }
+
+  function armRow(v, arm, label, first, worse) {
+    const tr = document.createElement('tr');
+    if (first) {
+      const th = document.createElement('th');
+      th.scope = 'rowgroup';
+      th.rowSpan = 2;
+      const how = v.attribute ? 'attribute ' + v.attribute : v.percent + '%';
+      th.textContent = v.name + ' (' + v.policy + ', ' + how + (v.shadow ? ', shadow' : '') + ')';
+      tr.appendChild(th);
+    }
+    tr.appendChild(td(label));
+    tr.appendChild(td(String(arm.guards)));
+    tr.appendChild(td(String(arm.calls)));
+    tr.appendChild(td(rate(arm), worse ? 'worse' : ''));
+    tr.appendChild(td(String(arm.rejections)));
+    tr.appendChild(td(String(arm.trips)));
+    return tr;
+  }
+
+  function render(rep) {
+    const panel = $('variants-panel');
+    const vs = rep.variants || [];
+    const tn = rep.tenants || { guards: 0, maxGuards: 0, overflow: 0 };
+    panel.hidden = vs.length === 0 && !tn.guards && !tn.overflow;
+    if (panel.hidden) return;
+    $('variants-tenants').textContent = 'Tenant guards: ' + tn.guards + ' of at most ' + tn.maxGuards +
+      '; calls past the bound (on their base guard): ' + tn.overflow + '.';
+    const rows = [];
+    for (const v of vs) {
+      const worse = v.variant.failureRate > v.control.failureRate + 1;
+      rows.push(armRow(v, v.control, 'control', true, false));
+      rows.push(armRow(v, v.variant, v.shadow ? 'shadow (would-be)' : 'variant', false, worse));
+    }
+    $('variants-rows').replaceChildren(...rows);
+  }
+
+  async function refresh() {
+    if (document.hidden || !$('variants-panel')) return;
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    try {
+      const res = await fetch('v1/variants', { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+      if (!res.ok) { $('variants-panel').hidden = true; return; }
+      render(await res.json());
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
