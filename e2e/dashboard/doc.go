@@ -2,6 +2,9 @@
 // (package admin): a real admin server over a registry of 200 guards under
 // synthetic load, driven by a headless Chromium through chromedp. It is a
 // module of its own so that the root module never requires chromedp.
+// TestDashboardPoliciesAndVariants drives the Policies view (live version,
+// history, rendered docs, rollback with a write token) and the variants
+// panel against an admin server with a policy.Manager.
 //
 // The test needs Chromium at /usr/bin/chromium (Debian's package, which
 // .ci/run installs) or at $BREAKERBOX_CHROMIUM; without it the test is
