@@ -124,6 +124,12 @@ type Policy struct {
 	// Fallbacks names fallbacks registered with WithFallback, tried in
 	// order when a Do call fails, until one succeeds.
 	Fallbacks []FallbackRef `json:"fallbacks,omitempty"`
+	// Hedge hedges idempotent calls made through Do (see HedgePolicy); nil
+	// means none.
+	Hedge *HedgePolicy `json:"hedge,omitempty"`
+	// Cache answers failed Do calls with the last good value of their key
+	// (see CachePolicy); nil means none.
+	Cache *CachePolicy `json:"cache,omitempty"`
 }
 
 // RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
@@ -433,6 +439,9 @@ func (p Policy) Validate() error {
 	}
 	if p.TotalTimeout < 0 {
 		return &PolicyError{Policy: p.Name, Err: fmt.Errorf("totalTimeout: %s must not be negative", p.TotalTimeout)}
+	}
+	if err := p.validateHedgeCache(); err != nil {
+		return &PolicyError{Policy: p.Name, Err: err}
 	}
 	for i, f := range p.Fallbacks {
 		if f.Name == "" {
