@@ -110,6 +110,8 @@ type Stats struct {
 	// GateStopped counts hedges the gate refused (the breaker was not
 	// closed).
 	GateStopped uint64
+	// Delay is the hedge delay in force.
+	Delay time.Duration
 }
 
 // Hedger runs a call and, when it has not answered after a delay, starts
@@ -183,6 +185,7 @@ func (h *Hedger) Stats() Stats {
 		Cancelled:     h.cancelled.Load(),
 		BudgetStopped: h.budgetStopped.Load(),
 		GateStopped:   h.gateStopped.Load(),
+		Delay:         h.Delay(),
 	}
 }
 
