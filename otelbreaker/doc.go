@@ -50,6 +50,13 @@
 //	breakerbox.retry.attempts                          counter                 all attempts through a retrying guard (admitted or rejected at its gates)
 //	breakerbox.retry.calls                             counter {call}          breakerbox.outcome = budget_exhausted
 //	breakerbox.fallback.calls                          counter {call}          breakerbox.outcome = served | failed
+//	breakerbox.hedge.hedges                            counter {hedge}         breakerbox.outcome = won | lost | budget_exhausted | breaker_not_closed
+//	breakerbox.hedge.cancelled                         counter {attempt}       attempts cancelled because another answered first
+//	breakerbox.cache.calls                             counter {call}          breakerbox.outcome = hit | shared | filled
+//	breakerbox.cache.stale                             counter {call}          breakerbox.outcome = served | missing
+//	breakerbox.cache.evictions                         counter {entry}         entries evicted
+//	breakerbox.cache.entries                           updowncounter {entry}   entries in the cache
+//	breakerbox.cache.bytes                             updowncounter (By)      bytes the entries count
 //	breakerbox.call.duration                           histogram (s)           opt-in, see below
 //
 // Integer metrics are int64 instruments; the rates, times and the rate
