@@ -104,6 +104,12 @@ func IsStale(ctx context.Context) bool {
 	return r != nil && r.Stale
 }
 
+// Cache returns the guard's cache, or nil when its policy has no cache
+// section. Adapters that keep answers of their own shape (an HTTP
+// transport keeps responses with their bodies read) use it with cache.Do
+// and mark stale answers themselves.
+func (g *Guard) Cache() *cache.Cache { return g.cache }
+
 // initCache builds the guard's cache from its policy.
 func (g *Guard) initCache(p Policy) error {
 	if p.Cache == nil {

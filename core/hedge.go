@@ -121,6 +121,13 @@ func doHedgedAttempts[T any](ctx context.Context, g *Guard, fn func(context.Cont
 // DoIdempotent.
 func (g *Guard) Hedges() bool { return g.hedger != nil }
 
+// Hedger returns the guard's hedger, or nil when its policy does not hedge.
+// Adapters whose attempts are not a function call (an HTTP transport,
+// whose losing responses must be drained) run it with hedge.DoDrop, each
+// attempt passing the guard's Allow and Done; it spends the guard's budget
+// and stops while its breaker is not closed, as DoIdempotent's does.
+func (g *Guard) Hedger() *hedge.Hedger { return g.hedger }
+
 // initHedge builds the guard's hedger from its policy.
 func (g *Guard) initHedge(p Policy) error {
 	if p.Hedge == nil {

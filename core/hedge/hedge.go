@@ -213,19 +213,22 @@ type call[T any] struct {
 	h      *Hedger
 	parent context.Context
 	fn     func(context.Context) (T, error)
+	drop   func(T) // nil, or releases a value Do does not return
 	timer  *time.Timer
 
-	// results receives every hedge's outcome; it has room for all of them,
-	// so a hedge never blocks on it.
-	results chan outcome[T]
+	// wake receives one token from each hedge as it ends; it has room for
+	// all of them, so a hedge never blocks on it.
+	wake chan struct{}
 
 	mu       sync.Mutex // guards the fields below
 	cancels  []context.CancelFunc
 	launched int  // hedges started
+	ended    int  // hedges ended
 	running  int  // attempts running, the first one included
 	closed   bool // no more hedges start
 	won      bool // an answer has won
 	winner   outcome[T]
+	failed   *outcome[T] // the latest failure, returned if nothing wins
 	cancelP  context.CancelFunc
 }
 
@@ -235,8 +238,19 @@ type outcome[T any] struct {
 	n   int // 0 for the first attempt, then the hedge number
 }
 
-// Do runs fn, hedged by h; see [Hedger]. A nil h runs fn once.
+// Do runs fn, hedged by h; see [Hedger]. A nil h runs fn once. When every
+// attempt fails, Do returns the value and error of the one that failed
+// last.
 func Do[T any](ctx context.Context, h *Hedger, fn func(context.Context) (T, error)) (T, error) {
+	return DoDrop(ctx, h, fn, nil)
+}
+
+// DoDrop is [Do] for values that hold resources (an HTTP response and its
+// body): drop, if not nil, is called once with the value of every attempt
+// that Do does not return, a losing success or an earlier failure, so that
+// it can be released. It may be called after DoDrop has returned, from the
+// goroutine of a hedge that lost.
+func DoDrop[T any](ctx context.Context, h *Hedger, fn func(context.Context) (T, error), drop func(T)) (T, error) {
 	if h == nil {
 		return fn(ctx)
 	}
@@ -244,7 +258,7 @@ func Do[T any](ctx context.Context, h *Hedger, fn func(context.Context) (T, erro
 	if b := h.cfg.Budget; b != nil && !h.cfg.SharedDeposits {
 		b.Deposit()
 	}
-	c := &call[T]{h: h, parent: ctx, fn: fn, running: 1, results: make(chan outcome[T], h.cfg.MaxHedges)}
+	c := &call[T]{h: h, parent: ctx, fn: fn, drop: drop, running: 1, wake: make(chan struct{}, h.cfg.MaxHedges)}
 	pctx, cancel := context.WithCancel(ctx)
 	c.cancelP = cancel
 	defer cancel()
@@ -259,7 +273,7 @@ func Do[T any](ctx context.Context, h *Hedger, fn func(context.Context) (T, erro
 	if h.sketch != nil {
 		h.observe(time.Since(start))
 	}
-	return c.finish(v, err)
+	return c.finish(outcome[T]{v: v, err: err})
 }
 
 // fire starts the next hedge, unless the call is over, or the gate or the
@@ -312,24 +326,26 @@ func (c *call[T]) hedge(ctx context.Context, cancel context.CancelFunc, n int) {
 		h.observe(time.Since(start))
 	}
 	o := outcome[T]{v: v, err: err, n: n}
-	if err == nil {
-		c.mu.Lock()
-		c.running--
-		if !c.won {
-			c.win(o)
-		}
-		c.mu.Unlock()
-	} else {
-		c.mu.Lock()
-		c.running--
-		c.mu.Unlock()
+	c.mu.Lock()
+	c.running--
+	c.ended++
+	var lost *outcome[T]
+	switch {
+	case c.won:
+		lost = &o
+	case err == nil:
+		lost = c.win(o)
+	default:
+		lost, c.failed = c.failed, &o
 	}
-	c.results <- o
+	c.mu.Unlock()
+	c.wake <- struct{}{}
+	c.release(lost)
 }
 
-// win records o as the answer and cancels every other attempt. Called with
-// c.mu held.
-func (c *call[T]) win(o outcome[T]) {
+// win records o as the answer, cancels every other attempt, and returns
+// the failure it replaces, if any, for release. Called with c.mu held.
+func (c *call[T]) win(o outcome[T]) *outcome[T] {
 	c.won, c.closed, c.winner = true, true, o
 	c.h.cancelled.Add(uint64(c.running))
 	if o.n > 0 {
@@ -341,32 +357,46 @@ func (c *call[T]) win(o outcome[T]) {
 			cancel()
 		}
 	}
+	lost := c.failed
+	c.failed = nil
+	return lost
 }
 
-// finish settles the call once the first attempt returned (v, err).
-func (c *call[T]) finish(v T, err error) (T, error) {
+// release drops the value of an outcome Do will not return.
+func (c *call[T]) release(o *outcome[T]) {
+	if o != nil && c.drop != nil {
+		c.drop(o.v)
+	}
+}
+
+// finish settles the call once the first attempt returned o.
+func (c *call[T]) finish(o outcome[T]) (T, error) {
 	c.timer.Stop()
 	c.mu.Lock()
 	c.running--
 	c.closed = true
-	if !c.won && err == nil {
-		c.win(outcome[T]{v: v})
-	}
-	if c.won {
-		o := c.winner
-		c.mu.Unlock()
-		return o.v, o.err
-	}
-	pending := c.launched
-	c.mu.Unlock()
-	// The first attempt failed and no hedge has won yet: wait for the
-	// hedges still running, taking the first success.
-	for ; pending > 0; pending-- {
-		o := <-c.results
-		if o.err == nil {
-			return o.v, nil // the hedge recorded its win itself
+	var lost *outcome[T]
+	switch {
+	case c.won: // a hedge answered first
+		lost = &o
+	case o.err == nil:
+		lost = c.win(o)
+	default:
+		// The first attempt failed: wait for the hedges still running.
+		lost, c.failed = c.failed, &o
+		for !c.won && c.ended < c.launched {
+			c.mu.Unlock()
+			c.release(lost)
+			lost = nil
+			<-c.wake
+			c.mu.Lock()
 		}
-		err = o.err
 	}
-	return v, err
+	res := c.winner
+	if !c.won {
+		res = *c.failed
+	}
+	c.mu.Unlock()
+	c.release(lost)
+	return res.v, res.err
 }

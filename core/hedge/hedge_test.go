@@ -304,3 +304,55 @@ func TestSketchRecordAllocatesNothing(t *testing.T) {
 		t.Errorf("Record allocates %v", a)
 	}
 }
+
+func TestHedgeDoDropReleasesEveryValueNotReturned(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		latency []time.Duration // per attempt
+		fails   []bool
+		want    int
+	}{
+		{"hedge wins", []time.Duration{100 * time.Millisecond, time.Millisecond, 200 * time.Millisecond}, []bool{false, false, false}, 2},
+		{"first wins", []time.Duration{15 * time.Millisecond, 100 * time.Millisecond, 100 * time.Millisecond}, []bool{false, false, false}, 1},
+		{"all fail", []time.Duration{30 * time.Millisecond, 5 * time.Millisecond, 50 * time.Millisecond}, []bool{true, true, true}, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				h, err := hedge.New(hedge.Config{Delay: 10 * time.Millisecond, MaxHedges: 2})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var n atomic.Int32
+				var mu sync.Mutex
+				dropped := map[int]int{}
+				v, _ := hedge.DoDrop(context.Background(), h, func(ctx context.Context) (int, error) {
+					i := int(n.Add(1))
+					_ = sleep(ctx, tc.latency[i-1]) // a value even when cancelled
+					if tc.fails[i-1] {
+						return i, errors.New("failed")
+					}
+					return i, nil
+				}, func(v int) {
+					mu.Lock()
+					dropped[v]++
+					mu.Unlock()
+				})
+				synctest.Wait()
+				if v != tc.want {
+					t.Fatalf("DoDrop = %d; want %d", v, tc.want)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				for i := 1; i <= int(n.Load()); i++ {
+					want := 1
+					if i == v {
+						want = 0
+					}
+					if dropped[i] != want {
+						t.Errorf("value %d dropped %d times; want %d (dropped: %v)", i, dropped[i], want, dropped)
+					}
+				}
+			})
+		})
+	}
+}
