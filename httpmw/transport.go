@@ -122,6 +122,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 	}
+	if t.extended(g, req) { // hedging or a cached fallback: hedge.go
+		return t.roundTripExtended(g, req)
+	}
 	if t.cfg.retrier != nil && canRetry(req) {
 		return t.roundTripRetry(g, req)
 	}

@@ -93,6 +93,12 @@ func DefaultSize(v any) int {
 // function panicked or exited its goroutine without returning.
 var ErrFillAbandoned = errors.New("cache: the fill this call waited for was abandoned")
 
+// ErrPass, returned by a fill (wrapped or not), answers the call with the
+// fill's value and error as they are: nothing is kept and no stale value
+// answers. Calls that shared the fill get the error. An adapter uses it for
+// an answer it cannot keep (a response too long to buffer, a 404).
+var ErrPass = errors.New("cache: answer passed through, not kept")
+
 // Source says where an answer came from.
 type Source uint8
 
@@ -367,6 +373,10 @@ func Do[T any](ctx context.Context, c *Cache, key string, fn func(context.Contex
 		}
 		f.v, f.ans, f.err = v, Answer{Source: Called}, nil
 		return v, f.ans, nil
+	}
+	if errors.Is(err, ErrPass) {
+		f.err = err
+		return v, Answer{Source: Called}, err
 	}
 	if sv, age, ok := c.lookup(ctx, key, time.Now(), c.cfg.MaxStaleness); ok {
 		if tv, ok := sv.(T); ok {
