@@ -217,7 +217,8 @@ type call[T any] struct {
 	timer  *time.Timer
 
 	// wake receives one token from each hedge as it ends; it has room for
-	// all of them, so a hedge never blocks on it.
+	// all of them, so a hedge never blocks on it. Made with the first
+	// hedge, under mu.
 	wake chan struct{}
 
 	mu       sync.Mutex // guards the fields below
@@ -228,7 +229,8 @@ type call[T any] struct {
 	closed   bool // no more hedges start
 	won      bool // an answer has won
 	winner   outcome[T]
-	failed   *outcome[T] // the latest failure, returned if nothing wins
+	failed   outcome[T] // the latest failure, returned if nothing wins
+	hasFail  bool
 	cancelP  context.CancelFunc
 }
 
@@ -258,7 +260,7 @@ func DoDrop[T any](ctx context.Context, h *Hedger, fn func(context.Context) (T, 
 	if b := h.cfg.Budget; b != nil && !h.cfg.SharedDeposits {
 		b.Deposit()
 	}
-	c := &call[T]{h: h, parent: ctx, fn: fn, drop: drop, running: 1, wake: make(chan struct{}, h.cfg.MaxHedges)}
+	c := &call[T]{h: h, parent: ctx, fn: fn, drop: drop, running: 1}
 	pctx, cancel := context.WithCancel(ctx)
 	c.cancelP = cancel
 	defer cancel()
@@ -297,6 +299,9 @@ func (c *call[T]) fire() {
 		h.budgetStopped.Add(1)
 		return
 	}
+	if c.wake == nil {
+		c.wake = make(chan struct{}, h.cfg.MaxHedges)
+	}
 	c.launched++
 	c.running++
 	n := c.launched
@@ -307,11 +312,11 @@ func (c *call[T]) fire() {
 	}
 	c.mu.Unlock()
 	h.started.Add(1)
-	go c.hedge(hctx, cancel, n)
+	go c.hedge(hctx, cancel, n, c.wake)
 }
 
 // hedge runs hedge number n.
-func (c *call[T]) hedge(ctx context.Context, cancel context.CancelFunc, n int) {
+func (c *call[T]) hedge(ctx context.Context, cancel context.CancelFunc, n int, wake chan<- struct{}) {
 	defer cancel()
 	h := c.h
 	if h.cfg.OnHedge != nil {
@@ -329,23 +334,32 @@ func (c *call[T]) hedge(ctx context.Context, cancel context.CancelFunc, n int) {
 	c.mu.Lock()
 	c.running--
 	c.ended++
-	var lost *outcome[T]
+	var lost outcome[T]
+	var drop bool
 	switch {
 	case c.won:
-		lost = &o
+		lost, drop = o, true
 	case err == nil:
-		lost = c.win(o)
+		lost, drop = c.win(o)
 	default:
-		lost, c.failed = c.failed, &o
+		lost, drop = c.fail(o)
 	}
 	c.mu.Unlock()
-	c.wake <- struct{}{}
-	c.release(lost)
+	wake <- struct{}{}
+	c.release(lost, drop)
+}
+
+// fail records o as the latest failure and returns the one it replaces,
+// if any, for release. Called with c.mu held.
+func (c *call[T]) fail(o outcome[T]) (outcome[T], bool) {
+	lost, had := c.failed, c.hasFail
+	c.failed, c.hasFail = o, true
+	return lost, had
 }
 
 // win records o as the answer, cancels every other attempt, and returns
 // the failure it replaces, if any, for release. Called with c.mu held.
-func (c *call[T]) win(o outcome[T]) *outcome[T] {
+func (c *call[T]) win(o outcome[T]) (outcome[T], bool) {
 	c.won, c.closed, c.winner = true, true, o
 	c.h.cancelled.Add(uint64(c.running))
 	if o.n > 0 {
@@ -357,14 +371,14 @@ func (c *call[T]) win(o outcome[T]) *outcome[T] {
 			cancel()
 		}
 	}
-	lost := c.failed
-	c.failed = nil
-	return lost
+	lost, had := c.failed, c.hasFail
+	c.failed, c.hasFail = outcome[T]{}, false
+	return lost, had
 }
 
 // release drops the value of an outcome Do will not return.
-func (c *call[T]) release(o *outcome[T]) {
-	if o != nil && c.drop != nil {
+func (c *call[T]) release(o outcome[T], drop bool) {
+	if drop && c.drop != nil {
 		c.drop(o.v)
 	}
 }
@@ -375,28 +389,29 @@ func (c *call[T]) finish(o outcome[T]) (T, error) {
 	c.mu.Lock()
 	c.running--
 	c.closed = true
-	var lost *outcome[T]
+	var lost outcome[T]
+	var drop bool
 	switch {
 	case c.won: // a hedge answered first
-		lost = &o
+		lost, drop = o, true
 	case o.err == nil:
-		lost = c.win(o)
+		lost, drop = c.win(o)
 	default:
 		// The first attempt failed: wait for the hedges still running.
-		lost, c.failed = c.failed, &o
+		lost, drop = c.fail(o)
 		for !c.won && c.ended < c.launched {
 			c.mu.Unlock()
-			c.release(lost)
-			lost = nil
+			c.release(lost, drop)
+			drop = false
 			<-c.wake
 			c.mu.Lock()
 		}
 	}
 	res := c.winner
 	if !c.won {
-		res = *c.failed
+		res = c.failed
 	}
 	c.mu.Unlock()
-	c.release(lost)
+	c.release(lost, drop)
 	return res.v, res.err
 }
