@@ -146,6 +146,8 @@ func TestLiveRatesShowTheMetricsTableConcepts(t *testing.T) {
 		{"inUse", float64(l.InUse), float64(st.Bulkhead.InUse)},
 		{"queued", float64(l.Queued), float64(st.Bulkhead.Queued)},
 		{"available", *l.Available, st.RateLimit.Available},
+		{"hedges", l.Hedges, float64(st.Hedge.Started)},
+		{"stale", l.Stale, float64(st.Cache.StaleServed)},
 	} {
 		if x.live != x.api {
 			t.Errorf("%s: the event stream shows %v, GuardStatus %v", x.name, x.live, x.api)
