@@ -64,23 +64,6 @@ func (t *Transport) roundTripExtended(g *core.Guard, req *http.Request) (*http.R
 	return t.roundTripCached(g, req)
 }
 
-// exchange sends req once, hedged if the guard hedges, else through the
-// retrier if any.
-func (t *Transport) exchange(g *core.Guard, req *http.Request) (*http.Response, error) {
-	switch {
-	case g.Hedges() && canRetry(req):
-		return t.roundTripHedged(g, req)
-	case t.cfg.retrier != nil && canRetry(req):
-		return t.roundTripRetry(g, req)
-	}
-	p, err := g.Allow(req.Context())
-	if err != nil {
-		closeBody(req)
-		return nil, err
-	}
-	return t.attempt(&p, req)
-}
-
 // roundTripHedged sends req with the guard's hedger.
 func (t *Transport) roundTripHedged(g *core.Guard, req *http.Request) (*http.Response, error) {
 	var started atomic.Bool
