@@ -23,6 +23,7 @@ type slowFirst struct {
 	hits      atomic.Int64
 	mu        sync.Mutex
 	byMethod  map[string]int
+	bodies    []string
 	cancelled chan struct{} // a token for each request whose client went away
 	release   chan struct{} // closed to let a hanging first request answer
 }
@@ -31,10 +32,11 @@ func newSlowFirst(t *testing.T) *slowFirst {
 	s := &slowFirst{byMethod: map[string]int{}, cancelled: make(chan struct{}, 10), release: make(chan struct{})}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := s.hits.Add(1)
+		b, _ := io.ReadAll(r.Body)
 		s.mu.Lock()
 		s.byMethod[r.Method]++
+		s.bodies = append(s.bodies, string(b))
 		s.mu.Unlock()
-		_, _ = io.Copy(io.Discard, r.Body)
 		if n == 1 {
 			select {
 			case <-r.Context().Done():
@@ -91,6 +93,32 @@ func TestTransportHedgesASlowGet(t *testing.T) {
 	case <-srv.cancelled:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the losing request was not cancelled")
+	}
+}
+
+func TestTransportHedgeOfAPutSendsTheWholeBody(t *testing.T) {
+	srv := newSlowFirst(t)
+	client, _ := hedgedClient(t, core.Policy{Name: "h", Hedge: &core.HedgePolicy{Delay: core.Duration(20 * time.Millisecond)}})
+	req, err := http.NewRequest(http.MethodPut, srv.URL, strings.NewReader("the payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	<-srv.cancelled
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if string(body) != "hit 2" || srv.byMethod["PUT"] != 2 {
+		t.Fatalf("PUT answered %q after %d PUTs; want the hedge's answer after 2", body, srv.byMethod["PUT"])
+	}
+	for i, b := range srv.bodies {
+		if b != "the payload" {
+			t.Errorf("attempt %d sent %q; want the whole body", i+1, b)
+		}
 	}
 }
 
