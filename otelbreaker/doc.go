@@ -105,6 +105,12 @@
 // call's span. Changes made by timers or operators have no call, hence no
 // span event.
 //
+// When a guard starts a hedge of a call (core.HedgePolicy, core.DoIdempotent,
+// the httpmw Transport, grpcmw.WithHedging), a breakerbox.hedge event is
+// added to the call's span, with the guard and policy names,
+// breakerbox.hedge.number (1 for the first hedge) and breakerbox.hedge.delay
+// (seconds).
+//
 // WithRetrySpans adds a span per retry made by core.Do, a child of the
 // call's span, with breakerbox.retry.attempt (2 for the first retry), the
 // backoff delay and the attempt's outcome. The guarded function's own spans
