@@ -71,6 +71,10 @@ type (
 	Window = wire.Window
 	// BulkheadStatus is wire.BulkheadStatus, a guard's bulkhead.
 	BulkheadStatus = wire.BulkheadStatus
+	// HedgeStatus is wire.HedgeStatus, a guard's hedging.
+	HedgeStatus = wire.HedgeStatus
+	// CacheStatus is wire.CacheStatus, a guard's cached fallback.
+	CacheStatus = wire.CacheStatus
 	// Transition is wire.Transition, a breaker state change.
 	Transition = wire.Transition
 	// Override is wire.Override, a manual state.

@@ -71,21 +71,30 @@ type tally struct {
 	calls, succeeded, failed, slow uint64
 	rejOpen, rejHalfOpen, rejFull  uint64
 	rejLimited                     uint64
+	hedges, stale                  uint64 // hedges started, stale answers
 }
 
 func tallyOf(g *core.GuardSnapshot) tally {
 	b := &g.Breaker
-	return tally{
+	t := tally{
 		calls: b.Admitted, succeeded: b.Succeeded, failed: b.Failed, slow: b.Slow,
 		rejOpen: g.Rejected.Open, rejHalfOpen: g.Rejected.HalfOpen, rejFull: g.Rejected.Full, rejLimited: g.Rejected.Limited,
 	}
+	if g.Hedge != nil {
+		t.hedges = g.Hedge.Started
+	}
+	if g.Cache != nil {
+		t.stale = g.Cache.StaleServed
+	}
+	return t
 }
 
 // below reports whether any counter of t is lower than in u: the guard was
 // created afresh (pruned and used again) since u was taken.
 func (t tally) below(u tally) bool {
 	return t.calls < u.calls || t.succeeded < u.succeeded || t.failed < u.failed || t.slow < u.slow ||
-		t.rejOpen < u.rejOpen || t.rejHalfOpen < u.rejHalfOpen || t.rejFull < u.rejFull || t.rejLimited < u.rejLimited
+		t.rejOpen < u.rejOpen || t.rejHalfOpen < u.rejHalfOpen || t.rejFull < u.rejFull || t.rejLimited < u.rejLimited ||
+		t.hedges < u.hedges || t.stale < u.stale
 }
 
 // rollup is one guard's counter increments over one rollup span: 36 bytes,

@@ -88,6 +88,8 @@ func liveOf(s *core.GuardSnapshot, prev tally, elapsed time.Duration) GuardLive 
 	l.RejectedHalfOpen = rate(cur.rejHalfOpen, prev.rejHalfOpen)
 	l.RejectedFull = rate(cur.rejFull, prev.rejFull)
 	l.RejectedLimited = rate(cur.rejLimited, prev.rejLimited)
+	l.Hedges = rate(cur.hedges, prev.hedges)
+	l.Stale = rate(cur.stale, prev.stale)
 	return l
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/core/bulkhead"
+	"github.com/breakerbox/breakerbox/core/cache"
+	"github.com/breakerbox/breakerbox/core/hedge"
 	"github.com/breakerbox/breakerbox/metrics"
 	"github.com/breakerbox/breakerbox/ratelimit"
 )
@@ -38,6 +40,8 @@ func distinctSnapshot() core.GuardSnapshot {
 			Allowed: 970, Rejected: 17, Available: 2.25, RetryAfter: time.Second,
 		},
 		Retries: 18, RetryBudgetExhausted: 19, FallbackServed: 21, FallbackFailed: 22,
+		Hedge: &hedge.Stats{Calls: 500, Started: 31, Won: 23, Cancelled: 29, BudgetStopped: 24, GateStopped: 25, Delay: 15 * time.Millisecond},
+		Cache: &cache.Stats{Hits: 32, Shared: 33, Fills: 34, StaleServed: 35, StaleMissing: 36, Evictions: 37, Entries: 38, Bytes: 3900},
 	}
 	s.Rejected = core.Rejections{Open: s.Breaker.Rejected, HalfOpen: s.Breaker.RejectedProbe,
 		Full: s.Bulkhead.Rejected + s.Bulkhead.TimedOut, Limited: s.RateLimit.Rejected}
@@ -84,6 +88,13 @@ func TestStatusShowsTheMetricsTableConcepts(t *testing.T) {
 		"breakerbox.rate_limiter.calls":                     f(rl.Allowed, rl.Rejected),
 		"breakerbox.rate_limiter.available":                 {rl.Available},
 		"breakerbox.rate_limiter.limit":                     {rl.Limit / time.Duration(rl.Per).Seconds()},
+		"breakerbox.hedge.hedges":                           f(st.Hedge.Won, st.Hedge.Started-st.Hedge.Won, st.Hedge.BudgetStopped, st.Hedge.GateStopped),
+		"breakerbox.hedge.cancelled":                        f(st.Hedge.Cancelled),
+		"breakerbox.cache.calls":                            f(st.Cache.Hits, st.Cache.Shared, st.Cache.Fills),
+		"breakerbox.cache.stale":                            f(st.Cache.StaleServed, st.Cache.StaleMissing),
+		"breakerbox.cache.evictions":                        f(st.Cache.Evictions),
+		"breakerbox.cache.entries":                          {float64(st.Cache.Entries)},
+		"breakerbox.cache.bytes":                            {float64(st.Cache.Bytes)},
 	}
 	for _, m := range metrics.Table() {
 		v := make([]float64, m.Len())
@@ -135,6 +146,8 @@ func TestLiveRatesShowTheMetricsTableConcepts(t *testing.T) {
 		{"inUse", float64(l.InUse), float64(st.Bulkhead.InUse)},
 		{"queued", float64(l.Queued), float64(st.Bulkhead.Queued)},
 		{"available", *l.Available, st.RateLimit.Available},
+		{"hedges", l.Hedges, float64(st.Hedge.Started)},
+		{"stale", l.Stale, float64(st.Cache.StaleServed)},
 	} {
 		if x.live != x.api {
 			t.Errorf("%s: the event stream shows %v, GuardStatus %v", x.name, x.live, x.api)

@@ -102,6 +102,14 @@ func statusOf(s *core.GuardSnapshot, now time.Time) GuardStatus {
 			Rejected:      rl.Rejected,
 		}
 	}
+	if h := s.Hedge; h != nil {
+		st.Hedge = &HedgeStatus{Delay: core.Duration(h.Delay), Calls: h.Calls, Started: h.Started, Won: h.Won,
+			Cancelled: h.Cancelled, BudgetStopped: h.BudgetStopped, GateStopped: h.GateStopped}
+	}
+	if c := s.Cache; c != nil {
+		st.Cache = &CacheStatus{Entries: c.Entries, Bytes: c.Bytes, Hits: c.Hits, Shared: c.Shared, Fills: c.Fills,
+			StaleServed: c.StaleServed, StaleMissing: c.StaleMissing, Evictions: c.Evictions}
+	}
 	return st
 }
 

@@ -2,6 +2,7 @@ package benchmarks
 
 import (
 	"testing"
+	"time"
 
 	"github.com/breakerbox/breakerbox/core"
 )
@@ -23,6 +24,8 @@ func TestBreakerboxScenariosDoNotAllocate(t *testing.T) {
 	keys := tenantKeys()
 	keyed := bbKeyed(t, keys)
 	key := 0
+	hedged := bbHedgedGuard(t)
+	cached := bbCachedGuard(t, time.Hour)
 
 	tests := []struct {
 		name string
@@ -48,6 +51,16 @@ func TestBreakerboxScenariosDoNotAllocate(t *testing.T) {
 		{"OpenGuard", func() {
 			if _, err := core.Do(ctx, openGuard, okCtx); err == nil {
 				t.Fatal("open guard admitted a call")
+			}
+		}},
+		{"HedgedGuard", func() {
+			if _, err := core.Do(ctx, hedged, okCtx); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"CachedGuard", func() {
+			if _, err := core.Do(cacheCtx, cached, okCtx); err != nil {
+				t.Fatal(err)
 			}
 		}},
 		{"GuardDo", func() {

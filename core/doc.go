@@ -74,6 +74,18 @@
 // retry-after hint and an ErrorType for telemetry, and is allocated once
 // per guard, so that the rejection path allocates nothing.
 //
+// # Hedging and cached fallbacks
+//
+// A policy's Hedge section ([HedgePolicy]) hedges calls made with
+// [DoIdempotent]: after a fixed delay or a live latency percentile, another
+// attempt starts, the first good answer wins and the others are cancelled;
+// hedges spend the retry budget and stop while the breaker is not closed.
+// [Do] never hedges. A Cache section ([CachePolicy]) answers a failed call
+// with the last good value of its key ([CacheKey]) no older than its max
+// staleness, before the named fallbacks; [DoResult] and [WithResult] tell
+// such a stale answer apart. [GuardSnapshot] carries both primitives'
+// counters.
+//
 // [WithProfilerLabels] runs guarded functions under runtime/pprof labels
 // naming the guard, so CPU profiles can be sliced by guard; it is opt-in,
 // as labels cost a few allocations per call.

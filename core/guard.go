@@ -11,7 +11,9 @@ import (
 
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/core/bulkhead"
+	"github.com/breakerbox/breakerbox/core/cache"
 	"github.com/breakerbox/breakerbox/core/fallback"
+	"github.com/breakerbox/breakerbox/core/hedge"
 	"github.com/breakerbox/breakerbox/core/retry"
 	"github.com/breakerbox/breakerbox/ratelimit"
 )
@@ -55,6 +57,11 @@ type Guard struct {
 	// and when it last changed (Unix nanoseconds).
 	seenActivity atomic.Uint64
 	seenAt       atomic.Int64
+
+	// Hedging and the cached fallback (see hedge.go and cache.go): nil
+	// when the policy has none.
+	hedger *hedge.Hedger
+	cache  *cache.Cache
 }
 
 func newGuard(name string, p Policy, tags []string, classifier breaker.Classifier, fallbacks map[string]fallback.Func) (*Guard, error) {
@@ -129,8 +136,15 @@ func newGuard(name string, p Policy, tags []string, classifier breaker.Classifie
 		}
 		g.fb = fallback.NewChain(steps...)
 	}
+	if err = g.initHedge(p); err == nil {
+		err = g.initCache(p)
+	}
+	if err != nil {
+		return nil, &PolicyError{Policy: p.Name, Err: err}
+	}
 	g.timeout, g.total = time.Duration(p.Timeout), time.Duration(p.TotalTimeout)
 	g.simple = g.retrier == nil && g.fb == nil && g.timeout == 0 && g.total == 0
+	g.simple = g.simple && g.cache == nil
 	return g, nil
 }
 
@@ -386,51 +400,22 @@ func Do[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error
 	return doFull(ctx, g, fn)
 }
 
-// doFull runs the whole chain: fallback → total timeout → retry → gates →
-// attempt timeout → fn.
+// doFull runs the whole chain: fallback → cache → total timeout → retry →
+// gates → attempt timeout → fn. DoIdempotent's twin adds hedges.
 func doFull[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
 	var v T
-	callCtx := ctx
-	if g.total > 0 {
-		var cancel context.CancelFunc
-		callCtx, cancel = context.WithTimeout(ctx, g.total)
-		defer cancel()
-	}
-	attempt := func(ctx context.Context) error {
-		var p Permit
-		err := g.allow(ctx, &p)
-		if err != nil {
-			return err
-		}
-		if g.timeout > 0 {
-			actx, cancel := context.WithTimeout(ctx, g.timeout)
-			defer cancel()
-			v, err = run(actx, &p, fn)
-			return err
-		}
-		v, err = run(ctx, &p, fn)
-		return err
-	}
-	if g.profile {
-		inner := attempt
-		attempt = func(ctx context.Context) (err error) {
-			kv := []string{"breakerbox_guard", g.name}
-			if g.labels != nil {
-				kv = append(kv, g.labels(ctx)...)
-			}
-			pprof.Do(ctx, pprof.Labels(kv...), func(ctx context.Context) { err = inner(ctx) })
-			return err
-		}
-	}
 	var err error
-	if g.retrier != nil {
-		err = g.retrier.Do(callCtx, attempt)
-		if err != nil && errors.Is(err, retry.ErrBudgetExhausted) {
-			g.budgetSpent.Add(1)
-		}
+	if g.cache != nil {
+		v, err = doCached(ctx, g, func(ctx context.Context) (T, error) { return doAttempts(ctx, g, fn) })
 	} else {
-		err = attempt(callCtx)
+		v, err = doAttempts(ctx, g, fn)
 	}
+	return fallbackAfter(ctx, g, v, err)
+}
+
+// fallbackAfter hands a failed call's error to the guard's fallbacks, if
+// any.
+func fallbackAfter[T any](ctx context.Context, g *Guard, v T, err error) (T, error) {
 	if err == nil || g.fb == nil {
 		return v, err
 	}
@@ -447,6 +432,61 @@ func doFull[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, e
 	}
 	g.fallbackOK.Add(1)
 	return tv, nil
+}
+
+// doAttempts runs the middle of the chain: total timeout → retry → gates →
+// attempt timeout → fn.
+func doAttempts[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+	var v T
+	err := g.attempts(ctx, func(ctx context.Context) (err error) {
+		v, err = attemptOnce(ctx, g, fn)
+		return err
+	})
+	return v, err
+}
+
+// attemptOnce runs one attempt: gates → attempt timeout → fn.
+func attemptOnce[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+	var p Permit
+	if err := g.allow(ctx, &p); err != nil {
+		var zero T
+		return zero, err
+	}
+	if g.timeout > 0 {
+		actx, cancel := context.WithTimeout(ctx, g.timeout)
+		defer cancel()
+		return run(actx, &p, fn)
+	}
+	return run(ctx, &p, fn)
+}
+
+// attempts runs attempt under the total timeout, the profiler labels and
+// the retrier.
+func (g *Guard) attempts(ctx context.Context, attempt func(context.Context) error) error {
+	if g.total > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, g.total)
+		defer cancel()
+	}
+	if g.profile {
+		inner := attempt
+		attempt = func(ctx context.Context) (err error) {
+			kv := []string{"breakerbox_guard", g.name}
+			if g.labels != nil {
+				kv = append(kv, g.labels(ctx)...)
+			}
+			pprof.Do(ctx, pprof.Labels(kv...), func(ctx context.Context) { err = inner(ctx) })
+			return err
+		}
+	}
+	if g.retrier == nil {
+		return attempt(ctx)
+	}
+	err := g.retrier.Do(ctx, attempt)
+	if err != nil && errors.Is(err, retry.ErrBudgetExhausted) {
+		g.budgetSpent.Add(1)
+	}
+	return err
 }
 
 // run runs fn under the admitted permit p and reports its outcome, a panic
@@ -499,6 +539,11 @@ type GuardSnapshot struct {
 	// FallbackServed and FallbackFailed count Do calls whose failure a
 	// fallback answered, or whose fallbacks all failed too.
 	FallbackServed, FallbackFailed uint64
+	// Hedge is nil when the guard does not hedge (see HedgePolicy).
+	Hedge *hedge.Stats
+	// Cache is nil when the guard has no cached fallback (see
+	// CachePolicy).
+	Cache *cache.Stats
 }
 
 // Rejections counts a guard's rejections by reason.
@@ -529,6 +574,7 @@ func (g *Guard) Snapshot() GuardSnapshot {
 	s.Retries = g.retries.Load()
 	s.RetryBudgetExhausted = g.budgetSpent.Load()
 	s.FallbackServed, s.FallbackFailed = g.fallbackOK.Load(), g.fallbackFailed.Load()
+	g.snapshotHedgeCache(&s)
 	return s
 }
 

@@ -29,6 +29,9 @@ type Hooks struct {
 	// OnRetry is called before each retry Do makes, with the attempt about
 	// to run and the delay chosen.
 	OnRetry func(ctx context.Context, a RetryAttempt)
+	// OnHedge is called when Do starts a hedge of an idempotent call (see
+	// HedgePolicy), in the hedge's goroutine, with the call's context.
+	OnHedge func(ctx context.Context, e HedgeEvent)
 }
 
 // RetryAttempt describes a retry about to happen.
@@ -65,6 +68,7 @@ func composeHooks(sets []Hooks) *Hooks {
 	var rj []func(context.Context, Rejection)
 	var dn []func(context.Context, Completion)
 	var rt []func(context.Context, RetryAttempt)
+	var hg []func(context.Context, HedgeEvent)
 	for _, h := range sets {
 		if h.OnStateChange != nil {
 			sc = append(sc, h.OnStateChange)
@@ -78,11 +82,14 @@ func composeHooks(sets []Hooks) *Hooks {
 		if h.OnRetry != nil {
 			rt = append(rt, h.OnRetry)
 		}
+		if h.OnHedge != nil {
+			hg = append(hg, h.OnHedge)
+		}
 	}
-	if len(sc)+len(rj)+len(dn)+len(rt) == 0 {
+	if len(sc)+len(rj)+len(dn)+len(rt)+len(hg) == 0 {
 		return nil
 	}
-	return &Hooks{OnStateChange: fanout(sc), OnReject: fanout(rj), OnDone: fanout(dn), OnRetry: fanout(rt)}
+	return &Hooks{OnStateChange: fanout(sc), OnReject: fanout(rj), OnDone: fanout(dn), OnRetry: fanout(rt), OnHedge: fanout(hg)}
 }
 
 // fanout returns a hook that calls each of fs in order, recovering from a

@@ -54,8 +54,9 @@ func (d Duration) String() string { return time.Duration(d).String() }
 //
 // One rule holds for every field of Policy and of its sections
 // (BreakerPolicy, BulkheadPolicy, RateLimitPolicy, RetryPolicy,
-// RetryBudgetPolicy): a zero value (0, "0s", "", false, an empty list, or
-// the field left out of the JSON) means "not set". A field that is not set
+// RetryBudgetPolicy, HedgePolicy, CachePolicy): a zero value (0, "0s", "",
+// false, an empty list, or the field left out of the JSON) means "not
+// set". A field that is not set
 // takes the value of the Extends parent, else its default, which is
 // documented on the field. An explicit zero is the same as leaving the field
 // out: "halfOpenProbes": 0 is the default of one probe, as "openDuration":
@@ -63,8 +64,9 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // default (consecutiveFailures, slowCallDuration, timeout, maxQueue, ...) or
 // is written as a negative number (the retry budget's ratio and
 // minRetriesPerSec); a child policy therefore cannot turn off, by writing a
-// zero, what its parent turned on. Two fields have no default and are
-// required in their section: bulkhead.maxConcurrent and rateLimit.limit. A
+// zero, what its parent turned on. Some fields have no default and are
+// required in their section: bulkhead.maxConcurrent, rateLimit.limit,
+// hedge.delay, cache.maxStaleness and cache.maxEntries. A
 // policy is validated on its own as well as merged with its parent, so a
 // section it declares needs its required fields, and its own cross-field
 // rules must hold with the defaults (slowCallRate needs slowCallDuration),
@@ -124,6 +126,12 @@ type Policy struct {
 	// Fallbacks names fallbacks registered with WithFallback, tried in
 	// order when a Do call fails, until one succeeds.
 	Fallbacks []FallbackRef `json:"fallbacks,omitempty"`
+	// Hedge hedges idempotent calls made through Do (see HedgePolicy); nil
+	// means none.
+	Hedge *HedgePolicy `json:"hedge,omitempty"`
+	// Cache answers failed Do calls with the last good value of their key
+	// (see CachePolicy); nil means none.
+	Cache *CachePolicy `json:"cache,omitempty"`
 }
 
 // RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
@@ -433,6 +441,9 @@ func (p Policy) Validate() error {
 	}
 	if p.TotalTimeout < 0 {
 		return &PolicyError{Policy: p.Name, Err: fmt.Errorf("totalTimeout: %s must not be negative", p.TotalTimeout)}
+	}
+	if err := p.validateHedgeCache(); err != nil {
+		return &PolicyError{Policy: p.Name, Err: err}
 	}
 	for i, f := range p.Fallbacks {
 		if f.Name == "" {

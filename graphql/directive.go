@@ -199,9 +199,16 @@ func (r *runner) callFull(ctx context.Context, g *core.Guard, timeout, fb *strin
 	if callCtx != ctx || derivesContext(g) {
 		fn = scoped(ctx, next)
 	}
+	var res *core.Result
+	if g.Cache() != nil { // a cached fallback: stale.go
+		callCtx, res = r.cacheContext(ctx, callCtx)
+	}
 	v, err := core.Do(callCtx, g, fn)
 	if err != nil {
 		return r.failed(ctx, err, fb)
+	}
+	if res != nil && res.Stale {
+		markStale(ctx)
 	}
 	return v, nil
 }

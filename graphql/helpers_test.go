@@ -66,8 +66,9 @@ func newTestServer(t *testing.T, reg *core.Registry, res *testserver.Resolver, o
 
 // gqlResponse is a GraphQL response as a client reads it.
 type gqlResponse struct {
-	Data   json.RawMessage `json:"data"`
-	Errors []gqlError      `json:"errors"`
+	Data       json.RawMessage `json:"data"`
+	Errors     []gqlError      `json:"errors"`
+	Extensions map[string]any  `json:"extensions"`
 }
 
 type gqlError struct {

@@ -38,6 +38,8 @@ type config struct {
 	pred   func(fc *graphql.FieldContext) bool
 
 	gopts []core.GuardOption
+
+	cacheKey CacheKeyFunc // WithCacheKey; nil: DefaultCacheKey
 }
 
 // newConfig applies opts in order over the defaults.

@@ -30,6 +30,9 @@ func UnaryClientInterceptor(reg *core.Registry, opts ...Option) grpc.UnaryClient
 
 func (c *config) unaryClient(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
 	cl := call{method: method, req: req}
+	if c.hedge != nil && c.hedges(ctx, method, reply) { // hedge.go
+		return c.unaryClientHedged(ctx, cl, reply, cc, invoker, opts)
+	}
 	if c.retrier != nil {
 		return c.unaryClientRetry(ctx, &cl, reply, cc, invoker, opts)
 	}

@@ -316,6 +316,7 @@ type config struct {
 	guardOpts []core.GuardOption // WithGuardOptions, then UsePolicy(policy)
 	policy    string
 	retrier   *retry.Retrier
+	hedge     Matcher // WithHedging: the methods hedged
 	pushback  time.Duration
 	public    bool
 	tenant    func(context.Context) string // WithTenant (tenant.go)

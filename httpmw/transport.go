@@ -123,7 +123,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	req, g = t.cfg.forCall(t.reg, req, g)
-	if t.cfg.retrier != nil && canRetry(req) {
+	if t.extended(g, req) { // hedging or a cached fallback: hedge.go
+		return t.roundTripExtended(g, req)
+	}
+	return t.exchange(g, req)
+}
+
+// exchange sends req once: hedged if the guard hedges it (see hedge.go),
+// else through the retrier if req may be retried, else as one attempt.
+func (t *Transport) exchange(g *core.Guard, req *http.Request) (*http.Response, error) {
+	switch {
+	case g.Hedges() && canRetry(req):
+		return t.roundTripHedged(g, req)
+	case t.cfg.retrier != nil && canRetry(req):
 		return t.roundTripRetry(g, req)
 	}
 	p, err := g.Allow(req.Context())

@@ -53,8 +53,8 @@
 // number of guards.
 //
 // A guard has series only for the primitives it has ([Metric.Requires]):
-// bulkhead and rate-limit metrics for guards with a bulkhead or a rate
-// limit (from the snapshot), retry and fallback metrics for guards whose
+// bulkhead, rate-limit, hedge and cache metrics for guards with a
+// bulkhead, a rate limit, hedging or a cache (from the snapshot), retry and fallback metrics for guards whose
 // policy has retries or fallbacks ([PrimitivesOf]). Counters are
 // cumulative since the guard was created.
 //
@@ -87,6 +87,13 @@
 //	breakerbox.retry.attempts                          breakerbox_retry_attempts_total                            breakerbox.retry.attempts
 //	breakerbox.retry.calls                             breakerbox_retry_calls_total                               breakerbox.retry.calls
 //	breakerbox.fallback.calls                          breakerbox_fallback_calls_total                            breakerbox.fallback.calls
+//	breakerbox.hedge.hedges                            breakerbox_hedge_hedges_total                              breakerbox.hedge.hedges
+//	breakerbox.hedge.cancelled                         breakerbox_hedge_cancelled_total                           breakerbox.hedge.cancelled
+//	breakerbox.cache.calls                             breakerbox_cache_calls_total                               breakerbox.cache.calls
+//	breakerbox.cache.stale                             breakerbox_cache_stale_total                               breakerbox.cache.stale
+//	breakerbox.cache.evictions                         breakerbox_cache_evictions_total                           breakerbox.cache.evictions
+//	breakerbox.cache.entries                           breakerbox_cache_entries                                   breakerbox.cache.entries
+//	breakerbox.cache.bytes                             breakerbox_cache_bytes                                     breakerbox.cache.bytes
 //
 // Kinds, units, the primitive a guard needs, and the attribute (label or
 // key) with its values:
@@ -114,6 +121,13 @@
 //	breakerbox.retry.attempts                          counter        {attempt}     retry      -
 //	breakerbox.retry.calls                             counter        {call}        retry      outcome: budget_exhausted
 //	breakerbox.fallback.calls                          counter        {call}        fallback   outcome: served | failed
+//	breakerbox.hedge.hedges                            counter        {hedge}       hedge      outcome: won | lost | budget_exhausted | breaker_not_closed
+//	breakerbox.hedge.cancelled                         counter        {attempt}     hedge      -
+//	breakerbox.cache.calls                             counter        {call}        cache      outcome: hit | shared | filled
+//	breakerbox.cache.stale                             counter        {call}        cache      outcome: served | missing
+//	breakerbox.cache.evictions                         counter        {entry}       cache      -
+//	breakerbox.cache.entries                           updowncounter  {entry}       cache      -
+//	breakerbox.cache.bytes                             updowncounter  By            cache      -
 //
 // Ratios (unit 1) are from 0 to 1, never percentages, even though
 // breaker.Snapshot holds percentages. Rejections are counted twice by

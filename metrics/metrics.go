@@ -55,13 +55,17 @@ const (
 	Retry
 	// Fallback is a fallback chain (core.Policy.Fallbacks).
 	Fallback
+	// Hedge is hedging of idempotent calls (core.Policy.Hedge).
+	Hedge
+	// Cache is a cached fallback (core.Policy.Cache).
+	Cache
 )
 
 // Has reports whether p holds every primitive of q; it is true for q == 0.
 func (p Primitive) Has(q Primitive) bool { return p&q == q }
 
 // PrimitivesOf returns the primitives of the guard s was taken from: its
-// bulkhead and rate limit from s, its retries and fallbacks from its policy,
+// bulkhead, rate limit, hedging and cache from s, its retries and fallbacks from its policy,
 // which it looks up in reg (one lock-free map read; no retry and no
 // fallback when reg is nil or no longer holds the guard).
 func PrimitivesOf(reg *core.Registry, s *core.GuardSnapshot) Primitive {
@@ -71,6 +75,12 @@ func PrimitivesOf(reg *core.Registry, s *core.GuardSnapshot) Primitive {
 	}
 	if s.RateLimit != nil {
 		p |= RateLimit
+	}
+	if s.Hedge != nil {
+		p |= Hedge
+	}
+	if s.Cache != nil {
+		p |= Cache
 	}
 	if reg != nil {
 		if g, ok := reg.Lookup(s.Name); ok {
@@ -403,6 +413,89 @@ var table = [...]Metric{
 		Attribute:   Outcome, Values: []string{"served", "failed"},
 		Read: func(s *core.GuardSnapshot, v []float64) bool {
 			v[0], v[1] = float64(s.FallbackServed), float64(s.FallbackFailed)
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.hedge.hedges", Unit: "{hedge}", Kind: Counter, Integer: true, Requires: Hedge,
+		Description: "Hedges of idempotent calls, by outcome: won (started, and its answer was the call's), lost (started, and another attempt answered or all failed), budget_exhausted (not started: the retry budget was spent) or breaker_not_closed (not started: the breaker was open or half-open).",
+		Attribute:   Outcome, Values: []string{"won", "lost", "budget_exhausted", "breaker_not_closed"},
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			h := s.Hedge
+			if h == nil {
+				return false
+			}
+			v[0], v[1], v[2], v[3] = float64(h.Won), float64(h.Started-h.Won), float64(h.BudgetStopped), float64(h.GateStopped)
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.hedge.cancelled", Unit: "{attempt}", Kind: Counter, Integer: true, Requires: Hedge,
+		Description: "Attempts of hedged calls cancelled because another attempt answered first: losing hedges and losing first attempts.",
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			if s.Hedge == nil {
+				return false
+			}
+			v[0] = float64(s.Hedge.Cancelled)
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.cache.calls", Unit: "{call}", Kind: Counter, Integer: true, Requires: Cache,
+		Description: "Calls through the guard's cache, by outcome: hit (a fresh value answered without a call), shared (a concurrent call of the same key answered) or filled (the call ran).",
+		Attribute:   Outcome, Values: []string{"hit", "shared", "filled"},
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			c := s.Cache
+			if c == nil {
+				return false
+			}
+			v[0], v[1], v[2] = float64(c.Hits), float64(c.Shared), float64(c.Fills)
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.cache.stale", Unit: "{call}", Kind: Counter, Integer: true, Requires: Cache,
+		Description: "Failed calls handed to the guard's cache, by outcome: served (a value no older than the max staleness answered, marked stale) or missing (none could).",
+		Attribute:   Outcome, Values: []string{"served", "missing"},
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			c := s.Cache
+			if c == nil {
+				return false
+			}
+			v[0], v[1] = float64(c.StaleServed), float64(c.StaleMissing)
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.cache.evictions", Unit: "{entry}", Kind: Counter, Integer: true, Requires: Cache,
+		Description: "Entries the guard's cache dropped to stay within its maximum entries or bytes.",
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			if s.Cache == nil {
+				return false
+			}
+			v[0] = float64(s.Cache.Evictions)
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.cache.entries", Unit: "{entry}", Kind: UpDownCounter, Integer: true, Requires: Cache,
+		Description: "Entries in the guard's cache.",
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			if s.Cache == nil {
+				return false
+			}
+			v[0] = float64(s.Cache.Entries)
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.cache.bytes", Unit: "By", Kind: UpDownCounter, Integer: true, Requires: Cache,
+		Description: "Bytes the entries of the guard's cache count (keys, values and a fixed overhead per entry).",
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			if s.Cache == nil {
+				return false
+			}
+			v[0] = float64(s.Cache.Bytes)
 			return true
 		},
 	},

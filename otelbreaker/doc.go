@@ -50,6 +50,13 @@
 //	breakerbox.retry.attempts                          counter                 all attempts through a retrying guard (admitted or rejected at its gates)
 //	breakerbox.retry.calls                             counter {call}          breakerbox.outcome = budget_exhausted
 //	breakerbox.fallback.calls                          counter {call}          breakerbox.outcome = served | failed
+//	breakerbox.hedge.hedges                            counter {hedge}         breakerbox.outcome = won | lost | budget_exhausted | breaker_not_closed
+//	breakerbox.hedge.cancelled                         counter {attempt}       attempts cancelled because another answered first
+//	breakerbox.cache.calls                             counter {call}          breakerbox.outcome = hit | shared | filled
+//	breakerbox.cache.stale                             counter {call}          breakerbox.outcome = served | missing
+//	breakerbox.cache.evictions                         counter {entry}         entries evicted
+//	breakerbox.cache.entries                           updowncounter {entry}   entries in the cache
+//	breakerbox.cache.bytes                             updowncounter (By)      bytes the entries count
 //	breakerbox.call.duration                           histogram (s)           opt-in, see below
 //
 // Integer metrics are int64 instruments; the rates, times and the rate
@@ -97,6 +104,12 @@
 // states, the reason and, for manual changes, the actor), is added to that
 // call's span. Changes made by timers or operators have no call, hence no
 // span event.
+//
+// When a guard starts a hedge of a call (core.HedgePolicy, core.DoIdempotent,
+// the httpmw Transport, grpcmw.WithHedging), a breakerbox.hedge event is
+// added to the call's span, with the guard and policy names,
+// breakerbox.hedge.number (1 for the first hedge) and breakerbox.hedge.delay
+// (seconds).
 //
 // WithRetrySpans adds a span per retry made by core.Do, a child of the
 // call's span, with breakerbox.retry.attempt (2 for the first retry), the

@@ -238,6 +238,7 @@ func Instrument(reg *core.Registry, opts ...Option) (*Instrumentation, error) {
 	h := core.Hooks{
 		OnReject:      in.onReject,
 		OnStateChange: in.onStateChange,
+		OnHedge:       in.onHedge,
 	}
 	if cfg.duration || cfg.retrySpans {
 		h.OnDone = in.onDone

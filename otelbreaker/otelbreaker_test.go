@@ -35,7 +35,9 @@ func policies() []core.Option {
 				RateLimit: &core.RateLimitPolicy{Limit: 1, Per: core.Duration(time.Hour), Burst: 1}},
 			core.Policy{Name: "retrying", Match: []string{"retrying.*"}, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 100, DisableFailureRate: true},
 				Retry:     &core.RetryPolicy{MaxAttempts: 3, InitialDelay: ms(time.Microsecond), MaxDelay: ms(time.Microsecond)},
-				Fallbacks: []core.FallbackRef{{Name: "zero"}}},
+				Fallbacks: []core.FallbackRef{{Name: "zero"}},
+				Hedge:     &core.HedgePolicy{Delay: ms(time.Second)},
+				Cache:     &core.CachePolicy{MaxStaleness: ms(time.Minute), MaxEntries: 10}},
 		),
 	}
 }

@@ -907,6 +907,8 @@
       ['Rejected', 'open ' + fmtRate(l.rejectedOpen) + '/s, probe ' + fmtRate(l.rejectedHalfOpen) + '/s, full ' + fmtRate(l.rejectedFull) + '/s, limited ' + fmtRate(l.rejectedLimited) + '/s'],
     ];
     if (info.bulkhead) rows.push(['Bulkhead', (l.inUse || 0) + ' of ' + info.bulkhead.maxConcurrent + ' in use' + (info.bulkhead.maxQueue ? ', ' + (l.queued || 0) + ' of ' + info.bulkhead.maxQueue + ' queued' : '')]);
+    if (l.hedges) rows.push(['Hedges', fmtRate(l.hedges) + '/s started']);
+    if (l.stale) rows.push(['Stale answers', fmtRate(l.stale) + '/s from the cache']);
     if (info.rateLimit) rows.push(['Rate limit', fmtRate(Math.max(0, l.available || 0)) + ' of ' + (info.rateLimit.burst || '?') + ' available; ' + info.rateLimit.limit + ' per ' + info.rateLimit.per + ' (' + info.rateLimit.algorithm.replace('_', ' ') + ')']);
     const dl = $('detail-now');
     if (dl.childElementCount !== rows.length) {

@@ -85,6 +85,10 @@ type GuardLive struct {
 	RejectedHalfOpen float64 `json:"rejectedHalfOpen,omitempty"`
 	RejectedFull     float64 `json:"rejectedFull,omitempty"`
 	RejectedLimited  float64 `json:"rejectedLimited,omitempty"`
+	// Hedges is hedges started per second; Stale is failed calls per
+	// second that the guard's cache answered with a stale value.
+	Hedges float64 `json:"hedges,omitempty"`
+	Stale  float64 `json:"stale,omitempty"`
 
 	// FailureRate and SlowCallRate are percentages of WindowCalls, the
 	// calls in the breaker's window.

@@ -103,6 +103,43 @@ type GuardStatus struct {
 	Bulkhead *BulkheadStatus `json:"bulkhead,omitempty"`
 	// RateLimit is absent when the guard has no rate limit.
 	RateLimit *RateLimitStatus `json:"rateLimit,omitempty"`
+	// Hedge is absent when the guard does not hedge.
+	Hedge *HedgeStatus `json:"hedge,omitempty"`
+	// Cache is absent when the guard has no cached fallback.
+	Cache *CacheStatus `json:"cache,omitempty"`
+}
+
+// HedgeStatus is a guard's hedging of idempotent calls: the delay in
+// force and its counters (see hedge.Stats).
+type HedgeStatus struct {
+	Delay core.Duration `json:"delay"`
+	// Calls counts hedgeable calls; Started the hedges they started, Won
+	// those whose answer won, Cancelled the attempts cancelled by another's
+	// answer.
+	Calls     uint64 `json:"calls"`
+	Started   uint64 `json:"started"`
+	Won       uint64 `json:"won"`
+	Cancelled uint64 `json:"cancelled"`
+	// BudgetStopped and GateStopped count hedges not started: the retry
+	// budget was spent, or the breaker was not closed.
+	BudgetStopped uint64 `json:"budgetStopped"`
+	GateStopped   uint64 `json:"gateStopped"`
+}
+
+// CacheStatus is a guard's cached fallback: its size and counters (see
+// cache.Stats).
+type CacheStatus struct {
+	Entries int   `json:"entries"`
+	Bytes   int64 `json:"bytes"`
+	// Hits counts fresh answers, Shared answers of a concurrent call, Fills
+	// calls that ran; StaleServed and StaleMissing failed calls a stale
+	// value answered or none could.
+	Hits         uint64 `json:"hits"`
+	Shared       uint64 `json:"shared"`
+	Fills        uint64 `json:"fills"`
+	StaleServed  uint64 `json:"staleServed"`
+	StaleMissing uint64 `json:"staleMissing"`
+	Evictions    uint64 `json:"evictions"`
 }
 
 // RateLimitStatus is a guard's rate limit: its configuration, headroom and

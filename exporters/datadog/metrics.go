@@ -91,6 +91,27 @@ const (
 	// by outcome tag: served (a fallback answered) or failed.
 	MetricFallbackCalls = "breakerbox.fallback.calls"
 
+	// MetricHedgeHedges (count) counts hedges of idempotent calls by
+	// outcome tag: won, lost, budget_exhausted or breaker_not_closed (the
+	// last two were not started).
+	MetricHedgeHedges = "breakerbox.hedge.hedges"
+	// MetricHedgeCancelled (count) counts attempts cancelled because
+	// another attempt of their call answered first.
+	MetricHedgeCancelled = "breakerbox.hedge.cancelled"
+
+	// MetricCacheCalls (count) counts calls through a guard's cache by
+	// outcome tag: hit, shared or filled.
+	MetricCacheCalls = "breakerbox.cache.calls"
+	// MetricCacheStale (count) counts failed calls handed to the cache by
+	// outcome tag: served (a stale value answered) or missing.
+	MetricCacheStale = "breakerbox.cache.stale"
+	// MetricCacheEvictions (count) counts entries evicted from the cache.
+	MetricCacheEvictions = "breakerbox.cache.evictions"
+	// MetricCacheEntries (gauge) is the number of entries in the cache.
+	MetricCacheEntries = "breakerbox.cache.entries"
+	// MetricCacheBytes (gauge) is the bytes the cache's entries count.
+	MetricCacheBytes = "breakerbox.cache.bytes"
+
 	// MetricCallDuration (distribution, seconds) is the duration of each
 	// admitted call, by outcome tag (success, failure, ignored); sent only
 	// with WithCallDuration.

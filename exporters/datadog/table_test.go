@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -58,7 +59,9 @@ func everyMetric(t *testing.T) *core.Registry {
 				Breaker:   &core.BreakerPolicy{ConsecutiveFailures: 2, DisableFailureRate: true, SlowCallDuration: core.Duration(time.Millisecond), MeasureLatency: true},
 				Bulkhead:  &core.BulkheadPolicy{MaxConcurrent: 1, MaxQueue: 1},
 				RateLimit: &core.RateLimitPolicy{Limit: 100, Per: core.Duration(time.Hour), Burst: 100, Precise: true}},
-			core.Policy{Name: "r", Match: []string{"r.*"}, Retry: retry, Fallbacks: []core.FallbackRef{{Name: "cached"}}},
+			core.Policy{Name: "r", Match: []string{"r.*"}, Retry: retry, Fallbacks: []core.FallbackRef{{Name: "cached"}},
+				Hedge: &core.HedgePolicy{Delay: core.Duration(time.Second)},
+				Cache: &core.CachePolicy{MaxStaleness: core.Duration(time.Minute), MaxEntries: 1}},
 			core.Policy{Name: "broke", Match: []string{"broke.*"}, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 1000, DisableFailureRate: true}, Retry: &core.RetryPolicy{MaxAttempts: 3,
 				InitialDelay: core.Duration(time.Microsecond), Jitter: "none", Budget: &core.RetryBudgetPolicy{Ratio: -1, MinRetriesPerSec: 1}}},
 			core.Policy{Name: "shadow", Match: []string{"shadow.*"}, Breaker: &core.BreakerPolicy{Mode: "metrics-only", ConsecutiveFailures: 1}},
@@ -90,8 +93,29 @@ func everyMetric(t *testing.T) *core.Registry {
 	_ = api.Do(ctx, boom) // opens
 	_ = api.Do(ctx, boom) // rejected
 
-	if err := reg.MustGuard("r.quote").Do(ctx, boom); err != nil {
+	r := reg.MustGuard("r.quote")
+	if err := r.Do(ctx, boom); err != nil {
 		t.Fatalf("the fallback should have answered: %v", err)
+	}
+	// A hedge that wins (the first attempt is slow), and two keys for a
+	// cache of one entry: an eviction.
+	var n atomic.Int32
+	slowFirst := func(ctx context.Context) (int, error) {
+		i := n.Add(1)
+		if i == 1 {
+			select {
+			case <-time.After(time.Hour):
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+		return int(i), nil
+	}
+	if _, err := core.DoIdempotent(core.CacheKey(ctx, "a"), r, slowFirst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := core.Do(core.CacheKey(ctx, "b"), r, func(context.Context) (int, error) { return 1, nil }); err != nil {
+		t.Fatal(err)
 	}
 	for range 20 { // at most 10 retries in the budget's 10s window
 		_ = reg.MustGuard("broke.x").Do(ctx, boom)
@@ -200,6 +224,8 @@ func TestMetricConstantsAreTheTables(t *testing.T) {
 		datadog.MetricBulkheadQueueLimit, datadog.MetricBulkheadCalls, datadog.MetricBulkheadQueueWaitTime,
 		datadog.MetricRateLimiterCalls, datadog.MetricRateLimiterAvailable, datadog.MetricRateLimiterLimit,
 		datadog.MetricRetryRetries, datadog.MetricRetryAttempts, datadog.MetricRetryCalls, datadog.MetricFallbackCalls,
+		datadog.MetricHedgeHedges, datadog.MetricHedgeCancelled,
+		datadog.MetricCacheCalls, datadog.MetricCacheStale, datadog.MetricCacheEvictions, datadog.MetricCacheEntries, datadog.MetricCacheBytes,
 	}
 	for _, c := range consts {
 		if !documented[c] {

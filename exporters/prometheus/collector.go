@@ -131,6 +131,27 @@ const (
 	// outcome: "served" (a fallback answered) or "failed" (every fallback
 	// failed too).
 	MetricFallbackCalls = "breakerbox_fallback_calls_total"
+
+	// MetricHedgeHedges counts hedges of idempotent calls by outcome: "won",
+	// "lost", "budget_exhausted" or "breaker_not_closed" (the last two
+	// were not started).
+	MetricHedgeHedges = "breakerbox_hedge_hedges_total"
+	// MetricHedgeCancelled counts attempts cancelled because another
+	// attempt of their call answered first.
+	MetricHedgeCancelled = "breakerbox_hedge_cancelled_total"
+
+	// MetricCacheCalls counts calls through a guard's cache by outcome:
+	// "hit", "shared" or "filled".
+	MetricCacheCalls = "breakerbox_cache_calls_total"
+	// MetricCacheStale counts failed calls handed to the cache by outcome:
+	// "served" (a stale value answered) or "missing".
+	MetricCacheStale = "breakerbox_cache_stale_total"
+	// MetricCacheEvictions counts entries evicted from the cache.
+	MetricCacheEvictions = "breakerbox_cache_evictions_total"
+	// MetricCacheEntries is the number of entries in the cache.
+	MetricCacheEntries = "breakerbox_cache_entries"
+	// MetricCacheBytes is the bytes the cache's entries count.
+	MetricCacheBytes = "breakerbox_cache_bytes"
 )
 
 // Collector is a prometheus.Collector that reads a registry's Snapshot at

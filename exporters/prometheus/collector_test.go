@@ -231,6 +231,8 @@ var allMetricNames = []string{
 	bbprom.MetricBulkheadQueueLimit, bbprom.MetricBulkheadCalls, bbprom.MetricBulkheadQueueWait,
 	bbprom.MetricRateLimiterCalls, bbprom.MetricRateLimiterAvailable, bbprom.MetricRateLimiterLimit,
 	bbprom.MetricRetryRetries, bbprom.MetricRetryAttempts, bbprom.MetricRetryCalls, bbprom.MetricFallbackCalls,
+	bbprom.MetricHedgeHedges, bbprom.MetricHedgeCancelled,
+	bbprom.MetricCacheCalls, bbprom.MetricCacheStale, bbprom.MetricCacheEvictions, bbprom.MetricCacheEntries, bbprom.MetricCacheBytes,
 }
 
 // newFixture returns a registry whose guards have every primitive and have
@@ -251,6 +253,8 @@ func newFixture(t testing.TB) *core.Registry {
 				Retry: &core.RetryPolicy{MaxAttempts: 2, InitialDelay: core.Duration(time.Microsecond), Jitter: "none",
 					Budget: &core.RetryBudgetPolicy{Ratio: 0.1}},
 				Fallbacks: []core.FallbackRef{{Name: "cached"}},
+				Hedge:     &core.HedgePolicy{Delay: core.Duration(time.Second)},
+				Cache:     &core.CachePolicy{MaxStaleness: core.Duration(time.Minute), MaxEntries: 10},
 			},
 			core.Policy{Name: "shadow", Match: []string{"shadow.*"}, Breaker: &core.BreakerPolicy{Mode: "metrics-only", ConsecutiveFailures: 1}},
 		))
