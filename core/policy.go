@@ -65,10 +65,12 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // minRetriesPerSec); a child policy therefore cannot turn off, by writing a
 // zero, what its parent turned on. Two fields have no default and are
 // required in their section: bulkhead.maxConcurrent and rateLimit.limit. A
-// policy is validated on its own as well as merged with its parent, so a
-// section it declares needs its required fields, and its own cross-field
-// rules must hold with the defaults (slowCallRate needs slowCallDuration),
-// even where the parent would supply them.
+// policy that extends another is validated merged with its Extends chain,
+// not on its own: a child may declare "bulkhead": {"maxQueue": 5} and leave
+// maxConcurrent to its parent, and a cross-field rule (slowCallRate needs
+// slowCallDuration) holds when either of them supplies the field. Only the
+// name and the Match patterns, which are never inherited, are checked on
+// their own.
 //
 // # Limits
 //
@@ -376,11 +378,20 @@ func (r FallbackRef) kinds() ([]fallback.Kind, error) {
 	return out, nil
 }
 
-// Validate reports the first problem with p on its own (Extends is resolved
-// by the registry, which validates the result again): a missing name, a bad
-// pattern, a duration over MaxDuration (after defaults), or an impossible
-// value, naming the field and the value.
+// Validate reports the first problem with p as it stands (the registry
+// validates a policy merged with its Extends chain, not on its own): a
+// missing name, a bad pattern, a duration over MaxDuration (after
+// defaults), or an impossible value, naming the field and the value.
 func (p Policy) Validate() error {
+	if errs := p.problems(); len(errs) > 0 {
+		return &PolicyError{Policy: p.Name, Err: errs[0]}
+	}
+	return nil
+}
+
+// validateOwn checks what a policy must get right on its own, whatever it
+// extends: its name and its Match patterns, which are never inherited.
+func (p Policy) validateOwn() error {
 	if p.Name == "" {
 		return &PolicyError{Policy: p.Name, Err: errors.New("name: must not be empty")}
 	}
@@ -389,60 +400,73 @@ func (p Policy) Validate() error {
 			return &PolicyError{Policy: p.Name, Err: fmt.Errorf("match[%d]: %q is not a valid pattern: %w", i, m, err)}
 		}
 	}
+	return nil
+}
+
+// problems returns every problem Validate would report, in field order,
+// each error naming its field by path ("breaker.openDuration: ...").
+func (p Policy) problems() []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if p.Name == "" {
+		add(errors.New("name: must not be empty"))
+	}
+	for i, m := range p.Match {
+		if _, err := parsePattern(m); err != nil {
+			add(fmt.Errorf("match[%d]: %q is not a valid pattern: %w", i, m, err))
+		}
+	}
 	if err := p.checkDurations(); err != nil {
-		return &PolicyError{Policy: p.Name, Err: err}
+		add(err)
+		return errs // the sections' checks would report the same durations
 	}
 	if _, err := p.Breaker.mode(); err != nil {
-		return &PolicyError{Policy: p.Name, Err: err}
+		add(err)
 	}
 	cfg, err := p.Breaker.BreakerConfig()
 	if err == nil {
 		err = cfg.Validate()
 	}
-	if err != nil {
-		return &PolicyError{Policy: p.Name, Err: err}
-	}
+	add(err)
 	if p.Bulkhead != nil {
-		if err := p.Bulkhead.BulkheadConfig().Validate(); err != nil {
-			return &PolicyError{Policy: p.Name, Err: err}
-		}
+		add(p.Bulkhead.BulkheadConfig().Validate())
 	}
 	if p.RateLimit != nil {
 		cfg, err := p.RateLimit.RateLimitConfig()
 		if err == nil {
 			err = cfg.Validate()
 		}
-		if err != nil {
-			return &PolicyError{Policy: p.Name, Err: err}
-		}
+		add(err)
 	}
 	if p.Retry != nil {
 		cfg, err := p.Retry.RetryConfig()
 		if err == nil {
 			err = cfg.Validate()
 		}
-		if err == nil && p.Retry.Budget != nil {
-			err = p.Retry.Budget.BudgetConfig().Validate()
-		}
-		if err != nil {
-			return &PolicyError{Policy: p.Name, Err: err}
+		add(err)
+		if p.Retry.Budget != nil {
+			add(p.Retry.Budget.BudgetConfig().Validate())
 		}
 	}
 	if p.Timeout < 0 {
-		return &PolicyError{Policy: p.Name, Err: fmt.Errorf("timeout: %s must not be negative", p.Timeout)}
+		add(fmt.Errorf("timeout: %s must not be negative", p.Timeout))
 	}
 	if p.TotalTimeout < 0 {
-		return &PolicyError{Policy: p.Name, Err: fmt.Errorf("totalTimeout: %s must not be negative", p.TotalTimeout)}
+		add(fmt.Errorf("totalTimeout: %s must not be negative", p.TotalTimeout))
 	}
 	for i, f := range p.Fallbacks {
 		if f.Name == "" {
-			return &PolicyError{Policy: p.Name, Err: fmt.Errorf("fallbacks[%d].name: must not be empty", i)}
+			add(fmt.Errorf("fallbacks[%d].name: must not be empty", i))
 		}
 		if _, err := f.kinds(); err != nil {
-			return &PolicyError{Policy: p.Name, Err: fmt.Errorf("fallbacks[%d].on: %w", i, err)}
+			add(fmt.Errorf("fallbacks[%d].on: %w", i, err))
 		}
 	}
-	return nil
+	return errs
 }
 
 // matches reports whether the policy applies to the guard name.

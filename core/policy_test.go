@@ -163,8 +163,8 @@ func TestPolicyJSONErrorsNameTheField(t *testing.T) {
 // policy type: an explicit zero decodes as an absent field does, inherits
 // from Extends, and otherwise takes the field's default (halfOpenProbes 0
 // is the default 1, the same as every other field's zero). The required
-// maxConcurrent and limit are given: a policy is also validated on its own,
-// before its parent is merged in.
+// maxConcurrent and limit are given here, though a child validated merged
+// with its parent could leave them to the parent.
 func TestPolicyZeroMeansUnset(t *testing.T) {
 	zeros := `{"name":"child","extends":"parent",
 		"timeout":"0s","totalTimeout":"0s",
