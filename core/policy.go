@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -725,224 +724,62 @@ func matchItems(items []patternItem, name string) bool {
 	return m[len(rs)]
 }
 
-// UnmarshalJSON decodes a policy as encoding/json does (keys matched
-// without regard to case, unknown keys ignored), except that a value that
-// does not decode is reported as a *PolicyError naming the field by its
-// path: `core: policy "p": breaker.openDuration: "3x" is not a duration
-// such as "30s" or "1m30s"`.
+// UnmarshalJSON decodes a policy strictly: a key that no field has (keys
+// are case-sensitive), a key given twice, or a value that does not decode is
+// refused as a *PolicyError naming the field by its path:
+// `core: policy "p": breaker.openDuration: "3x" is not a duration such as
+// "30s" or "1m30s"`, `core: policy "p": breaker.openDuraton: unknown key
+// "openDuraton" (did you mean "openDuration"?)`.
 func (p *Policy) UnmarshalJSON(data []byte) error {
 	type plain Policy
-	if err := json.Unmarshal(data, (*plain)(p)); err != nil {
+	if err := decodeStrict(data, (*plain)(p)); err != nil {
 		var named struct{ Name string }
 		_ = json.Unmarshal(data, &named) // best effort, to name the policy
-		return &PolicyError{Policy: named.Name, Err: locateJSONError(data, reflect.TypeFor[plain](), err)}
+		return &PolicyError{Policy: named.Name, Err: err}
 	}
 	return nil
 }
 
-// UnmarshalJSON decodes the section, naming the field of a value that does
-// not decode (see Policy.UnmarshalJSON).
+// UnmarshalJSON decodes the section strictly (see Policy.UnmarshalJSON).
 func (p *BreakerPolicy) UnmarshalJSON(data []byte) error {
 	type plain BreakerPolicy
 	return decodeSection(data, (*plain)(p))
 }
 
-// UnmarshalJSON decodes the section, naming the field of a value that does
-// not decode (see Policy.UnmarshalJSON).
+// UnmarshalJSON decodes the section strictly (see Policy.UnmarshalJSON).
 func (p *BulkheadPolicy) UnmarshalJSON(data []byte) error {
 	type plain BulkheadPolicy
 	return decodeSection(data, (*plain)(p))
 }
 
-// UnmarshalJSON decodes the section, naming the field of a value that does
-// not decode (see Policy.UnmarshalJSON).
+// UnmarshalJSON decodes the section strictly (see Policy.UnmarshalJSON).
 func (p *RateLimitPolicy) UnmarshalJSON(data []byte) error {
 	type plain RateLimitPolicy
 	return decodeSection(data, (*plain)(p))
 }
 
-// UnmarshalJSON decodes the section, naming the field of a value that does
-// not decode (see Policy.UnmarshalJSON).
+// UnmarshalJSON decodes the section strictly (see Policy.UnmarshalJSON).
 func (p *RetryPolicy) UnmarshalJSON(data []byte) error {
 	type plain RetryPolicy
 	return decodeSection(data, (*plain)(p))
 }
 
-// UnmarshalJSON decodes the section, naming the field of a value that does
-// not decode (see Policy.UnmarshalJSON).
+// UnmarshalJSON decodes the section strictly (see Policy.UnmarshalJSON).
 func (p *RetryBudgetPolicy) UnmarshalJSON(data []byte) error {
 	type plain RetryBudgetPolicy
 	return decodeSection(data, (*plain)(p))
 }
 
 // decodeSection decodes data into v, a pointer to a policy section's plain
-// twin, naming the field of a value that does not decode.
+// twin, strictly, naming the field of a value that does not decode.
 func decodeSection(data []byte, v any) error {
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("core: %w", locateJSONError(data, reflect.TypeOf(v).Elem(), err))
+	if err := decodeStrict(data, v); err != nil {
+		return fmt.Errorf("core: %w", err)
 	}
 	return nil
-}
-
-// locateJSONError finds, in data decoded into type t, the first value that
-// does not decode, and returns a *jsonFieldError naming it by its path. It
-// returns err itself for a syntax error or when no value is at fault.
-func locateJSONError(data []byte, t reflect.Type, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var fe *jsonFieldError
-	if werr := walkJSON(dec, t, ""); errors.As(werr, &fe) {
-		return fe
-	}
-	return err
-}
-
-// jsonFieldError is a JSON value that does not decode into its field.
-type jsonFieldError struct {
-	path    string // such as "breaker.openDuration" or "fallbacks[1].name"
-	problem string
-}
-
-func (e *jsonFieldError) Error() string {
-	if e.path == "" {
-		return e.problem
-	}
-	return e.path + ": " + e.problem
 }
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
-
-// walkJSON reads the next value from dec and checks it against t as
-// encoding/json would decode it, returning a *jsonFieldError for the first
-// value that does not fit.
-func walkJSON(dec *json.Decoder, t reflect.Type, path string) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok == nil {
-		return nil // null leaves any field as it is
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	bad := func() error {
-		if d, ok := tok.(json.Delim); ok {
-			if err := skipJSON(dec, d); err != nil {
-				return err
-			}
-		}
-		return &jsonFieldError{path, "want " + jsonWant(t) + ", got " + jsonGot(tok)}
-	}
-	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
-		s, ok := tok.(string)
-		if !ok {
-			return bad()
-		}
-		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
-			return &jsonFieldError{path, err.Error()}
-		}
-		return nil
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if tok != json.Delim('{') {
-			return bad()
-		}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := kt.(string)
-			f, ok := jsonField(t, key)
-			if !ok {
-				if err := walkJSON(dec, reflect.TypeFor[any](), ""); err != nil {
-					return err
-				}
-				continue
-			}
-			name, _ := jsonName(f)
-			if err := walkJSON(dec, f.Type, joinJSONPath(path, name)); err != nil {
-				return err
-			}
-		}
-		_, err := dec.Token()
-		return err
-	case reflect.Slice:
-		if tok != json.Delim('[') {
-			return bad()
-		}
-		for i := 0; dec.More(); i++ {
-			if err := walkJSON(dec, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-		_, err := dec.Token()
-		return err
-	case reflect.String:
-		if _, ok := tok.(string); !ok {
-			return bad()
-		}
-	case reflect.Bool:
-		if _, ok := tok.(bool); !ok {
-			return bad()
-		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return bad()
-		}
-		if _, err := strconv.ParseInt(string(n), 10, t.Bits()); err != nil {
-			return bad()
-		}
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return bad()
-		}
-		if _, err := strconv.ParseUint(string(n), 10, t.Bits()); err != nil {
-			return bad()
-		}
-	case reflect.Float32, reflect.Float64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return bad()
-		}
-		if _, err := strconv.ParseFloat(string(n), t.Bits()); err != nil {
-			return &jsonFieldError{path, string(n) + " is out of range"}
-		}
-	default: // an interface: anything goes
-		if d, ok := tok.(json.Delim); ok {
-			return skipJSON(dec, d)
-		}
-	}
-	return nil
-}
-
-// skipJSON consumes the rest of the value opened by d.
-func skipJSON(dec *json.Decoder, d json.Delim) error {
-	if d != '{' && d != '[' {
-		return nil
-	}
-	for depth := 1; depth > 0; {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
-	return nil
-}
 
 // jsonWant describes the JSON a type decodes from.
 func jsonWant(t reflect.Type) string {

@@ -110,7 +110,11 @@ func TestPolicyJSONErrorsNameTheField(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"name":"p","breaker":{"openDuration":"3x"}}`, `core: policy "p": breaker.openDuration: "3x" is not a duration`},
 		{`{"breaker":{"openDuration":"3x"},"name":"p"}`, `core: policy "p": breaker.openDuration: "3x" is not a duration`},
-		{`{"name":"p","Breaker":{"OPENDURATION":"3x"}}`, `breaker.openDuration: "3x" is not a duration`},
+		{`{"name":"p","Breaker":{"openDuration":"3x"}}`, `Breaker: unknown key (keys are case-sensitive: "breaker")`},
+		{`{"name":"p","breaker":{"OPENDURATION":"3x"}}`, `breaker.OPENDURATION: unknown key (keys are case-sensitive: "openDuration")`},
+		{`{"name":"p","breaker":{"openDuraton":"3s"}}`, `breaker.openDuraton: unknown key (did you mean "openDuration"?)`},
+		{`{"name":"p","unknown":1}`, `core: policy "p": unknown: unknown key`},
+		{`{"name":"p","timeout":"1s","timeout":"2s"}`, `timeout: key "timeout" appears twice in one object`},
 		{`{"name":"p","timeout":5}`, `core: policy "p": timeout: want a duration string such as "30s", got the number 5`},
 		{`{"name":"p","retry":{"budget":{"window":"soon"}}}`, `retry.budget.window: "soon" is not a duration`},
 		{`{"name":"p","breaker":{"halfOpenProbes":"3"}}`, `breaker.halfOpenProbes: want an integer, got the string "3"`},
@@ -149,12 +153,12 @@ func TestPolicyJSONErrorsNameTheField(t *testing.T) {
 		t.Errorf("breaker section: %v", err)
 	}
 
-	// Syntax errors and good documents are unchanged.
+	// Syntax errors and good documents are decoded as before.
 	var p Policy
 	if err := json.Unmarshal([]byte(`{"name":"p",`), &p); err == nil {
 		t.Error("truncated JSON accepted")
 	}
-	if err := json.Unmarshal([]byte(`{"name":"p","unknown":1,"breaker":null,"retry":{"budget":{"ratio":-1}}}`), &p); err != nil || p.Name != "p" || p.Retry.Budget.Ratio != -1 {
+	if err := json.Unmarshal([]byte(`{"name":"p","breaker":null,"retry":{"budget":{"ratio":-1}}}`), &p); err != nil || p.Name != "p" || p.Retry.Budget.Ratio != -1 {
 		t.Errorf("good document: %v %+v", err, p)
 	}
 }
