@@ -162,18 +162,26 @@ type ApplyResult struct {
 // Hash returns the document's content hash: "sha256:" and the hex digest of
 // its canonical JSON encoding, so equal documents hash equal whatever their
 // source format or layout.
-func (d Document) Hash() string {
-	b, err := json.Marshal(d)
-	if err != nil { // cannot happen: every field encodes
-		panic(err)
-	}
-	sum := sha256.Sum256(b)
+func (d Document) Hash() string { return hashOf(d.canonical()) }
+
+// hashOf returns the content hash of a canonical encoding.
+func hashOf(canonical []byte) string {
+	sum := sha256.Sum256(canonical)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // sectionKeys maps the package prefix of a primitive's configuration error
 // to the policy section it describes.
 var sectionKeys = map[string]string{"breaker": "breaker", "bulkhead": "bulkhead", "ratelimit": "rateLimit", "retry": "retry"}
+
+// canonical returns the document's canonical JSON encoding.
+func (d Document) canonical() []byte {
+	b, err := json.Marshal(d)
+	if err != nil { // cannot happen: every field encodes
+		panic(err)
+	}
+	return b
+}
 
 // problemsOf turns a validation error of the policy at path into Problems,
 // one for each error it joins, each at the field it names:
@@ -221,7 +229,7 @@ func problemsOf(path string, err error) []Problem {
 func (r *Registry) Check(doc Document) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	_, err := r.checkLocked(doc)
+	_, err := r.checkLocked(doc, len(doc.canonical()))
 	return err
 }
 
@@ -233,7 +241,11 @@ type checkedDocument struct {
 	resolved map[string]Policy
 }
 
-func (r *Registry) checkLocked(doc Document) (*checkedDocument, error) {
+// checkLocked checks doc, whose canonical JSON is size bytes long.
+func (r *Registry) checkLocked(doc Document, size int) (*checkedDocument, error) {
+	if n := size; n > MaxDocumentBytes {
+		return nil, &DocumentError{Problems: []Problem{{Value: strconv.Itoa(n) + " bytes", Message: fmt.Sprintf("the document is %d bytes as JSON, over the limit of %d (MaxDocumentBytes)", n, MaxDocumentBytes)}}}
+	}
 	c, probs := checkDocument(doc, r.fallback)
 	if len(probs) > 0 {
 		return nil, &DocumentError{Problems: probs}
@@ -270,6 +282,7 @@ func checkDocument(doc Document, fallbacks map[string]fallback.Func) (*checkedDo
 	// parent in the document is invalid is reported once, at its extends,
 	// rather than with the problems it inherits.
 	own := make(map[string][]Problem, len(c.order))
+	unmerged := map[string]bool{} // cycles, unknown parents and presets
 	for _, n := range c.order {
 		i := index[n]
 		p := doc.Policies[i]
@@ -280,6 +293,7 @@ func checkDocument(doc Document, fallbacks map[string]fallback.Func) (*checkedDo
 		}
 		m, err := merged(c.policies, n)
 		if err != nil {
+			unmerged[n] = true
 			for _, q := range problemsOf(path, err) {
 				q.Value = strconv.Quote(p.Extends)
 				ps = append(ps, q)
@@ -297,7 +311,7 @@ func checkDocument(doc Document, fallbacks map[string]fallback.Func) (*checkedDo
 	for _, n := range c.order {
 		ps := own[n]
 		if len(ps) > 0 {
-			if bad := badAncestor(c.policies, own, n); bad != "" {
+			if bad := badAncestor(c.policies, own, n); bad != "" && !unmerged[n] {
 				i := index[n]
 				ps = []Problem{{Path: "policies[" + strconv.Itoa(i) + "].extends", Value: strconv.Quote(doc.Policies[i].Extends),
 					Message: fmt.Sprintf("parent %q is invalid (policies[%d])", bad, index[bad])}}
@@ -384,13 +398,14 @@ func (r *Registry) Apply(doc Document, opts ...ApplyOption) (ApplyResult, error)
 	for _, o := range opts {
 		o.applyApply(&cfg)
 	}
-	hash := doc.Hash()
+	canonical := doc.canonical()
+	hash := hashOf(canonical)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if cfg.version != 0 && cfg.version <= r.version {
 		return ApplyResult{}, &DocumentError{Problems: []Problem{{Message: fmt.Sprintf("version %d is not above the live version %d", cfg.version, r.version)}}}
 	}
-	c, err := r.checkLocked(doc)
+	c, err := r.checkLocked(doc, len(canonical))
 	if err != nil {
 		return ApplyResult{}, err
 	}

@@ -2,12 +2,14 @@ package core
 
 import (
 	"bytes"
+	"cmp"
 	"encoding"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -58,6 +60,9 @@ func ParseDocument(data []byte) (Document, error) {
 		for i := range probs {
 			w.place(&probs[i])
 		}
+		slices.SortStableFunc(probs, func(a, b Problem) int {
+			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Column, b.Column))
+		})
 		return Document{}, &DocumentError{Problems: probs}
 	}
 	return doc, nil
@@ -395,11 +400,15 @@ func unknownKey(t reflect.Type, key string) string {
 		if strings.EqualFold(name, key) {
 			return msg + fmt.Sprintf(" (keys are case-sensitive: %q)", name)
 		}
-		if d := editDistance(strings.ToLower(key), strings.ToLower(name)); dist < 0 || d < dist {
+		d := editDistance(strings.ToLower(key), strings.ToLower(name))
+		if len(key) >= 3 && strings.HasPrefix(strings.ToLower(name), strings.ToLower(key)) {
+			d = 1 // a key cut short
+		}
+		if dist < 0 || d < dist {
 			best, dist = name, d
 		}
 	}
-	if best != "" && dist <= max(2, len(key)/3) {
+	if best != "" && dist <= max(2, len(key)/2) {
 		return msg + fmt.Sprintf(" (did you mean %q?)", best)
 	}
 	return msg

@@ -426,11 +426,11 @@ func (p Policy) problems() []error {
 	if _, err := p.Breaker.mode(); err != nil {
 		add(err)
 	}
-	cfg, err := p.Breaker.BreakerConfig()
-	if err == nil {
-		err = cfg.Validate()
+	if cfg, err := p.Breaker.BreakerConfig(); err != nil {
+		add(err)
+	} else {
+		errs = append(errs, cfg.Problems()...)
 	}
-	add(err)
 	if p.Bulkhead != nil {
 		add(p.Bulkhead.BulkheadConfig().Validate())
 	}
