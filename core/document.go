@@ -236,6 +236,7 @@ func (r *Registry) Check(doc Document) error {
 // checkedDocument is a document that passed its checks: its policies by
 // name, their order, and each one resolved (merged with its Extends chain).
 type checkedDocument struct {
+	index    map[string]int // name -> position in the document
 	policies map[string]Policy
 	order    []string
 	resolved map[string]Policy
@@ -263,7 +264,8 @@ func checkDocument(doc Document, fallbacks map[string]fallback.Func) (*checkedDo
 		order:    make([]string, 0, len(doc.Policies)),
 		resolved: make(map[string]Policy, len(doc.Policies)),
 	}
-	index := make(map[string]int, len(doc.Policies)) // name -> position in doc
+	index := make(map[string]int, len(doc.Policies))
+	c.index = index
 	for i, p := range doc.Policies {
 		path := "policies[" + strconv.Itoa(i) + "]"
 		if p.Name == "" {
@@ -281,32 +283,34 @@ func checkDocument(doc Document, fallbacks map[string]fallback.Func) (*checkedDo
 	// Each policy is validated merged with its parents. A policy whose
 	// parent in the document is invalid is reported once, at its extends,
 	// rather than with the problems it inherits.
-	own := make(map[string][]Problem, len(c.order))
-	unmerged := map[string]bool{} // cycles, unknown parents and presets
+	own := map[string][]Problem{} // the policies with problems
+	unmerged := map[string]bool{}   // cycles, unknown parents and presets
+	pathOf := func(i int) string { return "policies[" + strconv.Itoa(i) + "]" }
 	for _, n := range c.order {
 		i := index[n]
-		p := doc.Policies[i]
-		path := "policies[" + strconv.Itoa(i) + "]"
+		p := &doc.Policies[i]
 		var ps []Problem
 		if err := p.validateOwn(); err != nil {
-			ps = append(ps, problemsOf(path, err)...)
+			ps = append(ps, problemsOf(pathOf(i), err)...)
 		}
 		m, err := merged(c.policies, n)
 		if err != nil {
 			unmerged[n] = true
-			for _, q := range problemsOf(path, err) {
+			for _, q := range problemsOf(pathOf(i), err) {
 				q.Value = strconv.Quote(p.Extends)
 				ps = append(ps, q)
 			}
 		} else {
 			for _, e := range m.problems() {
-				ps = append(ps, problemsOf(path, e)...)
+				ps = append(ps, problemsOf(pathOf(i), e)...)
 			}
 			if len(ps) == 0 {
 				c.resolved[n] = m
 			}
 		}
-		own[n] = ps
+		if len(ps) > 0 {
+			own[n] = ps
+		}
 	}
 	for _, n := range c.order {
 		ps := own[n]
@@ -322,10 +326,9 @@ func checkDocument(doc Document, fallbacks map[string]fallback.Func) (*checkedDo
 		if fallbacks == nil {
 			continue
 		}
-		path := "policies[" + strconv.Itoa(index[n]) + "]"
 		for j, ref := range c.resolved[n].Fallbacks {
 			if _, ok := fallbacks[ref.Name]; !ok {
-				probs = append(probs, Problem{Path: fmt.Sprintf("%s.fallbacks[%d].name", path, j), Value: strconv.Quote(ref.Name), Message: fmt.Sprintf("no fallback registered as %q (see WithFallback)", ref.Name)})
+				probs = append(probs, Problem{Path: fmt.Sprintf("%s.fallbacks[%d].name", pathOf(index[n]), j), Value: strconv.Quote(ref.Name), Message: fmt.Sprintf("no fallback registered as %q (see WithFallback)", ref.Name)})
 			}
 		}
 	}
@@ -419,7 +422,7 @@ func (r *Registry) Apply(doc Document, opts ...ApplyOption) (ApplyResult, error)
 		switch {
 		case !ok:
 			res.Added = append(res.Added, n)
-		case samePolicy(old, c.policies[n]):
+		case samePolicyValue(&old, &doc.Policies[c.index[n]]):
 			res.Unchanged = append(res.Unchanged, n)
 		default:
 			res.Changed = append(res.Changed, n)

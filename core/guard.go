@@ -139,7 +139,11 @@ func (g *Guard) setMode(policy string, mode breaker.State) {
 // change; nothing shared is changed here (see commitParts).
 func (g *Guard) buildParts(p Policy, old *parts, fallbacks map[string]fallback.Func) (*parts, error) {
 	pt := &parts{g: g, policy: p, critical: p.Critical}
-	pt.tags = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(p.Tags), g.extraTags...))))
+	if n := len(p.Tags) + len(g.extraTags); n > 0 {
+		pt.tags = append(append(make([]string, 0, n), p.Tags...), g.extraTags...)
+		slices.Sort(pt.tags)
+		pt.tags = slices.Compact(pt.tags)
+	}
 	var err error
 	if p.Bulkhead != nil {
 		switch cfg := p.Bulkhead.BulkheadConfig(); {

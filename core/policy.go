@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -519,31 +520,68 @@ func (p *Policy) checkDurations() error {
 }
 
 func checkDurationFields(v reflect.Value, path string) error {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		name, ok := jsonName(t.Field(i))
-		if !ok {
-			continue
-		}
-		f, p := v.Field(i), joinJSONPath(path, name)
-		switch {
-		case f.Type() == durationType:
-			if d := time.Duration(f.Int()); d > MaxDuration {
-				return fmt.Errorf("%s: %s is longer than %s", p, d, maxDurationText)
+	for _, f := range durationPlan(v.Type()) {
+		fv := v.Field(f.index)
+		switch f.kind {
+		case fieldDuration:
+			if d := time.Duration(fv.Int()); d > MaxDuration {
+				return fmt.Errorf("%s: %s is longer than %s", joinJSONPath(path, f.name), d, maxDurationText)
 			}
-		case f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.Struct:
-			if err := checkDurationFields(f.Elem(), p); err != nil {
-				return err
+		case fieldStruct:
+			if !fv.IsNil() {
+				if err := checkDurationFields(fv.Elem(), joinJSONPath(path, f.name)); err != nil {
+					return err
+				}
 			}
-		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
-			for j := 0; j < f.Len(); j++ {
-				if err := checkDurationFields(f.Index(j), fmt.Sprintf("%s[%d]", p, j)); err != nil {
+		case fieldSlice:
+			for j := 0; j < fv.Len(); j++ {
+				if err := checkDurationFields(fv.Index(j), fmt.Sprintf("%s[%d]", joinJSONPath(path, f.name), j)); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// A durationField is a field of a policy type that holds durations: a
+// Duration, a pointer to a struct or a slice of structs.
+type durationField struct {
+	index int
+	name  string // its JSON name
+	kind  uint8
+}
+
+const (
+	fieldDuration = iota
+	fieldStruct
+	fieldSlice
+)
+
+var durationPlans sync.Map // reflect.Type -> []durationField
+
+// durationPlan lists the fields of struct type t that checkDurationFields
+// visits, worked out once per type.
+func durationPlan(t reflect.Type) []durationField {
+	if p, ok := durationPlans.Load(t); ok {
+		return p.([]durationField)
+	}
+	var plan []durationField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, ok := jsonName(f)
+		switch {
+		case !ok:
+		case f.Type == durationType:
+			plan = append(plan, durationField{i, name, fieldDuration})
+		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct:
+			plan = append(plan, durationField{i, name, fieldStruct})
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			plan = append(plan, durationField{i, name, fieldSlice})
+		}
+	}
+	durationPlans.Store(t, plan)
+	return plan
 }
 
 // MatchName reports whether a guard name matches a policy's Match pattern,

@@ -210,6 +210,9 @@ func merged(ps map[string]Policy, name string) (Policy, error) {
 	if !ok {
 		return Policy{}, fmt.Errorf("core: unknown policy %q", name)
 	}
+	if p.Extends == "" {
+		return p, nil
+	}
 	seen := []string{name}
 	out := p
 	for parent := p.Extends; parent != ""; {

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"encoding/json"
 	"reflect"
 
 	"github.com/breakerbox/breakerbox/core/breaker"
@@ -49,7 +48,7 @@ type reloadPlan struct {
 // runs p already: the guard is left untouched.
 func (g *Guard) planReload(p Policy, fallbacks map[string]fallback.Func) (*reloadPlan, error) {
 	old := g.cur.Load()
-	if samePolicyValue(old.policy, p) {
+	if samePolicyValue(&old.policy, &p) {
 		return nil, nil
 	}
 	pl := &reloadPlan{g: g, old: old}
@@ -123,19 +122,51 @@ func (pl *reloadPlan) commit() {
 // sameValue reports whether two policy sections are equal, nil and empty
 // lists alike.
 func sameValue[T any](a, b *T) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	if reflect.DeepEqual(a, b) {
-		return true
-	}
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && string(ja) == string(jb)
+	return equalValues(reflect.ValueOf(a), reflect.ValueOf(b))
 }
 
 // samePolicyValue reports whether two resolved policies are equal, nil and
 // empty lists alike.
-func samePolicyValue(a, b Policy) bool {
-	return reflect.DeepEqual(a, b) || samePolicy(a, b)
+func samePolicyValue(a, b *Policy) bool {
+	return equalValues(reflect.ValueOf(a).Elem(), reflect.ValueOf(b).Elem())
+}
+
+// equalValues compares two values of a policy type field by field, as
+// their JSON encodings would compare: a nil list equals an empty one.
+func equalValues(a, b reflect.Value) bool {
+	switch a.Kind() {
+	case reflect.Pointer:
+		if a.IsNil() || b.IsNil() {
+			return a.IsNil() == b.IsNil()
+		}
+		return equalValues(a.Elem(), b.Elem())
+	case reflect.Struct:
+		for i := range a.NumField() {
+			if !equalValues(a.Field(i), b.Field(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.Slice:
+		if a.Len() != b.Len() {
+			return false
+		}
+		for i := range a.Len() {
+			if !equalValues(a.Index(i), b.Index(i)) {
+				return false
+			}
+		}
+		return true
+	case reflect.String:
+		return a.String() == b.String()
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return a.Int() == b.Int()
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return a.Uint() == b.Uint()
+	case reflect.Float32, reflect.Float64:
+		return a.Float() == b.Float()
+	case reflect.Bool:
+		return a.Bool() == b.Bool()
+	}
+	return reflect.DeepEqual(a.Interface(), b.Interface())
 }
