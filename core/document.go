@@ -284,7 +284,7 @@ func checkDocument(doc Document, fallbacks map[string]fallback.Func) (*checkedDo
 	// parent in the document is invalid is reported once, at its extends,
 	// rather than with the problems it inherits.
 	own := map[string][]Problem{} // the policies with problems
-	unmerged := map[string]bool{}   // cycles, unknown parents and presets
+	unmerged := map[string]bool{} // cycles, unknown parents and presets
 	pathOf := func(i int) string { return "policies[" + strconv.Itoa(i) + "]" }
 	for _, n := range c.order {
 		i := index[n]

@@ -20,7 +20,7 @@ func bigDocument(n, v int) Document {
 			Name:      "g" + strconv.Itoa(i),
 			Breaker:   &BreakerPolicy{WindowSize: 100, FailureRate: float64(40 + v%20), OpenDuration: Duration(time.Duration(10+v%5) * time.Second)},
 			Bulkhead:  &BulkheadPolicy{MaxConcurrent: 100 + v%7},
-			RateLimit: &RateLimitPolicy{Limit: float64(1000 + v%11)},
+			RateLimit: &RateLimitPolicy{Limit: float64(1e8 + v%11)},
 		}
 	}
 	return Document{Policies: ps}
