@@ -318,7 +318,11 @@ func (g *Guard) Allow(ctx context.Context) (Permit, error) {
 // Do keeps its permit on its own stack instead of copying it through
 // returns. When the call is refused, p.pt stays nil: *p reports nothing.
 func (g *Guard) allow(ctx context.Context, p *Permit) error {
-	pt := g.cur.Load()
+	return g.admit(ctx, p, g.cur.Load())
+}
+
+// admit is allow under the parts pt.
+func (g *Guard) admit(ctx context.Context, p *Permit, pt *parts) error {
 	if pt.rl != nil && !pt.rl.Allow() {
 		return g.rejected(ctx, pt.errLimited)
 	}
@@ -462,7 +466,7 @@ func (g *Guard) Do(ctx context.Context, fn func(context.Context) error) error {
 func Do[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
 	if pt := g.cur.Load(); pt.simple {
 		var p Permit
-		if err := g.allow(ctx, &p); err != nil {
+		if err := g.admit(ctx, &p, pt); err != nil {
 			var zero T
 			return zero, err
 		}
