@@ -33,6 +33,7 @@ type Guard struct {
 	profile bool
 	labels  func(ctx context.Context) []string
 	hooks   atomic.Pointer[Hooks]
+	onState func(context.Context, breaker.Transition) // g.stateChanged, made once
 
 	// What the guard was created with, for reloads: the UsePolicy name, the
 	// WithTags tags and the WithClassifier classifier.
@@ -86,6 +87,7 @@ type guardSpec struct {
 
 func newGuard(name string, p Policy, spec guardSpec, fallbacks map[string]fallback.Func) (*Guard, error) {
 	g := &Guard{name: name, usePolicy: spec.usePolicy, extraTags: slices.Clone(spec.tags), classifier: spec.classifier, profile: spec.profile, labels: spec.labels}
+	g.onState = g.stateChanged
 	cfg, err := g.breakerConfig(p)
 	if err != nil {
 		return nil, err
@@ -116,7 +118,7 @@ func (g *Guard) breakerConfig(p Policy) (breaker.Config, error) {
 	if g.classifier != nil {
 		cfg.Classifier = g.classifier
 	}
-	cfg.OnStateChange = g.stateChanged
+	cfg.OnStateChange = g.onState
 	return cfg, nil
 }
 

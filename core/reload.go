@@ -37,11 +37,15 @@ import (
 type reloadPlan struct {
 	g       *Guard
 	old, pt *parts
-	brCfg   *breaker.Config // nil: the breaker section did not change
-	oldMode breaker.State
-	newMode breaker.State
-	bhCfg   *bulkhead.Config  // the reused bulkhead's new limits
-	rlCfg   *ratelimit.Config // the reused rate limiter's new limit
+	// What changes in place, when its flag is set: the breaker's
+	// configuration and mode, the reused bulkhead's limits, the reused rate
+	// limiter's limit.
+	br, bh, rl bool
+	brCfg      breaker.Config
+	oldMode    breaker.State
+	newMode    breaker.State
+	bhCfg      bulkhead.Config
+	rlCfg      ratelimit.Config
 }
 
 // planReload plans giving g the resolved policy p. It returns nil when g
@@ -60,7 +64,7 @@ func (g *Guard) planReload(p Policy, fallbacks map[string]fallback.Func) (*reloa
 		if err != nil {
 			return nil, &PolicyError{Policy: p.Name, Err: err}
 		}
-		pl.brCfg = &cfg
+		pl.br, pl.brCfg = true, cfg
 		if pl.oldMode, err = old.policy.Breaker.mode(); err != nil {
 			return nil, &PolicyError{Policy: old.policy.Name, Err: err}
 		}
@@ -74,12 +78,11 @@ func (g *Guard) planReload(p Policy, fallbacks map[string]fallback.Func) (*reloa
 	}
 	pt.formerFull, pt.formerLimited = old.formerFull, old.formerLimited
 	if old.bh != nil && pt.bh == old.bh && !sameValue(old.policy.Bulkhead, p.Bulkhead) {
-		cfg := p.Bulkhead.BulkheadConfig()
-		pl.bhCfg = &cfg
+		pl.bh, pl.bhCfg = true, p.Bulkhead.BulkheadConfig()
 	}
 	if old.rl != nil && pt.rl == old.rl && !sameValue(old.policy.RateLimit, p.RateLimit) {
-		cfg, _ := p.RateLimit.RateLimitConfig() // checked by buildParts
-		pl.rlCfg = &cfg
+		pl.rl = true
+		pl.rlCfg, _ = p.RateLimit.RateLimitConfig() // checked by buildParts
 	}
 	pl.pt = pt
 	return pl, nil
@@ -89,8 +92,8 @@ func (g *Guard) planReload(p Policy, fallbacks map[string]fallback.Func) (*reloa
 // checked by planReload.
 func (pl *reloadPlan) commit() {
 	g, old, pt := pl.g, pl.old, pl.pt
-	if pl.brCfg != nil {
-		_ = g.br.Reconfigure(*pl.brCfg)
+	if pl.br {
+		_ = g.br.Reconfigure(pl.brCfg)
 		if pl.newMode != pl.oldMode {
 			switch {
 			case pl.newMode.Manual():
@@ -101,11 +104,11 @@ func (pl *reloadPlan) commit() {
 			}
 		}
 	}
-	if pl.bhCfg != nil {
-		_ = pt.bh.Reconfigure(*pl.bhCfg)
+	if pl.bh {
+		_ = pt.bh.Reconfigure(pl.bhCfg)
 	}
-	if pl.rlCfg != nil {
-		_ = pt.rl.SetLimit(*pl.rlCfg)
+	if pl.rl {
+		_ = pt.rl.SetLimit(pl.rlCfg)
 	}
 	// Rejections counted by a bulkhead or rate limiter that goes away stay
 	// in the guard's counters.
