@@ -64,10 +64,8 @@ type Breaker struct {
 	// Set by New, read-only afterwards.
 	epoch time.Time // times are kept as nanoseconds since epoch
 
-	// The configuration: New and Reconfigure install a settings value,
-	// never changed once installed, and the two flags the closed path
-	// reads, written only with it (under mu).
-	set     atomic.Pointer[settings]
+	// The two configuration flags the closed path reads, written (under
+	// mu, and only when they change) with the settings they derive from.
 	measure atomic.Bool // calls are timed (slow-call rule or MeasureLatency)
 	fast    atomic.Bool // count window, default classifier: Done(nil) takes the short path
 
@@ -84,6 +82,11 @@ type Breaker struct {
 
 	_     stripe.Lead
 	first shard // a multiple of stripe.Pad long
+
+	// The configuration: New and Reconfigure install a settings value,
+	// never changed once installed. Off the hot line: the closed path reads
+	// the flags above instead.
+	set atomic.Pointer[settings]
 
 	// Atomic, written only while the breaker is open or half-open.
 	openUntil atomic.Int64  // when an open breaker half-opens
@@ -194,8 +197,12 @@ func (b *Breaker) install(cfg Config, old *settings) {
 		b.probeWord = append(b.probeWord, 0)
 	}
 	b.set.Store(s)
-	b.measure.Store(cfg.SlowCallDuration > 0 || cfg.MeasureLatency)
-	b.fast.Store(cfg.Window == CountWindow && cfg.Classifier == nil)
+	if m := cfg.SlowCallDuration > 0 || cfg.MeasureLatency; b.measure.Load() != m {
+		b.measure.Store(m)
+	}
+	if f := cfg.Window == CountWindow && cfg.Classifier == nil; b.fast.Load() != f {
+		b.fast.Store(f)
+	}
 	if old != nil && !same {
 		b.base = b.totalCalls()
 		b.armed.Store(false)
