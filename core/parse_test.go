@@ -137,3 +137,38 @@ func TestLineColumnCountsCharacters(t *testing.T) {
 		t.Fatalf("%d:%d", l, c)
 	}
 }
+
+// ParseDocument never panics, and what it accepts decodes the same way
+// with encoding/json and passes Registry.Check.
+func FuzzParseDocument(f *testing.F) {
+	for _, s := range []string{
+		`{"policies":[{"name":"a","breaker":{"openDuration":"3s"}}]}`,
+		`{"policies":[{"name":"a","extends":"b"},{"name":"b","bulkhead":{"maxConcurrent":2}}]}`,
+		`{"policies":[{"name":"a","extends":"preset:x"}],"tenants":{"overrides":[{"tenant":"t","policies":[{"name":"a"}]}]}}`,
+		`{"policies":[{"name":"a","rateLimit":{"limit":5,"algorithm":"gcra"},"retry":{"budget":{"ratio":-1}}}]} `,
+		`{"policies":[{"name":"a","name":"a"}]}`, `[`, `{"policies":[{"name":"\u00e9","match":["[a-"]}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	reg, err := NewRegistry()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := ParseDocument(data)
+		if err != nil {
+			var de *DocumentError
+			if !errors.As(err, &de) || len(de.Problems) == 0 {
+				t.Fatalf("error %T %v", err, err)
+			}
+			return
+		}
+		var again Document
+		if err := json.Unmarshal(data, &again); err != nil || again.Hash() != doc.Hash() {
+			t.Fatalf("encoding/json: %v", err)
+		}
+		if err := reg.Check(doc); err != nil {
+			t.Fatalf("Check refused a parsed document: %v", err)
+		}
+	})
+}
