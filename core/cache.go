@@ -108,25 +108,22 @@ func IsStale(ctx context.Context) bool {
 // section. Adapters that keep answers of their own shape (an HTTP
 // transport keeps responses with their bodies read) use it with cache.Do
 // and mark stale answers themselves.
-func (g *Guard) Cache() *cache.Cache { return g.cache }
+func (g *Guard) Cache() *cache.Cache { return g.cur.Load().cache }
 
-// initCache builds the guard's cache from its policy.
-func (g *Guard) initCache(p Policy) error {
-	if p.Cache == nil {
-		return nil
-	}
+// initCache builds the cache of pt from its policy p.
+func initCache(pt *parts, p Policy) error {
 	c, err := cache.New(p.Cache.CacheConfig())
 	if err != nil {
 		return err
 	}
-	g.cache = c
+	pt.cache = c
 	return nil
 }
 
 // doCached answers a Do call through the guard's cache, fill running its
 // attempts.
-func doCached[T any](ctx context.Context, g *Guard, fill func(context.Context) (T, error)) (T, error) {
-	v, a, err := cache.Do(ctx, g.cache, cacheKeyOf(ctx), fill)
+func doCached[T any](ctx context.Context, pt *parts, fill func(context.Context) (T, error)) (T, error) {
+	v, a, err := cache.Do(ctx, pt.cache, cacheKeyOf(ctx), fill)
 	if r, _ := ctx.Value(resultKey{}).(*Result); r != nil {
 		r.Stale = a.Source == cache.Stale
 		r.Cached = r.Stale || a.Source == cache.Fresh
@@ -137,13 +134,13 @@ func doCached[T any](ctx context.Context, g *Guard, fill func(context.Context) (
 }
 
 // snapshotHedgeCache copies the hedge and cache counters into s.
-func (g *Guard) snapshotHedgeCache(s *GuardSnapshot) {
-	if g.hedger != nil {
-		hs := g.hedger.Stats()
+func (pt *parts) snapshotHedgeCache(s *GuardSnapshot) {
+	if pt.hedger != nil {
+		hs := pt.hedger.Stats()
 		s.Hedge = &hs
 	}
-	if g.cache != nil {
-		cs := g.cache.Stats()
+	if pt.cache != nil {
+		cs := pt.cache.Stats()
 		s.Cache = &cs
 	}
 }

@@ -30,10 +30,30 @@
 // matches "GET /quote/{sku}" (see Policy.Match and [MatchName]).
 //
 // In every policy field, zero means "not set": the value comes from the
-// Extends parent, else the default documented on the field. Every duration
-// is at most [MaxDuration] (about 146 years). Invalid policies,
-// and JSON values that do not decode, are refused with the field's path,
-// such as `breaker.openDuration: "3x" is not a duration`.
+// Extends parent (a policy, or a built-in preset named "preset:<name>", see
+// [Preset]), else the default documented on the field. A policy is
+// validated merged with its Extends chain. Every duration is at most
+// [MaxDuration] (about 146 years). Invalid policies, JSON values that do
+// not decode and keys no field has (keys are case-sensitive) are refused
+// with the field's path, such as `breaker.openDuration: "3x" is not a
+// duration`.
+//
+// # Policy documents and reloads
+//
+// A [Document] holds a service's whole set of policies. [ParseDocument]
+// reads one from strict JSON (at most [MaxDocumentBytes]) and lists every
+// problem as a [Problem] with its line, column, field path and value.
+// [Registry.Apply] makes a document live as a whole or refuses it, the
+// last good one staying live, and numbers it ([Registry.PolicyVersion]).
+// Apply reconfigures the guards that exist without dropping or holding up
+// a call: a guard whose resolved policy did not change is left untouched;
+// a changed breaker keeps its state and cumulative counters, and its
+// window's contents when the window keeps its shape; a bulkhead or rate
+// limit that stays keeps the slots held and the tokens spent; the rest
+// (retries, timeouts, fallbacks, tags, a bulkhead or rate limit added or
+// removed) is swapped atomically, and a call admitted before the reload
+// reports to what admitted it. [Registry.SetPolicies] adds policies for
+// guards created later, without touching existing guards or the version.
 //
 // # Calls
 //

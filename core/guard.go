@@ -29,25 +29,21 @@ import (
 // breaker); adapters that need retries use their own (see httpmw). Guards
 // are created by a Registry; a Guard is safe for concurrent use.
 type Guard struct {
-	name     string
-	policy   Policy
-	tags     []string
-	critical bool
-	br       *breaker.Breaker
-	bh       *bulkhead.Bulkhead
-	rl       ratelimit.Limiter
-	retrier  *retry.Retrier
-	fb       *fallback.Chain
-	timeout  time.Duration
-	total    time.Duration
-	simple   bool // no retry, timeout, fallback or labels: Do is Allow, fn, Done
-	profile  bool
-	labels   func(ctx context.Context) []string
-	hooks    atomic.Pointer[Hooks]
+	name    string
+	br      *breaker.Breaker // reconfigured in place by a reload, never replaced
+	cur     atomic.Pointer[parts]
+	profile bool
+	labels  func(ctx context.Context) []string
+	hooks   atomic.Pointer[Hooks]
+	onState func(context.Context, breaker.Transition) // g.stateChanged, made once
 
-	errOpen    *RejectedError
-	errFull    *RejectedError
-	errLimited *RejectedError
+	// What the guard was created with, for reloads: the UsePolicy name, the
+	// WithTags tags and the WithClassifier classifier.
+	usePolicy  string
+	extraTags  []string
+	classifier breaker.Classifier
+
+	errOpen *RejectedError
 
 	retries, budgetSpent, fallbackOK, fallbackFailed atomic.Uint64
 	pruned                                           atomic.Bool
@@ -57,24 +53,51 @@ type Guard struct {
 	// and when it last changed (Unix nanoseconds).
 	seenActivity atomic.Uint64
 	seenAt       atomic.Int64
+}
 
+// parts are what a guard's policy decides besides its breaker. They are
+// never changed once published: a reload publishes new parts, and a call
+// keeps the parts that admitted it (its Permit carries them), so that it
+// gives its bulkhead slot back where it took it.
+type parts struct {
+	g          *Guard
+	policy     Policy
+	tags       []string
+	critical   bool
+	bh         *bulkhead.Bulkhead
+	rl         ratelimit.Limiter
+	retrier    *retry.Retrier
+	fb         *fallback.Chain
+	timeout    time.Duration
+	total      time.Duration
+	simple     bool // no retry, timeout, fallback or labels: Do is Allow, fn, Done
+	errFull    *RejectedError
+	errLimited *RejectedError
 	// Hedging and the cached fallback (see hedge.go and cache.go): nil
 	// when the policy has none.
 	hedger *hedge.Hedger
 	cache  *cache.Cache
+	// Rejections counted by bulkheads and rate limiters that reloads took
+	// away, so that the guard's cumulative counters never go back.
+	formerFull, formerLimited uint64
 }
 
-func newGuard(name string, p Policy, tags []string, classifier breaker.Classifier, fallbacks map[string]fallback.Func) (*Guard, error) {
-	cfg, err := p.Breaker.BreakerConfig()
+// guardSpec is what a new guard is built from besides its policy.
+type guardSpec struct {
+	usePolicy  string
+	tags       []string
+	classifier breaker.Classifier
+	profile    bool
+	labels     func(ctx context.Context) []string
+}
+
+func newGuard(name string, p Policy, spec guardSpec, fallbacks map[string]fallback.Func) (*Guard, error) {
+	g := &Guard{name: name, usePolicy: spec.usePolicy, extraTags: slices.Clone(spec.tags), classifier: spec.classifier, profile: spec.profile, labels: spec.labels}
+	g.onState = g.stateChanged
+	cfg, err := g.breakerConfig(p)
 	if err != nil {
-		return nil, &PolicyError{Policy: p.Name, Err: err}
+		return nil, err
 	}
-	if classifier != nil {
-		cfg.Classifier = classifier
-	}
-	g := &Guard{name: name, policy: p, critical: p.Critical}
-	g.tags = slices.Compact(slices.Sorted(slices.Values(append(slices.Clone(p.Tags), tags...))))
-	cfg.OnStateChange = g.stateChanged
 	if g.br, err = breaker.New(cfg); err != nil {
 		return nil, &PolicyError{Policy: p.Name, Err: err}
 	}
@@ -82,7 +105,32 @@ func newGuard(name string, p Policy, tags []string, classifier breaker.Classifie
 	if err != nil {
 		return nil, &PolicyError{Policy: p.Name, Err: err}
 	}
-	m := breaker.Manual{Actor: "policy", Reason: "policy " + quote(p.Name) + " sets mode " + mode.String()}
+	g.setMode(p.Name, mode)
+	g.errOpen = newRejectedError(name, breaker.ErrOpen, g.br.RetryAfter)
+	pt, err := g.buildParts(p, nil, fallbacks)
+	if err != nil {
+		return nil, err
+	}
+	g.cur.Store(pt)
+	return g, nil
+}
+
+// breakerConfig is the breaker configuration p gives the guard.
+func (g *Guard) breakerConfig(p Policy) (breaker.Config, error) {
+	cfg, err := p.Breaker.BreakerConfig()
+	if err != nil {
+		return cfg, &PolicyError{Policy: p.Name, Err: err}
+	}
+	if g.classifier != nil {
+		cfg.Classifier = g.classifier
+	}
+	cfg.OnStateChange = g.onState
+	return cfg, nil
+}
+
+// setMode puts the breaker in the manual state a policy's mode names.
+func (g *Guard) setMode(policy string, mode breaker.State) {
+	m := breaker.Manual{Actor: "policy", Reason: "policy " + quote(policy) + " sets mode " + mode.String()}
 	switch mode {
 	case breaker.Disabled:
 		g.br.Disable(m)
@@ -91,34 +139,70 @@ func newGuard(name string, p Policy, tags []string, classifier breaker.Classifie
 	case breaker.ForcedOpen:
 		g.br.ForceOpen(m)
 	}
-	if p.Bulkhead != nil {
-		if g.bh, err = bulkhead.New(p.Bulkhead.BulkheadConfig()); err != nil {
-			return nil, &PolicyError{Policy: p.Name, Err: err}
-		}
-		g.errFull = newRejectedError(name, bulkhead.ErrFull, nil)
+}
+
+// buildParts builds the parts p gives the guard. With old (a reload), a
+// bulkhead or rate limiter that p keeps is reused rather than rebuilt, and
+// the retrier and fallback chain are reused when their sections did not
+// change; nothing shared is changed here (see commitParts).
+func (g *Guard) buildParts(p Policy, old *parts, fallbacks map[string]fallback.Func) (*parts, error) {
+	pt := &parts{g: g, policy: p, critical: p.Critical}
+	if n := len(p.Tags) + len(g.extraTags); n > 0 {
+		pt.tags = append(append(make([]string, 0, n), p.Tags...), g.extraTags...)
+		slices.Sort(pt.tags)
+		pt.tags = slices.Compact(pt.tags)
 	}
-	g.errOpen = newRejectedError(name, breaker.ErrOpen, g.br.RetryAfter)
+	var err error
+	if p.Bulkhead != nil {
+		switch cfg := p.Bulkhead.BulkheadConfig(); {
+		case old != nil && old.bh != nil:
+			if err := cfg.Validate(); err != nil {
+				return nil, &PolicyError{Policy: p.Name, Err: err}
+			}
+			pt.bh, pt.errFull = old.bh, old.errFull
+		default:
+			if pt.bh, err = bulkhead.New(cfg); err != nil {
+				return nil, &PolicyError{Policy: p.Name, Err: err}
+			}
+			pt.errFull = newRejectedError(g.name, bulkhead.ErrFull, nil)
+		}
+	}
 	if p.RateLimit != nil {
 		cfg, err := p.RateLimit.RateLimitConfig()
 		if err == nil {
-			g.rl, err = ratelimit.New(cfg)
+			err = cfg.Validate()
 		}
 		if err != nil {
 			return nil, &PolicyError{Policy: p.Name, Err: err}
 		}
-		g.errLimited = newRejectedError(name, ratelimit.ErrLimited, g.rl.RetryAfter)
+		algo := cfg.Algorithm
+		if algo == ratelimit.AlgorithmDefault {
+			algo = ratelimit.AlgorithmTokenBucket
+		}
+		if old != nil && old.rl != nil && algo == old.rl.Config().Algorithm {
+			pt.rl, pt.errLimited = old.rl, old.errLimited
+		} else {
+			if pt.rl, err = ratelimit.New(cfg); err != nil {
+				return nil, &PolicyError{Policy: p.Name, Err: err}
+			}
+			pt.errLimited = newRejectedError(g.name, ratelimit.ErrLimited, pt.rl.RetryAfter)
+		}
 	}
 	if p.Retry != nil {
-		cfg, err := p.Retry.RetryConfig()
-		if err == nil && p.Retry.Budget != nil {
-			cfg.Budget, err = retry.NewBudget(p.Retry.Budget.BudgetConfig())
-		}
-		if err == nil {
-			cfg.OnRetry = g.onRetry
-			g.retrier, err = retry.New(cfg)
-		}
-		if err != nil {
-			return nil, &PolicyError{Policy: p.Name, Err: err}
+		if old != nil && old.retrier != nil && sameValue(old.policy.Retry, p.Retry) {
+			pt.retrier = old.retrier
+		} else {
+			cfg, err := p.Retry.RetryConfig()
+			if err == nil && p.Retry.Budget != nil {
+				cfg.Budget, err = retry.NewBudget(p.Retry.Budget.BudgetConfig())
+			}
+			if err == nil {
+				cfg.OnRetry = g.onRetry
+				pt.retrier, err = retry.New(cfg)
+			}
+			if err != nil {
+				return nil, &PolicyError{Policy: p.Name, Err: err}
+			}
 		}
 	}
 	if len(p.Fallbacks) > 0 {
@@ -134,18 +218,14 @@ func newGuard(name string, p Policy, tags []string, classifier breaker.Classifie
 			}
 			steps = append(steps, fallback.Step{Name: ref.Name, Fn: fn, On: kinds})
 		}
-		g.fb = fallback.NewChain(steps...)
+		pt.fb = fallback.NewChain(steps...)
 	}
-	if err = g.initHedge(p); err == nil {
-		err = g.initCache(p)
-	}
-	if err != nil {
+	if err := g.buildHedgeCache(pt, p, old); err != nil {
 		return nil, &PolicyError{Policy: p.Name, Err: err}
 	}
-	g.timeout, g.total = time.Duration(p.Timeout), time.Duration(p.TotalTimeout)
-	g.simple = g.retrier == nil && g.fb == nil && g.timeout == 0 && g.total == 0
-	g.simple = g.simple && g.cache == nil
-	return g, nil
+	pt.timeout, pt.total = time.Duration(p.Timeout), time.Duration(p.TotalTimeout)
+	pt.simple = pt.retrier == nil && pt.fb == nil && pt.timeout == 0 && pt.total == 0 && !g.profile && pt.cache == nil
+	return pt, nil
 }
 
 func (g *Guard) onRetry(ctx context.Context, a retry.Attempt) {
@@ -158,11 +238,11 @@ func (g *Guard) onRetry(ctx context.Context, a retry.Attempt) {
 // Composite reports whether Do adds anything to Allow and Done for this
 // guard: retries, timeouts, fallbacks or profiler labels. Adapters that
 // call Allow and Done directly for speed use Do when it does.
-func (g *Guard) Composite() bool { return !g.simple }
+func (g *Guard) Composite() bool { return !g.cur.Load().simple }
 
 // RateLimiter returns the guard's rate limiter, or nil when its policy has
 // none.
-func (g *Guard) RateLimiter() ratelimit.Limiter { return g.rl }
+func (g *Guard) RateLimiter() ratelimit.Limiter { return g.cur.Load().rl }
 
 // Pruned reports whether the registry has pruned the guard. An adapter
 // that caches guards drops a pruned one and asks the registry again, which
@@ -172,28 +252,29 @@ func (g *Guard) Pruned() bool { return g.pruned.Load() }
 // Name returns the guard's name.
 func (g *Guard) Name() string { return g.name }
 
-// Policy returns the resolved policy the guard was built from.
-func (g *Guard) Policy() Policy { return g.policy }
+// Policy returns the resolved policy the guard runs: the one it was built
+// from, or the one the latest Registry.Apply gave it.
+func (g *Guard) Policy() Policy { return g.cur.Load().policy }
 
 // Tags returns the guard's tags, sorted. The slice must not be modified.
-func (g *Guard) Tags() []string { return g.tags }
+func (g *Guard) Tags() []string { return g.cur.Load().tags }
 
 // HasTag reports whether the guard carries tag.
 func (g *Guard) HasTag(tag string) bool {
-	_, ok := slices.BinarySearch(g.tags, tag)
+	_, ok := slices.BinarySearch(g.cur.Load().tags, tag)
 	return ok
 }
 
 // Critical reports whether the guard's policy marks it critical (readiness
 // fails while it is open).
-func (g *Guard) Critical() bool { return g.critical }
+func (g *Guard) Critical() bool { return g.cur.Load().critical }
 
 // Breaker returns the guard's circuit breaker, for manual control and
 // inspection.
 func (g *Guard) Breaker() *breaker.Breaker { return g.br }
 
 // Bulkhead returns the guard's bulkhead, or nil when its policy has none.
-func (g *Guard) Bulkhead() *bulkhead.Bulkhead { return g.bh }
+func (g *Guard) Bulkhead() *bulkhead.Bulkhead { return g.cur.Load().bh }
 
 func (g *Guard) stateChanged(ctx context.Context, t breaker.Transition) {
 	if h := g.hooks.Load(); h != nil && h.OnStateChange != nil {
@@ -221,7 +302,7 @@ func (g *Guard) stateChanged(ctx context.Context, t breaker.Transition) {
 // that a deferred Settle on the original does nothing. The zero Permit
 // reports nothing.
 type Permit struct {
-	g     *Guard
+	pt    *parts // the parts that admitted the call (pt.g is the guard)
 	bp    breaker.Permit
 	start int64 // nanoseconds since clockEpoch, when a completion hook wants latency
 	bulk  bool
@@ -246,17 +327,22 @@ func (g *Guard) Allow(ctx context.Context) (Permit, error) {
 
 // allow is Allow writing the permit to *p, which must be the zero Permit:
 // Do keeps its permit on its own stack instead of copying it through
-// returns. When the call is refused, p.g stays nil: *p reports nothing.
+// returns. When the call is refused, p.pt stays nil: *p reports nothing.
 func (g *Guard) allow(ctx context.Context, p *Permit) error {
-	if g.rl != nil && !g.rl.Allow() {
-		return g.rejected(ctx, g.errLimited)
+	return g.admit(ctx, p, g.cur.Load())
+}
+
+// admit is allow under the parts pt.
+func (g *Guard) admit(ctx context.Context, p *Permit, pt *parts) error {
+	if pt.rl != nil && !pt.rl.Allow() {
+		return g.rejected(ctx, pt.errLimited)
 	}
 	bulk := false
-	if g.bh != nil && !g.br.Rejecting() {
+	if pt.bh != nil && !g.br.Rejecting() {
 		p.hint = bulkhead.NewHint()
-		if err := g.bh.AcquireHint(ctx, p.hint); err != nil {
+		if err := pt.bh.AcquireHint(ctx, p.hint); err != nil {
 			if err == bulkhead.ErrFull || errors.Is(err, bulkhead.ErrFull) {
-				return g.rejected(ctx, g.errFull)
+				return g.rejected(ctx, pt.errFull)
 			}
 			return err
 		}
@@ -265,11 +351,11 @@ func (g *Guard) allow(ctx context.Context, p *Permit) error {
 	var err error
 	if p.bp, err = g.br.Allow(ctx); err != nil {
 		if bulk {
-			g.bh.ReleaseHint(p.hint)
+			pt.bh.ReleaseHint(p.hint)
 		}
 		return g.rejected(ctx, g.errOpen)
 	}
-	p.g, p.bulk = g, bulk
+	p.pt, p.bulk = pt, bulk
 	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
 		p.start = int64(time.Since(clockEpoch)) + 1
 	}
@@ -287,7 +373,7 @@ func (g *Guard) rejected(ctx context.Context, e *RejectedError) error {
 // nil is a success, context.Canceled is ignored, anything else a failure).
 // It does nothing if the call was already reported.
 func (p *Permit) Done(err error) {
-	if p.g == nil || p.reported {
+	if p.pt == nil || p.reported {
 		return
 	}
 	p.reported = true
@@ -299,7 +385,7 @@ func (p *Permit) Done(err error) {
 // or gRPC code) for the breaker's classifier. It does nothing if the call
 // was already reported.
 func (p *Permit) Finish(o breaker.Outcome) {
-	if p.g == nil || p.reported {
+	if p.pt == nil || p.reported {
 		return
 	}
 	p.reported = true
@@ -310,7 +396,7 @@ func (p *Permit) Finish(o breaker.Outcome) {
 // Report reports a result the caller classified itself; err is passed to
 // completion hooks only. It does nothing if the call was already reported.
 func (p *Permit) Report(r breaker.Result, err error) {
-	if p.g == nil || p.reported {
+	if p.pt == nil || p.reported {
 		return
 	}
 	p.reported = true
@@ -339,7 +425,7 @@ func (p *Permit) Report(r breaker.Result, err error) {
 // function it cannot recover the panic, so it reports ErrAbandoned and the
 // panic goes on untouched.
 func (p *Permit) Settle() {
-	if p.g == nil || p.reported {
+	if p.pt == nil || p.reported {
 		return
 	}
 	if v := recover(); v != nil {
@@ -356,9 +442,9 @@ func (p *Permit) Settle() {
 func (p *Permit) Reported() bool { return p.reported }
 
 func (p *Permit) after(o breaker.Outcome, r breaker.Result, classified bool) {
-	g := p.g
+	g := p.pt.g
 	if p.bulk {
-		g.bh.ReleaseHint(p.hint)
+		p.pt.bh.ReleaseHint(p.hint)
 	}
 	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
 		g.completed(p, h, o, r, classified)
@@ -389,9 +475,9 @@ func (g *Guard) Do(ctx context.Context, fn func(context.Context) error) error {
 // fn panics, the call is recorded as a failure (ErrPanicked) and the panic
 // continues.
 func Do[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
-	if g.simple {
+	if pt := g.cur.Load(); pt.simple {
 		var p Permit
-		if err := g.allow(ctx, &p); err != nil {
+		if err := g.admit(ctx, &p, pt); err != nil {
 			var zero T
 			return zero, err
 		}
@@ -401,25 +487,27 @@ func Do[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error
 }
 
 // doFull runs the whole chain: fallback → cache → total timeout → retry →
-// gates → attempt timeout → fn. DoIdempotent's twin adds hedges.
+// gates → attempt timeout → fn. DoIdempotent's twin adds hedges. The call
+// keeps the retry, timeouts, cache and fallbacks of the parts live when it
+// starts, across a reload.
 func doFull[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+	pt := g.cur.Load()
 	var v T
 	var err error
-	if g.cache != nil {
-		v, err = doCached(ctx, g, func(ctx context.Context) (T, error) { return doAttempts(ctx, g, fn) })
+	if pt.cache != nil {
+		v, err = doCached(ctx, pt, func(ctx context.Context) (T, error) { return doAttempts(ctx, g, pt, fn) })
 	} else {
-		v, err = doAttempts(ctx, g, fn)
+		v, err = doAttempts(ctx, g, pt, fn)
 	}
-	return fallbackAfter(ctx, g, v, err)
+	return fallbackAfter(ctx, g, pt, v, err)
 }
 
-// fallbackAfter hands a failed call's error to the guard's fallbacks, if
-// any.
-func fallbackAfter[T any](ctx context.Context, g *Guard, v T, err error) (T, error) {
-	if err == nil || g.fb == nil {
+// fallbackAfter hands a failed call's error to the fallbacks of pt, if any.
+func fallbackAfter[T any](ctx context.Context, g *Guard, pt *parts, v T, err error) (T, error) {
+	if err == nil || pt.fb == nil {
 		return v, err
 	}
-	fv, ferr := g.fb.Run(ctx, err)
+	fv, ferr := pt.fb.Run(ctx, err)
 	if ferr != nil {
 		g.fallbackFailed.Add(1)
 		var zero T
@@ -436,24 +524,24 @@ func fallbackAfter[T any](ctx context.Context, g *Guard, v T, err error) (T, err
 
 // doAttempts runs the middle of the chain: total timeout → retry → gates →
 // attempt timeout → fn.
-func doAttempts[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+func doAttempts[T any](ctx context.Context, g *Guard, pt *parts, fn func(context.Context) (T, error)) (T, error) {
 	var v T
-	err := g.attempts(ctx, func(ctx context.Context) (err error) {
-		v, err = attemptOnce(ctx, g, fn)
+	err := g.attempts(ctx, pt, func(ctx context.Context) (err error) {
+		v, err = attemptOnce(ctx, g, pt, fn)
 		return err
 	})
 	return v, err
 }
 
 // attemptOnce runs one attempt: gates → attempt timeout → fn.
-func attemptOnce[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+func attemptOnce[T any](ctx context.Context, g *Guard, pt *parts, fn func(context.Context) (T, error)) (T, error) {
 	var p Permit
 	if err := g.allow(ctx, &p); err != nil {
 		var zero T
 		return zero, err
 	}
-	if g.timeout > 0 {
-		actx, cancel := context.WithTimeout(ctx, g.timeout)
+	if pt.timeout > 0 {
+		actx, cancel := context.WithTimeout(ctx, pt.timeout)
 		defer cancel()
 		return run(actx, &p, fn)
 	}
@@ -461,11 +549,11 @@ func attemptOnce[T any](ctx context.Context, g *Guard, fn func(context.Context) 
 }
 
 // attempts runs attempt under the total timeout, the profiler labels and
-// the retrier.
-func (g *Guard) attempts(ctx context.Context, attempt func(context.Context) error) error {
-	if g.total > 0 {
+// the retrier of pt.
+func (g *Guard) attempts(ctx context.Context, pt *parts, attempt func(context.Context) error) error {
+	if pt.total > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, g.total)
+		ctx, cancel = context.WithTimeout(ctx, pt.total)
 		defer cancel()
 	}
 	if g.profile {
@@ -479,10 +567,10 @@ func (g *Guard) attempts(ctx context.Context, attempt func(context.Context) erro
 			return err
 		}
 	}
-	if g.retrier == nil {
+	if pt.retrier == nil {
 		return attempt(ctx)
 	}
-	err := g.retrier.Do(ctx, attempt)
+	err := pt.retrier.Do(ctx, attempt)
 	if err != nil && errors.Is(err, retry.ErrBudgetExhausted) {
 		g.budgetSpent.Add(1)
 	}
@@ -559,22 +647,24 @@ func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full + r.Lim
 
 // Snapshot returns a copy of the guard's state and counters.
 func (g *Guard) Snapshot() GuardSnapshot {
-	s := GuardSnapshot{Name: g.name, Policy: g.policy.Name, Tags: slices.Clone(g.tags), Critical: g.critical, Breaker: g.br.Snapshot()}
+	pt := g.cur.Load()
+	s := GuardSnapshot{Name: g.name, Policy: pt.policy.Name, Tags: slices.Clone(pt.tags), Critical: pt.critical, Breaker: g.br.Snapshot()}
 	s.Rejected.Open, s.Rejected.HalfOpen = s.Breaker.Rejected, s.Breaker.RejectedProbe
-	if g.bh != nil {
-		bs := g.bh.Snapshot()
+	s.Rejected.Full, s.Rejected.Limited = pt.formerFull, pt.formerLimited
+	if pt.bh != nil {
+		bs := pt.bh.Snapshot()
 		s.Bulkhead = &bs
-		s.Rejected.Full = bs.Rejected + bs.TimedOut
+		s.Rejected.Full += bs.Rejected + bs.TimedOut
 	}
-	if g.rl != nil {
-		rs := g.rl.Snapshot()
+	if pt.rl != nil {
+		rs := pt.rl.Snapshot()
 		s.RateLimit = &rs
-		s.Rejected.Limited = rs.Rejected
+		s.Rejected.Limited += rs.Rejected
 	}
 	s.Retries = g.retries.Load()
 	s.RetryBudgetExhausted = g.budgetSpent.Load()
 	s.FallbackServed, s.FallbackFailed = g.fallbackOK.Load(), g.fallbackFailed.Load()
-	g.snapshotHedgeCache(&s)
+	pt.snapshotHedgeCache(&s)
 	return s
 }
 

@@ -93,25 +93,26 @@ type HedgeEvent struct {
 // requests its retry rules call idempotent; grpcmw for the methods given to
 // its hedging option.
 func DoIdempotent[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
-	if g.hedger == nil {
+	pt := g.cur.Load()
+	if pt.hedger == nil {
 		return Do(ctx, g, fn)
 	}
 	var v T
 	var err error
-	if g.cache != nil {
-		v, err = doCached(ctx, g, func(ctx context.Context) (T, error) { return doHedgedAttempts(ctx, g, fn) })
+	if pt.cache != nil {
+		v, err = doCached(ctx, pt, func(ctx context.Context) (T, error) { return doHedgedAttempts(ctx, g, pt, fn) })
 	} else {
-		v, err = doHedgedAttempts(ctx, g, fn)
+		v, err = doHedgedAttempts(ctx, g, pt, fn)
 	}
-	return fallbackAfter(ctx, g, v, err)
+	return fallbackAfter(ctx, g, pt, v, err)
 }
 
 // doHedgedAttempts is doAttempts with each attempt hedged.
-func doHedgedAttempts[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
+func doHedgedAttempts[T any](ctx context.Context, g *Guard, pt *parts, fn func(context.Context) (T, error)) (T, error) {
 	var v T
-	one := func(ctx context.Context) (T, error) { return attemptOnce(ctx, g, fn) }
-	err := g.attempts(ctx, func(ctx context.Context) (err error) {
-		v, err = hedge.Do(ctx, g.hedger, one)
+	one := func(ctx context.Context) (T, error) { return attemptOnce(ctx, g, pt, fn) }
+	err := g.attempts(ctx, pt, func(ctx context.Context) (err error) {
+		v, err = hedge.Do(ctx, pt.hedger, one)
 		return err
 	})
 	return v, err
@@ -119,23 +120,42 @@ func doHedgedAttempts[T any](ctx context.Context, g *Guard, fn func(context.Cont
 
 // Hedges reports whether the guard's policy hedges calls made with
 // DoIdempotent.
-func (g *Guard) Hedges() bool { return g.hedger != nil }
+func (g *Guard) Hedges() bool { return g.cur.Load().hedger != nil }
 
 // Hedger returns the guard's hedger, or nil when its policy does not hedge.
 // Adapters whose attempts are not a function call (an HTTP transport,
 // whose losing responses must be drained) run it with hedge.DoDrop, each
 // attempt passing the guard's Allow and Done; it spends the guard's budget
 // and stops while its breaker is not closed, as DoIdempotent's does.
-func (g *Guard) Hedger() *hedge.Hedger { return g.hedger }
+func (g *Guard) Hedger() *hedge.Hedger { return g.cur.Load().hedger }
 
-// initHedge builds the guard's hedger from its policy.
-func (g *Guard) initHedge(p Policy) error {
-	if p.Hedge == nil {
-		return nil
+// buildHedgeCache gives pt the hedger and the cache its policy p asks for.
+// A reload (old not nil) keeps the old ones when their sections, and the
+// hedger's retrier, did not change, so that their counters, latency
+// sketch and cached values carry on.
+func (g *Guard) buildHedgeCache(pt *parts, p Policy, old *parts) error {
+	if p.Hedge != nil {
+		if old != nil && old.hedger != nil && sameValue(old.policy.Hedge, p.Hedge) && old.retrier == pt.retrier {
+			pt.hedger = old.hedger
+		} else if err := g.initHedge(pt, p); err != nil {
+			return err
+		}
 	}
+	if p.Cache != nil {
+		if old != nil && old.cache != nil && sameValue(old.policy.Cache, p.Cache) {
+			pt.cache = old.cache
+		} else if err := initCache(pt, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// initHedge builds the hedger of pt from its policy p.
+func (g *Guard) initHedge(pt *parts, p Policy) error {
 	cfg := p.Hedge.HedgeConfig()
-	if g.retrier != nil && g.retrier.Config().Budget != nil {
-		cfg.Budget, cfg.SharedDeposits = g.retrier.Config().Budget, true
+	if pt.retrier != nil && pt.retrier.Config().Budget != nil {
+		cfg.Budget, cfg.SharedDeposits = pt.retrier.Config().Budget, true
 	} else {
 		b, err := retry.NewBudget(retry.BudgetConfig{})
 		if err != nil {
@@ -149,7 +169,7 @@ func (g *Guard) initHedge(p Policy) error {
 	if err != nil {
 		return err
 	}
-	g.hedger = h
+	pt.hedger = h
 	return nil
 }
 
@@ -164,6 +184,6 @@ func (g *Guard) hedgeGate() bool {
 
 func (g *Guard) onHedge(ctx context.Context, n int) {
 	if h := g.hooks.Load(); h != nil && h.OnHedge != nil {
-		h.OnHedge(ctx, HedgeEvent{Guard: g.name, N: n, Delay: g.hedger.Delay()})
+		h.OnHedge(ctx, HedgeEvent{Guard: g.name, N: n, Delay: g.Hedger().Delay()})
 	}
 }

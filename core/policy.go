@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bytes"
 	"encoding"
 	"encoding/json"
 	"errors"
@@ -9,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -66,11 +66,13 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // minRetriesPerSec); a child policy therefore cannot turn off, by writing a
 // zero, what its parent turned on. Some fields have no default and are
 // required in their section: bulkhead.maxConcurrent, rateLimit.limit,
-// hedge.delay, cache.maxStaleness and cache.maxEntries. A
-// policy is validated on its own as well as merged with its parent, so a
-// section it declares needs its required fields, and its own cross-field
-// rules must hold with the defaults (slowCallRate needs slowCallDuration),
-// even where the parent would supply them.
+// hedge.delay, cache.maxStaleness and cache.maxEntries. A policy that
+// extends another is validated merged with its Extends chain, not on its
+// own: a child may declare "bulkhead": {"maxQueue": 5} and leave
+// maxConcurrent to its parent, and a cross-field rule (slowCallRate needs
+// slowCallDuration) holds when either of them supplies the field. Only the
+// name and the Match patterns, which are never inherited, are checked on
+// their own.
 //
 // # Limits
 //
@@ -384,11 +386,20 @@ func (r FallbackRef) kinds() ([]fallback.Kind, error) {
 	return out, nil
 }
 
-// Validate reports the first problem with p on its own (Extends is resolved
-// by the registry, which validates the result again): a missing name, a bad
-// pattern, a duration over MaxDuration (after defaults), or an impossible
-// value, naming the field and the value.
+// Validate reports the first problem with p as it stands (the registry
+// validates a policy merged with its Extends chain, not on its own): a
+// missing name, a bad pattern, a duration over MaxDuration (after
+// defaults), or an impossible value, naming the field and the value.
 func (p Policy) Validate() error {
+	if errs := p.problems(); len(errs) > 0 {
+		return &PolicyError{Policy: p.Name, Err: errs[0]}
+	}
+	return nil
+}
+
+// validateOwn checks what a policy must get right on its own, whatever it
+// extends: its name and its Match patterns, which are never inherited.
+func (p Policy) validateOwn() error {
 	if p.Name == "" {
 		return &PolicyError{Policy: p.Name, Err: errors.New("name: must not be empty")}
 	}
@@ -397,63 +408,76 @@ func (p Policy) Validate() error {
 			return &PolicyError{Policy: p.Name, Err: fmt.Errorf("match[%d]: %q is not a valid pattern: %w", i, m, err)}
 		}
 	}
+	return nil
+}
+
+// problems returns every problem Validate would report, in field order,
+// each error naming its field by path ("breaker.openDuration: ...").
+func (p Policy) problems() []error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if p.Name == "" {
+		add(errors.New("name: must not be empty"))
+	}
+	for i, m := range p.Match {
+		if _, err := parsePattern(m); err != nil {
+			add(fmt.Errorf("match[%d]: %q is not a valid pattern: %w", i, m, err))
+		}
+	}
 	if err := p.checkDurations(); err != nil {
-		return &PolicyError{Policy: p.Name, Err: err}
+		add(err)
+		return errs // the sections' checks would report the same durations
 	}
 	if _, err := p.Breaker.mode(); err != nil {
-		return &PolicyError{Policy: p.Name, Err: err}
+		add(err)
 	}
-	cfg, err := p.Breaker.BreakerConfig()
-	if err == nil {
-		err = cfg.Validate()
-	}
-	if err != nil {
-		return &PolicyError{Policy: p.Name, Err: err}
+	if cfg, err := p.Breaker.BreakerConfig(); err != nil {
+		add(err)
+	} else {
+		errs = append(errs, cfg.Problems()...)
 	}
 	if p.Bulkhead != nil {
-		if err := p.Bulkhead.BulkheadConfig().Validate(); err != nil {
-			return &PolicyError{Policy: p.Name, Err: err}
-		}
+		add(p.Bulkhead.BulkheadConfig().Validate())
 	}
 	if p.RateLimit != nil {
 		cfg, err := p.RateLimit.RateLimitConfig()
 		if err == nil {
 			err = cfg.Validate()
 		}
-		if err != nil {
-			return &PolicyError{Policy: p.Name, Err: err}
-		}
+		add(err)
 	}
 	if p.Retry != nil {
 		cfg, err := p.Retry.RetryConfig()
 		if err == nil {
 			err = cfg.Validate()
 		}
-		if err == nil && p.Retry.Budget != nil {
-			err = p.Retry.Budget.BudgetConfig().Validate()
-		}
-		if err != nil {
-			return &PolicyError{Policy: p.Name, Err: err}
+		add(err)
+		if p.Retry.Budget != nil {
+			add(p.Retry.Budget.BudgetConfig().Validate())
 		}
 	}
 	if p.Timeout < 0 {
-		return &PolicyError{Policy: p.Name, Err: fmt.Errorf("timeout: %s must not be negative", p.Timeout)}
+		add(fmt.Errorf("timeout: %s must not be negative", p.Timeout))
 	}
 	if p.TotalTimeout < 0 {
-		return &PolicyError{Policy: p.Name, Err: fmt.Errorf("totalTimeout: %s must not be negative", p.TotalTimeout)}
+		add(fmt.Errorf("totalTimeout: %s must not be negative", p.TotalTimeout))
 	}
 	if err := p.validateHedgeCache(); err != nil {
-		return &PolicyError{Policy: p.Name, Err: err}
+		add(err)
 	}
 	for i, f := range p.Fallbacks {
 		if f.Name == "" {
-			return &PolicyError{Policy: p.Name, Err: fmt.Errorf("fallbacks[%d].name: must not be empty", i)}
+			add(fmt.Errorf("fallbacks[%d].name: must not be empty", i))
 		}
 		if _, err := f.kinds(); err != nil {
-			return &PolicyError{Policy: p.Name, Err: fmt.Errorf("fallbacks[%d].on: %w", i, err)}
+			add(fmt.Errorf("fallbacks[%d].on: %w", i, err))
 		}
 	}
-	return nil
+	return errs
 }
 
 // matches reports whether the policy applies to the guard name.
@@ -507,31 +531,68 @@ func (p *Policy) checkDurations() error {
 }
 
 func checkDurationFields(v reflect.Value, path string) error {
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		name, ok := jsonName(t.Field(i))
-		if !ok {
-			continue
-		}
-		f, p := v.Field(i), joinJSONPath(path, name)
-		switch {
-		case f.Type() == durationType:
-			if d := time.Duration(f.Int()); d > MaxDuration {
-				return fmt.Errorf("%s: %s is longer than %s", p, d, maxDurationText)
+	for _, f := range durationPlan(v.Type()) {
+		fv := v.Field(f.index)
+		switch f.kind {
+		case fieldDuration:
+			if d := time.Duration(fv.Int()); d > MaxDuration {
+				return fmt.Errorf("%s: %s is longer than %s", joinJSONPath(path, f.name), d, maxDurationText)
 			}
-		case f.Kind() == reflect.Pointer && !f.IsNil() && f.Elem().Kind() == reflect.Struct:
-			if err := checkDurationFields(f.Elem(), p); err != nil {
-				return err
+		case fieldStruct:
+			if !fv.IsNil() {
+				if err := checkDurationFields(fv.Elem(), joinJSONPath(path, f.name)); err != nil {
+					return err
+				}
 			}
-		case f.Kind() == reflect.Slice && f.Type().Elem().Kind() == reflect.Struct:
-			for j := 0; j < f.Len(); j++ {
-				if err := checkDurationFields(f.Index(j), fmt.Sprintf("%s[%d]", p, j)); err != nil {
+		case fieldSlice:
+			for j := 0; j < fv.Len(); j++ {
+				if err := checkDurationFields(fv.Index(j), fmt.Sprintf("%s[%d]", joinJSONPath(path, f.name), j)); err != nil {
 					return err
 				}
 			}
 		}
 	}
 	return nil
+}
+
+// A durationField is a field of a policy type that holds durations: a
+// Duration, a pointer to a struct or a slice of structs.
+type durationField struct {
+	index int
+	name  string // its JSON name
+	kind  uint8
+}
+
+const (
+	fieldDuration = iota
+	fieldStruct
+	fieldSlice
+)
+
+var durationPlans sync.Map // reflect.Type -> []durationField
+
+// durationPlan lists the fields of struct type t that checkDurationFields
+// visits, worked out once per type.
+func durationPlan(t reflect.Type) []durationField {
+	if p, ok := durationPlans.Load(t); ok {
+		return p.([]durationField)
+	}
+	var plan []durationField
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, ok := jsonName(f)
+		switch {
+		case !ok:
+		case f.Type == durationType:
+			plan = append(plan, durationField{i, name, fieldDuration})
+		case f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct:
+			plan = append(plan, durationField{i, name, fieldStruct})
+		case f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.Struct:
+			plan = append(plan, durationField{i, name, fieldSlice})
+		}
+	}
+	durationPlans.Store(t, plan)
+	return plan
 }
 
 // MatchName reports whether a guard name matches a policy's Match pattern,
@@ -712,224 +773,62 @@ func matchItems(items []patternItem, name string) bool {
 	return m[len(rs)]
 }
 
-// UnmarshalJSON decodes a policy as encoding/json does (keys matched
-// without regard to case, unknown keys ignored), except that a value that
-// does not decode is reported as a *PolicyError naming the field by its
-// path: `core: policy "p": breaker.openDuration: "3x" is not a duration
-// such as "30s" or "1m30s"`.
+// UnmarshalJSON decodes a policy strictly: a key that no field has (keys
+// are case-sensitive), a key given twice, or a value that does not decode is
+// refused as a *PolicyError naming the field by its path:
+// `core: policy "p": breaker.openDuration: "3x" is not a duration such as
+// "30s" or "1m30s"`, `core: policy "p": breaker.openDuraton: unknown key
+// "openDuraton" (did you mean "openDuration"?)`.
 func (p *Policy) UnmarshalJSON(data []byte) error {
 	type plain Policy
-	if err := json.Unmarshal(data, (*plain)(p)); err != nil {
+	if err := decodeStrict(data, (*plain)(p)); err != nil {
 		var named struct{ Name string }
 		_ = json.Unmarshal(data, &named) // best effort, to name the policy
-		return &PolicyError{Policy: named.Name, Err: locateJSONError(data, reflect.TypeFor[plain](), err)}
+		return &PolicyError{Policy: named.Name, Err: err}
 	}
 	return nil
 }
 
-// UnmarshalJSON decodes the section, naming the field of a value that does
-// not decode (see Policy.UnmarshalJSON).
+// UnmarshalJSON decodes the section strictly (see Policy.UnmarshalJSON).
 func (p *BreakerPolicy) UnmarshalJSON(data []byte) error {
 	type plain BreakerPolicy
 	return decodeSection(data, (*plain)(p))
 }
 
-// UnmarshalJSON decodes the section, naming the field of a value that does
-// not decode (see Policy.UnmarshalJSON).
+// UnmarshalJSON decodes the section strictly (see Policy.UnmarshalJSON).
 func (p *BulkheadPolicy) UnmarshalJSON(data []byte) error {
 	type plain BulkheadPolicy
 	return decodeSection(data, (*plain)(p))
 }
 
-// UnmarshalJSON decodes the section, naming the field of a value that does
-// not decode (see Policy.UnmarshalJSON).
+// UnmarshalJSON decodes the section strictly (see Policy.UnmarshalJSON).
 func (p *RateLimitPolicy) UnmarshalJSON(data []byte) error {
 	type plain RateLimitPolicy
 	return decodeSection(data, (*plain)(p))
 }
 
-// UnmarshalJSON decodes the section, naming the field of a value that does
-// not decode (see Policy.UnmarshalJSON).
+// UnmarshalJSON decodes the section strictly (see Policy.UnmarshalJSON).
 func (p *RetryPolicy) UnmarshalJSON(data []byte) error {
 	type plain RetryPolicy
 	return decodeSection(data, (*plain)(p))
 }
 
-// UnmarshalJSON decodes the section, naming the field of a value that does
-// not decode (see Policy.UnmarshalJSON).
+// UnmarshalJSON decodes the section strictly (see Policy.UnmarshalJSON).
 func (p *RetryBudgetPolicy) UnmarshalJSON(data []byte) error {
 	type plain RetryBudgetPolicy
 	return decodeSection(data, (*plain)(p))
 }
 
 // decodeSection decodes data into v, a pointer to a policy section's plain
-// twin, naming the field of a value that does not decode.
+// twin, strictly, naming the field of a value that does not decode.
 func decodeSection(data []byte, v any) error {
-	if err := json.Unmarshal(data, v); err != nil {
-		return fmt.Errorf("core: %w", locateJSONError(data, reflect.TypeOf(v).Elem(), err))
+	if err := decodeStrict(data, v); err != nil {
+		return fmt.Errorf("core: %w", err)
 	}
 	return nil
-}
-
-// locateJSONError finds, in data decoded into type t, the first value that
-// does not decode, and returns a *jsonFieldError naming it by its path. It
-// returns err itself for a syntax error or when no value is at fault.
-func locateJSONError(data []byte, t reflect.Type, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var fe *jsonFieldError
-	if werr := walkJSON(dec, t, ""); errors.As(werr, &fe) {
-		return fe
-	}
-	return err
-}
-
-// jsonFieldError is a JSON value that does not decode into its field.
-type jsonFieldError struct {
-	path    string // such as "breaker.openDuration" or "fallbacks[1].name"
-	problem string
-}
-
-func (e *jsonFieldError) Error() string {
-	if e.path == "" {
-		return e.problem
-	}
-	return e.path + ": " + e.problem
 }
 
 var textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
-
-// walkJSON reads the next value from dec and checks it against t as
-// encoding/json would decode it, returning a *jsonFieldError for the first
-// value that does not fit.
-func walkJSON(dec *json.Decoder, t reflect.Type, path string) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok == nil {
-		return nil // null leaves any field as it is
-	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	bad := func() error {
-		if d, ok := tok.(json.Delim); ok {
-			if err := skipJSON(dec, d); err != nil {
-				return err
-			}
-		}
-		return &jsonFieldError{path, "want " + jsonWant(t) + ", got " + jsonGot(tok)}
-	}
-	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
-		s, ok := tok.(string)
-		if !ok {
-			return bad()
-		}
-		if err := reflect.New(t).Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(s)); err != nil {
-			return &jsonFieldError{path, err.Error()}
-		}
-		return nil
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if tok != json.Delim('{') {
-			return bad()
-		}
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			key, _ := kt.(string)
-			f, ok := jsonField(t, key)
-			if !ok {
-				if err := walkJSON(dec, reflect.TypeFor[any](), ""); err != nil {
-					return err
-				}
-				continue
-			}
-			name, _ := jsonName(f)
-			if err := walkJSON(dec, f.Type, joinJSONPath(path, name)); err != nil {
-				return err
-			}
-		}
-		_, err := dec.Token()
-		return err
-	case reflect.Slice:
-		if tok != json.Delim('[') {
-			return bad()
-		}
-		for i := 0; dec.More(); i++ {
-			if err := walkJSON(dec, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-		_, err := dec.Token()
-		return err
-	case reflect.String:
-		if _, ok := tok.(string); !ok {
-			return bad()
-		}
-	case reflect.Bool:
-		if _, ok := tok.(bool); !ok {
-			return bad()
-		}
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return bad()
-		}
-		if _, err := strconv.ParseInt(string(n), 10, t.Bits()); err != nil {
-			return bad()
-		}
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return bad()
-		}
-		if _, err := strconv.ParseUint(string(n), 10, t.Bits()); err != nil {
-			return bad()
-		}
-	case reflect.Float32, reflect.Float64:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return bad()
-		}
-		if _, err := strconv.ParseFloat(string(n), t.Bits()); err != nil {
-			return &jsonFieldError{path, string(n) + " is out of range"}
-		}
-	default: // an interface: anything goes
-		if d, ok := tok.(json.Delim); ok {
-			return skipJSON(dec, d)
-		}
-	}
-	return nil
-}
-
-// skipJSON consumes the rest of the value opened by d.
-func skipJSON(dec *json.Decoder, d json.Delim) error {
-	if d != '{' && d != '[' {
-		return nil
-	}
-	for depth := 1; depth > 0; {
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			depth++
-		case json.Delim('}'), json.Delim(']'):
-			depth--
-		}
-	}
-	return nil
-}
 
 // jsonWant describes the JSON a type decodes from.
 func jsonWant(t reflect.Type) string {

@@ -110,7 +110,11 @@ func TestPolicyJSONErrorsNameTheField(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{`{"name":"p","breaker":{"openDuration":"3x"}}`, `core: policy "p": breaker.openDuration: "3x" is not a duration`},
 		{`{"breaker":{"openDuration":"3x"},"name":"p"}`, `core: policy "p": breaker.openDuration: "3x" is not a duration`},
-		{`{"name":"p","Breaker":{"OPENDURATION":"3x"}}`, `breaker.openDuration: "3x" is not a duration`},
+		{`{"name":"p","Breaker":{"openDuration":"3x"}}`, `Breaker: unknown key (keys are case-sensitive: "breaker")`},
+		{`{"name":"p","breaker":{"OPENDURATION":"3x"}}`, `breaker.OPENDURATION: unknown key (keys are case-sensitive: "openDuration")`},
+		{`{"name":"p","breaker":{"openDuraton":"3s"}}`, `breaker.openDuraton: unknown key (did you mean "openDuration"?)`},
+		{`{"name":"p","unknown":1}`, `core: policy "p": unknown: unknown key`},
+		{`{"name":"p","timeout":"1s","timeout":"2s"}`, `timeout: key "timeout" appears twice in one object`},
 		{`{"name":"p","timeout":5}`, `core: policy "p": timeout: want a duration string such as "30s", got the number 5`},
 		{`{"name":"p","retry":{"budget":{"window":"soon"}}}`, `retry.budget.window: "soon" is not a duration`},
 		{`{"name":"p","breaker":{"halfOpenProbes":"3"}}`, `breaker.halfOpenProbes: want an integer, got the string "3"`},
@@ -149,12 +153,12 @@ func TestPolicyJSONErrorsNameTheField(t *testing.T) {
 		t.Errorf("breaker section: %v", err)
 	}
 
-	// Syntax errors and good documents are unchanged.
+	// Syntax errors and good documents are decoded as before.
 	var p Policy
 	if err := json.Unmarshal([]byte(`{"name":"p",`), &p); err == nil {
 		t.Error("truncated JSON accepted")
 	}
-	if err := json.Unmarshal([]byte(`{"name":"p","unknown":1,"breaker":null,"retry":{"budget":{"ratio":-1}}}`), &p); err != nil || p.Name != "p" || p.Retry.Budget.Ratio != -1 {
+	if err := json.Unmarshal([]byte(`{"name":"p","breaker":null,"retry":{"budget":{"ratio":-1}}}`), &p); err != nil || p.Name != "p" || p.Retry.Budget.Ratio != -1 {
 		t.Errorf("good document: %v %+v", err, p)
 	}
 }
@@ -163,8 +167,8 @@ func TestPolicyJSONErrorsNameTheField(t *testing.T) {
 // policy type: an explicit zero decodes as an absent field does, inherits
 // from Extends, and otherwise takes the field's default (halfOpenProbes 0
 // is the default 1, the same as every other field's zero). The required
-// maxConcurrent and limit are given: a policy is also validated on its own,
-// before its parent is merged in.
+// maxConcurrent and limit are given here, though a child validated merged
+// with its parent could leave them to the parent.
 func TestPolicyZeroMeansUnset(t *testing.T) {
 	zeros := `{"name":"child","extends":"parent",
 		"timeout":"0s","totalTimeout":"0s",

@@ -143,6 +143,12 @@ func (r *Registry) checkFallbacks(names []string) error {
 // SetPolicies adds or replaces policies. Guards that exist keep the policy
 // they were built with; new guards use the new policies. All policies are
 // validated first, and none is added if one is invalid.
+//
+// SetPolicies is the start-up and programmatic way to add policies. To
+// change policies at run time use Apply, which replaces the whole set with
+// a checked document, reconfigures the guards that exist and numbers the
+// version; SetPolicies changes neither the live version nor existing
+// guards, and its policies are replaced by the next Apply.
 func (r *Registry) SetPolicies(ps ...Policy) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -168,7 +174,10 @@ func (r *Registry) addPolicies(ps []Policy) error {
 	}
 	order := slices.Clone(r.order)
 	for _, p := range ps {
-		if err := p.Validate(); err != nil {
+		// A policy is validated merged with its Extends chain (by resolve,
+		// below), not on its own: a child may leave a parent's required
+		// field to the parent.
+		if err := p.validateOwn(); err != nil {
 			return err
 		}
 		if _, ok := next[p.Name]; !ok {
@@ -187,9 +196,26 @@ func (r *Registry) addPolicies(ps []Policy) error {
 
 // resolve returns the named policy with its Extends chain applied, validated.
 func resolve(ps map[string]Policy, name string) (Policy, error) {
+	out, err := merged(ps, name)
+	if err != nil {
+		return Policy{}, err
+	}
+	if err := out.Validate(); err != nil {
+		return Policy{}, err
+	}
+	return out, nil
+}
+
+// merged returns the named policy with its Extends chain applied, not
+// validated. A parent is looked up among ps first; a parent named
+// "preset:<name>" that ps does not hold is the built-in preset <name>.
+func merged(ps map[string]Policy, name string) (Policy, error) {
 	p, ok := ps[name]
 	if !ok {
 		return Policy{}, fmt.Errorf("core: unknown policy %q", name)
+	}
+	if p.Extends == "" {
+		return p, nil
 	}
 	seen := []string{name}
 	out := p
@@ -198,6 +224,12 @@ func resolve(ps map[string]Policy, name string) (Policy, error) {
 			return Policy{}, &PolicyError{Policy: name, Err: fmt.Errorf("extends: cycle %s -> %s", strings.Join(seen, " -> "), parent)}
 		}
 		pp, ok := ps[parent]
+		if !ok && strings.HasPrefix(parent, PresetPrefix) {
+			preset := strings.TrimPrefix(parent, PresetPrefix)
+			if pp, ok = Preset(preset); !ok {
+				return Policy{}, &PolicyError{Policy: name, Err: fmt.Errorf("extends: unknown preset %q (%s)", preset, knownPresets())}
+			}
+		}
 		if !ok {
 			return Policy{}, &PolicyError{Policy: name, Err: fmt.Errorf("extends: unknown policy %q", parent)}
 		}
@@ -206,10 +238,20 @@ func resolve(ps map[string]Policy, name string) (Policy, error) {
 		parent = pp.Extends
 	}
 	out.Extends = p.Extends
-	if err := out.Validate(); err != nil {
-		return Policy{}, err
-	}
 	return out, nil
+}
+
+// knownPresets lists the built-in presets for an error message.
+func knownPresets() string {
+	names := PresetNames()
+	for i, n := range names {
+		names[i] = PresetPrefix + n
+	}
+	if len(names) == 0 {
+		return "no presets are built in"
+	}
+	slices.Sort(names)
+	return "known: " + strings.Join(names, ", ")
 }
 
 // Policy returns the named policy with its Extends chain resolved.
@@ -255,7 +297,7 @@ func (r *Registry) policyFor(name, explicit string) (Policy, error) {
 // rather than being the registry's default.
 func (r *Registry) PolicyFor(name string) (p Policy, matched bool, err error) {
 	if g, ok := r.Lookup(name); ok {
-		return g.policy, true, nil
+		return g.Policy(), true, nil
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -289,7 +331,9 @@ type guardOptionFunc func(*guardConfig)
 func (f guardOptionFunc) applyGuard(c *guardConfig) { f(c) }
 
 // UsePolicy makes a new guard use the named policy instead of the one its
-// name matches.
+// name matches. The guard keeps to that name across Registry.Apply: it runs
+// the new document's policy of that name, or, if the document has none,
+// keeps the policy it had (ApplyResult.Orphaned lists such guards).
 func UsePolicy(name string) GuardOption {
 	return guardOptionFunc(func(c *guardConfig) { c.policy = name })
 }
@@ -300,7 +344,7 @@ func WithTags(tags ...string) GuardOption {
 }
 
 // WithClassifier sets a new guard's breaker classifier (adapters use it for
-// status codes).
+// status codes). The guard keeps it across Registry.Apply.
 func WithClassifier(c breaker.Classifier) GuardOption {
 	return guardOptionFunc(func(cfg *guardConfig) { cfg.classifier = c })
 }
@@ -355,13 +399,10 @@ func (r *Registry) create(name string, opts []GuardOption) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	g, err := newGuard(name, p, cfg.tags, cfg.classifier, r.fallback)
+	spec := guardSpec{usePolicy: cfg.policy, tags: cfg.tags, classifier: cfg.classifier, profile: r.profile, labels: r.labels}
+	g, err := newGuard(name, p, spec, r.fallback)
 	if err != nil {
 		return nil, err
-	}
-	if r.profile {
-		g.profile, g.labels = true, r.labels
-		g.simple = false
 	}
 	g.hooks.Store(r.hooks)
 	g.seenAt.Store(time.Now().UnixNano())

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+
+	"github.com/breakerbox/breakerbox/core/fallback"
 )
 
 // DefaultMaxTenantGuards is the bound on tenant guards when the document's
@@ -22,7 +24,7 @@ const (
 // checked on its own (no name-only fields) and merged with the policy it
 // changes (the result must be a valid policy whose fallbacks are
 // registered).
-func (r *Registry) checkSegments(doc Document, policies map[string]Policy) []Problem {
+func checkSegments(doc Document, policies map[string]Policy, fallbacks map[string]fallback.Func) []Problem {
 	var probs []Problem
 	for i, p := range doc.Policies {
 		if _, t, v := ParseGuardName(p.Name); t != "" || v != "" {
@@ -62,7 +64,7 @@ func (r *Registry) checkSegments(doc Document, policies map[string]Policy) []Pro
 					probs = append(probs, Problem{Path: ppath + ".name", Value: strconv.Quote(p.Name), Message: fmt.Sprintf("no policy %q in the document to overlay", p.Name)})
 					continue
 				}
-				probs = append(probs, r.checkOverlay(ppath, "", policies, p.Name, p)...)
+				probs = append(probs, checkOverlay(ppath, "", policies, p.Name, p, fallbacks)...)
 			}
 		}
 	}
@@ -89,7 +91,7 @@ func (r *Registry) checkSegments(doc Document, policies map[string]Policy) []Pro
 		if v.Override.Name != "" {
 			probs = append(probs, Problem{Path: path + ".override.name", Value: strconv.Quote(v.Override.Name), Message: "not allowed in a variant's override (the variant's name names it)"})
 		}
-		probs = append(probs, r.checkOverlay(path+".override", v.Name, policies, v.Policy, v.Override)...)
+		probs = append(probs, checkOverlay(path+".override", v.Name, policies, v.Policy, v.Override, fallbacks)...)
 	}
 	return probs
 }
@@ -97,7 +99,7 @@ func (r *Registry) checkSegments(doc Document, policies map[string]Policy) []Pro
 // checkOverlay checks an overlay on the policy called base: no Extends or
 // Match of its own, and a valid policy once merged. variant names the
 // variant whose override it is ("" for a tenant overlay).
-func (r *Registry) checkOverlay(path, variant string, policies map[string]Policy, base string, o Policy) []Problem {
+func checkOverlay(path, variant string, policies map[string]Policy, base string, o Policy, fallbacks map[string]fallback.Func) []Problem {
 	var probs []Problem
 	if o.Extends != "" {
 		probs = append(probs, Problem{Path: path + ".extends", Value: strconv.Quote(o.Extends), Message: "not allowed in an overlay (it always extends the policy it overlays)"})
@@ -118,10 +120,10 @@ func (r *Registry) checkOverlay(path, variant string, policies map[string]Policy
 	}
 	m := overlay(o, bp, kind, value)
 	if err := m.Validate(); err != nil {
-		return []Problem{problemOf(path, err)}
+		return problemsOf(path, err)
 	}
 	for j, ref := range m.Fallbacks {
-		if _, ok := r.fallback[ref.Name]; !ok {
+		if _, ok := fallbacks[ref.Name]; !ok && fallbacks != nil {
 			probs = append(probs, Problem{Path: fmt.Sprintf("%s.fallbacks[%d].name", path, j), Value: strconv.Quote(ref.Name), Message: fmt.Sprintf("no fallback registered as %q (see WithFallback)", ref.Name)})
 		}
 	}
@@ -241,7 +243,7 @@ func (s *segments) route(ctx context.Context, g *Guard) *Guard {
 	if cs == nil {
 		return g
 	}
-	pol := g.policy.Name
+	pol := g.Policy().Name
 	if _, t, v := ParseGuardName(pol); t != "" || v != "" {
 		return g // already a tenant or variant guard
 	}
@@ -320,7 +322,7 @@ func (b *segmentBook) derive(s *segments, ctl *Guard, kind, value string, o Poli
 
 //go:noinline
 func (b *segmentBook) create(s *segments, ctl *Guard, k derivedKey, o Policy, counted bool) *Guard {
-	p := overlay(o, ctl.policy, k.kind, k.value)
+	p := overlay(o, ctl.Policy(), k.kind, k.value)
 	if err := p.Validate(); err != nil {
 		return ctl // a document is checked against the policies it names; a guard built otherwise keeps its own
 	}
@@ -331,7 +333,7 @@ func (b *segmentBook) create(s *segments, ctl *Guard, k derivedKey, o Policy, co
 	case e != nil && e.gen == s && !e.g.pruned.Load():
 		b.mu.Unlock()
 		return e.g
-	case e != nil && e.gen != s && samePolicy(e.g.policy, p) && !e.g.pruned.Load():
+	case e != nil && e.gen != s && samePolicy(e.g.Policy(), p) && !e.g.pruned.Load():
 		e.gen = s // a new document left this guard's policy as it was
 		b.armLocked(k, ctl.name, e.g.name)
 		b.mu.Unlock()
@@ -359,7 +361,7 @@ func (b *segmentBook) create(s *segments, ctl *Guard, k derivedKey, o Policy, co
 	}
 	b.mu.Unlock()
 
-	g, err := b.reg.create(name, []GuardOption{WithTags(ctl.tags...), WithClassifier(ctl.br.Config().Classifier), guardOptionFunc(func(c *guardConfig) { c.resolved = &p })})
+	g, err := b.reg.create(name, []GuardOption{WithTags(ctl.Tags()...), WithClassifier(ctl.br.Config().Classifier), guardOptionFunc(func(c *guardConfig) { c.resolved = &p })})
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -446,7 +448,7 @@ func (r *Registry) TenantStats() TenantStats {
 // describes: their policy is their base policy with the overlays applied.
 // r.mu is held.
 func (r *Registry) segmentPolicyLocked(g *Guard) (Policy, bool) {
-	base, tenant, vname := ParseGuardName(g.policy.Name)
+	base, tenant, vname := ParseGuardName(g.Policy().Name)
 	if tenant == "" && vname == "" {
 		return Policy{}, false
 	}

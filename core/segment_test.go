@@ -375,7 +375,7 @@ func TestSegmentsBadInputRefusedWithPaths(t *testing.T) {
 		"tenants.overrides[0].policies[0].match",
 		"tenants.overrides[1].tenant: duplicate tenant \"acme\"",
 		"tenants.overrides[1].policies[0].name: no policy \"nope\"",
-		"tenants.overrides[1].policies[1].breaker: failureRate: 200",
+		"tenants.overrides[1].policies[1].breaker.failureRate: 200",
 		"tenants.overrides[2].tenant: must not be empty",
 		"tenants.overrides[2].policies[0].fallbacks[0].name: no fallback registered as \"cache\"",
 		"variants[0].percent: must be within 0-100 (value 150)",

@@ -183,12 +183,12 @@ func (b *segmentBook) shadowsOf(ctx context.Context, name string, yield func(*Gu
 	if s == nil || !ok {
 		return
 	}
-	pol, tenant, vname := ParseGuardName(g.policy.Name)
+	pol, tenant, vname := ParseGuardName(g.Policy().Name)
 	if vname != "" {
 		return // a call in an enforced variant is not the control's
 	}
 	if tenant == "" {
-		pol = g.policy.Name
+		pol = g.Policy().Name
 	}
 	for _, v := range s.variants[pol] {
 		if v.def.Shadow && v.selects(cs) {
@@ -245,7 +245,7 @@ func (b *segmentBook) arm(g *Guard, v *variant) *shadowArm {
 	if a := v.arms[g.name]; a != nil {
 		return a
 	}
-	p := overlay(v.def.Override, g.policy, variantSuffix, v.def.Name)
+	p := overlay(v.def.Override, g.Policy(), variantSuffix, v.def.Name)
 	cfg, err := p.Breaker.BreakerConfig()
 	if err != nil {
 		return nil

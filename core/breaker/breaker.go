@@ -62,13 +62,12 @@ const (
 //	p.Done(err)
 type Breaker struct {
 	// Set by New, read-only afterwards.
-	cfg       Config
-	epoch     time.Time // times are kept as nanoseconds since epoch
-	measure   bool      // calls are timed (slow-call rule or MeasureLatency)
-	fast      bool      // count window, default classifier: Done(nil) takes the short path
-	slowNanos int64
-	buckets   []bucket // time window: the slice is fixed, its buckets are atomic
-	bucketNs  int64
+	epoch time.Time // times are kept as nanoseconds since epoch
+
+	// The two configuration flags the closed path reads, written (under
+	// mu, and only when they change) with the settings they derive from.
+	measure atomic.Bool // calls are timed (slow-call rule or MeasureLatency)
+	fast    atomic.Bool // count window, default classifier: Done(nil) takes the short path
 
 	// Atomic, read on every call; written on transitions and failures.
 	word        atomic.Uint64 // state, flags and generation: see stateMask
@@ -83,6 +82,11 @@ type Breaker struct {
 
 	_     stripe.Lead
 	first shard // a multiple of stripe.Pad long
+
+	// The configuration: New and Reconfigure install a settings value,
+	// never changed once installed. Off the hot line: the closed path reads
+	// the flags above instead.
+	set atomic.Pointer[settings]
 
 	// Atomic, written only while the breaker is open or half-open.
 	openUntil atomic.Int64  // when an open breaker half-opens
@@ -129,36 +133,112 @@ func New(cfg Config) (*Breaker, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	b := &Breaker{epoch: time.Now()}
+	b.since = b.epoch
+	b.install(cfg, nil)
+	return b, nil
+}
+
+// settings is a breaker's configuration with defaults filled in, and what
+// derives from it. A settings value is never changed once installed.
+type settings struct {
+	cfg       Config
+	slowNanos int64
+	buckets   []bucket // time window: the slice is fixed, its buckets are atomic
+	bucketNs  int64
+}
+
+// conf returns the configuration installed now.
+func (b *Breaker) conf() *Config { return &b.set.Load().cfg }
+
+// sameShape reports whether two configurations (defaults filled in) have
+// the same window: its kind and size, or its duration and buckets.
+func sameShape(a, c *Config) bool {
+	if a.Window != c.Window {
+		return false
+	}
+	if a.Window == CountWindow {
+		return a.WindowSize == c.WindowSize
+	}
+	return a.WindowDuration == c.WindowDuration && a.Buckets == c.Buckets
+}
+
+// install makes cfg (valid) the breaker's configuration. old is the one it
+// replaces, nil for a new breaker; with a window of the same shape the
+// window's contents are kept, else the window starts empty. b.mu is held,
+// or the breaker is not shared yet.
+func (b *Breaker) install(cfg Config, old *settings) {
 	cfg = cfg.withDefaults()
 	cfg.RampSteps = append([]float64(nil), cfg.RampSteps...)
-	b := &Breaker{
-		cfg:       cfg,
-		epoch:     time.Now(),
-		measure:   cfg.SlowCallDuration > 0 || cfg.MeasureLatency,
-		slowNanos: int64(cfg.SlowCallDuration),
-		probes:    make([]int64, cfg.HalfOpenProbes),
-		probeWord: make([]uint64, cfg.HalfOpenProbes),
-		fast:      cfg.Window == CountWindow && cfg.Classifier == nil,
-	}
-	b.since = b.epoch
+	s := &settings{cfg: cfg, slowNanos: int64(cfg.SlowCallDuration)}
+	same := old != nil && sameShape(&old.cfg, &cfg)
 	if cfg.Window == CountWindow {
-		b.failRing.init(cfg.WindowSize)
-		if cfg.SlowCallDuration > 0 {
+		if !same {
+			b.failRing = ring{}
+			b.slowRing = ring{}
+			b.failRing.init(cfg.WindowSize)
+		}
+		if cfg.SlowCallDuration > 0 && b.slowRing.size == 0 {
 			b.slowRing.init(cfg.WindowSize)
 		}
+	} else if same {
+		s.buckets, s.bucketNs = old.buckets, old.bucketNs
 	} else {
-		b.buckets = make([]bucket, cfg.Buckets)
-		b.bucketNs = max(int64(cfg.WindowDuration)/int64(cfg.Buckets), 1)
-		for i := range b.buckets {
-			b.buckets[i].num.Store(noBucket)
+		s.buckets = make([]bucket, cfg.Buckets)
+		s.bucketNs = max(int64(cfg.WindowDuration)/int64(cfg.Buckets), 1)
+		for i := range s.buckets {
+			s.buckets[i].num.Store(noBucket)
 		}
 	}
-	return b, nil
+	// Probe slots are never taken away: a probe still running keeps its
+	// slot, and allowProbe counts the busy ones against the new limit.
+	for len(b.probes) < cfg.HalfOpenProbes {
+		b.probes = append(b.probes, 0)
+		b.probeWord = append(b.probeWord, 0)
+	}
+	b.set.Store(s)
+	if m := cfg.SlowCallDuration > 0 || cfg.MeasureLatency; b.measure.Load() != m {
+		b.measure.Store(m)
+	}
+	if f := cfg.Window == CountWindow && cfg.Classifier == nil; b.fast.Load() != f {
+		b.fast.Store(f)
+	}
+	if old != nil && !same {
+		b.base = b.totalCalls()
+		b.armed.Store(false)
+	}
+}
+
+// Reconfigure replaces the breaker's configuration at run time, as a
+// reloaded policy does, keeping its state: the current state and its
+// timers, the cumulative counters, the consecutive-failure run, the probes
+// in flight. When the window keeps its shape (the same Window, and the same
+// WindowSize, or WindowDuration and Buckets), its contents are kept and
+// judged by the new thresholds from the next outcome on; a window of a new
+// shape starts empty. cfg replaces the whole configuration, Classifier and
+// OnStateChange included. An open breaker keeps the open duration it was
+// given; the new OpenDuration applies from the next trip. Calls admitted
+// before Reconfigure report as usual. It returns the error from
+// cfg.Validate, and changes nothing, if cfg is invalid.
+func (b *Breaker) Reconfigure(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.install(cfg, b.set.Load())
+	// The new thresholds may already hold: arm the window so that the next
+	// outcome judges it.
+	if st := stateOf(b.word.Load()); st == Closed || st == MetricsOnly {
+		_, trip, arm := b.rules(b.windowCounts(int64(time.Since(b.epoch))))
+		b.armed.Store(arm || trip)
+	}
+	b.mu.Unlock()
+	return nil
 }
 
 // Config returns the breaker's configuration with defaults filled in.
 func (b *Breaker) Config() Config {
-	c := b.cfg
+	c := *b.conf()
 	c.RampSteps = append([]float64(nil), c.RampSteps...)
 	return c
 }
@@ -222,7 +302,7 @@ type Permit struct {
 // call's outcome changes the state; the breaker does not watch it.
 func (b *Breaker) Allow(ctx context.Context) (Permit, error) {
 	w := b.word.Load()
-	if w&stateBits == uint64(Closed) && !b.measure {
+	if w&stateBits == uint64(Closed) && !b.measure.Load() {
 		return Permit{b: b, ctx: ctx, w: w, shard: b.count()}, nil
 	}
 	if s := w & stateBits; s == uint64(Open)|flagTimer || s == uint64(ForcedOpen) {
@@ -240,7 +320,7 @@ func (b *Breaker) AllowAt(ctx context.Context, t time.Time) (Permit, error) {
 
 func (b *Breaker) admit(ctx context.Context, w uint64, kind uint8, c *clk) (Permit, error) {
 	p := Permit{b: b, ctx: ctx, w: w, kind: kind, shard: b.count()}
-	if b.measure {
+	if b.measure.Load() {
 		p.start, p.timed = b.read(c), true
 	}
 	return p, nil
@@ -278,7 +358,7 @@ func (b *Breaker) allowSlow(ctx context.Context, c clk) (Permit, error) {
 			b.mu.Unlock()
 			b.dispatch()
 		case HalfOpen:
-			if len(b.cfg.RampSteps) > 0 {
+			if len(b.conf().RampSteps) > 0 {
 				p, err, retry := b.allowRamp(ctx, w, &c)
 				if !retry {
 					return p, err
@@ -298,10 +378,11 @@ func (b *Breaker) allowSlow(ctx context.Context, c clk) (Permit, error) {
 // takeGrace reports whether an open breaker in its grace period admits one
 // more call, and clears the grace flag once the grace is used up.
 func (b *Breaker) takeGrace(w uint64, c *clk) bool {
-	if b.cfg.GraceCalls > 0 && b.graceLeft.Add(-1) >= 0 {
+	cfg := b.conf()
+	if cfg.GraceCalls > 0 && b.graceLeft.Add(-1) >= 0 {
 		return true
 	}
-	if b.cfg.GraceDuration > 0 {
+	if cfg.GraceDuration > 0 {
 		b.mu.Lock()
 		end := b.graceEnd
 		b.mu.Unlock()
@@ -323,17 +404,24 @@ func (b *Breaker) allowProbe(ctx context.Context, w uint64, c *clk) (p Permit, e
 	// A lost probe of this period counts as failed: reopen. Lost probes of
 	// earlier periods only give their slots back.
 	if b.sweepProbesLocked(w, now) {
-		b.reopenLocked(ctx, w, now, c.explicit, fmt.Sprintf("probe gave no answer within %s", b.cfg.ProbeTimeout))
+		b.reopenLocked(ctx, w, now, c.explicit, fmt.Sprintf("probe gave no answer within %s", b.conf().ProbeTimeout))
 		b.mu.Unlock()
 		b.dispatch()
 		b.shard().rejectedProbe.Add(1)
 		return Permit{}, ErrOpen, false
 	}
+	cfg := b.conf()
+	busy := 0
+	for _, st := range b.probes {
+		if st != 0 {
+			busy++
+		}
+	}
 	for i, st := range b.probes {
-		if st == 0 {
+		if st == 0 && busy < cfg.HalfOpenProbes {
 			b.probes[i], b.probeWord[i] = now+1, w
 			if !c.explicit && b.probeTimer == nil {
-				b.probeTimer = time.AfterFunc(b.cfg.ProbeTimeout, b.probeTimedOut)
+				b.probeTimer = time.AfterFunc(cfg.ProbeTimeout, b.probeTimedOut)
 			}
 			b.mu.Unlock()
 			sh := b.count()
@@ -350,7 +438,7 @@ func (b *Breaker) allowProbe(ctx context.Context, w uint64, c *clk) (p Permit, e
 // the state word w.
 func (b *Breaker) sweepProbesLocked(w uint64, now int64) (lostNow bool) {
 	for i, st := range b.probes {
-		if st != 0 && now-(st-1) >= int64(b.cfg.ProbeTimeout) {
+		if st != 0 && now-(st-1) >= int64(b.conf().ProbeTimeout) {
 			lostNow = lostNow || b.probeWord[i] == w
 			b.probes[i] = 0
 		}
@@ -368,12 +456,12 @@ func (b *Breaker) probeTimedOut() {
 	now := int64(time.Since(b.epoch))
 	w := b.word.Load()
 	if b.sweepProbesLocked(w, now) && stateOf(w) == HalfOpen {
-		b.reopenLocked(context.Background(), w, now, false, fmt.Sprintf("probe gave no answer within %s", b.cfg.ProbeTimeout))
+		b.reopenLocked(context.Background(), w, now, false, fmt.Sprintf("probe gave no answer within %s", b.conf().ProbeTimeout))
 	}
 	next := int64(-1)
 	for _, st := range b.probes {
 		if st != 0 {
-			if d := st - 1 + int64(b.cfg.ProbeTimeout) - now; next < 0 || d < next {
+			if d := st - 1 + int64(b.conf().ProbeTimeout) - now; next < 0 || d < next {
 				next = d
 			}
 		}
@@ -392,9 +480,10 @@ func (b *Breaker) allowRamp(ctx context.Context, w uint64, c *clk) (p Permit, er
 		b.mu.Unlock()
 		return Permit{}, nil, true
 	}
-	if now-b.rampStart >= int64(b.cfg.RampStepDuration) {
+	cfg := b.conf()
+	if b.rampStep >= len(cfg.RampSteps) || now-b.rampStart >= int64(cfg.RampStepDuration) {
 		b.rampStep++
-		if b.rampStep >= len(b.cfg.RampSteps) {
+		if b.rampStep >= len(cfg.RampSteps) {
 			b.toClosedLocked(ctx, w, now, "ramp completed", "")
 			b.mu.Unlock()
 			b.dispatch()
@@ -402,7 +491,7 @@ func (b *Breaker) allowRamp(ctx context.Context, w uint64, c *clk) (p Permit, er
 		}
 		b.rampStart, b.rampCalls, b.rampFails = now, 0, 0
 	}
-	share := b.cfg.RampSteps[b.rampStep]
+	share := cfg.RampSteps[b.rampStep]
 	b.mu.Unlock()
 	n := float64(b.rampCtr.Add(1))
 	if math.Floor(n*share/100) > math.Floor((n-1)*share/100) {
@@ -429,7 +518,7 @@ func (p *Permit) Done(err error) {
 // kept small; it reports false when the permit needs the general path.
 func (p *Permit) fastSuccess() bool {
 	b := p.b
-	if p.kind == kindClosed && !p.timed && b != nil && b.fast {
+	if p.kind == kindClosed && !p.timed && b != nil && b.fast.Load() {
 		sh := b.shardAt(p.shard)
 		if b.word.Load() != p.w {
 			sh.staleSucceeded.Add(1)
@@ -497,7 +586,8 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 	if !classified {
 		r = b.Classify(o)
 	}
-	slow := b.slowNanos > 0 && int64(o.Latency) >= b.slowNanos && r != Ignore
+	set := b.set.Load()
+	slow := set.slowNanos > 0 && int64(o.Latency) >= set.slowNanos && r != Ignore
 	sh := b.shardAt(p.shard)
 	current := b.word.Load() == p.w
 	switch {
@@ -529,9 +619,9 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 	case kindPass:
 		return
 	case kindClosed:
-		if b.buckets != nil {
+		if set.buckets != nil {
 			now := b.read(&c)
-			b.recordBucket(now, r == Failure, slow)
+			b.recordBucket(set, now, r == Failure, slow)
 			if r == Success && !slow {
 				if b.consecutive.Load() != 0 {
 					b.consecutive.Store(0)
@@ -539,7 +629,7 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 				// A success reaching MinCalls, or older successes leaving
 				// the window, can make the rate rules hold: read the
 				// window without the lock, and lock only to trip.
-				if _, trip, _ := b.rules(b.timeWindow(now)); trip {
+				if _, trip, _ := b.rules(b.timeWindow(set, now)); trip {
 					b.judge(p, &c, false, false)
 				}
 				return
@@ -555,10 +645,10 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 		}
 		if r == Failure {
 			n := b.consecutive.Add(1)
-			if k := b.cfg.ConsecutiveFailures; k > 0 && n >= int64(k) {
+			if k := set.cfg.ConsecutiveFailures; k > 0 && n >= int64(k) {
 				b.mu.Lock()
 				if b.word.Load() == p.w {
-					if b.buckets == nil {
+					if b.set.Load().buckets == nil {
 						b.failRing.push(b.totalCalls())
 					}
 					b.tripLocked(p.ctx, p.w, b.read(&c), c.explicit, fmt.Sprintf("%d consecutive failures", n))
@@ -571,7 +661,7 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 			b.consecutive.Store(0)
 		}
 		if r == Failure || slow || b.armed.Load() {
-			counted := b.buckets == nil
+			counted := set.buckets == nil
 			b.judge(p, &c, counted && r == Failure, counted && slow)
 		}
 	case kindRamp:
@@ -582,7 +672,8 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 // Classify applies the breaker's Classifier to o (a panicking classifier
 // counts as Failure).
 func (b *Breaker) Classify(o Outcome) (r Result) {
-	if b.cfg.Classifier == nil {
+	classify := b.conf().Classifier
+	if classify == nil {
 		if o.Err == nil {
 			return Success
 		}
@@ -593,7 +684,7 @@ func (b *Breaker) Classify(o Outcome) (r Result) {
 			r = Failure
 		}
 	}()
-	return b.cfg.Classifier(o)
+	return classify(o)
 }
 
 // judge records a failure or slow call into a count window and evaluates
@@ -606,7 +697,7 @@ func (b *Breaker) judge(p *Permit, c *clk, failed, slow bool) {
 		return
 	}
 	var calls, fails, slows int
-	if b.buckets == nil {
+	if set := b.set.Load(); set.buckets == nil {
 		total := b.totalCalls()
 		if failed {
 			b.failRing.push(total)
@@ -616,7 +707,7 @@ func (b *Breaker) judge(p *Permit, c *clk, failed, slow bool) {
 		}
 		calls, fails, slows = b.countWindowLocked(total)
 	} else {
-		calls, fails, slows = b.timeWindow(b.read(c))
+		calls, fails, slows = b.timeWindow(set, b.read(c))
 	}
 	reason, trip, arm := b.rules(calls, fails, slows)
 	if trip {
@@ -630,7 +721,7 @@ func (b *Breaker) judge(p *Permit, c *clk, failed, slow bool) {
 // rules applies the rate rules to a window's counts. arm reports that a
 // rate rule holds but the window has fewer than MinCalls calls.
 func (b *Breaker) rules(calls, fails, slows int) (reason string, trip, arm bool) {
-	c := &b.cfg
+	c := b.conf()
 	rate := c.FailureRate > 0 && fails > 0 && float64(fails)*100 >= c.FailureRate*float64(calls)
 	slow := c.SlowCallRate > 0 && slows > 0 && float64(slows)*100 >= c.SlowCallRate*float64(calls)
 	if calls < c.MinCalls {
@@ -661,14 +752,15 @@ func (b *Breaker) finishProbe(p *Permit, r Result, slow bool, c *clk) {
 		return
 	}
 	now := b.read(c)
+	cfg := b.conf()
 	switch {
 	case r == Failure:
 		b.reopenLocked(p.ctx, p.w, now, c.explicit, "probe failed")
-	case slow && b.cfg.SlowCallRate > 0:
-		b.reopenLocked(p.ctx, p.w, now, c.explicit, fmt.Sprintf("probe was slow (>= %s)", b.cfg.SlowCallDuration))
+	case slow && cfg.SlowCallRate > 0:
+		b.reopenLocked(p.ctx, p.w, now, c.explicit, fmt.Sprintf("probe was slow (>= %s)", cfg.SlowCallDuration))
 	case r == Success:
 		b.probeOK++
-		if b.probeOK >= b.cfg.SuccessThreshold {
+		if b.probeOK >= cfg.SuccessThreshold {
 			reason := "probe succeeded"
 			if b.probeOK > 1 {
 				reason = fmt.Sprintf("%d probes succeeded", b.probeOK)
@@ -693,13 +785,18 @@ func (b *Breaker) finishRamp(p *Permit, r Result, c *clk) {
 	if r == Failure {
 		b.rampFails++
 	}
-	rate := b.cfg.FailureRate
+	cfg := b.conf()
+	rate := cfg.FailureRate
 	if rate == 0 {
 		rate = 50
 	}
-	if b.rampCalls >= b.cfg.RampMinCalls && float64(b.rampFails)*100 >= rate*float64(b.rampCalls) {
+	if len(cfg.RampSteps) == 0 { // a reload turned the ramp off: probes decide now
+		b.mu.Unlock()
+		return
+	}
+	if b.rampCalls >= cfg.RampMinCalls && float64(b.rampFails)*100 >= rate*float64(b.rampCalls) {
 		b.reopenLocked(p.ctx, p.w, b.read(c), c.explicit, fmt.Sprintf("ramp step %g%%: failure rate %.4g%% >= %g%% over %d calls",
-			b.cfg.RampSteps[b.rampStep], float64(b.rampFails)*100/float64(b.rampCalls), rate, b.rampCalls))
+			cfg.RampSteps[min(b.rampStep, len(cfg.RampSteps)-1)], float64(b.rampFails)*100/float64(b.rampCalls), rate, b.rampCalls))
 	}
 	b.mu.Unlock()
 	b.dispatch()
@@ -725,7 +822,7 @@ func (b *Breaker) reopenLocked(ctx context.Context, w uint64, now int64, explici
 }
 
 func (b *Breaker) openDuration() time.Duration {
-	c := &b.cfg
+	c := b.conf()
 	d := float64(c.OpenDuration) * math.Pow(c.OpenBackoff, float64(b.opens))
 	d = min(d, float64(c.MaxOpenDuration))
 	if c.OpenJitter > 0 {
@@ -737,9 +834,9 @@ func (b *Breaker) openDuration() time.Duration {
 func (b *Breaker) openLocked(ctx context.Context, w uint64, now int64, explicit bool, d time.Duration, grace bool, reason, actor string) {
 	var flags uint64
 	d = min(d, MaxDuration)
-	if grace && (b.cfg.GraceCalls > 0 || b.cfg.GraceDuration > 0) {
-		b.graceLeft.Store(int64(b.cfg.GraceCalls))
-		b.graceEnd = addSat(now, int64(b.cfg.GraceDuration))
+	if cfg := b.conf(); grace && (cfg.GraceCalls > 0 || cfg.GraceDuration > 0) {
+		b.graceLeft.Store(int64(cfg.GraceCalls))
+		b.graceEnd = addSat(now, int64(cfg.GraceDuration))
 		flags |= flagGrace
 	}
 	if !explicit {
@@ -802,7 +899,7 @@ func (b *Breaker) setLocked(ctx context.Context, w, nw uint64, now int64, reason
 	b.trans++
 	b.last = t
 	b.since = t.At
-	if b.cfg.OnStateChange != nil {
+	if b.conf().OnStateChange != nil {
 		if ctx == nil {
 			ctx = context.Background()
 		}
@@ -840,7 +937,9 @@ func (b *Breaker) dispatch() {
 
 func (b *Breaker) notify(e event) {
 	defer func() { _ = recover() }()
-	b.cfg.OnStateChange(e.ctx, e.t)
+	if fn := b.conf().OnStateChange; fn != nil {
+		fn(e.ctx, e.t)
+	}
 }
 
 // ---- Manual control ----

@@ -158,11 +158,22 @@ const (
 // Validate reports the first impossible value in c, naming the field and the
 // value. Zero values are valid: they select the defaults.
 func (c Config) Validate() error {
+	if errs := c.Problems(); len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// Problems returns every impossible value in c, in field order, each a
+// *ConfigError naming the field and the value; nil when c is valid.
+// Validate returns the first of them.
+func (c Config) Problems() []error {
+	var errs []error
 	if c.Window > TimeWindow {
-		return fieldErr("window", int(c.Window), "is not CountWindow or TimeWindow")
+		errs = append(errs, fieldErr("window", int(c.Window), "is not CountWindow or TimeWindow"))
 	}
 	if c.WindowSize < 0 || c.WindowSize > maxWindowSize {
-		return fieldErr("windowSize", c.WindowSize, fmt.Sprintf("must be between 1 and %d", maxWindowSize))
+		errs = append(errs, fieldErr("windowSize", c.WindowSize, fmt.Sprintf("must be between 1 and %d", maxWindowSize)))
 	}
 	for _, d := range []struct {
 		field string
@@ -177,71 +188,72 @@ func (c Config) Validate() error {
 		{"graceDuration", c.GraceDuration},
 	} {
 		if d.v < 0 {
-			return fieldErr(d.field, d.v, "must not be negative")
+			errs = append(errs, fieldErr(d.field, d.v, "must not be negative"))
 		}
 		if d.v > MaxDuration {
-			return fieldErr(d.field, d.v, "is longer than the maximum, about 146 years (2^62ns)")
+			errs = append(errs, fieldErr(d.field, d.v, "is longer than the maximum, about 146 years (2^62ns)"))
 		}
 	}
 	if c.Buckets < 0 || c.Buckets > maxBuckets {
-		return fieldErr("buckets", c.Buckets, fmt.Sprintf("must be between 1 and %d", maxBuckets))
+		errs = append(errs, fieldErr("buckets", c.Buckets, fmt.Sprintf("must be between 1 and %d", maxBuckets)))
 	}
 	if c.Window == TimeWindow && c.WindowDuration > 0 && c.Buckets > 0 && c.WindowDuration < time.Duration(c.Buckets) {
-		return fieldErr("windowDuration", c.WindowDuration, "is shorter than one nanosecond per bucket")
+		errs = append(errs, fieldErr("windowDuration", c.WindowDuration, "is shorter than one nanosecond per bucket"))
 	}
 	if c.MinCalls < 0 {
-		return fieldErr("minCalls", c.MinCalls, "must not be negative")
+		errs = append(errs, fieldErr("minCalls", c.MinCalls, "must not be negative"))
 	}
 	if d := c.withDefaults(); c.Window == CountWindow && c.MinCalls > d.WindowSize {
-		return fieldErr("minCalls", c.MinCalls, fmt.Sprintf("is larger than windowSize %d, so the rate rules could never apply", d.WindowSize))
+		errs = append(errs, fieldErr("minCalls", c.MinCalls, fmt.Sprintf("is larger than windowSize %d, so the rate rules could never apply", d.WindowSize)))
 	}
 	if err := checkRate("failureRate", c.FailureRate); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if err := checkRate("slowCallRate", c.SlowCallRate); err != nil {
-		return err
+		errs = append(errs, err)
 	}
 	if c.SlowCallRate > 0 && c.SlowCallDuration == 0 {
-		return fieldErr("slowCallRate", c.SlowCallRate, "is set but slowCallDuration is zero")
+		errs = append(errs, fieldErr("slowCallRate", c.SlowCallRate, "is set but slowCallDuration is zero"))
 	}
 	if c.ConsecutiveFailures < 0 {
-		return fieldErr("consecutiveFailures", c.ConsecutiveFailures, "must not be negative")
+		errs = append(errs, fieldErr("consecutiveFailures", c.ConsecutiveFailures, "must not be negative"))
 	}
 	if c.DisableFailureRate && c.ConsecutiveFailures == 0 && c.SlowCallDuration == 0 {
-		return fieldErr("disableFailureRate", true, "leaves no rule that can open the breaker")
+		errs = append(errs, fieldErr("disableFailureRate", true, "leaves no rule that can open the breaker"))
 	}
 	if c.OpenBackoff != 0 && (c.OpenBackoff < 1 || math.IsNaN(c.OpenBackoff) || math.IsInf(c.OpenBackoff, 0)) {
-		return fieldErr("openBackoff", c.OpenBackoff, "must be at least 1")
+		errs = append(errs, fieldErr("openBackoff", c.OpenBackoff, "must be at least 1"))
 	}
 	if c.MaxOpenDuration > 0 && c.OpenDuration > 0 && c.MaxOpenDuration < c.OpenDuration {
-		return fieldErr("maxOpenDuration", c.MaxOpenDuration, fmt.Sprintf("is shorter than openDuration %s", c.OpenDuration))
+		errs = append(errs, fieldErr("maxOpenDuration", c.MaxOpenDuration, fmt.Sprintf("is shorter than openDuration %s", c.OpenDuration)))
 	}
 	if c.OpenJitter < 0 || c.OpenJitter >= 1 || math.IsNaN(c.OpenJitter) {
-		return fieldErr("openJitter", c.OpenJitter, "must be in [0, 1)")
+		errs = append(errs, fieldErr("openJitter", c.OpenJitter, "must be in [0, 1)"))
 	}
 	if c.HalfOpenProbes < 0 || c.HalfOpenProbes > maxProbes {
-		return fieldErr("halfOpenProbes", c.HalfOpenProbes, fmt.Sprintf("must be between 1 and %d", maxProbes))
+		errs = append(errs, fieldErr("halfOpenProbes", c.HalfOpenProbes, fmt.Sprintf("must be between 1 and %d", maxProbes)))
 	}
 	if c.SuccessThreshold < 0 {
-		return fieldErr("successThreshold", c.SuccessThreshold, "must be at least 1")
+		errs = append(errs, fieldErr("successThreshold", c.SuccessThreshold, "must be at least 1"))
 	}
 	prev := 0.0
 	for i, s := range c.RampSteps {
 		if !(s > prev && s < 100) {
-			return fieldErr(fmt.Sprintf("rampSteps[%d]", i), s, fmt.Sprintf("must be in (%g, 100): steps are increasing percentages below 100", prev))
+			errs = append(errs, fieldErr(fmt.Sprintf("rampSteps[%d]", i), s, fmt.Sprintf("must be in (%g, 100): steps are increasing percentages below 100", prev)))
+			break
 		}
 		prev = s
 	}
 	if c.RampMinCalls < 0 {
-		return fieldErr("rampMinCalls", c.RampMinCalls, "must not be negative")
+		errs = append(errs, fieldErr("rampMinCalls", c.RampMinCalls, "must not be negative"))
 	}
 	if c.GraceCalls < 0 {
-		return fieldErr("graceCalls", c.GraceCalls, "must not be negative")
+		errs = append(errs, fieldErr("graceCalls", c.GraceCalls, "must not be negative"))
 	}
 	if c.GraceDuration > 0 && c.GraceDuration >= c.withDefaults().OpenDuration {
-		return fieldErr("graceDuration", c.GraceDuration, "must be shorter than openDuration")
+		errs = append(errs, fieldErr("graceDuration", c.GraceDuration, "must be shorter than openDuration"))
 	}
-	return nil
+	return errs
 }
 
 func checkRate(field string, v float64) error {

@@ -21,11 +21,17 @@
 // (record everything, never reject). Every state change carries a reason and,
 // for manual changes, an actor.
 //
+// [Breaker.Reconfigure] replaces the configuration of a live breaker (as a
+// reloaded policy does) keeping its state, timers, probes in flight and
+// cumulative counters, and its window's contents when the window keeps its
+// shape; a window of a new shape starts empty.
+//
 // Protection holds under stress:
 //
 //   - At most HalfOpenProbes probes run at once, counting probes still
 //     running from an earlier half-open period: a probe keeps its slot
-//     across a reopen until it reports or its ProbeTimeout passes.
+//     across a reopen (or a Reconfigure that lowers the limit) until it
+//     reports or its ProbeTimeout passes.
 //   - Every timeout takes effect on its own: a timer half-opens an open
 //     breaker, and another frees a lost probe's slot (reopening the breaker
 //     when the probe belongs to the current half-open period), with or

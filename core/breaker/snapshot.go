@@ -80,8 +80,8 @@ func (b *Breaker) Snapshot() Snapshot {
 			s.ProbesInFlight++
 		}
 	}
-	if s.State == HalfOpen && len(b.cfg.RampSteps) > 0 {
-		s.RampShare = b.cfg.RampSteps[min(b.rampStep, len(b.cfg.RampSteps)-1)]
+	if steps := b.conf().RampSteps; s.State == HalfOpen && len(steps) > 0 {
+		s.RampShare = steps[min(b.rampStep, len(steps)-1)]
 	}
 	return s
 }

@@ -118,8 +118,8 @@ func (b *Breaker) countWindowLocked(total uint64) (calls, fails, slows int) {
 	if total > b.base {
 		n = total - b.base
 	}
-	if n > uint64(b.cfg.WindowSize) {
-		n = uint64(b.cfg.WindowSize)
+	if size := uint64(b.conf().WindowSize); n > size {
+		n = size
 	}
 	from := total - n
 	return int(n), b.failRing.countAbove(from), b.slowRing.countAbove(from)
@@ -128,11 +128,7 @@ func (b *Breaker) countWindowLocked(total uint64) (calls, fails, slows int) {
 // windowLocked returns the current window's calls, failures and slow calls,
 // and the failure and slow-call rates in percent (0 for an empty window).
 func (b *Breaker) windowLocked(now int64) (calls, fails, slows int, failRate, slowRate float64) {
-	if b.buckets == nil {
-		calls, fails, slows = b.countWindowLocked(b.totalCalls())
-	} else {
-		calls, fails, slows = b.timeWindow(now)
-	}
+	calls, fails, slows = b.windowCounts(now)
 	if calls > 0 {
 		failRate = float64(fails) * 100 / float64(calls)
 		slowRate = float64(slows) * 100 / float64(calls)
@@ -140,12 +136,22 @@ func (b *Breaker) windowLocked(now int64) (calls, fails, slows int, failRate, sl
 	return calls, fails, slows, failRate, slowRate
 }
 
+// windowCounts returns the current window's calls, failures and slow
+// calls. b.mu is held.
+func (b *Breaker) windowCounts(now int64) (calls, fails, slows int) {
+	if set := b.set.Load(); set.buckets != nil {
+		return b.timeWindow(set, now)
+	}
+	return b.countWindowLocked(b.totalCalls())
+}
+
 func (b *Breaker) resetWindowLocked() {
 	b.base = b.totalCalls()
 	b.failRing.reset()
 	b.slowRing.reset()
-	for i := range b.buckets {
-		bk := &b.buckets[i]
+	buckets := b.set.Load().buckets
+	for i := range buckets {
+		bk := &buckets[i]
 		bk.num.Store(noBucket)
 		bk.calls.Store(0)
 		bk.fails.Store(0)
@@ -214,10 +220,10 @@ func floorDiv(a, b int64) int64 {
 	return q
 }
 
-func (b *Breaker) recordBucket(now int64, failed, slow bool) {
-	e := floorDiv(now, b.bucketNs)
-	n := int64(len(b.buckets))
-	bk := &b.buckets[(e%n+n)%n]
+func (b *Breaker) recordBucket(set *settings, now int64, failed, slow bool) {
+	e := floorDiv(now, set.bucketNs)
+	n := int64(len(set.buckets))
+	bk := &set.buckets[(e%n+n)%n]
 	if bk.num.Load() != e {
 		b.mu.Lock()
 		if bk.num.Load() != e {
@@ -239,11 +245,11 @@ func (b *Breaker) recordBucket(now int64, failed, slow bool) {
 
 // timeWindow sums the buckets of the window that ends at now: those whose
 // number is one of the len(buckets) numbers up to now's.
-func (b *Breaker) timeWindow(now int64) (calls, fails, slows int) {
-	e := floorDiv(now, b.bucketNs)
-	n := uint64(len(b.buckets))
-	for i := range b.buckets {
-		bk := &b.buckets[i]
+func (b *Breaker) timeWindow(set *settings, now int64) (calls, fails, slows int) {
+	e := floorDiv(now, set.bucketNs)
+	n := uint64(len(set.buckets))
+	for i := range set.buckets {
+		bk := &set.buckets[i]
 		be := bk.num.Load()
 		if be != noBucket && be <= e && uint64(e-be) < n {
 			calls += int(bk.calls.Load())

@@ -102,8 +102,8 @@ type Bulkhead struct {
 	limit    atomic.Int64  // MaxConcurrent; changed by SetLimit
 	batch    atomic.Int64  // slots a stripe borrows at once; 0: not striped
 	slots    atomic.Pointer[slotStripes]
-	maxQueue uint64
-	maxWait  time.Duration
+	maxQueue atomic.Uint64 // MaxQueue; changed by Reconfigure
+	maxWait  atomic.Int64  // MaxWait in nanoseconds; changed by Reconfigure
 	// stripeMin is the limit from which the bulkhead is striped (see
 	// batchFor); a field so that tests can stripe small bulkheads.
 	stripeMin int64
@@ -236,7 +236,9 @@ func New(cfg Config) (*Bulkhead, error) {
 }
 
 func newBulkhead(cfg Config, stripeMin int64) *Bulkhead {
-	b := &Bulkhead{maxQueue: uint64(cfg.MaxQueue), maxWait: cfg.MaxWait, stripeMin: stripeMin}
+	b := &Bulkhead{stripeMin: stripeMin}
+	b.maxQueue.Store(uint64(cfg.MaxQueue))
+	b.maxWait.Store(int64(cfg.MaxWait))
 	b.setLimit(int64(cfg.MaxConcurrent))
 	return b
 }
@@ -463,7 +465,7 @@ func (b *Bulkhead) AcquireHint(ctx context.Context, h Hint) error {
 func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 	// Reject a full queue without the lock. Seeing queued >= maxQueue is a
 	// moment at which the queue was full, which is all a rejection promises.
-	if b.state.Load()>>32 >= b.maxQueue {
+	if b.state.Load()>>32 >= b.maxQueue.Load() {
 		b.rejected.Add(1)
 		return ErrFull
 	}
@@ -501,7 +503,7 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 			}
 			continue
 		}
-		if q >= b.maxQueue {
+		if q >= b.maxQueue.Load() {
 			b.mu.Unlock()
 			b.rejected.Add(1)
 			return ErrFull
@@ -526,8 +528,8 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 	b.mu.Unlock()
 
 	var expired <-chan time.Time // nil, so never ready, without MaxWait
-	if b.maxWait > 0 {
-		t := time.NewTimer(b.maxWait)
+	if d := time.Duration(b.maxWait.Load()); d > 0 {
+		t := time.NewTimer(d)
 		defer t.Stop()
 		expired = t.C
 	}
@@ -659,6 +661,24 @@ func (b *Bulkhead) SetLimit(n int) error {
 	return nil
 }
 
+// Reconfigure changes the bulkhead's limits at run time, as a reloaded
+// policy does: MaxConcurrent as SetLimit changes it (slots held stay
+// counted; lowering the limit interrupts no call), MaxQueue and MaxWait for
+// callers that queue from now on. Callers already queued stay queued, even
+// past a lowered MaxQueue, and keep the wait they started with. It returns
+// the error from cfg.Validate, and changes nothing, if cfg is invalid.
+func (b *Bulkhead) Reconfigure(cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	b.maxQueue.Store(uint64(cfg.MaxQueue))
+	b.maxWait.Store(int64(cfg.MaxWait))
+	if int64(cfg.MaxConcurrent) != b.limit.Load() {
+		return b.SetLimit(cfg.MaxConcurrent)
+	}
+	return nil
+}
+
 // fill hands free slots to queued callers, oldest first. b.mu must be held.
 // While queued > 0 the fast path cannot take a slot, and only holders of mu
 // change queued, so the only concurrent change of the word is Release's
@@ -738,7 +758,7 @@ func (b *Bulkhead) Snapshot() Snapshot {
 	}
 	return Snapshot{
 		MaxConcurrent: int(b.limit.Load()),
-		MaxQueue:      int(b.maxQueue),
+		MaxQueue:      int(b.maxQueue.Load()),
 		InUse:         int(max(inUse, 0)),
 		Queued:        int(s >> 32),
 		Rejected:      b.rejected.Load(),
