@@ -123,6 +123,7 @@ func TestPolicyApplyRefusedListsEveryProblem(t *testing.T) {
 		t.Fatalf("problem = %+v; want 3 problems and the live version named", p)
 	}
 	paths := []string{p.Problems[0].Path, p.Problems[1].Path, p.Problems[2].Path}
+	slices.Sort(paths)
 	for i, want := range []string{"policies[0]", "policies[1].name", "policies[2]"} {
 		if !strings.HasPrefix(paths[i], want) {
 			t.Fatalf("problem paths %q; want prefixes policies[0], policies[1].name, policies[2]", paths)

@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -240,94 +238,12 @@ func (m *Manager) DecodeJSON(data []byte) (core.Document, error) {
 	return decodeDocument(data)
 }
 
-// decodeDocument decodes a JSON document strictly at its top level.
-// (core.ParseDocument, when it lands, replaces this with strict decoding
-// throughout.)
+// decodeDocument decodes a JSON document strictly (core.ParseDocument):
+// every problem with its line, column, path and value.
 func decodeDocument(data []byte) (core.Document, error) {
-	var doc core.Document
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&doc)
-	if err == nil {
-		if _, e := dec.Token(); e != io.EOF {
-			err = errors.New("unexpected data after the document")
-		}
-	}
-	if err == nil {
-		return doc, nil
-	}
-	p := core.Problem{Message: err.Error()}
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		p.Line, p.Column = lineCol(data, se.Offset)
-		p.Message = "invalid JSON: " + se.Error()
-	case errors.As(err, &te):
-		p.Line, p.Column = lineCol(data, te.Offset)
-		p.Path = te.Field
-		p.Value = te.Value
-		p.Message = fmt.Sprintf("want %s, got %s", te.Type, te.Value)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		p.Message = "the document is empty or truncated"
-	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		key, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		p.Value = strconv.Quote(key)
-		p.Message = fmt.Sprintf("unknown key %q", key)
-		if off := keyOffset(data, key); off >= 0 {
-			p.Line, p.Column = lineCol(data, off)
-		}
-	}
-	return core.Document{}, &core.DocumentError{Problems: []core.Problem{p}}
+	return core.ParseDocument(data)
 }
 
-// keyOffset returns the offset of the first object key called key in
-// data, or -1.
-func keyOffset(data []byte, key string) int64 {
-	type frame struct{ obj, wantKey bool }
-	var stack []frame
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for {
-		off := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return -1
-		}
-		top := len(stack) - 1
-		if d, ok := tok.(json.Delim); ok {
-			if d == '{' || d == '[' {
-				if top >= 0 && stack[top].obj {
-					stack[top].wantKey = true // the value ends here
-				}
-				stack = append(stack, frame{obj: d == '{', wantKey: true})
-			} else {
-				stack = stack[:top]
-			}
-			continue
-		}
-		if top < 0 || !stack[top].obj {
-			continue
-		}
-		if stack[top].wantKey {
-			if s, _ := tok.(string); s == key {
-				for off < int64(len(data)) && strings.IndexByte(" \t\r\n,:", data[off]) >= 0 {
-					off++
-				}
-				return off
-			}
-		}
-		stack[top].wantKey = !stack[top].wantKey
-	}
-}
-
-// lineCol converts a byte offset into a line and column, counting from 1.
-func lineCol(data []byte, off int64) (int, int) {
-	off = min(max(off, 0), int64(len(data)))
-	before := data[:off]
-	line := bytes.Count(before, []byte{'\n'}) + 1
-	col := int(off) - (bytes.LastIndexByte(before, '\n') + 1) + 1
-	return line, col
-}
 
 // Rollback applies version v again, as a new version whose RollbackOf is
 // v: the history is never rewritten. meta.Source defaults to "rollback".
