@@ -113,7 +113,7 @@ func istioObjects(p resolved, opts Options) ([]Object, []Loss, error) {
 				interval = p.WindowDuration
 				od.Interval = protoDuration(atLeastMillisecond(p, "breaker.windowDuration", interval, &loss))
 			}
-			add("breaker.failureRate", Approximated, "failure rate %g%% over the last %s: Istio ejects an endpoint whose failure percentage over each %s interval reaches %d%%; it has no minimum of calls (minCalls %d: Envoy's request volume of 50 applies) and Envoy applies the rule only with 5 endpoints or more", p.FailureRate, windowText(p), interval, rate, p.MinCalls)
+			add("breaker.failureRate", Approximated, "failure rate %g%% over the last %s: Istio ejects an endpoint whose failure percentage over each %s interval reaches %d%%; Istio has no field for the minimum of calls (minCalls %d) nor of endpoints, where Envoy's defaults are 50 requests and 5 endpoints", p.FailureRate, windowText(p), interval, rate, p.MinCalls)
 		}
 		add("breaker", Approximated, "maxEjectionPercent 100 and minHealthPercent 0 let every endpoint be ejected, but Envoy's panic threshold (50%% healthy by default) then spreads traffic over all endpoints again")
 		if p.OpenBackoff != 1 {
