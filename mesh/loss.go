@@ -87,8 +87,11 @@ func documentLoss(doc core.Document, ps []resolved, f Format) []Loss {
 				if !slices.Contains(exported, op.Name) {
 					continue
 				}
-				out = append(out, Loss{Policy: op.Name, Field: fmt.Sprintf("tenants.overrides[%d].policies[%d]", i, j), Kind: Lost,
-					Message: fmt.Sprintf("the overlay for tenant %q: %s applies one configuration to every caller; tenant keys are the application's", o.Tenant, meshName(f))})
+				msg := fmt.Sprintf("the overlay for tenant %q: %s applies one configuration to every caller; tenant keys are the application's", o.Tenant, meshName(f))
+				if o.Tenant == "*" {
+					msg = fmt.Sprintf("the overlay for every tenant without one of its own (\"*\"): most callers run with it in the application, while %s gets the base policy; tenant keys are the application's", meshName(f))
+				}
+				out = append(out, Loss{Policy: op.Name, Field: fmt.Sprintf("tenants.overrides[%d].policies[%d]", i, j), Kind: Lost, Message: msg})
 			}
 		}
 	}

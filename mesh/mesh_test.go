@@ -316,3 +316,42 @@ func TestProtoDuration(t *testing.T) {
 		}
 	}
 }
+
+// The extends chain is applied as the registry applies it: the same merged
+// policy, section by section, for a chain within the document.
+func TestExtendsChainMatchesTheRegistry(t *testing.T) {
+	ps := []core.Policy{
+		{Name: "base", Tags: []string{"t"}, Timeout: dur(time.Second),
+			Breaker:  &core.BreakerPolicy{Window: "time", WindowDuration: dur(time.Minute), OpenDuration: dur(20 * time.Second), DisableFailureRate: true, ConsecutiveFailures: 3},
+			Retry:    &core.RetryPolicy{MaxAttempts: 4, Budget: &core.RetryBudgetPolicy{Ratio: 0.3}},
+			Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 8, MaxQueue: 2}},
+		{Name: "mid", Extends: "base", Breaker: &core.BreakerPolicy{OpenDuration: dur(5 * time.Second)}, Retry: &core.RetryPolicy{InitialDelay: dur(time.Millisecond)}},
+		{Name: "leaf", Extends: "mid", Match: []string{"x"}, Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 2}, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 7}},
+	}
+	reg, err := core.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.SetPolicies(ps...); err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]core.Policy{}
+	for _, p := range ps {
+		byName[p.Name] = p
+	}
+	for _, p := range ps {
+		want, err := reg.Policy(p.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := resolveChain(byName, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wj, _ := json.Marshal(want)
+		gj, _ := json.Marshal(got)
+		if string(wj) != string(gj) {
+			t.Errorf("%s:\n got  %s\n want %s (the registry's)", p.Name, gj, wj)
+		}
+	}
+}
