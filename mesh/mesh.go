@@ -132,6 +132,10 @@ func (l Loss) String() string {
 // policy of the document guards.
 var ErrNoPolicy = errors.New("mesh: no policy matches the service")
 
+// ErrOption is returned (wrapped) for a bad Options value or Format; the
+// message names the field and the value.
+var ErrOption = errors.New("mesh: bad option")
+
 // Export translates doc's policies into the configuration of mesh f.
 //
 // Each policy's extends chain is applied first (parents of the document and
@@ -146,16 +150,16 @@ var ErrNoPolicy = errors.New("mesh: no policy matches the service")
 // warning where mesh retries would multiply the application's.
 func Export(doc core.Document, f Format, opts Options) (*Result, error) {
 	if _, err := ParseFormat(string(f)); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrOption, err)
 	}
 	if opts.Port < 0 || opts.Port > 65535 {
-		return nil, fmt.Errorf("mesh: port %d is not between 1 and 65535", opts.Port)
+		return nil, fmt.Errorf("%w: port %d is not between 1 and 65535", ErrOption, opts.Port)
 	}
 	if opts.Service != "" && !hostRE.MatchString(opts.Service) {
-		return nil, fmt.Errorf("mesh: service %q is not a host name (lower-case letters, digits, '-' and '.')", opts.Service)
+		return nil, fmt.Errorf("%w: service %q is not a host name (lower-case letters, digits, '-' and '.')", ErrOption, opts.Service)
 	}
 	if opts.Namespace != "" && !labelRE.MatchString(opts.Namespace) {
-		return nil, fmt.Errorf("mesh: namespace %q is not a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)", opts.Namespace)
+		return nil, fmt.Errorf("%w: namespace %q is not a Kubernetes namespace name (lower-case letters, digits and '-', at most 63)", ErrOption, opts.Namespace)
 	}
 	all, err := resolvePolicies(doc)
 	if err != nil {

@@ -293,6 +293,9 @@ func TestBadInputIsRefusedNamingTheValue(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: err = %v, want one naming %s", c.name, err, c.want)
 		}
+		if isOption := c.f == "nginx" || c.opts != (Options{}); errors.Is(err, ErrOption) != isOption {
+			t.Errorf("%s: errors.Is(err, ErrOption) = %v, want %v", c.name, !isOption, isOption)
+		}
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -78,7 +77,7 @@ error). A summary line goes to standard error.`,
 			switch {
 			case errors.Is(err, mesh.ErrNoPolicy):
 				return usageErrorf("--service: %v", err)
-			case err != nil && (strings.Contains(err.Error(), "mesh: service") || strings.Contains(err.Error(), "mesh: namespace")):
+			case errors.Is(err, mesh.ErrOption):
 				return usageErrorf("%v", err)
 			case err != nil:
 				return refused(err)
