@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/breakerbox/breakerbox/mesh"
+	"github.com/breakerbox/breakerbox/policyfile"
 )
 
 const meshDoc = "testdata/mesh/shop.yaml"
@@ -98,6 +99,38 @@ func TestMeshExportRefusesBadInput(t *testing.T) {
 		}
 		if stdout != "" {
 			t.Errorf("%v: wrote %q to stdout on error", c.args, stdout)
+		}
+	}
+}
+
+// The command prints, for each example document read through policyfile,
+// what the mesh module's golden files hold (those are made from the same
+// documents read as plain YAML).
+func TestMeshExportOfTheExamplesMatchesTheGoldenFiles(t *testing.T) {
+	if _, err := policyfile.Parse("probe.yaml", []byte("policies:\n  - name: p\n    extends: preset:stripe\n")); err != nil {
+		// The examples extend presets, which core's document checks resolve
+		// from the hot-reload work on; until then mesh's own golden test
+		// (which resolves presets itself) covers them.
+		t.Skipf("core's document checks do not resolve preset parents yet: %v", err)
+	}
+	examples := map[string]string{
+		"checkout": "../../examples/policies/checkout.yaml", "tenants": "../../examples/policies/tenants.yaml",
+		"variants": "../../examples/policies/variants.yaml", "storefront": "../../examples/policies/storefront",
+	}
+	for name, path := range examples {
+		for _, f := range mesh.Formats {
+			code, stdout, stderr := runCtl(nil, "mesh", "export", "--format", string(f), "--policy", path)
+			if code != exitOK {
+				t.Errorf("%s %s: exit %d: %s", name, f, code, stderr)
+				continue
+			}
+			want, err := os.ReadFile(filepath.Join("../../mesh/testdata/golden", name+"."+string(f)+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if stdout != string(want) {
+				t.Errorf("%s %s: the output differs from mesh/testdata/golden", name, f)
+			}
 		}
 	}
 }
