@@ -95,6 +95,7 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.snapshotCommand(),
 		a.auditCommand(),
 		a.policyCommand(),
+		a.meshCommand(),
 	)
 	return root
 }

@@ -4,13 +4,27 @@ go 1.26.0
 
 replace (
 	github.com/breakerbox/breakerbox => ../..
+	github.com/breakerbox/breakerbox/mesh => ../../mesh
 	github.com/breakerbox/breakerbox/policyfile => ../../policyfile
 )
 
 require (
 	github.com/breakerbox/breakerbox v0.0.0-00010101000000-000000000000
+	github.com/breakerbox/breakerbox/mesh v0.0.0-00010101000000-000000000000
 	github.com/breakerbox/breakerbox/policyfile v0.0.0-00010101000000-000000000000
 	github.com/spf13/cobra v1.10.2
+)
+
+require (
+	cel.dev/expr v0.25.3 // indirect
+	github.com/cncf/xds/go v0.0.0-20260202195803-dba9d589def2 // indirect
+	github.com/envoyproxy/go-control-plane/envoy v1.40.0 // indirect
+	github.com/envoyproxy/protoc-gen-validate v1.3.3 // indirect
+	github.com/kr/text v0.2.0 // indirect
+	github.com/planetscale/vtprotobuf v0.6.1-0.20240319094008-0393e58bdf10 // indirect
+	google.golang.org/genproto/googleapis/api v0.0.0-20261123191846-1e707ab9fbc2 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20261123191846-1e707ab9fbc2 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 require (
