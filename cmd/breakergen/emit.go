@@ -155,40 +155,53 @@ func generate(sp *spec, command string) ([]byte, error) {
 	}
 
 	// The constructor.
-	ctorDoc := fmt.Sprintf("New%s returns a %s calling inner, with its guards taken from reg once, here. It fails when inner or reg is nil, when reg cannot create a guard (a policy= naming an unknown policy)", D, D)
+	ctorDoc := fmt.Sprintf("New%s returns a %s calling inner, with its guards taken from reg once, here. It fails when inner or reg is nil, ", D, D)
 	if sp.hasFallbacks() {
-		ctorDoc += fmt.Sprintf(", or when a guard's policy does not list the fallbacks its annotation names (see %sPolicies)", D)
+		ctorDoc += fmt.Sprintf("when reg cannot create a guard (a policy= naming an unknown policy), or when a guard's policy does not list the fallbacks its annotation names (see %sPolicies)", D)
+	} else {
+		ctorDoc += "or when reg cannot create a guard (a policy= naming an unknown policy)"
 	}
 	para(&body, ctorDoc+".")
 	w("func New%s(inner %s, reg *%s.Registry) (*%s, error) {\n", D, sp.iface, core, D)
 	w("\tif inner == nil || reg == nil {\n\t\treturn nil, %s.New(%q)\n\t}\n", im.name("errors", "errors"), D+": New"+D+" needs an inner "+sp.iface+" and a registry")
 	w("\td := &%s{inner: inner}\n", D)
-	if slices.ContainsFunc(sp.methods, func(m *method) bool { return m.guard != nil }) {
-		w("\tvar err error\n")
-	}
-	fmtPkg := ""
+	w("\tfor _, s := range []struct {\n")
+	w("\t\tguard     **%s.Guard\n", core)
+	w("\t\tmethod    string\n")
+	w("\t\tname      string   // the guard's name\n")
+	w("\t\tpolicy    string   // the policy it uses, when not its own (core.UsePolicy)\n")
+	w("\t\tfallbacks []string // the fallbacks its policy must list\n")
+	w("\t}{\n")
 	for _, m := range sp.methods {
 		g := m.guard
 		if g == nil {
 			continue
 		}
-		if fmtPkg == "" {
-			fmtPkg = im.name("fmt", "fmt")
-		}
-		opt := ""
-		if g.policy != "" && len(g.fallbacks) == 0 {
-			opt = fmt.Sprintf(", %s.UsePolicy(%q)", core, g.policy)
-		}
-		w("\tif d.%s, err = reg.Guard(%q%s); err != nil {\n", g.field, g.name, opt)
-		w("\t\treturn nil, %s.Errorf(\"%s: method %s: %%w\", err)\n\t}\n", fmtPkg, D, m.name)
+		policy := g.policy
 		if len(g.fallbacks) > 0 {
-			w("\tfor _, fb := range %#v {\n", g.fallbacks)
-			w("\t\tif !%s.ContainsFunc(d.%s.Policy().Fallbacks, func(ref %s.FallbackRef) bool { return ref.Name == fb }) {\n", im.name("slices", "slices"), g.field, core)
-			w("\t\t\treturn nil, %s.Errorf(\"%s: method %s: guard %%q has policy %%q, which lists no fallback %%q (annotated fallback=%s): list it there, or register %sPolicies()\", d.%s.Name(), d.%s.Policy().Name, fb)\n",
-				fmtPkg, D, m.name, strings.Join(g.fallbacks, ","), D, g.field, g.field)
-			w("\t\t}\n\t}\n")
+			policy = "" // the guard's own policy (see the Policies func) extends it
 		}
+		fbs := "nil"
+		if len(g.fallbacks) > 0 {
+			fbs = fmt.Sprintf("%#v", g.fallbacks)
+		}
+		w("\t\t{&d.%s, %q, %q, %q, %s},\n", g.field, m.name, g.name, policy, fbs)
 	}
+	fmtPkg := im.name("fmt", "fmt")
+	w("\t} {\n")
+	w("\t\tvar opts []%s.GuardOption\n", core)
+	w("\t\tif s.policy != \"\" {\n\t\t\topts = append(opts, %s.UsePolicy(s.policy))\n\t\t}\n", core)
+	w("\t\tg, err := reg.Guard(s.name, opts...)\n")
+	w("\t\tif err != nil {\n\t\t\treturn nil, %s.Errorf(\"%s: method %%s: %%w\", s.method, err)\n\t\t}\n", fmtPkg, D)
+	w("\t\tfor _, fb := range s.fallbacks {\n")
+	w("\t\t\tif !%s.ContainsFunc(g.Policy().Fallbacks, func(ref %s.FallbackRef) bool { return ref.Name == fb }) {\n", im.name("slices", "slices"), core)
+	hint := "list it there"
+	if sp.hasFallbacks() {
+		hint += ", or register " + D + "Policies()"
+	}
+	w("\t\t\t\treturn nil, %s.Errorf(\"%s: method %%s: guard %%q has policy %%q, which lists no fallback %%q: %s\", s.method, s.name, g.Policy().Name, fb)\n", fmtPkg, D, hint)
+	w("\t\t\t}\n\t\t}\n")
+	w("\t\t*s.guard = g\n\t}\n")
 	w("\treturn d, nil\n}\n\n")
 
 	// The policy fragment.

@@ -248,6 +248,9 @@ func build(fset *token.FileSet, files []*ast.File, pkg *types.Package, info *typ
 		byGuard[g.name] = m
 		m.guard = g
 	}
+	if len(errs) == 0 && !slices.ContainsFunc(sp.methods, func(m *method) bool { return m.guard != nil }) {
+		errs = append(errs, errorAt(fset.Position(obj.Pos()), "breakerbox:guard: interface %s has no guarded method: annotate its methods (//breakerbox:guard name=...), or the interface (//breakerbox:guard prefix=...)", typeName))
+	}
 	if len(errs) > 0 {
 		return nil, finish(errs)
 	}
@@ -284,17 +287,23 @@ func resolve(m *method, where string, own, def *annotation) (*guard, error) {
 	if v, ok := pick("fallback"); ok {
 		g.fallbacks = strings.Split(v.text, ",")
 	}
-	timeoutAt := at
+	timeoutAt, ownTimeout := at, false
 	if v, ok := pick("timeout"); ok {
 		g.timeout, _ = time.ParseDuration(v.text) // checked by parseAnnotation
 		timeoutAt = v.pos
+		_, ownTimeout = own.get("timeout")
 	}
-	ctxAt := at
+	ctxAt, ownCtx := at, false
 	if v, ok := pick("ctx"); ok {
-		g.background = true
 		ctxAt = v.pos
+		_, ownCtx = own.get("ctx")
+		// On the interface, ctx=background is the rule for the methods
+		// without a context; on a method, it says the method has none.
+		g.background = ownCtx || m.ctxArg < 0
 	}
-
+	if g.background && !ownTimeout {
+		g.timeout = 0 // the interface's timeout= is for methods with a context
+	}
 	res := m.sig.Results()
 	if res.Len() == 0 || !isError(res.At(res.Len()-1).Type()) {
 		got := "returns nothing"
@@ -306,7 +315,7 @@ func resolve(m *method, where string, own, def *annotation) (*guard, error) {
 	switch {
 	case m.ctxArg < 0 && !g.background:
 		return nil, errorAt(at, "breakerbox:guard: %s has no context.Context parameter; add one, or annotate ctx=background to run its calls under context.Background() (no caller deadline or cancellation)", where)
-	case m.ctxArg >= 0 && g.background:
+	case m.ctxArg >= 0 && ownCtx:
 		return nil, errorAt(ctxAt, "breakerbox:guard: %s has a context.Context parameter (number %d); ctx=background is only for methods without one", where, m.ctxArg+1)
 	case g.background && g.timeout > 0:
 		return nil, errorAt(timeoutAt, "breakerbox:guard: %s has no context.Context parameter, so a timeout could not cancel it; drop timeout= (timeout=0 overrides the interface's)", where)

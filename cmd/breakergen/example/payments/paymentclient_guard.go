@@ -52,23 +52,32 @@ func NewGuardedPaymentClient(inner PaymentClient, reg *core.Registry) (*GuardedP
 		return nil, errors.New("GuardedPaymentClient: NewGuardedPaymentClient needs an inner PaymentClient and a registry")
 	}
 	d := &GuardedPaymentClient{inner: inner}
-	var err error
-	if d.chargeGuard, err = reg.Guard("payments.charge"); err != nil {
-		return nil, fmt.Errorf("GuardedPaymentClient: method Charge: %w", err)
-	}
-	for _, fb := range []string{"cached"} {
-		if !slices.ContainsFunc(d.chargeGuard.Policy().Fallbacks, func(ref core.FallbackRef) bool { return ref.Name == fb }) {
-			return nil, fmt.Errorf("GuardedPaymentClient: method Charge: guard %q has policy %q, which lists no fallback %q (annotated fallback=cached): list it there, or register GuardedPaymentClientPolicies()", d.chargeGuard.Name(), d.chargeGuard.Policy().Name, fb)
+	for _, s := range []struct {
+		guard     **core.Guard
+		method    string
+		name      string   // the guard's name
+		policy    string   // the policy it uses, when not its own (core.UsePolicy)
+		fallbacks []string // the fallbacks its policy must list
+	}{
+		{&d.chargeGuard, "Charge", "payments.charge", "", []string{"cached"}},
+		{&d.refundGuard, "Refund", "payments.refund", "", nil},
+		{&d.quoteGuard, "Quote", "payments.quote", "", nil},
+		{&d.statusGuard, "Status", "payments.status", "", nil},
+	} {
+		var opts []core.GuardOption
+		if s.policy != "" {
+			opts = append(opts, core.UsePolicy(s.policy))
 		}
-	}
-	if d.refundGuard, err = reg.Guard("payments.refund"); err != nil {
-		return nil, fmt.Errorf("GuardedPaymentClient: method Refund: %w", err)
-	}
-	if d.quoteGuard, err = reg.Guard("payments.quote"); err != nil {
-		return nil, fmt.Errorf("GuardedPaymentClient: method Quote: %w", err)
-	}
-	if d.statusGuard, err = reg.Guard("payments.status"); err != nil {
-		return nil, fmt.Errorf("GuardedPaymentClient: method Status: %w", err)
+		g, err := reg.Guard(s.name, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("GuardedPaymentClient: method %s: %w", s.method, err)
+		}
+		for _, fb := range s.fallbacks {
+			if !slices.ContainsFunc(g.Policy().Fallbacks, func(ref core.FallbackRef) bool { return ref.Name == fb }) {
+				return nil, fmt.Errorf("GuardedPaymentClient: method %s: guard %q has policy %q, which lists no fallback %q: list it there, or register GuardedPaymentClientPolicies()", s.method, s.name, g.Policy().Name, fb)
+			}
+		}
+		*s.guard = g
 	}
 	return d, nil
 }
