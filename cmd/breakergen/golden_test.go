@@ -29,6 +29,8 @@ var goldenCases = []struct {
 // compares it with <package>.golden; -update rewrites the golden files. The
 // output must be gofmt-clean and must compile with the package.
 func TestGolden(t *testing.T) {
+	overlay := map[string][]byte{}
+	var dirs []string
 	for _, c := range goldenCases {
 		t.Run(c.dir, func(t *testing.T) {
 			dir := filepath.Join("testdata", "golden", c.dir)
@@ -53,9 +55,15 @@ func TestGolden(t *testing.T) {
 			if formatted, err := format.Source(got); err != nil || !bytes.Equal(formatted, got) {
 				t.Errorf("generated code is not gofmt-clean (err %v)", err)
 			}
-			compiles(t, dir, o.output, got)
+			abs, err := filepath.Abs(o.output)
+			if err != nil {
+				t.Fatal(err)
+			}
+			overlay[abs] = got
+			dirs = append(dirs, "./"+filepath.ToSlash(dir))
 		})
 	}
+	compiles(t, ".", overlay, dirs...)
 }
 
 // TestExampleIsUpToDate regenerates example/payments/paymentclient_guard.go
@@ -84,22 +92,21 @@ func TestExampleIsUpToDate(t *testing.T) {
 	}
 }
 
-// compiles type-checks the package in dir with the generated file src
-// added as output, failing on any error.
-func compiles(t *testing.T, dir, output string, src []byte) {
+// compiles type-checks the packages (patterns relative to dir) with the
+// generated files of overlay added, failing on any error.
+func compiles(t *testing.T, dir string, overlay map[string][]byte, patterns ...string) {
 	t.Helper()
-	abs, err := filepath.Abs(output)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg := &packages.Config{
 		Mode:    packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes,
 		Dir:     dir,
-		Overlay: map[string][]byte{abs: src},
+		Overlay: overlay,
 	}
-	pkgs, err := packages.Load(cfg, ".")
+	pkgs, err := packages.Load(cfg, patterns...)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(pkgs) != len(patterns) {
+		t.Fatalf("loaded %d packages, want %d", len(pkgs), len(patterns))
 	}
 	for _, p := range pkgs {
 		for _, e := range p.Errors {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"go/ast"
 	"go/parser"
 	"go/token"
 	"go/types"
@@ -95,14 +96,7 @@ func generateFor(o options, command string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var files = pkg.Syntax
-	for _, f := range files {
-		if pkg.Fset.Position(f.Package).Filename == output && pkg.Types.Scope().Lookup(o.typeName) != nil &&
-			pkg.Fset.Position(pkg.Types.Scope().Lookup(o.typeName).Pos()).Filename == output {
-			return nil, fmt.Errorf("breakergen: -output %s is the file that declares %s; write to another file", o.output, o.typeName)
-		}
-	}
-	sp, err := build(pkg.Fset, files, pkg.Types, pkg.TypesInfo, o.typeName, o.decorator)
+	sp, err := build(pkg.Fset, pkg.Syntax, pkg.Types, pkg.TypesInfo, o.typeName, o.decorator)
 	if err != nil {
 		return nil, err
 	}
@@ -122,10 +116,11 @@ func load(dir, output string) (*packages.Package, error) {
 		Dir:  dir,
 	}
 	if src, err := os.ReadFile(output); err == nil {
-		fset := token.NewFileSet()
-		if f, err := parser.ParseFile(fset, output, src, parser.PackageClauseOnly); err == nil {
-			cfg.Overlay = map[string][]byte{output: []byte("package " + f.Name.Name + "\n")}
+		f, err := parser.ParseFile(token.NewFileSet(), output, src, parser.PackageClauseOnly|parser.ParseComments)
+		if err != nil || !ast.IsGenerated(f) {
+			return nil, fmt.Errorf("breakergen: -output %s exists and is not a generated file (no \"Code generated ... DO NOT EDIT.\" line); breakergen overwrites only the files it writes", output)
 		}
+		cfg.Overlay = map[string][]byte{output: []byte("package " + f.Name.Name + "\n")}
 	}
 	pkgs, err := packages.Load(cfg, ".")
 	if err != nil {
@@ -135,13 +130,20 @@ func load(dir, output string) (*packages.Package, error) {
 		return nil, fmt.Errorf("breakergen: %s holds %d packages, want 1", dir, len(pkgs))
 	}
 	pkg := pkgs[0]
+	// Type errors are expected (code of the package using a decorator not
+	// generated yet): checkTypes reports them if the interface is hit.
+	// Syntax errors, or a package that did not load, stop here.
+	var msgs []string
+	parseErr := false
 	for _, e := range pkg.Errors {
-		if e.Kind == packages.ListError || e.Kind == packages.ParseError {
-			return nil, fmt.Errorf("breakergen: %s", e)
-		}
+		msgs = append(msgs, e.Error())
+		parseErr = parseErr || e.Kind == packages.ParseError
 	}
-	if pkg.Types == nil || len(pkg.Syntax) == 0 {
-		return nil, fmt.Errorf("breakergen: no Go files in %s", dir)
+	if parseErr || pkg.Types == nil || len(pkg.Syntax) == 0 {
+		if len(msgs) == 0 {
+			msgs = append(msgs, "no Go files")
+		}
+		return nil, fmt.Errorf("breakergen: loading the package in %s:\n%s", dir, strings.Join(msgs, "\n"))
 	}
 	return pkg, nil
 }

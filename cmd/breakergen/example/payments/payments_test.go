@@ -259,3 +259,33 @@ func TestNewGuardedPaymentClientRefusesNil(t *testing.T) {
 		t.Fatal("nil registry: no error")
 	}
 }
+
+// A fallback may answer for a method that returns only an error: its value
+// is ignored, and the method returns nil. Here the policy (not an
+// annotation) names it.
+func TestGuardedPaymentClientFallbackForAnErrorOnlyMethod(t *testing.T) {
+	p := &provider{fail: errDeclined}
+	var causes []fallback.Cause
+	reg, err := core.NewRegistry(
+		core.WithFallback("cached", func(context.Context, fallback.Cause) (any, error) { return payments.Receipt{Cached: true}, nil }),
+		core.WithFallback("later", func(_ context.Context, c fallback.Cause) (any, error) {
+			causes = append(causes, c)
+			return nil, nil // queued for later, say
+		}),
+		core.WithPolicies(append([]core.Policy{basePolicy(), {Name: "payments.refund", Extends: "payments", Fallbacks: []core.FallbackRef{{Name: "later"}}}},
+			payments.GuardedPaymentClientPolicies()...)...),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := payments.NewGuardedPaymentClient(p, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refund(context.Background(), "r-1"); err != nil {
+		t.Fatalf("refund: %v, want the fallback's nil", err)
+	}
+	if len(causes) != 1 || !errors.Is(causes[0].Err, errDeclined) {
+		t.Fatalf("fallback causes = %+v", causes)
+	}
+}
