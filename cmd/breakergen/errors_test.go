@@ -11,7 +11,6 @@ import (
 
 const head = "package p\n\nimport \"context\"\n\n" // the sources below start at line 5
 
-
 // badCases are interfaces breakergen must refuse, each with the lines of the
 // error it gives (prefixes: file:line:column and the start of the message).
 var badCases = []struct {
