@@ -23,12 +23,15 @@
 //
 //	//breakerbox:guard name=payments.charge policy=payments fallback=cached timeout=2s
 //
+// The keys:
+//
 //   - name=   the guard's name in the registry (required, unless the
 //     interface has prefix=). Each guarded method has its own.
 //   - policy= the registry policy the guard uses (core.UsePolicy), instead of
 //     the one its name matches.
 //   - fallback= a comma-separated list of fallbacks registered with
-//     core.WithFallback, tried in order when a call fails (see Fallbacks).
+//     core.WithFallback that the guard's policy must list; they are tried in
+//     order when a call fails (see Fallbacks).
 //   - timeout= a deadline for each attempt (a Go duration: 2s, 500ms); 0
 //     means none, overriding the interface's.
 //   - ctx=background: the method has no context.Context parameter; its

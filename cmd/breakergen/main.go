@@ -96,6 +96,9 @@ func generateFor(o options, command string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(pkg.GoFiles) > 0 && filepath.Dir(pkg.GoFiles[0]) != filepath.Dir(output) {
+		return nil, fmt.Errorf("breakergen: -output %s is not in the directory of package %s (%s); the decorator belongs to the interface's package", o.output, pkg.PkgPath, filepath.Dir(pkg.GoFiles[0]))
+	}
 	sp, err := build(pkg.Fset, pkg.Syntax, pkg.Types, pkg.TypesInfo, o.typeName, o.decorator)
 	if err != nil {
 		return nil, err

@@ -68,6 +68,16 @@ func TestRunRefusesToOverwriteTheInterface(t *testing.T) {
 	}
 }
 
+func TestRunRefusesAnOutputInAnotherDirectory(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "go.mod"), "module example.com/elsewhere\n\ngo 1.26\n")
+	write(t, filepath.Join(dir, "svc.go"), "package elsewhere\n\nimport \"context\"\n\ntype Svc interface {\n\t//breakerbox:guard name=svc.get\n\tGet(ctx context.Context) error\n}\n")
+	err := run([]string{"-type", "Svc", "-output", filepath.Join(dir, "sub", "svc_guard.go"), dir}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "is not in the directory of package example.com/elsewhere") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestLowerCamel(t *testing.T) {
 	for in, want := range map[string]string{"Charge": "charge", "GetQuote": "getQuote", "URLFor": "urlFor", "ID": "id", "already": "already", "X": "x", "HTTPServer": "httpServer"} {
 		if got := lowerCamel(in); got != want {
