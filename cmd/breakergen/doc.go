@@ -86,6 +86,12 @@
 // Result struct, whose fields take the results' names when every result
 // has one (R0, R1... otherwise).
 //
+// Each call goes through the guard reg.ForCall picks for its context: the
+// method's own guard, or a tenant's or a variant's guard when the
+// registry's policy document has tenants or variants and the context
+// selects one (core.WithTenant, core.WithSegment). Without them that costs
+// one atomic load. Methods with ctx=background use the method's guard.
+//
 // timeout= is applied inside the function core.Do runs, with
 // context.WithTimeout, so every attempt (retries included) gets its own
 // deadline; the caller's deadline and the policy's timeout and

@@ -133,7 +133,7 @@ func generate(sp *spec, command string) ([]byte, error) {
 	}
 	w("//\n")
 	para(&body, fmt.Sprintf("Build it with New%s. It is safe for concurrent use when the inner %s is.", D, sp.iface))
-	w("type %s struct {\n\tinner %s\n", D, sp.iface)
+	w("type %s struct {\n\tinner %s\n\treg   *%s.Registry\n", D, sp.iface, core)
 	for _, m := range sp.methods {
 		if m.guard != nil {
 			w("\t%s *%s.Guard // %q\n", m.guard.field, core, m.guard.name)
@@ -164,7 +164,7 @@ func generate(sp *spec, command string) ([]byte, error) {
 	para(&body, ctorDoc+".")
 	w("func New%s(inner %s, reg *%s.Registry) (*%s, error) {\n", D, sp.iface, core, D)
 	w("\tif inner == nil || reg == nil {\n\t\treturn nil, %s.New(%q)\n\t}\n", im.name("errors", "errors"), D+": New"+D+" needs an inner "+sp.iface+" and a registry")
-	w("\td := &%s{inner: inner}\n", D)
+	w("\td := &%s{inner: inner, reg: reg}\n", D)
 	w("\tfor _, s := range []struct {\n")
 	w("\t\tguard     **%s.Guard\n", core)
 	w("\t\tmethod    string\n")
@@ -255,24 +255,24 @@ func generate(sp *spec, command string) ([]byte, error) {
 		}
 		para(&body, mdoc)
 		w("func (d *%s) %s(%s)%s {\n", D, m.name, params, results)
-		outer := "ctx"
-		inner := "ctx"
+		// The guard for this call: a tenant's or variant's guard when the
+		// registry's document has them and ctx selects one (ForCall).
+		outer, inner, guardExpr := "ctx", "ctx", "d.reg.ForCall(ctx, d."+g.field+")"
 		if g.background {
-			outer = ctxPkg() + ".Background()"
-			inner = "_"
+			outer, inner, guardExpr = ctxPkg()+".Background()", "_", "d."+g.field
 		}
 		res := m.sig.Results()
 		var T string
 		switch {
 		case res.Len() == 1:
 			T = "any"
-			w("\t_, err := %s.Do(%s, d.%s, func(%s %s.Context) (any, error) {\n", core, outer, g.field, inner, ctxPkg())
+			w("\t_, err := %s.Do(%s, %s, func(%s %s.Context) (any, error) {\n", core, outer, guardExpr, inner, ctxPkg())
 		case res.Len() == 2:
 			T = typ(res.At(0).Type())
-			w("\treturn %s.Do(%s, d.%s, func(%s %s.Context) (%s, error) {\n", core, outer, g.field, inner, ctxPkg(), T)
+			w("\treturn %s.Do(%s, %s, func(%s %s.Context) (%s, error) {\n", core, outer, guardExpr, inner, ctxPkg(), T)
 		default:
 			T = m.result
-			w("\tr, err := %s.Do(%s, d.%s, func(%s %s.Context) (%s, error) {\n", core, outer, g.field, inner, ctxPkg(), T)
+			w("\tr, err := %s.Do(%s, %s, func(%s %s.Context) (%s, error) {\n", core, outer, guardExpr, inner, ctxPkg(), T)
 		}
 		if g.timeout > 0 {
 			w("\t\tctx, cancel := %s.WithTimeout(ctx, %s)\n\t\tdefer cancel()\n", ctxPkg(), durationExpr(g.timeout, im))
@@ -339,7 +339,7 @@ func (m *method) summary() string {
 // others where they cannot collide with a name the generated code uses,
 // else a0, a1...
 func paramNames(sp *spec) map[*method][]string {
-	avoid := map[string]bool{"": true, "_": true, "d": true, "r": true, "err": true, "cancel": true, "ctx": true, "inner": true,
+	avoid := map[string]bool{"": true, "_": true, "d": true, "r": true, "err": true, "cancel": true, "ctx": true, "inner": true, "reg": true,
 		"context": true, "core": true, "time": true, "errors": true, "fmt": true, "slices": true}
 	for _, p := range sp.pkg.Imports() {
 		avoid[p.Name()] = true

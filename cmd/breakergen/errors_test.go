@@ -89,7 +89,7 @@ func TestBadAnnotationsAreRefused(t *testing.T) {
 	for _, c := range badCases {
 		write(t, filepath.Join(root, c.name, "in.go"), c.src)
 	}
-	cfg := &packages.Config{Mode: packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo, Dir: root}
+	cfg := &packages.Config{Mode: packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes, Dir: root}
 	pkgs, err := packages.Load(cfg, "./...")
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +104,7 @@ func TestBadAnnotationsAreRefused(t *testing.T) {
 			if p == nil {
 				t.Fatalf("package %s not loaded", c.name)
 			}
-			_, err := build(p.Fset, p.Syntax, p.Types, p.TypesInfo, c.typ, "")
+			_, err := build(p.Fset, p.Syntax, p.Types, c.typ, "")
 			if err == nil {
 				t.Fatalf("no error, want %q", c.want)
 			}

@@ -99,7 +99,7 @@ func generateFor(o options, command string) ([]byte, error) {
 	if len(pkg.GoFiles) > 0 && filepath.Dir(pkg.GoFiles[0]) != filepath.Dir(output) {
 		return nil, fmt.Errorf("breakergen: -output %s is not in the directory of package %s (%s); the decorator belongs to the interface's package", o.output, pkg.PkgPath, filepath.Dir(pkg.GoFiles[0]))
 	}
-	sp, err := build(pkg.Fset, pkg.Syntax, pkg.Types, pkg.TypesInfo, o.typeName, o.decorator)
+	sp, err := build(pkg.Fset, pkg.Syntax, pkg.Types, o.typeName, o.decorator)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func generateFor(o options, command string) ([]byte, error) {
 // way.
 func load(dir, output string) (*packages.Package, error) {
 	cfg := &packages.Config{
-		Mode: packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes | packages.NeedTypesInfo,
+		Mode: packages.NeedName | packages.NeedFiles | packages.NeedSyntax | packages.NeedTypes,
 		Dir:  dir,
 	}
 	if src, err := os.ReadFile(output); err == nil {

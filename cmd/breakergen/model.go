@@ -77,7 +77,7 @@ func sortErrors(errs []error) {
 // build checks the annotations of the package's files and resolves the
 // interface called typeName into a spec. Every problem is reported, in
 // source order, as an errorList.
-func build(fset *token.FileSet, files []*ast.File, pkg *types.Package, info *types.Info, typeName, decorator string) (*spec, error) {
+func build(fset *token.FileSet, files []*ast.File, pkg *types.Package, typeName, decorator string) (*spec, error) {
 	var errs []error
 	placed := map[*ast.Comment]bool{} // directives on an interface or its methods
 	var typeNotes []*ast.Comment
@@ -326,11 +326,16 @@ func resolve(m *method, where string, own, def *annotation) (*guard, error) {
 // name picks the generated names (fields, result structs) and checks that
 // the package-level ones are free.
 func (sp *spec) name(pkg *types.Package, fset *token.FileSet) error {
-	taken := map[string]bool{"inner": true}
+	taken := map[string]bool{"inner": true, "reg": true}
 	for _, m := range sp.methods {
 		taken[m.name] = true
 	}
 	var errs []error
+	for _, m := range sp.methods {
+		if m.name == "inner" || m.name == "reg" {
+			errs = append(errs, errorAt(m.pos, "breakergen: %s.%s: the decorator's fields are called inner and reg; a method of that name is not supported", sp.iface, m.name))
+		}
+	}
 	free := func(n string) {
 		if obj := pkg.Scope().Lookup(n); obj != nil {
 			errs = append(errs, errorAt(fset.Position(obj.Pos()), "breakergen: %s is already declared; the generated code needs the name (choose another with -decorator)", n))

@@ -26,6 +26,7 @@ import (
 // the inner PaymentClient is.
 type GuardedPaymentClient struct {
 	inner       PaymentClient
+	reg         *core.Registry
 	chargeGuard *core.Guard // "payments.charge"
 	refundGuard *core.Guard // "payments.refund"
 	quoteGuard  *core.Guard // "payments.quote"
@@ -51,7 +52,7 @@ func NewGuardedPaymentClient(inner PaymentClient, reg *core.Registry) (*GuardedP
 	if inner == nil || reg == nil {
 		return nil, errors.New("GuardedPaymentClient: NewGuardedPaymentClient needs an inner PaymentClient and a registry")
 	}
-	d := &GuardedPaymentClient{inner: inner}
+	d := &GuardedPaymentClient{inner: inner, reg: reg}
 	for _, s := range []struct {
 		guard     **core.Guard
 		method    string
@@ -98,7 +99,7 @@ func GuardedPaymentClientPolicies() []core.Policy {
 // Charge calls the inner Charge through the guard "payments.charge", each
 // attempt under a 2s timeout.
 func (d *GuardedPaymentClient) Charge(ctx context.Context, customer string, amount int64) (Receipt, error) {
-	return core.Do(ctx, d.chargeGuard, func(ctx context.Context) (Receipt, error) {
+	return core.Do(ctx, d.reg.ForCall(ctx, d.chargeGuard), func(ctx context.Context) (Receipt, error) {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
 		return d.inner.Charge(ctx, customer, amount)
@@ -108,7 +109,7 @@ func (d *GuardedPaymentClient) Charge(ctx context.Context, customer string, amou
 // Refund calls the inner Refund through the guard "payments.refund", each
 // attempt under a 500ms timeout.
 func (d *GuardedPaymentClient) Refund(ctx context.Context, receiptID string) error {
-	_, err := core.Do(ctx, d.refundGuard, func(ctx context.Context) (any, error) {
+	_, err := core.Do(ctx, d.reg.ForCall(ctx, d.refundGuard), func(ctx context.Context) (any, error) {
 		ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		defer cancel()
 		return nil, d.inner.Refund(ctx, receiptID)
@@ -118,7 +119,7 @@ func (d *GuardedPaymentClient) Refund(ctx context.Context, receiptID string) err
 
 // Quote calls the inner Quote through the guard "payments.quote".
 func (d *GuardedPaymentClient) Quote(ctx context.Context, amount int64) (int64, string, error) {
-	r, err := core.Do(ctx, d.quoteGuard, func(ctx context.Context) (GuardedPaymentClientQuoteResult, error) {
+	r, err := core.Do(ctx, d.reg.ForCall(ctx, d.quoteGuard), func(ctx context.Context) (GuardedPaymentClientQuoteResult, error) {
 		var r GuardedPaymentClientQuoteResult
 		var err error
 		r.Fee, r.Currency, err = d.inner.Quote(ctx, amount)

@@ -289,3 +289,40 @@ func TestGuardedPaymentClientFallbackForAnErrorOnlyMethod(t *testing.T) {
 		t.Fatalf("fallback causes = %+v", causes)
 	}
 }
+
+// The decorator asks the registry for each call's guard (Registry.ForCall),
+// so tenant overlays of a policy document apply to its calls: here the
+// tenant "acme" trips after one failure, other callers after three.
+func TestGuardedPaymentClientFollowsTenantOverlays(t *testing.T) {
+	p := &provider{fail: errDeclined}
+	reg, err := core.NewRegistry(core.WithFallback("cached", func(context.Context, fallback.Cause) (any, error) { return payments.Receipt{Cached: true}, nil }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reg.Apply(core.Document{
+		Policies: append([]core.Policy{basePolicy()}, payments.GuardedPaymentClientPolicies()...),
+		Tenants: &core.TenantPolicy{Overrides: []core.TenantOverride{{
+			Tenant:   "acme",
+			Policies: []core.Policy{{Name: "payments", Breaker: &core.BreakerPolicy{ConsecutiveFailures: 1}}},
+		}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := payments.NewGuardedPaymentClient(p, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acme := core.WithTenant(context.Background(), "acme")
+	if err := c.Refund(acme, "r-1"); !errors.Is(err, errDeclined) {
+		t.Fatalf("acme refund 1: %v", err)
+	}
+	if err := c.Refund(acme, "r-1"); !errors.Is(err, breaker.ErrOpen) {
+		t.Fatalf("acme refund 2: %v, want the tenant's open breaker", err)
+	}
+	if err := c.Refund(context.Background(), "r-1"); !errors.Is(err, errDeclined) {
+		t.Fatalf("refund without a tenant: %v, want the provider's error (its breaker is still closed)", err)
+	}
+	if _, ok := reg.Lookup(core.TenantGuardName("payments.refund", "acme")); !ok {
+		t.Fatal("no tenant guard for acme")
+	}
+}
