@@ -132,7 +132,7 @@ func generate(sp *spec, command string) ([]byte, error) {
 		w("//\t%-*s  %s\n", width, m.name, m.summary())
 	}
 	w("//\n")
-	para(&body, fmt.Sprintf("Build it with New%s. It is safe for concurrent use when the inner %s is.", D, sp.iface))
+	para(&body, fmt.Sprintf("A call with a context uses the guard the registry's ForCall picks for that context: the method's guard, or a tenant's or variant's guard of it. Build it with New%s. It is safe for concurrent use when the inner %s is.", D, sp.iface))
 	w("type %s struct {\n\tinner %s\n\treg   *%s.Registry\n", D, sp.iface, core)
 	for _, m := range sp.methods {
 		if m.guard != nil {

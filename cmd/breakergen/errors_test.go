@@ -77,6 +77,8 @@ var badCases = []struct {
 		[]string{`in.go:5:6: breakerbox:guard: interface C has no guarded method`}},
 	{"DecoratorNameTaken", "C", head + "type C interface {\n\t//breakerbox:guard name=c.x\n\tX(ctx context.Context) error\n}\n\ntype GuardedC struct{}\n",
 		[]string{`in.go:10:6: breakergen: GuardedC is already declared; the generated code needs the name (choose another with -decorator)`}},
+	{"MethodNamedLikeAField", "C", head + "type C interface {\n\t//breakerbox:guard name=c.x\n\tX(ctx context.Context) error\n\treg() int\n}\n",
+		[]string{`in.go:8:2: breakergen: C.reg: the decorator's fields are called inner and reg; a method of that name is not supported`}},
 	{"EveryProblemInOrder", "C", head + "type C interface {\n\t//breakerbox:guard name=c.x timeout=soon\n\tX(ctx context.Context) error\n\t//breakerbox:guard name=c.y\n\tY() error\n}\n\n//breakerbox:guard name=v\nvar v int\n",
 		[]string{`in.go:6:30: breakerbox:guard: timeout: "soon" is not a duration`, `in.go:8:2: breakerbox:guard: method C.Y has no context.Context parameter`, `in.go:12:1: breakerbox:guard: annotates an interface or one of its methods`}},
 }

@@ -22,6 +22,8 @@ import (
 //	Status  "payments.status" (context.Background())
 //	Ping    unguarded
 //
+// A call with a context uses the guard the registry's ForCall picks for
+// that context: the method's guard, or a tenant's or variant's guard of it.
 // Build it with NewGuardedPaymentClient. It is safe for concurrent use when
 // the inner PaymentClient is.
 type GuardedPaymentClient struct {
