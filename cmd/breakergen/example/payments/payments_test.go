@@ -23,16 +23,17 @@ type provider struct {
 	fail  error
 	block bool
 	calls atomic.Int64
-	// deadlines records, per call, how far away the context's deadline was.
+	// deadlines records, per blocking call, how far away the context's
+	// deadline was.
 	deadlines []time.Duration
 }
 
 func (p *provider) enter(ctx context.Context) error {
 	p.calls.Add(1)
-	if d, ok := ctx.Deadline(); ok {
-		p.deadlines = append(p.deadlines, time.Until(d))
-	}
 	if p.block {
+		if d, ok := ctx.Deadline(); ok {
+			p.deadlines = append(p.deadlines, time.Until(d))
+		}
 		<-ctx.Done()
 		return ctx.Err()
 	}
@@ -68,7 +69,7 @@ func (p *provider) Ping(ctx context.Context) error { return p.enter(ctx) }
 // policy opens a breaker after three failures in a row, plus the
 // generated policies wiring the "cached" fallback; causes receives what
 // the fallback was called for.
-func newClient(t *testing.T, p *provider, base core.Policy, causes *[]fallback.Cause) (*payments.GuardedPaymentClient, *core.Registry) {
+func newClient(t testing.TB, p *provider, base core.Policy, causes *[]fallback.Cause) (*payments.GuardedPaymentClient, *core.Registry) {
 	t.Helper()
 	cached := func(_ context.Context, c fallback.Cause) (any, error) {
 		*causes = append(*causes, c)
