@@ -71,6 +71,9 @@ func run(args []string, stderr io.Writer) error {
 	}
 	src, err := generateFor(o, commandLine(o))
 	if err != nil {
+		if wd, werr := os.Getwd(); werr == nil {
+			relativize(err, wd)
+		}
 		return err
 	}
 	return os.WriteFile(o.output, src, 0o666)
@@ -174,4 +177,20 @@ func checkTypes(pkg *packages.Package, sp *spec) error {
 	}
 	slices.Sort(msgs)
 	return fmt.Errorf("breakergen: %s does not type-check:\n%s", sp.iface, strings.Join(msgs, "\n"))
+}
+
+// relativize shortens the file names of err's positions to paths relative
+// to wd when they are below it, as the go command prints them.
+func relativize(err error, wd string) {
+	var list errorList
+	if !errors.As(err, &list) {
+		return
+	}
+	for _, e := range list {
+		if pe, ok := e.(*posError); ok {
+			if rel, rerr := filepath.Rel(wd, pe.pos.Filename); rerr == nil && filepath.IsLocal(rel) {
+				pe.pos.Filename = rel
+			}
+		}
+	}
 }

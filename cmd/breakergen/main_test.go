@@ -116,3 +116,14 @@ func TestRunReportsSyntaxErrors(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestRunPrintsPositionsRelativeToTheWorkingDirectory(t *testing.T) {
+	dir := t.TempDir()
+	write(t, filepath.Join(dir, "go.mod"), "module example.com/rel\n\ngo 1.26\n")
+	write(t, filepath.Join(dir, "svc.go"), "package rel\n\nimport \"context\"\n\ntype Svc interface {\n\t//breakerbox:guard name=svc.get timeout=soon\n\tGet(ctx context.Context) error\n}\n")
+	t.Chdir(dir)
+	err := run([]string{"-type", "Svc"}, &bytes.Buffer{})
+	if err == nil || !strings.HasPrefix(err.Error(), `svc.go:6:34: breakerbox:guard: timeout: "soon" is not a duration`) {
+		t.Fatalf("err = %v", err)
+	}
+}
