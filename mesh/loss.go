@@ -60,6 +60,12 @@ func commonLoss(p resolved, f Format) []Loss {
 		}
 		add("fallbacks", Lost, "fallbacks (%s) run in the application; the mesh returns the error (503 when no endpoint is left)", strings.Join(names, ", "))
 	}
+	if p.Hedge != nil {
+		add("hedge", Lost, "hedged requests (another attempt after %s, up to %d): the export writes no hedging; Envoy's route hedge_policy and Istio/Linkerd have nothing that starts a second request before the first fails", p.Hedge.Delay, max(p.Hedge.MaxHedges, 1))
+	}
+	if p.Cache != nil {
+		add("cache", Lost, "the cached fallback (stale answers up to %s old) runs in the application; the mesh returns the error", p.Cache.MaxStaleness)
+	}
 	if p.Critical {
 		add("critical", Lost, "readiness failing while the breaker is open is the application's health check; the mesh does not change readiness")
 	}
