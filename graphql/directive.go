@@ -82,12 +82,11 @@ type plan struct {
 	cur  atomic.Pointer[guardRef]
 }
 
-// guardRef is a guard and how calls run through it.
+// guardRef is a guard. Whether a call runs directly (Allow, the resolver,
+// Done: the guard's policy has no retries, timeouts or fallbacks) is asked
+// of the guard on every call, as a policy reload may change it.
 type guardRef struct {
 	g *core.Guard
-	// direct: the guard's policy has no retries, timeouts or fallbacks, so
-	// a call is Allow, the resolver, and Done.
-	direct bool
 }
 
 // guard returns the plan's guard. The guard is cached: a lookup in the
@@ -106,7 +105,7 @@ func (pl *plan) refresh(reg *core.Registry, opts []core.GuardOption) (*guardRef,
 	if err != nil {
 		return nil, err
 	}
-	ref := &guardRef{g: g, direct: direct(g)}
+	ref := &guardRef{g: g}
 	pl.cur.Store(ref)
 	return ref, nil
 }

@@ -200,6 +200,33 @@ func TestRegistryFallbackThroughPolicy(t *testing.T) {
 	}
 }
 
+// A guard the directive first saw without retries, timeouts or fallbacks
+// (and so ran directly) picks up a fallback a reload gives its policy: the
+// directive used to remember "direct" for the guard's whole life.
+func TestDirectiveFollowsPolicyReload(t *testing.T) {
+	reg := newRegistry(t,
+		core.WithFallback("noNews", func(context.Context, fallback.Cause) (any, error) {
+			s := "no news today"
+			return &s, nil
+		}),
+	)
+	if _, err := reg.Apply(core.Document{Policies: []core.Policy{{Name: "news"}, {Name: "rest", Match: []string{"*"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	res := &testserver.Resolver{NewsFn: func(context.Context) (*string, error) { return nil, errors.New("news down") }}
+	s := newTestServer(t, reg, res, nil)
+	if r := s.query(t, `{ portfolio { owner news } }`); len(r.Errors) == 0 {
+		t.Fatalf("before the reload: want the resolver's error, got %s", r.Data)
+	}
+	if _, err := reg.Apply(core.Document{Policies: []core.Policy{{Name: "news", Fallbacks: []core.FallbackRef{{Name: "noNews"}}}, {Name: "rest", Match: []string{"*"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	r := s.query(t, `{ portfolio { owner news } }`)
+	if len(r.Errors) != 0 || jsonString(r.data(t)) != `{"portfolio":{"news":"no news today","owner":"ada"}}` {
+		t.Fatalf("after the reload: got %+v %s", r.Errors, r.Data)
+	}
+}
+
 func TestNullPropagation(t *testing.T) {
 	reg := newRegistry(t)
 	fail := func(context.Context) (float64, error) { return 0, errors.New("prices down") }

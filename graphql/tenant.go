@@ -30,8 +30,6 @@ func (c *config) forCall(ctx context.Context, reg *core.Registry, ref *guardRef)
 			ctx = core.WithTenant(ctx, k)
 		}
 	}
-	if g := reg.ForCall(ctx, ref.g); g != ref.g {
-		return ctx, g, direct(g)
-	}
-	return ctx, ref.g, ref.direct
+	g := reg.ForCall(ctx, ref.g)
+	return ctx, g, direct(g)
 }
