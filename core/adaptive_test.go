@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -217,5 +219,31 @@ func BenchmarkBulkheadAdmission(b *testing.B) {
 			b.ReportMetric(float64(ta.Nanoseconds())/float64(n), "adaptive-ns/call")
 			b.ReportMetric(float64(ta)/float64(ts), "x-static")
 		})
+	}
+}
+
+// The policies docs/adaptive.md shows are valid, so the guide stays true.
+func TestAdaptiveGuidePoliciesAreValid(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "adaptive.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(b), "```json\n")[1:]
+	if len(blocks) != 3 {
+		t.Fatalf("%d JSON blocks in docs/adaptive.md, want 3", len(blocks))
+	}
+	for _, blk := range blocks {
+		src, _, _ := strings.Cut(blk, "```")
+		var p Policy
+		if err := json.Unmarshal([]byte(src), &p); err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+		if _, err := NewRegistry(WithPolicies(p)); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
 	}
 }
