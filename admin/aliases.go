@@ -75,6 +75,10 @@ type (
 	HedgeStatus = wire.HedgeStatus
 	// CacheStatus is wire.CacheStatus, a guard's cached fallback.
 	CacheStatus = wire.CacheStatus
+	// AdaptiveStatus is wire.AdaptiveStatus, an adaptive bulkhead limit.
+	AdaptiveStatus = wire.AdaptiveStatus
+	// ThrottleStatus is wire.ThrottleStatus, a client-side throttle.
+	ThrottleStatus = wire.ThrottleStatus
 	// Transition is wire.Transition, a breaker state change.
 	Transition = wire.Transition
 	// Override is wire.Override, a manual state.

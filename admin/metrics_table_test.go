@@ -40,8 +40,9 @@ func distinctSnapshot() core.GuardSnapshot {
 			Allowed: 970, Rejected: 17, Available: 2.25, RetryAfter: time.Second,
 		},
 		Retries: 18, RetryBudgetExhausted: 19, FallbackServed: 21, FallbackFailed: 22,
-		Hedge: &hedge.Stats{Calls: 500, Started: 31, Won: 23, Cancelled: 29, BudgetStopped: 24, GateStopped: 25, Delay: 15 * time.Millisecond},
-		Cache: &cache.Stats{Hits: 32, Shared: 33, Fills: 34, StaleServed: 35, StaleMissing: 36, Evictions: 37, Entries: 38, Bytes: 3900},
+		Hedge:    &hedge.Stats{Calls: 500, Started: 31, Won: 23, Cancelled: 29, BudgetStopped: 24, GateStopped: 25, Delay: 15 * time.Millisecond},
+		Cache:    &cache.Stats{Hits: 32, Shared: 33, Fills: 34, StaleServed: 35, StaleMissing: 36, Evictions: 37, Entries: 38, Bytes: 3900},
+		Adaptive: &core.AdaptiveSnapshot{Algorithm: "vegas", Limit: 8, MinLimit: 2, MaxLimit: 64},
 	}
 	s.Rejected = core.Rejections{Open: s.Breaker.Rejected, HalfOpen: s.Breaker.RejectedProbe,
 		Full: s.Bulkhead.Rejected + s.Bulkhead.TimedOut, Limited: s.RateLimit.Rejected}
@@ -95,6 +96,7 @@ func TestStatusShowsTheMetricsTableConcepts(t *testing.T) {
 		"breakerbox.cache.evictions":                        f(st.Cache.Evictions),
 		"breakerbox.cache.entries":                          {float64(st.Cache.Entries)},
 		"breakerbox.cache.bytes":                            {float64(st.Cache.Bytes)},
+		"breakerbox.bulkhead.adaptive.limit":                {float64(st.Adaptive.Limit)},
 	}
 	for _, m := range metrics.Table() {
 		v := make([]float64, m.Len())

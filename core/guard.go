@@ -15,6 +15,7 @@ import (
 	"github.com/breakerbox/breakerbox/core/fallback"
 	"github.com/breakerbox/breakerbox/core/hedge"
 	"github.com/breakerbox/breakerbox/core/retry"
+	"github.com/breakerbox/breakerbox/core/throttle"
 	"github.com/breakerbox/breakerbox/ratelimit"
 )
 
@@ -23,9 +24,9 @@ import (
 // bulkhead, retries, timeouts and fallbacks. A call made through Do passes,
 // outermost first:
 //
-//	fallback → total timeout → retry → rate limit → bulkhead → breaker → attempt timeout → fn
+//	fallback → total timeout → retry → throttle → rate limit → bulkhead → breaker → attempt timeout → fn
 //
-// Allow covers the three gates in the middle (rate limit, bulkhead,
+// Allow covers the gates in the middle (throttle, rate limit, bulkhead,
 // breaker); adapters that need retries use their own (see httpmw). Guards
 // are created by a Registry; a Guard is safe for concurrent use.
 type Guard struct {
@@ -77,6 +78,11 @@ type parts struct {
 	// when the policy has none.
 	hedger *hedge.Hedger
 	cache  *cache.Cache
+	// The adaptive bulkhead limit and the client-side throttle (see
+	// adaptive.go): nil when the policy has none.
+	adapt        *adaptiveBulkhead
+	thr          *throttle.Throttler
+	errThrottled *RejectedError
 	// Rejections counted by bulkheads and rate limiters that reloads took
 	// away, so that the guard's cumulative counters never go back.
 	formerFull, formerLimited uint64
@@ -187,6 +193,9 @@ func (g *Guard) buildParts(p Policy, old *parts, fallbacks map[string]fallback.F
 			}
 			pt.errLimited = newRejectedError(g.name, ratelimit.ErrLimited, pt.rl.RetryAfter)
 		}
+	}
+	if err := g.initAdaptive(pt, p, old); err != nil {
+		return nil, err
 	}
 	if p.Retry != nil {
 		if old != nil && old.retrier != nil && sameValue(old.policy.Retry, p.Retry) {
@@ -315,8 +324,8 @@ type Permit struct {
 // clockEpoch anchors the monotonic timestamps guards take for hooks.
 var clockEpoch = time.Now()
 
-// Allow asks the guard to admit a call: the rate limit first, then the
-// bulkhead (waiting in its queue if it has one), then the breaker. It returns a Permit, a
+// Allow asks the guard to admit a call: the throttle and the rate limit
+// first, then the bulkhead (waiting in its queue if it has one), then the breaker. It returns a Permit, a
 // *RejectedError (matching ErrRejected), or ctx's error if ctx ended while
 // the call waited in the bulkhead's queue.
 func (g *Guard) Allow(ctx context.Context) (Permit, error) {
@@ -334,6 +343,9 @@ func (g *Guard) allow(ctx context.Context, p *Permit) error {
 
 // admit is allow under the parts pt.
 func (g *Guard) admit(ctx context.Context, p *Permit, pt *parts) error {
+	if pt.thr != nil && !pt.admitThrottled() {
+		return g.rejected(ctx, pt.errThrottled)
+	}
 	if pt.rl != nil && !pt.rl.Allow() {
 		return g.rejected(ctx, pt.errLimited)
 	}
@@ -356,7 +368,7 @@ func (g *Guard) admit(ctx context.Context, p *Permit, pt *parts) error {
 		return g.rejected(ctx, g.errOpen)
 	}
 	p.pt, p.bulk = pt, bulk
-	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
+	if h := g.hooks.Load(); (h != nil && h.OnDone != nil) || (pt.adapt != nil && pt.adapt.sampled()) {
 		p.start = int64(time.Since(clockEpoch)) + 1
 	}
 	return nil
@@ -445,6 +457,9 @@ func (p *Permit) after(o breaker.Outcome, r breaker.Result, classified bool) {
 	g := p.pt.g
 	if p.bulk {
 		p.pt.bh.ReleaseHint(p.hint)
+	}
+	if p.pt.adapt != nil || p.pt.thr != nil {
+		g.adaptiveDone(p, o, r, classified)
 	}
 	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
 		g.completed(p, h, o, r, classified)
@@ -632,6 +647,11 @@ type GuardSnapshot struct {
 	// Cache is nil when the guard has no cached fallback (see
 	// CachePolicy).
 	Cache *cache.Stats
+	// Adaptive is the bulkhead's adaptive limit; nil when it has none.
+	// Bulkhead.MaxConcurrent follows Adaptive.Limit.
+	Adaptive *AdaptiveSnapshot
+	// Throttle is the client-side throttle's state; nil without one.
+	Throttle *throttle.Snapshot
 }
 
 // Rejections counts a guard's rejections by reason.
@@ -640,10 +660,12 @@ type Rejections struct {
 	HalfOpen uint64 // half-open with every probe slot taken
 	Full     uint64 // bulkhead full or its queue wait timed out
 	Limited  uint64 // rate limited
+	// Throttled counts calls the client-side throttle rejected.
+	Throttled uint64
 }
 
 // Total returns the sum of all rejections.
-func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full + r.Limited }
+func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full + r.Limited + r.Throttled }
 
 // Snapshot returns a copy of the guard's state and counters.
 func (g *Guard) Snapshot() GuardSnapshot {
@@ -665,6 +687,10 @@ func (g *Guard) Snapshot() GuardSnapshot {
 	s.RetryBudgetExhausted = g.budgetSpent.Load()
 	s.FallbackServed, s.FallbackFailed = g.fallbackOK.Load(), g.fallbackFailed.Load()
 	pt.snapshotHedgeCache(&s)
+	s.Adaptive, s.Throttle = pt.adaptiveSnapshot(), pt.throttleSnapshot()
+	if s.Throttle != nil {
+		s.Rejected.Throttled = s.Throttle.Rejected
+	}
 	return s
 }
 

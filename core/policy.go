@@ -65,7 +65,7 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // is written as a negative number (the retry budget's ratio and
 // minRetriesPerSec); a child policy therefore cannot turn off, by writing a
 // zero, what its parent turned on. Some fields have no default and are
-// required in their section: bulkhead.maxConcurrent, rateLimit.limit,
+// required in their section: bulkhead.maxConcurrent (unless bulkhead.adaptive is set), rateLimit.limit,
 // hedge.delay, cache.maxStaleness and cache.maxEntries. A policy that
 // extends another is validated merged with its Extends chain, not on its
 // own: a child may declare "bulkhead": {"maxQueue": 5} and leave
@@ -134,6 +134,9 @@ type Policy struct {
 	// Cache answers failed Do calls with the last good value of their key
 	// (see CachePolicy); nil means none.
 	Cache *CachePolicy `json:"cache,omitempty"`
+	// Throttle rejects calls locally as the dependency refuses them
+	// (client-side adaptive throttling); nil means none.
+	Throttle *ThrottlePolicy `json:"throttle,omitempty"`
 }
 
 // RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
@@ -262,13 +265,17 @@ type BreakerPolicy struct {
 	// MeasureLatency passes every call's latency to classifiers and
 	// completion hooks.
 	MeasureLatency bool `json:"measureLatency,omitempty"`
+	// Learned adds a rule that learns the normal failure rate (and
+	// latency) and trips on a departure from it. Default none.
+	Learned *LearnedPolicy `json:"learned,omitempty"`
 }
 
 // BulkheadPolicy is the plain-data form of bulkhead.Config. Zero means not
 // set (see Policy).
 type BulkheadPolicy struct {
 	// MaxConcurrent is the calls allowed to run at once; required (at
-	// least 1).
+	// least 1), unless Adaptive is set, where it is optional and only the
+	// limit to start from.
 	MaxConcurrent int `json:"maxConcurrent"`
 	// MaxQueue is the callers allowed to wait for a slot. Default none: a
 	// call that finds no free slot is rejected at once.
@@ -276,6 +283,9 @@ type BulkheadPolicy struct {
 	// MaxWait is the longest a queued caller waits. Default none: until its
 	// context ends.
 	MaxWait Duration `json:"maxWait,omitempty"`
+	// Adaptive makes the limit follow the dependency's capacity; nil means
+	// a fixed MaxConcurrent.
+	Adaptive *AdaptivePolicy `json:"adaptive,omitempty"`
 }
 
 // PolicyError reports an invalid policy, naming it.
@@ -324,6 +334,7 @@ func (p *BreakerPolicy) BreakerConfig() (breaker.Config, error) {
 		GraceCalls:          p.GraceCalls,
 		GraceDuration:       time.Duration(p.GraceDuration),
 		MeasureLatency:      p.MeasureLatency,
+		Learned:             p.Learned.config(),
 	}, nil
 }
 
@@ -339,8 +350,13 @@ func (p *BreakerPolicy) mode() (breaker.State, error) {
 }
 
 // BulkheadConfig converts the policy's bulkhead section to a bulkhead.Config.
+// With Adaptive set, MaxConcurrent is the adaptive limit's initial value.
 func (p *BulkheadPolicy) BulkheadConfig() bulkhead.Config {
-	return bulkhead.Config{MaxConcurrent: p.MaxConcurrent, MaxQueue: p.MaxQueue, MaxWait: time.Duration(p.MaxWait)}
+	n := p.MaxConcurrent
+	if p.Adaptive != nil {
+		n = p.Adaptive.initialLimit(n)
+	}
+	return bulkhead.Config{MaxConcurrent: n, MaxQueue: p.MaxQueue, MaxWait: time.Duration(p.MaxWait)}
 }
 
 // RateLimitConfig converts the policy's rate-limit section.
@@ -441,7 +457,10 @@ func (p Policy) problems() []error {
 		errs = append(errs, cfg.Problems()...)
 	}
 	if p.Bulkhead != nil {
-		add(p.Bulkhead.BulkheadConfig().Validate())
+		add(p.Bulkhead.validate())
+	}
+	if p.Throttle != nil {
+		add(p.Throttle.validate())
 	}
 	if p.RateLimit != nil {
 		cfg, err := p.RateLimit.RateLimitConfig()

@@ -107,6 +107,11 @@ func (pl *reloadPlan) commit() {
 	if pl.bh {
 		_ = pt.bh.Reconfigure(pl.bhCfg)
 	}
+	if pt.adapt != nil && pt.bh == old.bh {
+		// A kept bulkhead runs at the adaptive limit, not the policy's
+		// starting one.
+		_ = pt.bh.SetLimit(pt.adapt.lim.Limit())
+	}
 	if pl.rl {
 		_ = pt.rl.SetLimit(pl.rlCfg)
 	}

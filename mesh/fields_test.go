@@ -14,11 +14,11 @@ import (
 // until it is decided how a mesh gets it (mapped, approximated or lost) and
 // listed here, so that no setting silently vanishes from an export.
 var consideredFields = map[reflect.Type][]string{
-	reflect.TypeFor[core.Policy](): {"name", "extends", "match", "tags", "critical", "breaker", "bulkhead", "rateLimit", "retry", "timeout", "totalTimeout", "fallbacks", "hedge", "cache"},
+	reflect.TypeFor[core.Policy](): {"name", "extends", "match", "tags", "critical", "breaker", "bulkhead", "rateLimit", "retry", "timeout", "totalTimeout", "fallbacks", "hedge", "cache", "throttle"},
 	reflect.TypeFor[core.BreakerPolicy](): {"mode", "window", "windowSize", "windowDuration", "buckets", "minCalls", "failureRate", "disableFailureRate",
 		"slowCallDuration", "slowCallRate", "consecutiveFailures", "openDuration", "openBackoff", "maxOpenDuration", "openJitter",
-		"halfOpenProbes", "successThreshold", "probeTimeout", "rampSteps", "rampStepDuration", "rampMinCalls", "graceCalls", "graceDuration", "measureLatency"},
-	reflect.TypeFor[core.BulkheadPolicy]():    {"maxConcurrent", "maxQueue", "maxWait"},
+		"halfOpenProbes", "successThreshold", "probeTimeout", "rampSteps", "rampStepDuration", "rampMinCalls", "graceCalls", "graceDuration", "measureLatency", "learned"},
+	reflect.TypeFor[core.BulkheadPolicy]():    {"maxConcurrent", "maxQueue", "maxWait", "adaptive"},
 	reflect.TypeFor[core.RateLimitPolicy]():   {"algorithm", "limit", "per", "burst", "precise"},
 	reflect.TypeFor[core.RetryPolicy]():       {"maxAttempts", "initialDelay", "maxDelay", "maxTotal", "multiplier", "jitter", "budget"},
 	reflect.TypeFor[core.RetryBudgetPolicy](): {"ratio", "minRetriesPerSec", "window"},

@@ -27,6 +27,19 @@ func commonLoss(p resolved, f Format) []Loss {
 	add := func(field string, kind LossKind, format string, args ...any) {
 		out = append(out, Loss{Policy: p.Name, Field: field, Kind: kind, Message: fmt.Sprintf(format, args...)})
 	}
+	if bh := p.Bulkhead; bh != nil && bh.Adaptive != nil {
+		alg := bh.Adaptive.Algorithm
+		if alg == "" {
+			alg = "gradient2"
+		}
+		add("bulkhead.adaptive", Approximated, "the adaptive concurrency limit (%s) is written as its starting limit, %d: the mesh's limit is fixed", alg, bh.MaxConcurrent)
+	}
+	if p.Throttle != nil {
+		add("throttle", Lost, "client-side adaptive throttling runs in the application: the mesh sends every call")
+	}
+	if p.Breaker != nil && p.Breaker.Learned != nil {
+		add("breaker.learned", Lost, "the learned trip rule (a departure from the dependency's usual failure rate) runs in the application; outlier detection has fixed thresholds")
+	}
 	if p.HostGuessed {
 		add("match", Warning, "no match pattern is a host name; the destination host is %q, the policy's name (pass --service to name it)", p.Host)
 	}

@@ -3,6 +3,7 @@ package mesh
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/breakerbox/breakerbox/core/adaptive"
 	"math"
 	"slices"
 	"strings"
@@ -179,6 +180,18 @@ func mergeMaps(child, parent map[string]any) map[string]any {
 
 // withDefaults fills the effective values of a merged policy.
 func withDefaults(p core.Policy) resolved {
+	if bh := p.Bulkhead; bh != nil && bh.Adaptive != nil {
+		// An adaptive limit is written as where it starts: the initial
+		// limit, else maxConcurrent, else the algorithms' default.
+		c := *bh
+		switch {
+		case bh.Adaptive.InitialLimit > 0:
+			c.MaxConcurrent = bh.Adaptive.InitialLimit
+		case c.MaxConcurrent == 0:
+			c.MaxConcurrent = adaptive.DefaultInitial
+		}
+		p.Bulkhead = &c
+	}
 	r := resolved{Policy: p}
 	b := p.Breaker
 	if b == nil {

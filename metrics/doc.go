@@ -94,6 +94,7 @@
 //	breakerbox.cache.evictions                         breakerbox_cache_evictions_total                           breakerbox.cache.evictions
 //	breakerbox.cache.entries                           breakerbox_cache_entries                                   breakerbox.cache.entries
 //	breakerbox.cache.bytes                             breakerbox_cache_bytes                                     breakerbox.cache.bytes
+//	breakerbox.bulkhead.adaptive.limit                 breakerbox_bulkhead_adaptive_limit                         breakerbox.bulkhead.adaptive.limit
 //
 // Kinds, units, the primitive a guard needs, and the attribute (label or
 // key) with its values:
@@ -128,6 +129,7 @@
 //	breakerbox.cache.evictions                         counter        {entry}       cache      -
 //	breakerbox.cache.entries                           updowncounter  {entry}       cache      -
 //	breakerbox.cache.bytes                             updowncounter  By            cache      -
+//	breakerbox.bulkhead.adaptive.limit                 updowncounter  {call}        adaptive   -
 //
 // Ratios (unit 1) are from 0 to 1, never percentages, even though
 // breaker.Snapshot holds percentages. Rejections are counted twice by

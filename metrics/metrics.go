@@ -59,6 +59,9 @@ const (
 	Hedge
 	// Cache is a cached fallback (core.Policy.Cache).
 	Cache
+	// AdaptiveLimit is an adaptive bulkhead limit
+	// (core.BulkheadPolicy.Adaptive).
+	AdaptiveLimit
 )
 
 // Has reports whether p holds every primitive of q; it is true for q == 0.
@@ -81,6 +84,9 @@ func PrimitivesOf(reg *core.Registry, s *core.GuardSnapshot) Primitive {
 	}
 	if s.Cache != nil {
 		p |= Cache
+	}
+	if s.Adaptive != nil {
+		p |= AdaptiveLimit
 	}
 	if reg != nil {
 		if g, ok := reg.Lookup(s.Name); ok {
@@ -496,6 +502,17 @@ var table = [...]Metric{
 				return false
 			}
 			v[0] = float64(s.Cache.Bytes)
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.bulkhead.adaptive.limit", Unit: "{call}", Kind: UpDownCounter, Integer: true, Requires: AdaptiveLimit,
+		Description: "The adaptive bulkhead's current concurrency limit, as its algorithm last computed it (breakerbox.bulkhead.limit follows it).",
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			if s.Adaptive == nil {
+				return false
+			}
+			v[0] = float64(s.Adaptive.Limit)
 			return true
 		},
 	},

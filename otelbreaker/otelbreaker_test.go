@@ -38,6 +38,7 @@ func policies() []core.Option {
 				Fallbacks: []core.FallbackRef{{Name: "zero"}},
 				Hedge:     &core.HedgePolicy{Delay: ms(time.Second)},
 				Cache:     &core.CachePolicy{MaxStaleness: ms(time.Minute), MaxEntries: 10}},
+			core.Policy{Name: "adaptive", Match: []string{"adaptive.*"}, Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{InitialLimit: 5}}},
 		),
 	}
 }

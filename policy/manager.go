@@ -244,7 +244,6 @@ func decodeDocument(data []byte) (core.Document, error) {
 	return core.ParseDocument(data)
 }
 
-
 // Rollback applies version v again, as a new version whose RollbackOf is
 // v: the history is never rewritten. meta.Source defaults to "rollback".
 // A version the store does not hold is an error wrapping ErrNoVersion; a

@@ -146,6 +146,7 @@ type settings struct {
 	slowNanos int64
 	buckets   []bucket // time window: the slice is fixed, its buckets are atomic
 	bucketNs  int64
+	learned   *learnedRule // Config.Learned; nil when off (see learned.go)
 }
 
 // conf returns the configuration installed now.
@@ -171,6 +172,15 @@ func (b *Breaker) install(cfg Config, old *settings) {
 	cfg = cfg.withDefaults()
 	cfg.RampSteps = append([]float64(nil), cfg.RampSteps...)
 	s := &settings{cfg: cfg, slowNanos: int64(cfg.SlowCallDuration)}
+	if cfg.Learned != nil {
+		l := *cfg.Learned
+		s.cfg.Learned = &l
+		if old != nil && old.learned != nil && *old.cfg.Learned == l {
+			s.learned = old.learned // unchanged: the baseline carries on
+		} else {
+			s.learned = newLearnedRule(l)
+		}
+	}
 	same := old != nil && sameShape(&old.cfg, &cfg)
 	if cfg.Window == CountWindow {
 		if !same {
@@ -197,10 +207,11 @@ func (b *Breaker) install(cfg Config, old *settings) {
 		b.probeWord = append(b.probeWord, 0)
 	}
 	b.set.Store(s)
-	if m := cfg.SlowCallDuration > 0 || cfg.MeasureLatency; b.measure.Load() != m {
+	if m := cfg.SlowCallDuration > 0 || cfg.MeasureLatency || (cfg.Learned != nil && cfg.Learned.LatencyFloor > 0); b.measure.Load() != m {
 		b.measure.Store(m)
 	}
-	if f := cfg.Window == CountWindow && cfg.Classifier == nil; b.fast.Load() != f {
+	// With the learned rule every outcome must reach it: no fast path.
+	if f := cfg.Window == CountWindow && cfg.Classifier == nil && cfg.Learned == nil; b.fast.Load() != f {
 		b.fast.Store(f)
 	}
 	if old != nil && !same {
@@ -619,6 +630,17 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 	case kindPass:
 		return
 	case kindClosed:
+		if set.learned != nil {
+			if reason, trip := set.learned.observe(b.read(&c), p.w, r == Failure, o.Latency); trip {
+				b.mu.Lock()
+				if b.word.Load() == p.w {
+					b.tripLocked(p.ctx, p.w, b.read(&c), c.explicit, reason)
+				}
+				b.mu.Unlock()
+				b.dispatch()
+				return
+			}
+		}
 		if set.buckets != nil {
 			now := b.read(&c)
 			b.recordBucket(set, now, r == Failure, slow)
