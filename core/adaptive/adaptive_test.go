@@ -1,0 +1,280 @@
+package adaptive_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/breakerbox/breakerbox/core/adaptive"
+)
+
+var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const ms = time.Millisecond
+
+// step is one sample and the limit expected after it.
+type step struct {
+	at       time.Duration // since t0
+	rtt      time.Duration
+	inflight int
+	dropped  bool
+	want     int
+}
+
+func run(t *testing.T, alg adaptive.Algorithm, steps []step) {
+	t.Helper()
+	for i, s := range steps {
+		if got := alg.Sample(t0.Add(s.at), s.rtt, s.inflight, s.dropped); got != s.want {
+			t.Fatalf("step %d (%+v): limit %d, want %d", i, s, got, s.want)
+		}
+		if got := alg.Limit(); got != s.want {
+			t.Fatalf("step %d: Limit() %d, Sample returned %d", i, got, s.want)
+		}
+	}
+}
+
+func TestGradient2HandComputed(t *testing.T) {
+	g, err := adaptive.NewGradient2(adaptive.Gradient2Config{
+		Bounds:    adaptive.Bounds{Min: 1, Max: 100, Initial: 10},
+		Smoothing: 1, Tolerance: 1, ShortWindow: 1, LongWindow: 3, // long alpha 0.5
+		QueueSize: func(int) int { return 2 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, g, []step{
+		// short 100, long 100: gradient 1 → 10 + 2
+		{0, 100 * ms, 10, false, 12},
+		// short 200, long 150: gradient .75 → 12·.75 + 2 = 11
+		{1 * ms, 200 * ms, 12, false, 11},
+		// short 400, long 275: gradient .6875 → 11·.6875 + 2 = 9.5625
+		{2 * ms, 400 * ms, 11, false, 9},
+		// short 100, long 187.5: gradient 1 → 11.5625
+		{3 * ms, 100 * ms, 9, false, 11},
+		// 2 in flight < 11.56/2: app-limited, no change (long 143.75)
+		{4 * ms, 100 * ms, 2, false, 11},
+		// short 10, long 76.875 > 2·short: decays to 73.03; gradient 1 → 13.5625
+		{5 * ms, 10 * ms, 11, false, 13},
+		// no information: unchanged
+		{6 * ms, 0, 13, true, 13},
+		{7 * ms, -5 * ms, 13, false, 13},
+	})
+}
+
+func TestGradient2Smoothing(t *testing.T) {
+	g, err := adaptive.NewGradient2(adaptive.Gradient2Config{
+		Bounds:    adaptive.Bounds{Min: 1, Max: 100, Initial: 10},
+		Smoothing: 0.5, Tolerance: 1, LongWindow: 599, // long alpha 1/300
+		QueueSize: func(int) int { return 0 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, g, []step{
+		{0, 100 * ms, 10, false, 10},
+		// short 1000, long 103: gradient .103 → .5 floor: 5; smoothed (10+5)/2
+		{1 * ms, 1000 * ms, 10, false, 7},
+	})
+}
+
+func TestGradient2Bounds(t *testing.T) {
+	g, _ := adaptive.NewGradient2(adaptive.Gradient2Config{Bounds: adaptive.Bounds{Min: 4, Max: 30, Initial: 10}})
+	for i := range 200 {
+		if got := g.Sample(t0.Add(time.Duration(i)*ms), 10*ms, 30, false); got > 30 {
+			t.Fatalf("limit %d above max", got)
+		}
+	}
+	if g.Limit() != 30 {
+		t.Fatalf("steady latency at full use: limit %d, want max 30", g.Limit())
+	}
+	for i := range 200 {
+		g.Sample(t0.Add(time.Second+time.Duration(i)*ms), time.Duration(i+2)*time.Second, 30, false)
+	}
+	if g.Limit() != 4 {
+		t.Fatalf("ever-rising latency: limit %d, want min 4", g.Limit())
+	}
+}
+
+func TestVegasHandComputed(t *testing.T) {
+	v, err := adaptive.NewVegas(adaptive.VegasConfig{Bounds: adaptive.Bounds{Min: 1, Max: 100, Initial: 10}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, v, []step{
+		{0, 100 * ms, 10, false, 10},      // baseline 100
+		{1 * ms, 100 * ms, 10, false, 11}, // queue 0 < 3·1: +1
+		{2 * ms, 110 * ms, 11, false, 12}, // queue 11·(1-100/110)=1 < 3·1.04: +log10(11) = 12.04
+		{3 * ms, 200 * ms, 12, false, 12}, // queue 6.02 in [3.24, 6.48]: unchanged
+		{4 * ms, 400 * ms, 12, false, 10}, // queue 9.03 > 6.48: -1.08 = 10.96
+		{5 * ms, 0, 10, true, 9},          // dropped: -log10(10.96) = 9.92
+		{6 * ms, 50 * ms, 9, false, 9},    // new baseline 50: unchanged
+		{7 * ms, 100 * ms, 2, false, 9},   // app-limited
+		{8 * ms, -1 * ms, 9, false, 9},    // no information
+		{9 * ms, 50 * ms, 9, false, 10},   // queue 0: +1 = 10.92
+	})
+	if v.Baseline() != 50*ms {
+		t.Fatalf("baseline %v, want 50ms", v.Baseline())
+	}
+}
+
+func TestVegasBaselineTTL(t *testing.T) {
+	v, _ := adaptive.NewVegas(adaptive.VegasConfig{Bounds: adaptive.Bounds{Initial: 10}, BaselineTTL: time.Minute})
+	run(t, v, []step{
+		{0, 100 * ms, 10, false, 10},
+		{time.Second, 300 * ms, 10, false, 9},      // queue 6.67 > 6: shrink
+		{time.Minute, 300 * ms, 9, false, 9},       // baseline expired: relearned as 300
+		{time.Minute + ms, 300 * ms, 9, false, 10}, // no queue against the new baseline
+	})
+	if v.Baseline() != 300*ms {
+		t.Fatalf("baseline %v, want 300ms", v.Baseline())
+	}
+}
+
+func TestAIMDHandComputed(t *testing.T) {
+	a, err := adaptive.NewAIMD(adaptive.AIMDConfig{
+		Bounds:   adaptive.Bounds{Min: 2, Max: 8, Initial: 5},
+		Backoff:  0.5,
+		Timeout:  time.Second,
+		Cooldown: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, a, []step{
+		{0, 10 * ms, 5, false, 6},                   // +1
+		{1 * ms, 10 * ms, 2, false, 6},              // 2·2 < 6: app-limited
+		{2 * ms, 10 * ms, 6, true, 3},               // dropped: ·0.5
+		{3 * ms, 10 * ms, 3, true, 3},               // within the cooldown
+		{1002 * ms, 10 * ms, 3, true, 2},            // 1.5, clamped to min 2
+		{1003 * ms, 10 * ms, 2, false, 3},           // +1
+		{1004 * ms, 10 * ms, 3, false, 4},           //
+		{3 * time.Second, time.Second, 4, false, 2}, // timeout counts as dropped
+		{1 * ms, 10 * ms, 2, true, 2},               // clock stepped back: still in the cooldown
+		{4 * time.Second, 10 * ms, 2, false, 3},     //
+		{4 * time.Second, 10 * ms, 3, false, 4},     //
+		{4 * time.Second, 10 * ms, 4, false, 5},     //
+		{4 * time.Second, 10 * ms, 5, false, 6},     //
+		{4 * time.Second, 10 * ms, 6, false, 7},     //
+		{4 * time.Second, 10 * ms, 7, false, 8},     //
+		{4 * time.Second, 10 * ms, 8, false, 8},     // max
+	})
+}
+
+func TestAIMDCooldownFromZeroTime(t *testing.T) {
+	// A simulation may start at the zero time: the first decrease there must
+	// still start a cooldown.
+	a, _ := adaptive.NewAIMD(adaptive.AIMDConfig{Bounds: adaptive.Bounds{Initial: 10}, Backoff: 0.5, Cooldown: time.Second})
+	var zero time.Time
+	if got := a.Sample(zero, ms, 10, true); got != 5 {
+		t.Fatalf("first drop: %d, want 5", got)
+	}
+	if got := a.Sample(zero.Add(ms), ms, 10, true); got != 5 {
+		t.Fatalf("drop within the cooldown: %d, want 5", got)
+	}
+}
+
+func TestConfigErrorsNameTheField(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{adaptive.Bounds{Min: 10, Max: 5}.Validate(), "maxLimit: 5 must be at least minLimit 10"},
+		{adaptive.Bounds{Min: -1}.Validate(), "minLimit: -1"},
+		{adaptive.Bounds{Min: 2, Max: 5, Initial: 9}.Validate(), "initialLimit: 9 must be between minLimit 2 and maxLimit 5"},
+		{adaptive.Gradient2Config{Smoothing: 2}.Validate(), "smoothing: 2"},
+		{adaptive.Gradient2Config{Tolerance: 0.5}.Validate(), "tolerance: 0.5"},
+		{adaptive.Gradient2Config{ShortWindow: 10, LongWindow: 5}.Validate(), "longWindow: 5 must be at least shortWindow 10"},
+		{adaptive.VegasConfig{Alpha: 8, Beta: 4}.Validate(), "beta: 4 must be at least alpha 8"},
+		{adaptive.VegasConfig{BaselineTTL: -1}.Validate(), "baselineTTL"},
+		{adaptive.AIMDConfig{Backoff: 1}.Validate(), "backoff: 1"},
+		{adaptive.AIMDConfig{Increase: -1}.Validate(), "increase: -1"},
+		{adaptive.Window{Samples: -1}.Validate(), "windowSamples: -1"},
+		{adaptive.Window{Interval: -1}.Validate(), "windowInterval"},
+	} {
+		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
+			t.Errorf("error %v, want it to contain %q", tc.err, tc.want)
+		}
+	}
+	if err := (adaptive.Bounds{}).Validate(); err != nil {
+		t.Errorf("zero Bounds: %v", err)
+	}
+}
+
+// recorder is an Algorithm that keeps what it was fed, to check what a
+// Limiter hands on.
+type recorder struct {
+	got   []step
+	limit int
+}
+
+func (r *recorder) Sample(now time.Time, rtt time.Duration, inflight int, dropped bool) int {
+	r.got = append(r.got, step{now.Sub(t0), rtt, inflight, dropped, 0})
+	r.limit++
+	return r.limit
+}
+func (r *recorder) Limit() int { return r.limit }
+
+func TestLimiterWindows(t *testing.T) {
+	r := &recorder{limit: 10}
+	l, err := adaptive.NewLimiter(r, adaptive.Window{Samples: 3, Interval: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(at, rtt time.Duration, in int, drop bool, wantLimit int, wantChanged bool) {
+		t.Helper()
+		lim, ch := l.Record(t0.Add(at), rtt, in, drop)
+		if lim != wantLimit || ch != wantChanged {
+			t.Fatalf("Record at %v: (%d, %v), want (%d, %v)", at, lim, ch, wantLimit, wantChanged)
+		}
+	}
+	rec(0, 10*ms, 1, false, 10, false)
+	rec(ms, 20*ms, 5, true, 10, false)
+	rec(2*ms, 30*ms, 3, false, 11, true) // third sample closes the window
+	rec(500*ms, 40*ms, 2, false, 11, false)
+	rec(1002*ms, 0, 1, false, 12, true) // past the interval; an untimed sample
+	if len(r.got) != 2 {
+		t.Fatalf("algorithm fed %d times, want 2: %+v", len(r.got), r.got)
+	}
+	if w := (step{2 * ms, 20 * ms, 5, true, 0}); r.got[0] != w {
+		t.Errorf("first window %+v, want %+v (mean RTT, max in flight, any drop)", r.got[0], w)
+	}
+	if w := (step{1002 * ms, 40 * ms, 2, false, 0}); r.got[1] != w {
+		t.Errorf("second window %+v, want %+v (the untimed sample left out of the mean)", r.got[1], w)
+	}
+	if l.Limit() != 12 {
+		t.Errorf("Limit %d, want 12", l.Limit())
+	}
+}
+
+func TestLimiterRecordDoesNotAllocate(t *testing.T) {
+	alg, _ := adaptive.New(adaptive.NameGradient2, adaptive.Bounds{})
+	l, _ := adaptive.NewLimiter(alg, adaptive.Window{Samples: 5})
+	i := 0
+	if n := testing.AllocsPerRun(1000, func() {
+		i++
+		l.Record(t0.Add(time.Duration(i)*ms), 10*ms, 10, i%7 == 0)
+	}); n != 0 {
+		t.Fatalf("Record allocates %v times per call", n)
+	}
+}
+
+func TestLimiterConcurrent(t *testing.T) {
+	alg, _ := adaptive.New(adaptive.NameAIMD, adaptive.Bounds{Min: 3, Max: 40})
+	l, _ := adaptive.NewLimiter(alg, adaptive.Window{Samples: 4})
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 2000 {
+				lim, _ := l.Record(t0.Add(time.Duration(i)*ms), time.Duration(i%50)*ms, 40, (i+g)%97 == 0)
+				if lim < 3 || lim > 40 {
+					t.Errorf("limit %d out of [3, 40]", lim)
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}

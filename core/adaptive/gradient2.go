@@ -1,0 +1,146 @@
+package adaptive
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Gradient2Config configures a Gradient2 algorithm. Zero fields take their
+// defaults.
+type Gradient2Config struct {
+	Bounds
+	// Smoothing is the weight of a new limit against the current one, in
+	// (0, 1]; default 0.2. 1 takes each computed limit as it is.
+	Smoothing float64
+	// Tolerance is how much the short-term RTT may exceed the long-term one
+	// before the limit shrinks, at least 1; default 1.5.
+	Tolerance float64
+	// ShortWindow is the number of samples the short-term RTT average
+	// spans; default 1 (the latest sample, or the latest window of a
+	// Limiter).
+	ShortWindow int
+	// LongWindow is the number of samples the long-term RTT average spans,
+	// at least ShortWindow; default 600.
+	LongWindow int
+	// QueueSize returns the headroom added to the limit at each update, so
+	// that it can grow while the latency is normal; default: the square root
+	// of the limit, at least 1.
+	QueueSize func(limit int) int
+}
+
+// Default Gradient2 settings.
+const (
+	DefaultSmoothing   = 0.2
+	DefaultTolerance   = 1.5
+	DefaultShortWindow = 1
+	DefaultLongWindow  = 600
+)
+
+// Validate reports every invalid field of c, joined with errors.Join.
+func (c Gradient2Config) Validate() error {
+	errs := []error{c.Bounds.Validate()}
+	if c.Smoothing < 0 || c.Smoothing > 1 || math.IsNaN(c.Smoothing) {
+		errs = append(errs, fmt.Errorf("adaptive: smoothing: %v must be in (0, 1] (0: default %v)", c.Smoothing, DefaultSmoothing))
+	}
+	if (c.Tolerance != 0 && c.Tolerance < 1) || math.IsNaN(c.Tolerance) || math.IsInf(c.Tolerance, 0) {
+		errs = append(errs, fmt.Errorf("adaptive: tolerance: %v must be at least 1 (0: default %v)", c.Tolerance, DefaultTolerance))
+	}
+	if c.ShortWindow < 0 {
+		errs = append(errs, fmt.Errorf("adaptive: shortWindow: %d must not be negative", c.ShortWindow))
+	}
+	if c.LongWindow < 0 {
+		errs = append(errs, fmt.Errorf("adaptive: longWindow: %d must not be negative", c.LongWindow))
+	}
+	if d := c.withDefaults(); c.ShortWindow >= 0 && c.LongWindow >= 0 && d.LongWindow < d.ShortWindow {
+		errs = append(errs, fmt.Errorf("adaptive: longWindow: %d must be at least shortWindow %d", d.LongWindow, d.ShortWindow))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Gradient2Config) withDefaults() Gradient2Config {
+	c.Bounds = c.Bounds.withDefaults()
+	if c.Smoothing == 0 {
+		c.Smoothing = DefaultSmoothing
+	}
+	if c.Tolerance == 0 {
+		c.Tolerance = DefaultTolerance
+	}
+	if c.ShortWindow == 0 {
+		c.ShortWindow = DefaultShortWindow
+	}
+	if c.LongWindow == 0 {
+		c.LongWindow = max(DefaultLongWindow, c.ShortWindow)
+	}
+	if c.QueueSize == nil {
+		c.QueueSize = sqrtQueue
+	}
+	return c
+}
+
+// sqrtQueue is the default Gradient2 queue size: sqrt(limit), at least 1.
+func sqrtQueue(limit int) int { return max(1, int(math.Sqrt(float64(limit)))) }
+
+// Gradient2 adjusts the limit by the ratio of a long-term to a short-term
+// average RTT, as Netflix's Gradient2 limit does.
+//
+// Each sample updates two exponentially weighted averages of the RTT, a
+// short one (ShortWindow samples) and a long one (LongWindow samples). The
+// gradient is Tolerance·long/short, clamped to [0.5, 1]: 1 while the latency
+// is within Tolerance of normal, less as queues build up. The new limit is
+//
+//	limit·gradient + QueueSize(limit)
+//
+// smoothed against the current one (Smoothing) and clamped to the Bounds.
+// So the limit grows by about the queue size while latency is normal, and
+// shrinks by up to half when it doubles. When the long average is more than
+// twice the short one (latency fell back after a spell of overload), the
+// long average decays by 5% per sample so that it forgets the spell. While
+// fewer than half the limit's calls are in flight the limit does not grow:
+// the caller, not the dependency, limits the load. Gradient2 ignores the
+// dropped flag: it reacts to the latency of timeouts and failures.
+//
+// Not safe for concurrent use; see Algorithm.
+type Gradient2 struct {
+	cfg         Gradient2Config
+	limit       float64
+	short, long float64 // nanoseconds; 0 before the first sample
+	clock       clock
+}
+
+// NewGradient2 returns a Gradient2 at cfg.Initial, or the error of
+// cfg.Validate.
+func NewGradient2(cfg Gradient2Config) (*Gradient2, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	return &Gradient2{cfg: cfg, limit: float64(cfg.Initial)}, nil
+}
+
+// Limit returns the current limit.
+func (g *Gradient2) Limit() int { return floorLimit(g.limit) }
+
+// Sample folds one sample in and returns the new limit; see Algorithm.
+func (g *Gradient2) Sample(now time.Time, rtt time.Duration, inflight int, dropped bool) int {
+	g.clock.at(now)
+	x, ok := cleanRTT(rtt)
+	if !ok {
+		return g.Limit()
+	}
+	g.short = ewma(g.short, x, g.cfg.ShortWindow)
+	g.long = ewma(g.long, x, g.cfg.LongWindow)
+	if g.long/g.short > 2 {
+		g.long *= 0.95
+	}
+	if float64(max(inflight, 0)) < g.limit/2 {
+		return g.Limit()
+	}
+	gradient := min(max(g.cfg.Tolerance*g.long/g.short, 0.5), 1)
+	q := float64(max(g.cfg.QueueSize(g.Limit()), 0))
+	next := g.limit*gradient + q
+	next = g.limit*(1-g.cfg.Smoothing) + next*g.cfg.Smoothing
+	g.limit = g.cfg.Bounds.clamp(next, g.limit)
+	return g.Limit()
+}
