@@ -42,7 +42,7 @@
 //
 // # Cost
 //
-// A decision is a few atomic operations while the pressure is 0; the first
+// A decision is a few atomic operations; the first
 // call after an interval ends takes the mutex to close it (and, with the CPU
 // signal, reads the CPU time). Acquire with a free slot takes the mutex once;
 // shedding allocates nothing.

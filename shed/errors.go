@@ -12,8 +12,9 @@ var ErrShed = reject.New("shed: load shed", "load_shed")
 
 // Why a request was shed: the Reason of a [*Rejection].
 const (
-	// ReasonOverload: the shedder's pressure (queue delay over the target,
-	// or CPU use over the limit) sheds this criticality.
+	// ReasonOverload: the service is overloaded (a standing queue, or CPU
+	// use over the limit) and the request fell in the share of its
+	// criticality the shedder sheds.
 	ReasonOverload = "overload"
 	// ReasonQueueFull: every slot was busy and the queue was full.
 	ReasonQueueFull = "queue_full"

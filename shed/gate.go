@@ -29,7 +29,7 @@ func (t Ticket) Done() {
 }
 
 // Acquire admits a request of criticality c or sheds it, at the time of
-// the clock. It first makes the pressure decision of AllowAt; then, with
+// the clock. It first makes the shedding decision of AllowAt; then, with
 // MaxInFlight set, it takes a slot, waiting in the queue for one when all
 // are busy: critical requests are served first, then default, then
 // sheddable ones, each in arrival order. The time a request waited is the
@@ -102,6 +102,7 @@ func (s *Shedder) shedAfterAdmit(r int) {
 // observeLocked records a queue delay in the current interval.
 func (s *Shedder) observeLocked(delay time.Duration) {
 	delay = max(delay, 0)
+	s.served++
 	if !s.haveDelay || delay < s.minDelay {
 		s.minDelay, s.haveDelay = delay, true
 	}

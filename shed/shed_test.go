@@ -3,6 +3,7 @@ package shed_test
 import (
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -26,13 +27,6 @@ func newShedder(t testing.TB, cfg shed.Config) *shed.Shedder {
 	return s
 }
 
-// overloadInterval feeds one interval [start, start+100ms) whose smallest
-// delay is delay, and closes it with a call at its end.
-func overloadInterval(s *shed.Shedder, start time.Time, delay time.Duration) {
-	s.ObserveAt(start.Add(ms(10)), delay+ms(30))
-	s.ObserveAt(start.Add(ms(50)), delay)
-}
-
 // count returns how many of n requests of c at now are shed.
 func count(t *testing.T, s *shed.Shedder, now time.Time, c shed.Criticality, n int) int {
 	t.Helper()
@@ -48,86 +42,112 @@ func count(t *testing.T, s *shed.Shedder, now time.Time, c shed.Criticality, n i
 	return k
 }
 
-func TestPressureLadderHandComputed(t *testing.T) {
-	s := newShedder(t, shed.Config{}) // target 5ms, interval 100ms, step 0.25
-	if err := s.AllowAt(t0, shed.Sheddable); err != nil {
-		t.Fatalf("first call: %v", err)
+// interval plays one 100ms interval from start: arrivals of each
+// criticality (AllowAt), then served requests leaving the queue, the
+// smallest of them after waiting minDelay (ObserveAt). It returns how many
+// of each criticality were shed.
+func interval(t *testing.T, s *shed.Shedder, start time.Time, sheddable, critical, served int, minDelay time.Duration) (shedS, shedC int) {
+	t.Helper()
+	shedS = count(t, s, start, shed.Sheddable, sheddable)
+	shedC = count(t, s, start.Add(ms(1)), shed.Critical, critical)
+	for i := range served {
+		s.ObserveAt(start.Add(ms(2+i%90)), minDelay+time.Duration(i)*time.Microsecond)
 	}
-	// Interval 1: smallest delay 8ms > 5ms: overloaded, pressure 0.25.
-	overloadInterval(s, t0, ms(8))
+	return shedS, shedC
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+func TestDropShareFromServedRateHandComputed(t *testing.T) {
+	s := newShedder(t, shed.Config{}) // target 5ms, interval 100ms, gain 0.02
+	// Interval 1: 10 default arrivals; 4 left the queue, the quickest after
+	// 15ms: a standing queue 10ms over the target.
+	count(t, s, t0, shed.Default, 10)
+	for i, d := range []int{30, 25, 20, 15} {
+		s.ObserveAt(t0.Add(ms(10*(i+1))), ms(d))
+	}
+	// excess = 4·10ms/100ms = 0.4; admit = 4 − 0.4/2 = 3.8; D = 1 − 3.8/10.
 	now := t0.Add(ms(100))
-	if got := count(t, s, now, shed.Sheddable, 8); got != 2 {
-		t.Errorf("pressure 0.25: %d of 8 sheddable shed, want 2", got)
+	if got := count(t, s, now, shed.Default, 50); got != 31 {
+		t.Errorf("D 0.62: %d of 50 default requests shed, want 31", got)
 	}
-	if got := count(t, s, now, shed.Default, 8); got != 0 {
-		t.Errorf("pressure 0.25: %d of 8 default shed, want 0", got)
+	if d := s.DropShare(); !near(d, 0.62) {
+		t.Fatalf("D = %v, want 0.62", d)
 	}
-	if p := s.Pressure(); p != 0.25 {
-		t.Fatalf("pressure %v, want 0.25", p)
+	// Interval 2 has no observation: D falls by the gain.
+	count(t, s, t0.Add(ms(200)), shed.Default, 1)
+	if d := s.DropShare(); !near(d, 0.60) {
+		t.Fatalf("D = %v after a calm interval, want 0.60", d)
 	}
-	// Four more overloaded intervals: 0.5, 0.75, 1, 1.25.
-	for i := 1; i <= 4; i++ {
-		overloadInterval(s, t0.Add(time.Duration(i)*ms(100)), ms(6))
-	}
-	now = t0.Add(ms(500))
-	if got := count(t, s, now, shed.Sheddable, 8); got != 8 {
-		t.Errorf("pressure 1.25: %d of 8 sheddable shed, want 8", got)
-	}
-	if got := count(t, s, now, shed.Default, 8); got != 2 {
-		t.Errorf("pressure 1.25: %d of 8 default shed, want 2", got)
-	}
-	if got := count(t, s, now, shed.Critical, 8); got != 0 {
-		t.Errorf("pressure 1.25: %d of 8 critical shed, want 0", got)
-	}
-	if p := s.Pressure(); p != 1.25 {
-		t.Fatalf("pressure %v, want 1.25", p)
-	}
-	// A calm interval (a request that did not wait) lowers it by one step.
-	s.ObserveAt(t0.Add(ms(550)), 0)
-	if got := count(t, s, t0.Add(ms(600)), shed.Default, 8); got != 0 {
-		t.Errorf("pressure 1.0: %d of 8 default shed, want 0", got)
-	}
-	if p := s.Pressure(); p != 1 {
-		t.Fatalf("pressure %v after a calm interval, want 1", p)
-	}
-	// Intervals without any call are calm: 2s later the pressure is 0.
-	if got := count(t, s, t0.Add(ms(2600)), shed.Sheddable, 8); got != 0 {
-		t.Errorf("after 2s idle: %d of 8 sheddable shed, want 0", got)
+	// Intervals without any call are calm: 10s later nothing is shed.
+	if got := count(t, s, t0.Add(10*time.Second), shed.Default, 20); got != 0 {
+		t.Errorf("after 10s idle: %d of 20 shed, want 0", got)
 	}
 	snap := s.Snapshot()
-	if snap.Pressure != 0 || snap.Overloaded != 5 {
-		t.Errorf("snapshot: pressure %v, overloaded %d; want 0, 5", snap.Pressure, snap.Overloaded)
+	if snap.DropShare != 0 || snap.Overloaded != 1 || snap.Shed[shed.Default] != 31 {
+		t.Errorf("snapshot: D %v, overloaded %d, shed %v; want 0, 1, 31 default", snap.DropShare, snap.Overloaded, snap.Shed)
 	}
-	if snap.Shed[shed.Sheddable] != 10 || snap.Shed[shed.Default] != 2 || snap.Shed[shed.Critical] != 0 {
-		t.Errorf("snapshot shed counts %v", snap.Shed)
+}
+
+func TestSheddableFirstCriticalLastHandComputed(t *testing.T) {
+	s := newShedder(t, shed.Config{})
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * ms(100)) }
+	// Interval 0: 70 sheddable, 30 critical; 40 served, quickest after 10ms.
+	// D = 1 − (40 − 2/2)/100 = 0.61: 61 of the 70 sheddable.
+	interval(t, s, at(0), 70, 30, 40, ms(10))
+	// Interval 1: the service slows down: 20 served, quickest after 40ms.
+	// excess = 20·35/100 = 7, D = 1 − 16.5/100 = 0.835: more than every
+	// sheddable request. But the sheddable rank was not wholly shed during
+	// interval 1, so critical requests are not shed in interval 2.
+	if s1, c1 := interval(t, s, at(1), 70, 30, 20, ms(40)); s1 != 61 || c1 != 0 {
+		t.Errorf("interval 1: shed %d sheddable, %d critical; want 61, 0", s1, c1)
+	}
+	if s2, c2 := interval(t, s, at(2), 70, 30, 20, ms(40)); s2 != 70 || c2 != 0 {
+		t.Errorf("interval 2: shed %d sheddable, %d critical; want 70, 0", s2, c2)
+	}
+	// Interval 3: sheddable was wholly shed during interval 2 and the queue
+	// stands at 40ms > 3 targets: default (absent) climbs first, then
+	// critical in interval 4, with what is left of D: (83.5 − 70)/30.
+	if s3, c3 := interval(t, s, at(3), 70, 30, 20, ms(40)); s3 != 70 || c3 != 0 {
+		t.Errorf("interval 3: shed %d sheddable, %d critical; want 70, 0", s3, c3)
+	}
+	s4, c4 := interval(t, s, at(4), 70, 30, 0, 0)
+	if want := int(math.Floor(30 * 13.5 / 30)); s4 != 70 || c4 != want {
+		t.Errorf("interval 4: shed %d sheddable, %d critical; want 70, %d", s4, c4, want)
+	}
+	// Interval 4 saw no standing queue (no observation): the partly shed
+	// critical rank stops being shed at once; D falls by the gain.
+	if s5, c5 := interval(t, s, at(5), 70, 30, 0, 0); s5 != 70 || c5 != 0 {
+		t.Errorf("interval 5: shed %d sheddable, %d critical; want 70, 0", s5, c5)
+	}
+	if d := s.DropShare(); !near(d, 0.815) {
+		t.Errorf("D = %v, want 0.835 − 0.02", d)
+	}
+}
+
+func TestCriticalShedWhenItIsAllThereIs(t *testing.T) {
+	s := newShedder(t, shed.Config{})
+	// 100 critical; 50 served, quickest after 10ms: D = 1 − 48.75/100.
+	count(t, s, t0, shed.Critical, 100)
+	for i := range 50 {
+		s.ObserveAt(t0.Add(ms(1+i)), ms(10))
+	}
+	if got := count(t, s, t0.Add(ms(100)), shed.Critical, 100); got != 51 {
+		t.Errorf("%d of 100 critical shed, want floor(100·0.5125) = 51", got)
 	}
 }
 
 func TestBurstThatDrainsWithinIntervalIsNoOverload(t *testing.T) {
 	s := newShedder(t, shed.Config{})
-	s.ObserveAt(t0, 0)
+	count(t, s, t0, shed.Default, 1)
 	for i := range 10 {
 		// Long waits, but one request in each interval went straight through.
 		s.ObserveAt(t0.Add(time.Duration(i)*ms(100)+ms(1)), ms(80))
 		s.ObserveAt(t0.Add(time.Duration(i)*ms(100)+ms(2)), ms(1))
+		count(t, s, t0.Add(time.Duration(i)*ms(100)+ms(3)), shed.Sheddable, 10)
 	}
-	if p := s.Pressure(); p != 0 {
-		t.Errorf("pressure %v after bursts that drained, want 0", p)
-	}
-}
-
-func TestCriticalShedLastWhenEverythingIsCritical(t *testing.T) {
-	s := newShedder(t, shed.Config{Step: 1})
-	s.ObserveAt(t0, ms(50))
-	for i := 1; i <= 3; i++ {
-		s.ObserveAt(t0.Add(time.Duration(i)*ms(100)), ms(50))
-	}
-	if p := s.Pressure(); p != 3 {
-		t.Fatalf("pressure %v, want the cap 3", p)
-	}
-	s.ObserveAt(t0.Add(ms(450)), ms(50))
-	if got := count(t, s, t0.Add(ms(450)), shed.Critical, 4); got != 4 {
-		t.Errorf("pressure 3: %d of 4 critical shed, want 4", got)
+	if d := s.DropShare(); d != 0 {
+		t.Errorf("D = %v after bursts that drained, want 0", d)
 	}
 }
 
@@ -137,21 +157,29 @@ func TestCPUSignal(t *testing.T) {
 	s.AllowAt(t0, shed.Default)
 	cpu += ms(150) // 150ms of 200ms available: 75%
 	s.AllowAt(t0.Add(ms(100)), shed.Default)
-	if p := s.Pressure(); p != 0 {
-		t.Fatalf("pressure %v at 75%% CPU, want 0", p)
+	if d := s.DropShare(); d != 0 {
+		t.Fatalf("D = %v at 75%% CPU, want 0", d)
 	}
 	cpu += ms(190) // 95%
 	s.AllowAt(t0.Add(ms(200)), shed.Default)
-	if p := s.Pressure(); p != 0.25 {
-		t.Fatalf("pressure %v at 95%% CPU, want 0.25", p)
+	if d := s.DropShare(); !near(d, 0.02) {
+		t.Fatalf("D = %v at 95%% CPU, want the gain 0.02", d)
+	}
+	if snap := s.Snapshot(); snap.Overloaded != 1 {
+		t.Errorf("overloaded intervals %d, want 1", snap.Overloaded)
 	}
 }
 
 func TestRejectionCarriesRetryAfterAndType(t *testing.T) {
-	s := newShedder(t, shed.Config{Step: 1, RetryAfter: 3 * time.Second})
-	s.ObserveAt(t0, ms(50))
-	s.ObserveAt(t0.Add(ms(100)), ms(50))
-	err := s.AllowAt(t0.Add(ms(100)), shed.Sheddable)
+	s := newShedder(t, shed.Config{RetryAfter: 3 * time.Second})
+	count(t, s, t0, shed.Sheddable, 10)
+	s.ObserveAt(t0.Add(ms(50)), ms(50)) // one served of 10: D = 1 − 0.775/10
+	var err error
+	for range 3 { // a share of 0.9225: the second is shed
+		if err = s.AllowAt(t0.Add(ms(100)), shed.Sheddable); err != nil {
+			break
+		}
+	}
 	var rej *shed.Rejection
 	if !errors.As(err, &rej) || rej.Criticality != shed.Sheddable || rej.Reason != shed.ReasonOverload {
 		t.Fatalf("AllowAt: %v, want a sheddable overload *Rejection", err)
@@ -168,14 +196,17 @@ func TestRejectionCarriesRetryAfterAndType(t *testing.T) {
 }
 
 func TestConfigErrorsNameFieldAndValue(t *testing.T) {
-	_, err := shed.New(shed.Config{Target: -1, Step: 2, CPULimit: 1.5, MaxInFlight: -3, MaxQueue: 5, Interval: 48 * time.Hour})
+	_, err := shed.New(shed.Config{Target: -1, Gain: 2, CPULimit: 1.5, MaxInFlight: -3, Interval: 48 * time.Hour})
 	if err == nil {
 		t.Fatal("New accepted a bad config")
 	}
-	for _, want := range []string{"target: -1ns", "step: 2", "cpuLimit: 1.5", "maxInFlight: -3", "maxQueue: 5 needs maxInFlight", "interval: 48h0m0s"} {
+	for _, want := range []string{"target: -1ns", "gain: 2", "cpuLimit: 1.5", "maxInFlight: -3", "interval: 48h0m0s"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %q", err, want)
 		}
+	}
+	if _, err := shed.New(shed.Config{MaxQueue: 5}); err == nil || !strings.Contains(err.Error(), "maxQueue: 5 needs maxInFlight") {
+		t.Errorf("MaxQueue without MaxInFlight: %v", err)
 	}
 }
 
@@ -279,11 +310,11 @@ func TestQueueDelayFromAcquireRaisesPressure(t *testing.T) {
 			})
 			time.Sleep(ms(10))
 		}
-		if p := s.Pressure(); p < 1 {
-			t.Errorf("pressure %v after 600ms at twice the capacity, want at least 1", p)
+		if d := s.DropShare(); d < 0.3 {
+			t.Errorf("D = %v after 600ms at twice the capacity, want at least 0.3", d)
 		}
-		if err := s.AllowAt(time.Now(), shed.Sheddable); !errors.Is(err, shed.ErrShed) {
-			t.Errorf("a sheddable request was admitted under pressure %v", s.Pressure())
+		if snap := s.Snapshot(); snap.Shed[shed.Critical] == 0 {
+			t.Errorf("no request was shed at twice the capacity: %+v", snap)
 		}
 		wg.Wait()
 	})
@@ -293,7 +324,7 @@ func FuzzShedderStaysInBounds(f *testing.F) {
 	f.Add([]byte{1, 200, 3, 0, 255, 9, 128, 7})
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		var cpu time.Duration
-		s := newShedder(t, shed.Config{Step: 0.5, CPULimit: 0.5, CPUs: 1, CPU: func() time.Duration { return cpu }})
+		s := newShedder(t, shed.Config{Gain: 0.5, CPULimit: 0.5, CPUs: 1, CPU: func() time.Duration { return cpu }})
 		now := t0
 		for i := 0; i+1 < len(ops); i += 2 {
 			op, v := ops[i], int64(ops[i+1])
@@ -309,8 +340,13 @@ func FuzzShedderStaysInBounds(f *testing.F) {
 			case 4:
 				now = now.Add(time.Duration(v) * time.Hour * 1000)
 			}
-			if p := s.Pressure(); !(p >= 0 && p <= 3) {
-				t.Fatalf("pressure %v out of [0, 3]", p)
+			if d := s.DropShare(); !(d >= 0 && d <= 1) {
+				t.Fatalf("D = %v out of [0, 1]", d)
+			}
+			for _, c := range []shed.Criticality{shed.Sheddable, shed.Default, shed.Critical} {
+				if f := s.ShedShare(c); !(f >= 0 && f <= 1) {
+					t.Fatalf("share of %v = %v out of [0, 1]", c, f)
+				}
 			}
 		}
 	})
