@@ -71,6 +71,10 @@ type (
 	Window = wire.Window
 	// BulkheadStatus is wire.BulkheadStatus, a guard's bulkhead.
 	BulkheadStatus = wire.BulkheadStatus
+	// AdaptiveStatus is wire.AdaptiveStatus, an adaptive bulkhead limit.
+	AdaptiveStatus = wire.AdaptiveStatus
+	// ThrottleStatus is wire.ThrottleStatus, a client-side throttle.
+	ThrottleStatus = wire.ThrottleStatus
 	// Transition is wire.Transition, a breaker state change.
 	Transition = wire.Transition
 	// Override is wire.Override, a manual state.

@@ -41,6 +41,9 @@ func infoOf(g *core.Guard, s *core.GuardSnapshot) GuardInfo {
 	info.Thresholds = th
 	if b := s.Bulkhead; b != nil {
 		info.Bulkhead = &BulkheadLimits{MaxConcurrent: b.MaxConcurrent, MaxQueue: b.MaxQueue}
+		if s.Adaptive != nil {
+			info.Bulkhead.Adaptive = s.Adaptive.Algorithm
+		}
 	}
 	if rl := s.RateLimit; rl != nil {
 		info.RateLimit = rateLimitInfo(rl.Config)
@@ -70,6 +73,9 @@ func liveOf(s *core.GuardSnapshot, prev tally, elapsed time.Duration) GuardLive 
 	}
 	if bh := s.Bulkhead; bh != nil {
 		l.InUse, l.Queued = bh.InUse, bh.Queued
+	}
+	if a := s.Adaptive; a != nil {
+		l.Limit = a.Limit
 	}
 	if rl := s.RateLimit; rl != nil {
 		a := round2(rl.Available)

@@ -38,6 +38,7 @@ func distinctSnapshot() core.GuardSnapshot {
 			Allowed: 970, Rejected: 17, Available: 2.25, RetryAfter: time.Second,
 		},
 		Retries: 18, RetryBudgetExhausted: 19, FallbackServed: 21, FallbackFailed: 22,
+		Adaptive: &core.AdaptiveSnapshot{Algorithm: "vegas", Limit: 8, MinLimit: 2, MaxLimit: 64},
 	}
 	s.Rejected = core.Rejections{Open: s.Breaker.Rejected, HalfOpen: s.Breaker.RejectedProbe,
 		Full: s.Bulkhead.Rejected + s.Bulkhead.TimedOut, Limited: s.RateLimit.Rejected}
@@ -84,6 +85,7 @@ func TestStatusShowsTheMetricsTableConcepts(t *testing.T) {
 		"breakerbox.rate_limiter.calls":                     f(rl.Allowed, rl.Rejected),
 		"breakerbox.rate_limiter.available":                 {rl.Available},
 		"breakerbox.rate_limiter.limit":                     {rl.Limit / time.Duration(rl.Per).Seconds()},
+		"breakerbox.bulkhead.adaptive.limit":                {float64(st.Adaptive.Limit)},
 	}
 	for _, m := range metrics.Table() {
 		v := make([]float64, m.Len())

@@ -46,18 +46,19 @@ func statusOf(s *core.GuardSnapshot, now time.Time) GuardStatus {
 		OpenUntil: openUntil(b),
 		Override:  overrideOf(b),
 		Counters: Counters{
-			Admitted:        b.Admitted,
-			Succeeded:       b.Succeeded,
-			Failed:          b.Failed,
-			Ignored:         b.Ignored,
-			Slow:            b.Slow,
-			Rejected:        s.Rejected.Total(),
-			RejectedOpen:    s.Rejected.Open,
-			RejectedProbe:   s.Rejected.HalfOpen,
-			RejectedFull:    s.Rejected.Full,
-			RejectedLimited: s.Rejected.Limited,
-			ShadowTrips:     b.ShadowTrips,
-			Transitions:     b.Transitions,
+			Admitted:          b.Admitted,
+			Succeeded:         b.Succeeded,
+			Failed:            b.Failed,
+			Ignored:           b.Ignored,
+			Slow:              b.Slow,
+			Rejected:          s.Rejected.Total(),
+			RejectedOpen:      s.Rejected.Open,
+			RejectedProbe:     s.Rejected.HalfOpen,
+			RejectedFull:      s.Rejected.Full,
+			RejectedLimited:   s.Rejected.Limited,
+			RejectedThrottled: s.Rejected.Throttled,
+			ShadowTrips:       b.ShadowTrips,
+			Transitions:       b.Transitions,
 		},
 		Window: Window{
 			Calls:               b.WindowCalls,
@@ -92,6 +93,12 @@ func statusOf(s *core.GuardSnapshot, now time.Time) GuardStatus {
 			Waited:        bh.Waited,
 			WaitTime:      core.Duration(bh.WaitTime),
 		}
+	}
+	if a := s.Adaptive; a != nil {
+		st.Adaptive = &AdaptiveStatus{Algorithm: a.Algorithm, Limit: a.Limit, MinLimit: a.MinLimit, MaxLimit: a.MaxLimit}
+	}
+	if th := s.Throttle; th != nil {
+		st.Throttle = &ThrottleStatus{Requests: th.Requests, Accepts: th.Accepts, Probability: round2(th.Probability), Rejected: th.Rejected}
 	}
 	if rl := s.RateLimit; rl != nil {
 		st.RateLimit = &RateLimitStatus{

@@ -13,6 +13,7 @@ import (
 	"github.com/breakerbox/breakerbox/core/bulkhead"
 	"github.com/breakerbox/breakerbox/core/fallback"
 	"github.com/breakerbox/breakerbox/core/retry"
+	"github.com/breakerbox/breakerbox/core/throttle"
 	"github.com/breakerbox/breakerbox/ratelimit"
 )
 
@@ -46,6 +47,11 @@ type Guard struct {
 	errOpen    *RejectedError
 	errFull    *RejectedError
 	errLimited *RejectedError
+
+	// Adaptive protection (adaptive.go); nil when the policy has none.
+	adapt        *adaptiveBulkhead
+	thr          *throttle.Throttler
+	errThrottled *RejectedError
 
 	retries, budgetSpent, fallbackOK, fallbackFailed atomic.Uint64
 	pruned                                           atomic.Bool
@@ -100,6 +106,9 @@ func newGuard(name string, p Policy, tags []string, classifier breaker.Classifie
 			return nil, &PolicyError{Policy: p.Name, Err: err}
 		}
 		g.errLimited = newRejectedError(name, ratelimit.ErrLimited, g.rl.RetryAfter)
+	}
+	if err := g.initAdaptive(p); err != nil {
+		return nil, err
 	}
 	if p.Retry != nil {
 		cfg, err := p.Retry.RetryConfig()
@@ -234,6 +243,9 @@ func (g *Guard) Allow(ctx context.Context) (Permit, error) {
 // Do keeps its permit on its own stack instead of copying it through
 // returns. When the call is refused, p.g stays nil: *p reports nothing.
 func (g *Guard) allow(ctx context.Context, p *Permit) error {
+	if g.thr != nil && !g.admitThrottled() {
+		return g.rejected(ctx, g.errThrottled)
+	}
 	if g.rl != nil && !g.rl.Allow() {
 		return g.rejected(ctx, g.errLimited)
 	}
@@ -256,7 +268,7 @@ func (g *Guard) allow(ctx context.Context, p *Permit) error {
 		return g.rejected(ctx, g.errOpen)
 	}
 	p.g, p.bulk = g, bulk
-	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
+	if h := g.hooks.Load(); (h != nil && h.OnDone != nil) || (g.adapt != nil && g.adapt.sampled()) {
 		p.start = int64(time.Since(clockEpoch)) + 1
 	}
 	return nil
@@ -345,6 +357,9 @@ func (p *Permit) after(o breaker.Outcome, r breaker.Result, classified bool) {
 	g := p.g
 	if p.bulk {
 		g.bh.ReleaseHint(p.hint)
+	}
+	if g.adapt != nil || g.thr != nil {
+		g.adaptiveDone(p, o, r, classified)
 	}
 	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
 		g.completed(p, h, o, r, classified)
@@ -499,6 +514,11 @@ type GuardSnapshot struct {
 	// FallbackServed and FallbackFailed count Do calls whose failure a
 	// fallback answered, or whose fallbacks all failed too.
 	FallbackServed, FallbackFailed uint64
+	// Adaptive is the bulkhead's adaptive limit; nil when it has none.
+	// Bulkhead.MaxConcurrent follows Adaptive.Limit.
+	Adaptive *AdaptiveSnapshot
+	// Throttle is the client-side throttle's state; nil without one.
+	Throttle *throttle.Snapshot
 }
 
 // Rejections counts a guard's rejections by reason.
@@ -507,10 +527,12 @@ type Rejections struct {
 	HalfOpen uint64 // half-open with every probe slot taken
 	Full     uint64 // bulkhead full or its queue wait timed out
 	Limited  uint64 // rate limited
+	// Throttled counts calls the client-side throttle rejected.
+	Throttled uint64
 }
 
 // Total returns the sum of all rejections.
-func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full + r.Limited }
+func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full + r.Limited + r.Throttled }
 
 // Snapshot returns a copy of the guard's state and counters.
 func (g *Guard) Snapshot() GuardSnapshot {
@@ -529,6 +551,10 @@ func (g *Guard) Snapshot() GuardSnapshot {
 	s.Retries = g.retries.Load()
 	s.RetryBudgetExhausted = g.budgetSpent.Load()
 	s.FallbackServed, s.FallbackFailed = g.fallbackOK.Load(), g.fallbackFailed.Load()
+	s.Adaptive, s.Throttle = g.adaptiveSnapshot(), g.throttleSnapshot()
+	if s.Throttle != nil {
+		s.Rejected.Throttled = s.Throttle.Rejected
+	}
 	return s
 }
 

@@ -64,7 +64,8 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // is written as a negative number (the retry budget's ratio and
 // minRetriesPerSec); a child policy therefore cannot turn off, by writing a
 // zero, what its parent turned on. Two fields have no default and are
-// required in their section: bulkhead.maxConcurrent and rateLimit.limit. A
+// required in their section: bulkhead.maxConcurrent (unless
+// bulkhead.adaptive is set) and rateLimit.limit. A
 // policy is validated on its own as well as merged with its parent, so a
 // section it declares needs its required fields, and its own cross-field
 // rules must hold with the defaults (slowCallRate needs slowCallDuration),
@@ -124,6 +125,9 @@ type Policy struct {
 	// Fallbacks names fallbacks registered with WithFallback, tried in
 	// order when a Do call fails, until one succeeds.
 	Fallbacks []FallbackRef `json:"fallbacks,omitempty"`
+	// Throttle rejects calls locally as the dependency refuses them
+	// (client-side adaptive throttling); nil means none.
+	Throttle *ThrottlePolicy `json:"throttle,omitempty"`
 }
 
 // RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
@@ -252,13 +256,17 @@ type BreakerPolicy struct {
 	// MeasureLatency passes every call's latency to classifiers and
 	// completion hooks.
 	MeasureLatency bool `json:"measureLatency,omitempty"`
+	// Learned adds a rule that learns the normal failure rate (and
+	// latency) and trips on a departure from it. Default none.
+	Learned *LearnedPolicy `json:"learned,omitempty"`
 }
 
 // BulkheadPolicy is the plain-data form of bulkhead.Config. Zero means not
 // set (see Policy).
 type BulkheadPolicy struct {
 	// MaxConcurrent is the calls allowed to run at once; required (at
-	// least 1).
+	// least 1), unless Adaptive is set, where it is optional and only the
+	// limit to start from.
 	MaxConcurrent int `json:"maxConcurrent"`
 	// MaxQueue is the callers allowed to wait for a slot. Default none: a
 	// call that finds no free slot is rejected at once.
@@ -266,6 +274,9 @@ type BulkheadPolicy struct {
 	// MaxWait is the longest a queued caller waits. Default none: until its
 	// context ends.
 	MaxWait Duration `json:"maxWait,omitempty"`
+	// Adaptive makes the limit follow the dependency's capacity; nil means
+	// a fixed MaxConcurrent.
+	Adaptive *AdaptivePolicy `json:"adaptive,omitempty"`
 }
 
 // PolicyError reports an invalid policy, naming it.
@@ -314,6 +325,7 @@ func (p *BreakerPolicy) BreakerConfig() (breaker.Config, error) {
 		GraceCalls:          p.GraceCalls,
 		GraceDuration:       time.Duration(p.GraceDuration),
 		MeasureLatency:      p.MeasureLatency,
+		Learned:             p.Learned.config(),
 	}, nil
 }
 
@@ -329,8 +341,13 @@ func (p *BreakerPolicy) mode() (breaker.State, error) {
 }
 
 // BulkheadConfig converts the policy's bulkhead section to a bulkhead.Config.
+// With Adaptive set, MaxConcurrent is the adaptive limit's initial value.
 func (p *BulkheadPolicy) BulkheadConfig() bulkhead.Config {
-	return bulkhead.Config{MaxConcurrent: p.MaxConcurrent, MaxQueue: p.MaxQueue, MaxWait: time.Duration(p.MaxWait)}
+	n := p.MaxConcurrent
+	if p.Adaptive != nil {
+		n = p.Adaptive.initialLimit(n)
+	}
+	return bulkhead.Config{MaxConcurrent: n, MaxQueue: p.MaxQueue, MaxWait: time.Duration(p.MaxWait)}
 }
 
 // RateLimitConfig converts the policy's rate-limit section.
@@ -403,7 +420,12 @@ func (p Policy) Validate() error {
 		return &PolicyError{Policy: p.Name, Err: err}
 	}
 	if p.Bulkhead != nil {
-		if err := p.Bulkhead.BulkheadConfig().Validate(); err != nil {
+		if err := p.Bulkhead.validate(); err != nil {
+			return &PolicyError{Policy: p.Name, Err: err}
+		}
+	}
+	if p.Throttle != nil {
+		if err := p.Throttle.validate(); err != nil {
 			return &PolicyError{Policy: p.Name, Err: err}
 		}
 	}

@@ -87,6 +87,7 @@
 //	breakerbox.retry.attempts                          breakerbox_retry_attempts_total                            breakerbox.retry.attempts
 //	breakerbox.retry.calls                             breakerbox_retry_calls_total                               breakerbox.retry.calls
 //	breakerbox.fallback.calls                          breakerbox_fallback_calls_total                            breakerbox.fallback.calls
+//	breakerbox.bulkhead.adaptive.limit                 breakerbox_bulkhead_adaptive_limit                         breakerbox.bulkhead.adaptive.limit
 //
 // Kinds, units, the primitive a guard needs, and the attribute (label or
 // key) with its values:
@@ -114,6 +115,7 @@
 //	breakerbox.retry.attempts                          counter        {attempt}     retry      -
 //	breakerbox.retry.calls                             counter        {call}        retry      outcome: budget_exhausted
 //	breakerbox.fallback.calls                          counter        {call}        fallback   outcome: served | failed
+//	breakerbox.bulkhead.adaptive.limit                 updowncounter  {call}        adaptive   -
 //
 // Ratios (unit 1) are from 0 to 1, never percentages, even though
 // breaker.Snapshot holds percentages. Rejections are counted twice by

@@ -55,6 +55,9 @@ const (
 	Retry
 	// Fallback is a fallback chain (core.Policy.Fallbacks).
 	Fallback
+	// AdaptiveLimit is an adaptive bulkhead limit
+	// (core.BulkheadPolicy.Adaptive).
+	AdaptiveLimit
 )
 
 // Has reports whether p holds every primitive of q; it is true for q == 0.
@@ -71,6 +74,9 @@ func PrimitivesOf(reg *core.Registry, s *core.GuardSnapshot) Primitive {
 	}
 	if s.RateLimit != nil {
 		p |= RateLimit
+	}
+	if s.Adaptive != nil {
+		p |= AdaptiveLimit
 	}
 	if reg != nil {
 		if g, ok := reg.Lookup(s.Name); ok {
@@ -403,6 +409,17 @@ var table = [...]Metric{
 		Attribute:   Outcome, Values: []string{"served", "failed"},
 		Read: func(s *core.GuardSnapshot, v []float64) bool {
 			v[0], v[1] = float64(s.FallbackServed), float64(s.FallbackFailed)
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.bulkhead.adaptive.limit", Unit: "{call}", Kind: UpDownCounter, Integer: true, Requires: AdaptiveLimit,
+		Description: "The adaptive bulkhead's current concurrency limit, as its algorithm last computed it (breakerbox.bulkhead.limit follows it).",
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			if s.Adaptive == nil {
+				return false
+			}
+			v[0] = float64(s.Adaptive.Limit)
 			return true
 		},
 	},

@@ -254,10 +254,32 @@ func TestReadWithoutPrimitive(t *testing.T) {
 	v := make([]float64, 8)
 	for _, m := range metrics.Table() {
 		ok := m.Read(&s, v[:m.Len()])
-		wantNone := m.Requires&(metrics.Bulkhead|metrics.RateLimit) != 0 || m.Name == "breakerbox.circuit_breaker.state_change_timestamp"
+		wantNone := m.Requires&(metrics.Bulkhead|metrics.RateLimit|metrics.AdaptiveLimit) != 0 || m.Name == "breakerbox.circuit_breaker.state_change_timestamp"
 		if ok == wantNone {
 			t.Errorf("%s: Read of an empty snapshot = %v", m.Name, ok)
 		}
+	}
+}
+
+// The adaptive limit is read for guards that have one.
+func TestReadAdaptiveLimit(t *testing.T) {
+	reg := newRegistry(t, core.WithPolicies(core.Policy{Name: "ad", Match: []string{"*"},
+		Breaker:  &core.BreakerPolicy{Mode: "disabled"},
+		Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{Algorithm: "aimd", InitialLimit: 7}},
+		Throttle: &core.ThrottlePolicy{}}))
+	g := reg.MustGuard("dep")
+	ctx := context.Background()
+	for range 50 {
+		_ = g.Do(ctx, func(context.Context) error { return errors.New("refused") })
+	}
+	s := g.Snapshot()
+	prims := metrics.PrimitivesOf(reg, &s)
+	if !prims.Has(metrics.AdaptiveLimit) {
+		t.Fatalf("primitives %b", prims)
+	}
+	got := read(&s, prims)
+	if v := got["breakerbox.bulkhead.adaptive.limit"]; v != float64(s.Adaptive.Limit) || v < 1 {
+		t.Errorf("adaptive limit %v, snapshot %+v", v, s.Adaptive)
 	}
 }
 
@@ -365,7 +387,7 @@ func TestDocTablesMatchTable(t *testing.T) {
 	}
 
 	requires := map[metrics.Primitive]string{0: "-", metrics.Bulkhead: "bulkhead", metrics.RateLimit: "ratelimit",
-		metrics.Retry: "retry", metrics.Fallback: "fallback"}
+		metrics.Retry: "retry", metrics.Fallback: "fallback", metrics.AdaptiveLimit: "adaptive"}
 	rows := docRows(t, "concept  ")
 	table := metrics.Table()
 	if len(rows) != len(table) {

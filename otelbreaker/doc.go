@@ -43,6 +43,7 @@
 //	breakerbox.bulkhead.usage                          updowncounter {call}    breakerbox.bulkhead.state = in_use | queued
 //	breakerbox.bulkhead.limit                          updowncounter {call}    breakerbox.bulkhead.state = in_use (max concurrent) | queued (max queue)
 //	breakerbox.bulkhead.queue.wait_time                counter (s)             total time queued by calls that got a slot
+//	breakerbox.bulkhead.adaptive.limit                 updowncounter {call}    an adaptive bulkhead's current limit
 //	breakerbox.rate_limiter.calls                      counter {call}          breakerbox.outcome = permitted | rejected
 //	breakerbox.rate_limiter.available                  gauge {call}            calls the limiter could admit at once now
 //	breakerbox.rate_limiter.limit                      updowncounter {call}/s  the configured rate

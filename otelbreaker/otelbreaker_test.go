@@ -36,6 +36,7 @@ func policies() []core.Option {
 			core.Policy{Name: "retrying", Match: []string{"retrying.*"}, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 100, DisableFailureRate: true},
 				Retry:     &core.RetryPolicy{MaxAttempts: 3, InitialDelay: ms(time.Microsecond), MaxDelay: ms(time.Microsecond)},
 				Fallbacks: []core.FallbackRef{{Name: "zero"}}},
+			core.Policy{Name: "adaptive", Match: []string{"adaptive.*"}, Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{InitialLimit: 5}}},
 		),
 	}
 }

@@ -68,7 +68,7 @@ func shapeOf(m metricdata.Metrics) instrumentShape {
 func TestMetricsRenderTheTable(t *testing.T) {
 	e := newEnv(t, policies(), otelbreaker.WithDurationHistogram())
 	ctx := context.Background()
-	for _, name := range []string{"pay.charge", "limited.search", "retrying.quote"} {
+	for _, name := range []string{"pay.charge", "limited.search", "retrying.quote", "adaptive.dep"} {
 		_ = e.reg.MustGuard(name).Do(ctx, ok)
 	}
 	got := map[string]instrumentShape{}

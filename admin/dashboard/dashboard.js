@@ -614,9 +614,10 @@
     r.bulk.dt.hidden = r.bulk.dd.hidden = !b;
     if (b) {
       const inUse = l.inUse || 0;
-      const use = 100 * inUse / b.maxConcurrent;
-      setMeter(r.bulk.dd, use, null, (l.queued || 0) > 0 || use >= 100 ? 'over' : use >= 70 ? 'near' : '', inUse + '/' + b.maxConcurrent + (b.maxQueue ? ' +' + (l.queued || 0) + ' queued' : ''));
-      r.bulk.dd.title = inUse + ' of ' + b.maxConcurrent + ' slots in use' + (b.maxQueue ? ', ' + (l.queued || 0) + ' of ' + b.maxQueue + ' queued' : '');
+      const limit = l.limit || b.maxConcurrent; // an adaptive limit moves: the live figure has it
+      const use = 100 * inUse / limit;
+      setMeter(r.bulk.dd, use, null, (l.queued || 0) > 0 || use >= 100 ? 'over' : use >= 70 ? 'near' : '', inUse + '/' + limit + (b.adaptive ? ' ~' : '') + (b.maxQueue ? ' +' + (l.queued || 0) + ' queued' : ''));
+      r.bulk.dd.title = inUse + ' of ' + limit + ' slots in use' + (b.adaptive ? ' (adaptive limit, ' + b.adaptive + ')' : '') + (b.maxQueue ? ', ' + (l.queued || 0) + ' of ' + b.maxQueue + ' queued' : '');
     }
     const rl = info.rateLimit;
     r.rl.dt.hidden = r.rl.dd.hidden = !rl;
@@ -906,7 +907,7 @@
       ['Window', th.windowSize ? 'last ' + th.windowSize + ' calls' : th.windowDuration ? 'last ' + th.windowDuration : '?'],
       ['Rejected', 'open ' + fmtRate(l.rejectedOpen) + '/s, probe ' + fmtRate(l.rejectedHalfOpen) + '/s, full ' + fmtRate(l.rejectedFull) + '/s, limited ' + fmtRate(l.rejectedLimited) + '/s'],
     ];
-    if (info.bulkhead) rows.push(['Bulkhead', (l.inUse || 0) + ' of ' + info.bulkhead.maxConcurrent + ' in use' + (info.bulkhead.maxQueue ? ', ' + (l.queued || 0) + ' of ' + info.bulkhead.maxQueue + ' queued' : '')]);
+    if (info.bulkhead) rows.push(['Bulkhead', (l.inUse || 0) + ' of ' + (l.limit || info.bulkhead.maxConcurrent) + ' in use' + (info.bulkhead.adaptive ? ' (adaptive limit, ' + info.bulkhead.adaptive + ')' : '') + (info.bulkhead.maxQueue ? ', ' + (l.queued || 0) + ' of ' + info.bulkhead.maxQueue + ' queued' : '')]);
     if (info.rateLimit) rows.push(['Rate limit', fmtRate(Math.max(0, l.available || 0)) + ' of ' + (info.rateLimit.burst || '?') + ' available; ' + info.rateLimit.limit + ' per ' + info.rateLimit.per + ' (' + info.rateLimit.algorithm.replace('_', ' ') + ')']);
     const dl = $('detail-now');
     if (dl.childElementCount !== rows.length) {

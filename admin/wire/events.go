@@ -46,6 +46,9 @@ type Thresholds struct {
 type BulkheadLimits struct {
 	MaxConcurrent int `json:"maxConcurrent"`
 	MaxQueue      int `json:"maxQueue,omitempty"`
+	// Adaptive names the algorithm of an adaptive limit ("gradient2",
+	// "vegas", "aimd"); GuardLive.Limit then carries the current limit.
+	Adaptive string `json:"adaptive,omitempty"`
 }
 
 // RateLimitInfo is a rate limit's configuration: Limit calls per Per, with
@@ -96,6 +99,9 @@ type GuardLive struct {
 	// InUse and Queued are the bulkhead's occupancy.
 	InUse  int `json:"inUse,omitempty"`
 	Queued int `json:"queued,omitempty"`
+	// Limit is an adaptive bulkhead's current limit; absent for a fixed
+	// one (see BulkheadLimits).
+	Limit int `json:"limit,omitempty"`
 	// Available is the rate limit's headroom: how many calls it would
 	// admit at once now (negative while waiters are in debt). Absent
 	// without a rate limit.

@@ -103,6 +103,10 @@ type GuardStatus struct {
 	Bulkhead *BulkheadStatus `json:"bulkhead,omitempty"`
 	// RateLimit is absent when the guard has no rate limit.
 	RateLimit *RateLimitStatus `json:"rateLimit,omitempty"`
+	// Adaptive is absent unless the guard's bulkhead limit is adaptive.
+	Adaptive *AdaptiveStatus `json:"adaptive,omitempty"`
+	// Throttle is absent unless the guard throttles calls client-side.
+	Throttle *ThrottleStatus `json:"throttle,omitempty"`
 }
 
 // RateLimitStatus is a guard's rate limit: its configuration, headroom and
@@ -131,8 +135,10 @@ type Counters struct {
 	RejectedFull  uint64 `json:"rejectedFull"`
 	// RejectedLimited counts rate-limit rejections.
 	RejectedLimited uint64 `json:"rejectedLimited"`
-	ShadowTrips     uint64 `json:"shadowTrips"`
-	Transitions     uint64 `json:"transitions"`
+	// RejectedThrottled counts the client-side throttle's rejections.
+	RejectedThrottled uint64 `json:"rejectedThrottled,omitempty"`
+	ShadowTrips       uint64 `json:"shadowTrips"`
+	Transitions       uint64 `json:"transitions"`
 }
 
 // Window describes a breaker's current statistics window.

@@ -116,6 +116,8 @@ type Breaker struct {
 	events     []event
 	sending    bool // a goroutine is delivering events
 	manOpen    bool // the current Open was made by OpenFor or OpenUntil
+
+	learned *learnedRule // Config.Learned; nil when off (see learned.go)
 }
 
 type event struct {
@@ -141,6 +143,13 @@ func New(cfg Config) (*Breaker, error) {
 		fast:      cfg.Window == CountWindow && cfg.Classifier == nil,
 	}
 	b.since = b.epoch
+	if cfg.Learned != nil {
+		l := *cfg.Learned
+		cfg.Learned, b.cfg.Learned = &l, &l
+		b.learned = newLearnedRule(l)
+		b.fast = false // every outcome must reach the rule
+		b.measure = b.measure || l.LatencyFloor > 0
+	}
 	if cfg.Window == CountWindow {
 		b.failRing.init(cfg.WindowSize)
 		if cfg.SlowCallDuration > 0 {
@@ -529,6 +538,17 @@ func (p *Permit) finish(o Outcome, c clk, r Result, classified bool) {
 	case kindPass:
 		return
 	case kindClosed:
+		if b.learned != nil {
+			if reason, trip := b.learned.observe(b.read(&c), p.w, r == Failure, o.Latency); trip {
+				b.mu.Lock()
+				if b.word.Load() == p.w {
+					b.tripLocked(p.ctx, p.w, b.read(&c), c.explicit, reason)
+				}
+				b.mu.Unlock()
+				b.dispatch()
+				return
+			}
+		}
 		if b.buckets != nil {
 			now := b.read(&c)
 			b.recordBucket(now, r == Failure, slow)

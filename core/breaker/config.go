@@ -146,6 +146,11 @@ type Config struct {
 	// changes without a context). It must not block; a panic in it is
 	// recovered and the breaker carries on.
 	OnStateChange func(ctx context.Context, t Transition)
+
+	// Learned, if set, adds the learned trip rule: it learns the normal
+	// failure rate (and latency) and trips on a departure from it; see
+	// LearnedConfig. Default nil: off.
+	Learned *LearnedConfig
 }
 
 // Maximum sizes accepted by Validate, to keep memory bounded.
@@ -207,7 +212,7 @@ func (c Config) Validate() error {
 	if c.ConsecutiveFailures < 0 {
 		return fieldErr("consecutiveFailures", c.ConsecutiveFailures, "must not be negative")
 	}
-	if c.DisableFailureRate && c.ConsecutiveFailures == 0 && c.SlowCallDuration == 0 {
+	if c.DisableFailureRate && c.ConsecutiveFailures == 0 && c.SlowCallDuration == 0 && c.Learned == nil {
 		return fieldErr("disableFailureRate", true, "leaves no rule that can open the breaker")
 	}
 	if c.OpenBackoff != 0 && (c.OpenBackoff < 1 || math.IsNaN(c.OpenBackoff) || math.IsInf(c.OpenBackoff, 0)) {
@@ -240,6 +245,9 @@ func (c Config) Validate() error {
 	}
 	if c.GraceDuration > 0 && c.GraceDuration >= c.withDefaults().OpenDuration {
 		return fieldErr("graceDuration", c.GraceDuration, "must be shorter than openDuration")
+	}
+	if c.Learned != nil {
+		return c.Learned.validate()
 	}
 	return nil
 }

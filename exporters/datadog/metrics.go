@@ -61,6 +61,9 @@ const (
 	// absent), timed_out (waited the maximum wait), canceled (context ended
 	// while queued), waited (queued, then admitted).
 	MetricBulkheadCalls = "breakerbox.bulkhead.calls"
+	// MetricBulkheadAdaptiveLimit (gauge) is an adaptive bulkhead's current
+	// limit, as its algorithm last computed it.
+	MetricBulkheadAdaptiveLimit = "breakerbox.bulkhead.adaptive.limit"
 	// MetricBulkheadQueueWaitTime (gauge) is the mean time, in seconds,
 	// that the calls that waited (MetricBulkheadCalls, outcome:waited)
 	// since the previous push spent queued; not sent when there were none.

@@ -62,7 +62,9 @@ func everyMetric(t *testing.T) *core.Registry {
 			core.Policy{Name: "broke", Match: []string{"broke.*"}, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 1000, DisableFailureRate: true}, Retry: &core.RetryPolicy{MaxAttempts: 3,
 				InitialDelay: core.Duration(time.Microsecond), Jitter: "none", Budget: &core.RetryBudgetPolicy{Ratio: -1, MinRetriesPerSec: 1}}},
 			core.Policy{Name: "shadow", Match: []string{"shadow.*"}, Breaker: &core.BreakerPolicy{Mode: "metrics-only", ConsecutiveFailures: 1}},
+			core.Policy{Name: "adaptive", Match: []string{"adaptive.*"}, Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{InitialLimit: 5}}},
 		))
+	reg.MustGuard("adaptive.dep")
 	ctx := context.Background()
 	boom := func(context.Context) error { return errors.New("boom") }
 
@@ -197,7 +199,7 @@ func TestMetricConstantsAreTheTables(t *testing.T) {
 		datadog.MetricBreakerWindowCalls, datadog.MetricBreakerConsecutiveFailures, datadog.MetricBreakerSlowCalls,
 		datadog.MetricBreakerShadowTrips, datadog.MetricGuardRejections,
 		datadog.MetricBulkheadUsage, datadog.MetricBulkheadLimit, datadog.MetricBulkheadQueueLength,
-		datadog.MetricBulkheadQueueLimit, datadog.MetricBulkheadCalls, datadog.MetricBulkheadQueueWaitTime,
+		datadog.MetricBulkheadQueueLimit, datadog.MetricBulkheadCalls, datadog.MetricBulkheadQueueWaitTime, datadog.MetricBulkheadAdaptiveLimit,
 		datadog.MetricRateLimiterCalls, datadog.MetricRateLimiterAvailable, datadog.MetricRateLimiterLimit,
 		datadog.MetricRetryRetries, datadog.MetricRetryAttempts, datadog.MetricRetryCalls, datadog.MetricFallbackCalls,
 	}

@@ -102,6 +102,9 @@ const (
 	// Calls admitted at once are not counted by the bulkhead (that would
 	// cost every call an atomic add): see MetricBreakerCalls.
 	MetricBulkheadCalls = "breakerbox_bulkhead_calls_total"
+	// MetricBulkheadAdaptiveLimit is an adaptive bulkhead's current limit,
+	// as its algorithm last computed it (MetricBulkheadLimit follows it).
+	MetricBulkheadAdaptiveLimit = "breakerbox_bulkhead_adaptive_limit"
 	// MetricBulkheadQueueWait counts the seconds spent queued by calls that
 	// then got a slot; divided by the rate of MetricBulkheadCalls with
 	// outcome "waited", it is the mean wait.

@@ -228,7 +228,7 @@ var allMetricNames = []string{
 	bbprom.MetricBreakerWindowCalls, bbprom.MetricBreakerConsecutiveFailures, bbprom.MetricBreakerSlowCalls,
 	bbprom.MetricBreakerShadowTrips,
 	bbprom.MetricBulkheadUsage, bbprom.MetricBulkheadLimit, bbprom.MetricBulkheadQueueLength,
-	bbprom.MetricBulkheadQueueLimit, bbprom.MetricBulkheadCalls, bbprom.MetricBulkheadQueueWait,
+	bbprom.MetricBulkheadQueueLimit, bbprom.MetricBulkheadCalls, bbprom.MetricBulkheadQueueWait, bbprom.MetricBulkheadAdaptiveLimit,
 	bbprom.MetricRateLimiterCalls, bbprom.MetricRateLimiterAvailable, bbprom.MetricRateLimiterLimit,
 	bbprom.MetricRetryRetries, bbprom.MetricRetryAttempts, bbprom.MetricRetryCalls, bbprom.MetricFallbackCalls,
 }
@@ -253,7 +253,9 @@ func newFixture(t testing.TB) *core.Registry {
 				Fallbacks: []core.FallbackRef{{Name: "cached"}},
 			},
 			core.Policy{Name: "shadow", Match: []string{"shadow.*"}, Breaker: &core.BreakerPolicy{Mode: "metrics-only", ConsecutiveFailures: 1}},
+			core.Policy{Name: "adaptive", Match: []string{"adaptive.*"}, Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{InitialLimit: 5}}},
 		))
+	reg.MustGuard("adaptive.dep")
 	ctx := context.Background()
 	fail := func(context.Context) (string, error) { return "", errors.New("boom") }
 
