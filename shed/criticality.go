@@ -1,6 +1,9 @@
 package shed
 
-import "strings"
+import (
+	"context"
+	"strings"
+)
 
 // Criticality says how much a request matters when the server must turn
 // some away. The zero value is Default. Under overload a [Shedder] sheds
@@ -66,3 +69,20 @@ const numRanks = 3
 
 // byRank is the criticality of each rank.
 var byRank = [numRanks]Criticality{Sheddable, Default, Critical}
+
+// ctxKey is the context key of a request's criticality.
+type ctxKey struct{}
+
+// NewContext returns a copy of ctx carrying c, so that code further in
+// (a GraphQL operation guard behind the HTTP middleware, a handler that
+// calls other services) sees the criticality the edge read.
+func NewContext(ctx context.Context, c Criticality) context.Context {
+	return context.WithValue(ctx, ctxKey{}, c)
+}
+
+// FromContext returns the criticality NewContext put in ctx, and whether
+// there was one.
+func FromContext(ctx context.Context) (Criticality, bool) {
+	c, ok := ctx.Value(ctxKey{}).(Criticality)
+	return c, ok
+}
