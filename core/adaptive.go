@@ -370,7 +370,13 @@ func (g *Guard) adaptiveDone(p *Permit, o breaker.Outcome, r breaker.Result, cla
 		rtt := time.Duration(end - p.start)
 		inflight := g.bh.InUse() + 1 // the slot was just given back
 		if limit, changed := a.lim.Record(now, rtt, inflight, r == breaker.Failure); changed {
-			_ = g.bh.SetLimit(limit) // within [1, 2^31-1]: the bounds say so
+			// Within [1, 2^31-1]: the bounds say so. Two windows closed
+			// back to back may apply their limits out of order: the later
+			// limit wins once the last one is applied.
+			_ = g.bh.SetLimit(limit)
+			if last := a.lim.Limit(); last != limit {
+				_ = g.bh.SetLimit(last)
+			}
 		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -217,5 +219,63 @@ func BenchmarkBulkheadAdmission(b *testing.B) {
 			b.ReportMetric(float64(ta.Nanoseconds())/float64(n), "adaptive-ns/call")
 			b.ReportMetric(float64(ta)/float64(ts), "x-static")
 		})
+	}
+}
+
+// The policies docs/adaptive.md shows are valid, so the guide stays true.
+func TestAdaptiveGuidePoliciesAreValid(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "docs", "adaptive.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := strings.Split(string(b), "```json\n")[1:]
+	if len(blocks) != 3 {
+		t.Fatalf("%d JSON blocks in docs/adaptive.md, want 3", len(blocks))
+	}
+	for _, blk := range blocks {
+		src, _, _ := strings.Cut(blk, "```")
+		var p Policy
+		if err := json.Unmarshal([]byte(src), &p); err != nil {
+			t.Errorf("%s: %v", src, err)
+			continue
+		}
+		if err := p.Validate(); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+		if _, err := NewRegistry(WithPolicies(p)); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+}
+
+// TestAdaptiveBulkheadUnderConcurrentLoad runs many goroutines through an
+// adaptive guard whose calls fail now and then: the bulkhead's limit stays
+// within the bounds, and every slot is given back.
+func TestAdaptiveBulkheadUnderConcurrentLoad(t *testing.T) {
+	for _, algo := range []string{"gradient2", "vegas", "aimd"} {
+		p := Policy{Name: algo, Breaker: &BreakerPolicy{Mode: "disabled"},
+			Bulkhead: &BulkheadPolicy{MaxQueue: 64, Adaptive: &AdaptivePolicy{Algorithm: algo, MinLimit: 3, MaxLimit: 12, WindowSamples: 2, SampleEvery: 2}}}
+		g := mustGuard(t, mustRegistry(t, WithPolicies(p)), algo)
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for i := range 300 {
+					_ = g.Do(bg, func(context.Context) error {
+						if lim := g.Bulkhead().Snapshot().MaxConcurrent; lim < 3 || lim > 12 {
+							t.Errorf("%s: limit %d outside [3, 12]", algo, lim)
+						}
+						if (i+w)%17 == 0 {
+							return errors.New("overloaded")
+						}
+						return nil
+					})
+				}
+			})
+		}
+		wg.Wait()
+		s := g.Snapshot()
+		if s.Bulkhead.InUse != 0 || s.Adaptive.Limit < 3 || s.Adaptive.Limit > 12 {
+			t.Errorf("%s: after the load: bulkhead %+v, adaptive %+v", algo, s.Bulkhead, s.Adaptive)
+		}
 	}
 }

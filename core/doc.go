@@ -7,7 +7,7 @@
 // timeouts and a fallback chain. A call made through [Do] passes, outermost
 // first:
 //
-//	fallback → total timeout → retry → rate limit → bulkhead → breaker → attempt timeout → fn
+//	fallback → total timeout → retry → throttle → rate limit → bulkhead → breaker → attempt timeout → fn
 //
 // A [Registry] owns the guards of a process: it creates each one on first
 // use from the policy that matches its name, tags them into groups, lets
@@ -34,6 +34,20 @@
 // is at most [MaxDuration] (about 146 years). Invalid policies,
 // and JSON values that do not decode, are refused with the field's path,
 // such as `breaker.openDuration: "3x" is not a duration`.
+//
+// # Adaptive protection
+//
+// Three opt-in policy sections adapt to the dependency instead of fixed
+// numbers, and cost nothing to a guard that leaves them out:
+// bulkhead.adaptive ([AdaptivePolicy]) makes the bulkhead's limit follow
+// the dependency's capacity (package adaptive: Gradient2, Vegas, AIMD);
+// throttle ([ThrottlePolicy]) rejects calls locally, with
+// throttle.ErrThrottled, as the dependency refuses more of them (package
+// throttle, the SRE book's client-side throttling); breaker.learned
+// ([LearnedPolicy]) trips the breaker when the failure rate or latency
+// departs from what it learned is normal (breaker.LearnedConfig).
+// [GuardSnapshot] reports the current limit (Adaptive) and the throttle
+// (Throttle, Rejected.Throttled).
 //
 // # Calls
 //

@@ -22,9 +22,9 @@ import (
 // bulkhead, retries, timeouts and fallbacks. A call made through Do passes,
 // outermost first:
 //
-//	fallback → total timeout → retry → rate limit → bulkhead → breaker → attempt timeout → fn
+//	fallback → total timeout → retry → throttle → rate limit → bulkhead → breaker → attempt timeout → fn
 //
-// Allow covers the three gates in the middle (rate limit, bulkhead,
+// Allow covers the gates in the middle (throttle, rate limit, bulkhead,
 // breaker); adapters that need retries use their own (see httpmw). Guards
 // are created by a Registry; a Guard is safe for concurrent use.
 type Guard struct {
@@ -229,8 +229,8 @@ type Permit struct {
 // clockEpoch anchors the monotonic timestamps guards take for hooks.
 var clockEpoch = time.Now()
 
-// Allow asks the guard to admit a call: the rate limit first, then the
-// bulkhead (waiting in its queue if it has one), then the breaker. It returns a Permit, a
+// Allow asks the guard to admit a call: the throttle and the rate limit
+// first, then the bulkhead (waiting in its queue if it has one), then the breaker. It returns a Permit, a
 // *RejectedError (matching ErrRejected), or ctx's error if ctx ended while
 // the call waited in the bulkhead's queue.
 func (g *Guard) Allow(ctx context.Context) (Permit, error) {

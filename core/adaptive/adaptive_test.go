@@ -278,3 +278,16 @@ func TestLimiterConcurrent(t *testing.T) {
 		<-done
 	}
 }
+
+func TestClockSteppingBackNeitherRewindsNorExpires(t *testing.T) {
+	v, _ := adaptive.NewVegas(adaptive.VegasConfig{Bounds: adaptive.Bounds{Initial: 10}, BaselineTTL: time.Minute})
+	run(t, v, []step{
+		{10 * time.Minute, 100 * ms, 10, false, 10}, // baseline 100ms at 10m
+		// The clock steps back 10 minutes: the sample counts at 10m, so the
+		// baseline is neither expired (a negative age) nor relearned.
+		{0, 300 * ms, 10, false, 9},
+	})
+	if v.Baseline() != 100*ms {
+		t.Fatalf("baseline %v after the clock stepped back, want 100ms", v.Baseline())
+	}
+}
