@@ -8,11 +8,15 @@
 //	if err != nil {
 //		log.Fatal(err)
 //	}
-//	t, err := s.Acquire(ctx, shed.Critical)
-//	if err != nil {
-//		return err // a *shed.Rejection (errors.Is(err, shed.ErrShed)), or ctx.Err()
+//	handle := func(ctx context.Context) error {
+//		t, err := s.Acquire(ctx, shed.Critical)
+//		if err != nil {
+//			return err // a *shed.Rejection (errors.Is(err, shed.ErrShed)), or ctx.Err()
+//		}
+//		defer t.Done()
+//		// ... serve the request ...
+//		return nil
 //	}
-//	defer t.Done()
 //
 // The adapters use a Shedder with one option each: httpmw.WithShedder
 // (criticality from a header), grpcmw.WithShedder (from metadata) and
