@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/core/adaptive"
+	"github.com/breakerbox/breakerbox/core/bulkhead"
 	"github.com/breakerbox/breakerbox/shed"
 )
 
@@ -22,36 +23,42 @@ func (NoLimit) Waited(time.Time, time.Duration) {}
 // Limit returns 0: no limit.
 func (NoLimit) Limit() int { return 0 }
 
-// Static is a bulkhead with a fixed limit and no queue: a request that
-// finds Max requests in the service is rejected.
+// Static is core/bulkhead's Bulkhead with a fixed limit and no queue: a
+// request that finds every slot taken is rejected.
 type Static struct {
-	Max      int
-	inflight int
+	B   *bulkhead.Bulkhead
+	max int
 }
 
-// Admit admits a request while fewer than Max are in the service.
-func (s *Static) Admit(time.Time, shed.Criticality) (any, bool) {
-	if s.inflight >= s.Max {
-		return nil, false
+// NewStatic returns a Static limiter of max slots.
+func NewStatic(max int) (*Static, error) {
+	b, err := bulkhead.New(bulkhead.Config{MaxConcurrent: max})
+	if err != nil {
+		return nil, err
 	}
-	s.inflight++
-	return nil, true
+	return &Static{B: b, max: max}, nil
 }
 
-// Done frees the request's slot.
-func (s *Static) Done(time.Time, any, time.Duration, bool) { s.inflight-- }
+// Admit takes a slot if one is free.
+func (s *Static) Admit(time.Time, shed.Criticality) (any, bool) { return nil, s.B.TryAcquire() }
+
+// Done gives the slot back.
+func (s *Static) Done(time.Time, any, time.Duration, bool) { s.B.Release() }
 
 // Waited does nothing.
 func (s *Static) Waited(time.Time, time.Duration) {}
 
-// Limit returns Max.
-func (s *Static) Limit() int { return s.Max }
+// Limit returns the fixed limit.
+func (s *Static) Limit() int { return s.max }
 
-// Adaptive is a bulkhead whose limit an adaptive.Limiter sets: a request
-// is admitted while fewer than the current limit are in the service, and
-// each completion is recorded (its RTT, the requests in flight, and
-// whether it missed its deadline).
+// Adaptive is what core's adaptive bulkhead is: a core/bulkhead Bulkhead
+// without a queue whose limit an adaptive.Limiter sets (bulkhead.SetLimit).
+// Each completion is recorded: its RTT, the requests in flight, and
+// whether it missed its deadline. (A guard records one call in four, picked
+// at random; the simulation records every call, so that it needs no
+// randomness of its own.)
 type Adaptive struct {
+	B        *bulkhead.Bulkhead
 	L        *adaptive.Limiter
 	inflight int
 }
@@ -62,22 +69,30 @@ func NewAdaptive(alg adaptive.Algorithm, w adaptive.Window) (*Adaptive, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Adaptive{L: l}, nil
+	b, err := bulkhead.New(bulkhead.Config{MaxConcurrent: l.Limit()})
+	if err != nil {
+		return nil, err
+	}
+	return &Adaptive{B: b, L: l}, nil
 }
 
-// Admit admits a request while fewer than the limit are in the service.
+// Admit takes a slot if one is free under the current limit.
 func (a *Adaptive) Admit(time.Time, shed.Criticality) (any, bool) {
-	if a.inflight >= a.L.Limit() {
+	if !a.B.TryAcquire() {
 		return nil, false
 	}
 	a.inflight++
 	return nil, true
 }
 
-// Done records the completion and frees the slot.
+// Done records the completion, applies a new limit, and gives the slot
+// back.
 func (a *Adaptive) Done(now time.Time, _ any, rtt time.Duration, dropped bool) {
-	a.L.Record(now, rtt, a.inflight, dropped)
+	if limit, changed := a.L.Record(now, rtt, a.inflight, dropped); changed {
+		_ = a.B.SetLimit(limit) // within the algorithm's bounds, which bulkhead accepts
+	}
 	a.inflight--
+	a.B.Release()
 }
 
 // Waited does nothing: the algorithms see the RTT, queueing included.

@@ -76,7 +76,7 @@ func Contenders() []Contender {
 	}
 	return []Contender{
 		{Name: "no limit", New: func() (Limiter, error) { return NoLimit{}, nil }},
-		{Name: "static bulkhead (40)", New: func() (Limiter, error) { return &Static{Max: StaticLimit}, nil }},
+		{Name: "static bulkhead (40)", New: func() (Limiter, error) { return NewStatic(StaticLimit) }},
 		algo("gradient2", func() (adaptive.Algorithm, error) {
 			return adaptive.NewGradient2(adaptive.Gradient2Config{Bounds: bounds})
 		}),
