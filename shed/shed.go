@@ -183,10 +183,10 @@ func (c Config) Validate() error {
 //   - draining the excess queue never climbs a rung: only D without the
 //     drain term (1 − s/n) may reach a new rank;
 //   - a new rank is reached only after the one below was wholly shed for a
-//     whole interval, and with m above (1+2k)·Target, k the number of less
-//     critical ranks that arrived;
-//   - an interval without a standing queue stops shedding a partly shed
-//     upper rank at once.
+//     whole interval, and with the CPU over its limit or m above
+//     (1+2k)·Target, k the number of less critical ranks that arrived;
+//   - an interval without overload (no standing queue, the CPU within its
+//     limit) stops shedding a partly shed upper rank at once.
 //
 // So critical requests are shed only when shedding every other request is
 // not enough, and a criticality that is absent costs the others nothing.
@@ -341,11 +341,13 @@ func (s *Shedder) closeIntervalsLocked(now time.Time) {
 		d -= g
 		base = d
 	}
+	cpuOver := false
 	if s.cfg.CPULimit > 0 {
 		cpu := s.cfg.CPU()
 		if wall := now.Sub(s.lastCPUAt); wall > 0 {
 			use := float64(cpu-s.lastCPU) / (float64(wall) * float64(s.cfg.CPUs))
-			if use > s.cfg.CPULimit && !over {
+			cpuOver = use > s.cfg.CPULimit
+			if cpuOver && !over {
 				over = true
 				d = s.DropShare() + g
 				base = d
@@ -370,7 +372,7 @@ func (s *Shedder) closeIntervalsLocked(now time.Time) {
 		d = 0
 	}
 	s.drop.Store(math.Float64bits(d))
-	s.spendLocked(d, min(max(base, 0), 1), arrived, total, m)
+	s.spendLocked(d, min(max(base, 0), 1), arrived, total, m, cpuOver)
 	s.served = 0
 	s.haveDelay, s.minDelay = false, 0
 	s.intervalEnd.Store(end.Add((idle + 1) * s.cfg.Interval).UnixNano())
@@ -379,7 +381,8 @@ func (s *Shedder) closeIntervalsLocked(now time.Time) {
 // spendLocked shares the drop share d of all requests among the ranks,
 // least critical first, by the mix that arrived in the interval just
 // closed, and starts counting the next interval's arrivals.
-func (s *Shedder) spendLocked(d, base float64, n [numRanks]float64, total float64, m time.Duration) {
+func (s *Shedder) spendLocked(d, base float64, n [numRanks]float64, total float64, m time.Duration, cpuOver bool) {
+	standing := m > s.cfg.Target // the queue stands
 	full := shares(d, n, total)
 	rung := shares(base, n, total)
 	prevFull := true // the rank below was wholly shed in the interval just closed
@@ -394,18 +397,19 @@ func (s *Shedder) spendLocked(d, base float64, n [numRanks]float64, total float6
 				// Draining a queue sheds only the ranks that holding the
 				// queue steady sheds: it never climbs to a more critical rank.
 				share = 0
-			case prev > 0 && m > s.cfg.Target:
-				// Already being shed, and the queue still stands: D decides.
+			case prev > 0 && (standing || cpuOver):
+				// Already being shed, and still overloaded: D decides.
 			case prev > 0 && prev < 1:
-				// Partly shed, and the queue is gone: the top rung goes
+				// Partly shed, and the overload is gone: the top rung goes
 				// first, at once.
 				share = 0
-			case !prevFull || m <= time.Duration(1+2*present)*s.cfg.Target:
+			case !prevFull || !(cpuOver || m > time.Duration(1+2*present)*s.cfg.Target):
 				// Climbing to a new rank takes the rank below wholly shed
-				// for a whole interval, and a standing queue of 1+2k
-				// targets, k the number of less critical ranks that
-				// arrived: an overestimate of D, or a burst of the rank
-				// itself, waits in the queue rather than sheds it.
+				// for a whole interval, and the CPU over its limit or a
+				// standing queue of 1+2k targets, k the number of less
+				// critical ranks that arrived: an overestimate of D, or a
+				// burst of the rank itself, waits in the queue rather than
+				// sheds it.
 				share = 0
 			}
 		}

@@ -351,3 +351,27 @@ func FuzzShedderStaysInBounds(f *testing.F) {
 		}
 	})
 }
+
+// TestCPUOverloadClimbsTheLadder: with the CPU over its limit and no
+// standing queue, the shedder sheds default requests once every sheddable
+// one is shed; the upper rungs' rules must count the CPU signal as well as
+// the queue's.
+func TestCPUOverloadClimbsTheLadder(t *testing.T) {
+	var cpu time.Duration
+	s := newShedder(t, shed.Config{Gain: 0.25, CPULimit: 0.5, CPUs: 1, CPU: func() time.Duration { return cpu }})
+	var shedDefault int
+	for i := range 4 {
+		at := t0.Add(time.Duration(i) * ms(100))
+		cpu += ms(100) // 100% of the one CPU
+		count(t, s, at, shed.Sheddable, 50)
+		shedDefault = count(t, s, at, shed.Default, 50)
+	}
+	// D: 0.25, 0.5, 0.75 after the first three intervals: in the fourth,
+	// every sheddable request and half the default ones are shed.
+	if d := s.DropShare(); !near(d, 0.75) {
+		t.Fatalf("D = %v, want 0.75", d)
+	}
+	if shedDefault != 25 {
+		t.Errorf("%d of 50 default requests shed in the fourth interval, want 25", shedDefault)
+	}
+}
