@@ -12,14 +12,16 @@ import (
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/bulkhead"
 	"github.com/breakerbox/breakerbox/ratelimit"
+	"github.com/breakerbox/breakerbox/shed"
 )
 
 // OperationGuard is a gqlgen operation middleware that turns whole
-// operations away before they run: a rate limit per client
-// ([LimitPerClient]) and a limit on the operations running at once
-// ([LimitConcurrent]). A rejected operation gets a one-shot response with
-// null data and one error, whose extensions carry the code (RATE_LIMITED,
-// BULKHEAD_FULL) and retryAfter in seconds:
+// operations away before they run: load shedding by criticality
+// ([ShedLoad]), a rate limit per client ([LimitPerClient]) and a limit on
+// the operations running at once ([LimitConcurrent]). A rejected operation
+// gets a one-shot response with null data and one error, whose extensions
+// carry the code (LOAD_SHED, RATE_LIMITED, BULKHEAD_FULL) and retryAfter in
+// seconds:
 //
 //	{"errors":[{"message":"operation rejected: ratelimit: limited",
 //	  "extensions":{"code":"RATE_LIMITED","retryAfter":2}}],"data":null}
@@ -39,6 +41,9 @@ type OperationGuard struct {
 	key      ClientKeyFunc
 	bulk     *bulkhead.Bulkhead
 	onReject func(ctx context.Context, err error)
+
+	shedder     *shed.Shedder // ShedLoad (shed.go)
+	criticality CriticalityFunc
 }
 
 var (
@@ -125,8 +130,8 @@ func (g *OperationGuard) Validate(graphql.ExecutableSchema) error {
 	return nil
 }
 
-// InterceptOperation implements graphql.OperationInterceptor.
-func (g *OperationGuard) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+// interceptOperation applies the rate limit and the concurrency limit.
+func (g *OperationGuard) interceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	var oc *graphql.OperationContext
 	if graphql.HasOperationContext(ctx) {
 		oc = graphql.GetOperationContext(ctx)
@@ -186,8 +191,8 @@ func (g *OperationGuard) reject(ctx context.Context, err error) graphql.Response
 }
 
 // OperationError is the error of an operation an [OperationGuard] rejected.
-// It matches core.ErrRejected and its Reason (ratelimit.ErrLimited or
-// bulkhead.ErrFull) with errors.Is.
+// It matches core.ErrRejected and its Reason (ratelimit.ErrLimited,
+// bulkhead.ErrFull or shed.ErrShed) with errors.Is.
 type OperationError struct {
 	// Reason is the sentinel of the limit that refused the operation.
 	Reason     error

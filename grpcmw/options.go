@@ -14,6 +14,7 @@ import (
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/core/retry"
+	"github.com/breakerbox/breakerbox/shed"
 )
 
 // KeyFunc names the guard that protects a call, from the call's context and
@@ -320,6 +321,9 @@ type config struct {
 	pushback  time.Duration
 	public    bool
 	tenant    func(context.Context) string // WithTenant (tenant.go)
+
+	shedder     *shed.Shedder // WithShedder (shed.go)
+	criticality func(context.Context) shed.Criticality
 
 	logger *slog.Logger // nil: slog.Default() when logging
 	quiet  bool         // WithLogger(nil): no default-policy report

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/shed"
 )
 
 // UnaryServerInterceptor returns a server interceptor that runs each unary
@@ -27,7 +28,8 @@ import (
 // The handler's error is classified by its status code (a context error
 // counts as Canceled or DeadlineExceeded); a panicking handler counts as a
 // failure and the panic goes on. The admitted path of a guard that exists
-// allocates nothing.
+// allocates nothing. With [WithShedder], calls are shed by criticality
+// before their guard runs.
 func UnaryServerInterceptor(reg *core.Registry, opts ...Option) grpc.UnaryServerInterceptor {
 	c := newConfig(reg, opts)
 	return c.unaryServer
@@ -35,6 +37,13 @@ func UnaryServerInterceptor(reg *core.Registry, opts ...Option) grpc.UnaryServer
 
 func (c *config) unaryServer(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	cl := call{method: info.FullMethod, server: true, req: req}
+	if c.shedder != nil && c.selects(ctx, &cl) {
+		var t shed.Ticket
+		if ctx, t, err = c.admitShed(ctx, &cl); err != nil {
+			return nil, err
+		}
+		defer t.Done()
+	}
 	err = c.intercept(ctx, &cl, nil, func(ctx context.Context) (err error) {
 		resp, err = handler(ctx, req)
 		return err
@@ -56,6 +65,13 @@ func StreamServerInterceptor(reg *core.Registry, opts ...Option) grpc.StreamServ
 
 func (c *config) streamServer(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	cl := call{method: info.FullMethod, server: true, info: info, ss: ss}
+	if c.shedder != nil && c.selects(ss.Context(), &cl) {
+		_, t, err := c.admitShed(ss.Context(), &cl)
+		if err != nil {
+			return err
+		}
+		defer t.Done()
+	}
 	return c.intercept(ss.Context(), &cl, nil, func(context.Context) error {
 		return handler(srv, ss)
 	})

@@ -7,6 +7,7 @@ import (
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/core/retry"
+	"github.com/breakerbox/breakerbox/shed"
 )
 
 // Option configures a [Middleware] or a [Transport]. The same options serve
@@ -33,6 +34,9 @@ type config struct {
 	reject   RejectionWriter // nil: WriteRejection, or its public form
 	limiter  KeyedLimiter
 	limitKey func(*http.Request) string
+
+	shedder     *shed.Shedder // WithShedder (shed.go)
+	criticality func(*http.Request) shed.Criticality
 
 	// Transport only.
 	reg     *core.Registry

@@ -11,6 +11,7 @@ import (
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/shed"
 )
 
 // UnmatchedKey is the guard name for requests without a key: requests that
@@ -53,7 +54,8 @@ const UnmatchedKey = "unmatched"
 // A rejected request never reaches the handler: [WriteRejection] (or
 // [WithRejectionWriter]'s writer) answers 503 for an open breaker, a full
 // bulkhead or load shedding and 429 for a rate limit, with Retry-After. With
-// [WithLimiter], a per-client rate limit is checked before the guard.
+// [WithLimiter], a per-client rate limit is checked before the guard, and
+// with [WithShedder], server-wide load shedding by criticality after it.
 //
 // # The writer
 //
@@ -132,6 +134,14 @@ func (h *handler) key(r *http.Request) string {
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.cfg.limiter != nil && !h.allowLimit(w, r) {
 		return
+	}
+	if h.cfg.shedder != nil {
+		var t shed.Ticket
+		var ok bool
+		if r, t, ok = h.admitShed(w, r); !ok {
+			return
+		}
+		defer t.Done()
 	}
 	name := h.key(r)
 	g, ok := h.reg.Lookup(name)
