@@ -278,4 +278,3 @@ func enclosingFuncs(stack []ast.Node) []ast.Node {
 	}
 	return out
 }
-

@@ -10,9 +10,9 @@ import (
 )
 
 func dials(ctx context.Context, reg *core.Registry, opts []grpc.DialOption) {
-	grpc.NewClient("x") // want `grpc.NewClient creates a client without breakerbox's interceptors`
+	grpc.NewClient("x")              // want `grpc.NewClient creates a client without breakerbox's interceptors`
 	grpc.Dial("x", grpc.WithBlock()) // want `grpc.Dial creates a client`
-	grpc.DialContext(ctx, "x", // want `grpc.DialContext creates a client`
+	grpc.DialContext(ctx, "x",       // want `grpc.DialContext creates a client`
 		grpc.WithBlock(),
 	)
 	grpc.NewClient("x", grpc.WithChainUnaryInterceptor(grpcmw.UnaryClientInterceptor(reg)))

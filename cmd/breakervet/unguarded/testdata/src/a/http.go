@@ -9,24 +9,24 @@ import (
 )
 
 func packageFuncs() {
-	http.Get("http://x")                         // want `http.Get sends through http.DefaultClient`
-	http.Head("http://x")                        // want `http.Head sends through`
-	http.Post("http://x", "text/plain", nil)     // want `http.Post sends through`
-	http.PostForm("http://x", nil)               // want `http.PostForm sends through`
-	http.DefaultClient.Do(nil)                   // want `http.DefaultClient sends through`
-	_ = http.NewRequest                          // not a request
+	http.Get("http://x")                                    // want `http.Get sends through http.DefaultClient`
+	http.Head("http://x")                                   // want `http.Head sends through`
+	http.Post("http://x", "text/plain", nil)                // want `http.Post sends through`
+	http.PostForm("http://x", nil)                          // want `http.PostForm sends through`
+	http.DefaultClient.Do(nil)                              // want `http.DefaultClient sends through`
+	_ = http.NewRequest                                     // not a request
 	http.DefaultClient.Transport = httpmw.NewTransport(nil) // guarding the default client is not a use
 }
 
 func literals(rt http.RoundTripper) {
-	_ = &http.Client{} // want `http.Client has no Transport`
+	_ = &http.Client{}                     // want `http.Client has no Transport`
 	_ = &http.Client{Timeout: time.Second} // want `http.Client has no Transport`
-	_ = http.Client{ // want `http.Client has no Transport`
+	_ = http.Client{                       // want `http.Client has no Transport`
 		Timeout: time.Second,
 	}
-	_ = &http.Client{Transport: &http.Transport{}} // want `Transport is not wrapped`
+	_ = &http.Client{Transport: &http.Transport{}}     // want `Transport is not wrapped`
 	_ = &http.Client{Transport: http.DefaultTransport} // want `Transport is not wrapped`
-	_ = &http.Client{Transport: nil} // want `Transport is not wrapped`
+	_ = &http.Client{Transport: nil}                   // want `Transport is not wrapped`
 	_ = &http.Client{Transport: httpmw.NewTransport(nil)}
 	_ = &http.Client{Transport: httpmw.NewTransport(&http.Transport{})}
 	_ = &http.Client{Transport: rt} // unknown: not reported

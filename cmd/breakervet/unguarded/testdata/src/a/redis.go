@@ -13,8 +13,8 @@ func redisCalls(ctx context.Context, rdb *redis.Client, u redis.UniversalClient,
 	u.Get(ctx, "k")   // want `redis UniversalClient.Get runs outside`
 	rdb.Close()       // no context: not a command
 	pipe := rdb.Pipeline()
-	pipe.Get(ctx, "k") // queued, not sent
-	pipe.Exec(ctx)     // want `redis Pipeliner.Exec runs outside`
+	pipe.Get(ctx, "k")                                 // queued, not sent
+	pipe.Exec(ctx)                                     // want `redis Pipeliner.Exec runs outside`
 	rdb.Pipelined(ctx, func(p redis.Pipeliner) error { // want `redis Client.Pipelined runs outside`
 		p.Get(ctx, "k")
 		return nil

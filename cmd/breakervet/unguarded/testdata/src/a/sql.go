@@ -98,6 +98,6 @@ func (s *store) notPassed(ctx context.Context) {
 }
 
 func stmt(ctx context.Context, st *sql.Stmt, c *sql.Conn) {
-	st.QueryContext(ctx) // want `\(\*sql.Stmt\).QueryContext runs outside`
+	st.QueryContext(ctx)    // want `\(\*sql.Stmt\).QueryContext runs outside`
 	c.ExecContext(ctx, "x") // want `\(\*sql.Conn\).ExecContext runs outside`
 }

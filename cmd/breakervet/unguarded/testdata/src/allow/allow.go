@@ -9,11 +9,11 @@ import (
 )
 
 func calls(ctx context.Context, db *sql.DB) {
-	http.Get("http://x")            // allowed: net/http.Get
-	http.Head("http://x")           // want `http.Head sends through`
-	db.Exec("x")                    // allowed: database/sql.DB.Exec
-	db.QueryContext(ctx, "x")       // want `QueryContext runs outside`
-	_ = http.DefaultClient          // allowed: net/http.DefaultClient
+	http.Get("http://x")      // allowed: net/http.Get
+	http.Head("http://x")     // want `http.Head sends through`
+	db.Exec("x")              // allowed: database/sql.DB.Exec
+	db.QueryContext(ctx, "x") // want `QueryContext runs outside`
+	_ = http.DefaultClient    // allowed: net/http.DefaultClient
 }
 
 // migrate is allowed as an enclosing function.

@@ -11,6 +11,6 @@ import (
 var reg *core.Registry
 
 func clients() {
-	_ = &http.Client{} // want `http.Client has no Transport`
+	_ = &http.Client{}  // want `http.Client has no Transport`
 	grpc.NewClient("x") // want `grpc.NewClient creates a client`
 }

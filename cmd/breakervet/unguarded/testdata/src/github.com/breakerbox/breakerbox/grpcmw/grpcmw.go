@@ -9,6 +9,10 @@ import (
 
 type Option interface{ apply() }
 
-func UnaryClientInterceptor(reg *core.Registry, opts ...Option) grpc.UnaryClientInterceptor { return nil }
+func UnaryClientInterceptor(reg *core.Registry, opts ...Option) grpc.UnaryClientInterceptor {
+	return nil
+}
 
-func StreamClientInterceptor(reg *core.Registry, opts ...Option) grpc.StreamClientInterceptor { return nil }
+func StreamClientInterceptor(reg *core.Registry, opts ...Option) grpc.StreamClientInterceptor {
+	return nil
+}
