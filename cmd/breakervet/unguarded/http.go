@@ -43,9 +43,6 @@ func (c *checker) clientLiteral(f *ast.File, lit *ast.CompositeLit, stack []ast.
 	if t == nil || !isNamed(t, httpPath, "Client") {
 		return
 	}
-	if _, ptr := types.Unalias(t).(*types.Pointer); ptr {
-		return // &T{} elided in a composite of pointers: the element is judged
-	}
 	var transport ast.Expr
 	for i, e := range lit.Elts {
 		if kv, ok := e.(*ast.KeyValueExpr); ok {

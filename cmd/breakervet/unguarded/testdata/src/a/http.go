@@ -53,3 +53,7 @@ func assignFromVar(t *http.Transport, c *http.Client) {
 	c.Transport = t // want `Transport is not wrapped`
 	c.Transport = httpmw.NewTransport(t)
 }
+
+func elided() []*http.Client {
+	return []*http.Client{{}} // want `http.Client has no Transport`
+}
