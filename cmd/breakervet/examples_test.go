@@ -80,6 +80,18 @@ func TestExamplesFindings(t *testing.T) {
 	for _, m := range missing {
 		t.Errorf("expected finding not reported: %s", m)
 	}
+
+	// The analyzer's flags pass through go vet: allow-listing http.Get
+	// drops the httpserver example's one finding.
+	cmd = exec.Command(gobin, "vet", "-vettool="+tool, "-json", "-allow=net/http.Get", "./httpserver")
+	cmd.Dir = examples
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("go vet -vettool -allow: %v\n%s", err, out)
+	}
+	if got, err := parseVetJSON(examples, bytes.NewReader(out)); err != nil || len(got) != 0 {
+		t.Errorf("go vet -allow=net/http.Get ./httpserver: findings %v, error %v, want none", got, err)
+	}
 }
 
 // vetFinding is one diagnostic of go vet -json, its file relative to the

@@ -101,3 +101,21 @@ func stmt(ctx context.Context, st *sql.Stmt, c *sql.Conn) {
 	st.QueryContext(ctx)    // want `\(\*sql.Stmt\).QueryContext runs outside`
 	c.ExecContext(ctx, "x") // want `\(\*sql.Conn\).ExecContext runs outside`
 }
+
+func (s *store) reported(ctx context.Context) error {
+	p, err := s.g.Allow(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, "x")
+	p.Report(0, err)
+	return err
+}
+
+func (s *store) deferredBeforeAllow(ctx context.Context) error {
+	var p core.Permit
+	defer p.Done(nil)
+	s.db.Exec("a defer before any Allow does not open a span") // want `Exec runs outside`
+	p, _ = s.g.Allow(ctx)
+	return nil
+}

@@ -15,6 +15,8 @@ func (g *Guard) Do(ctx context.Context, fn func(context.Context) error) error { 
 
 func (p *Permit) Done(err error) {}
 
+func (p *Permit) Report(r int, err error) {}
+
 func Do[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
 	return fn(ctx)
 }
