@@ -133,7 +133,7 @@ func (c *checker) file(f *ast.File) {
 		case *ast.CallExpr:
 			c.call(f, n, stack)
 		case *ast.SelectorExpr:
-			c.defaultClient(f, n, stack)
+			c.defaultClient(n, stack)
 		case *ast.CompositeLit:
 			c.clientLiteral(f, n, stack)
 		case *ast.AssignStmt:

@@ -60,10 +60,7 @@ func (c *checker) grpcFix(f *ast.File, call *ast.CallExpr) (analysis.SuggestedFi
 	if _, ok := c.pass.TypesInfo.Uses[pkg].(*types.PkgName); !ok {
 		return analysis.SuggestedFix{}, false
 	}
-	gm, edits, ok := c.importFor(f, grpcmwPath)
-	if !ok {
-		return analysis.SuggestedFix{}, false
-	}
+	gm, edits := c.importFor(f, grpcmwPath)
 	g := pkg.Name
 	text := ", " + g + ".WithChainUnaryInterceptor(" + gm + ".UnaryClientInterceptor(" + reg + ")), " +
 		g + ".WithChainStreamInterceptor(" + gm + ".StreamClientInterceptor(" + reg + "))"
@@ -99,30 +96,27 @@ func funcBody(fn ast.Node) *ast.BlockStmt {
 }
 
 // registryInScope returns the name of the innermost variable of type
-// *core.Registry visible at pos, or "".
+// *core.Registry visible at pos (declared before pos, unless it is a
+// package variable, and not shadowed there), or "".
 func (c *checker) registryInScope(pos token.Pos) string {
-	for s := c.pass.Pkg.Scope().Innermost(pos); s != nil; s = s.Parent() {
-		best := ""
-		var bestPos token.Pos
+	inner := c.pass.Pkg.Scope().Innermost(pos)
+	for s := inner; s != nil; s = s.Parent() {
+		var best *types.Var
 		for _, name := range s.Names() {
 			v, ok := s.Lookup(name).(*types.Var)
-			if !ok || !isPointer(v.Type()) || !isNamed(v.Type(), corePath, "Registry") {
+			if !ok || !isPointer(v.Type()) || !isNamed(v.Type(), corePath, "Registry") ||
+				(s != c.pass.Pkg.Scope() && v.Pos() > pos) {
 				continue
 			}
-			if s != c.pass.Pkg.Scope() && v.Pos() > pos {
-				continue // declared after pos
+			if _, obj := inner.LookupParent(name, pos); obj != v {
+				continue // shadowed at pos
 			}
-			if _, obj := s.LookupParent(name, pos); obj != v && s != c.pass.Pkg.Scope() {
-				continue
-			}
-			if best == "" || v.Pos() > bestPos {
-				best, bestPos = name, v.Pos()
+			if best == nil || v.Pos() > best.Pos() {
+				best = v
 			}
 		}
-		if best != "" {
-			if _, obj := c.pass.Pkg.Scope().Innermost(pos).LookupParent(best, pos); obj != nil && obj.Pos() == bestPos {
-				return best
-			}
+		if best != nil {
+			return best.Name()
 		}
 	}
 	return ""
@@ -130,20 +124,20 @@ func (c *checker) registryInScope(pos token.Pos) string {
 
 // importFor returns the name under which f imports path and, when f does
 // not import it, the edit that adds the import (an import as _ or . does
-// not count). ok is false when no import can be added.
-func (c *checker) importFor(f *ast.File, path string) (name string, edits []analysis.TextEdit, ok bool) {
+// not count).
+func (c *checker) importFor(f *ast.File, path string) (name string, edits []analysis.TextEdit) {
 	def := path[lastSlash(path)+1:]
 	for _, imp := range f.Imports {
 		if p, err := strconv.Unquote(imp.Path.Value); err != nil || p != path {
 			continue
 		}
 		if imp.Name == nil {
-			return def, nil, true
+			return def, nil
 		}
 		if imp.Name.Name == "_" || imp.Name.Name == "." {
 			continue
 		}
-		return imp.Name.Name, nil, true
+		return imp.Name.Name, nil
 	}
 	quoted := strconv.Quote(path)
 	for _, d := range f.Decls {
@@ -152,11 +146,11 @@ func (c *checker) importFor(f *ast.File, path string) (name string, edits []anal
 			continue
 		}
 		if g.Lparen.IsValid() {
-			return def, []analysis.TextEdit{{Pos: g.Rparen, End: g.Rparen, NewText: []byte("\t" + quoted + "\n")}}, true
+			return def, []analysis.TextEdit{{Pos: g.Rparen, End: g.Rparen, NewText: []byte("\t" + quoted + "\n")}}
 		}
-		return def, []analysis.TextEdit{{Pos: g.End(), End: g.End(), NewText: []byte("\nimport " + quoted)}}, true
+		return def, []analysis.TextEdit{{Pos: g.End(), End: g.End(), NewText: []byte("\nimport " + quoted)}}
 	}
-	return def, []analysis.TextEdit{{Pos: f.Name.End(), End: f.Name.End(), NewText: []byte("\n\nimport " + quoted)}}, true
+	return def, []analysis.TextEdit{{Pos: f.Name.End(), End: f.Name.End(), NewText: []byte("\n\nimport " + quoted)}}
 }
 
 func lastSlash(s string) int {

@@ -11,7 +11,7 @@ import (
 const clientKey = httpPath + ".Client"
 
 // defaultClient reports a use of http.DefaultClient.
-func (c *checker) defaultClient(f *ast.File, sel *ast.SelectorExpr, stack []ast.Node) {
+func (c *checker) defaultClient(sel *ast.SelectorExpr, stack []ast.Node) {
 	v, ok := c.pass.TypesInfo.Uses[sel.Sel].(*types.Var)
 	if !ok || v.Pkg() == nil || v.Pkg().Path() != httpPath || v.Name() != "DefaultClient" {
 		return
@@ -67,18 +67,17 @@ func (c *checker) clientLiteral(f *ast.File, lit *ast.CompositeLit, stack []ast.
 		message: "http.Client has no Transport: it sends through http.DefaultTransport, which no breakerbox guard wraps; " +
 			"set Transport: httpmw.NewTransport(...)",
 	}
-	if name, edits, ok := c.importFor(f, httpmwPath); ok {
-		text := "Transport: " + name + ".NewTransport(nil" + c.registryOption(name, lit.Pos()) + ")"
-		switch {
-		case len(lit.Elts) == 0:
-		case c.line(lit.Elts[0].Pos()) != c.line(lit.Lbrace):
-			text = "\n" + text + ","
-		default:
-			text += ", "
-		}
-		edits = append(edits, analysis.TextEdit{Pos: lit.Lbrace + 1, End: lit.Lbrace + 1, NewText: []byte(text)})
-		fd.fixes = []analysis.SuggestedFix{{Message: "Set Transport to httpmw.NewTransport", TextEdits: edits}}
+	name, edits := c.importFor(f, httpmwPath)
+	text := "Transport: " + name + ".NewTransport(nil" + c.registryOption(name, lit.Pos()) + ")"
+	switch {
+	case len(lit.Elts) == 0:
+	case c.line(lit.Elts[0].Pos()) != c.line(lit.Lbrace):
+		text = "\n" + text + ","
+	default:
+		text += ", "
 	}
+	edits = append(edits, analysis.TextEdit{Pos: lit.Lbrace + 1, End: lit.Lbrace + 1, NewText: []byte(text)})
+	fd.fixes = []analysis.SuggestedFix{{Message: "Set Transport to httpmw.NewTransport", TextEdits: edits}}
 	c.report(stack, fd)
 }
 
@@ -188,13 +187,11 @@ func (c *checker) checkTransport(f *ast.File, e ast.Expr, stack []ast.Node) {
 		message: "http.Client Transport is not wrapped by a breakerbox guard; " +
 			"wrap it: httpmw.NewTransport(...)",
 	}
-	if name, edits, ok := c.importFor(f, httpmwPath); ok {
-		opt := c.registryOption(name, e.Pos())
-		edits = append(edits,
-			analysis.TextEdit{Pos: e.Pos(), End: e.Pos(), NewText: []byte(name + ".NewTransport(")},
-			analysis.TextEdit{Pos: e.End(), End: e.End(), NewText: []byte(opt + ")")})
-		fd.fixes = []analysis.SuggestedFix{{Message: "Wrap the transport in httpmw.NewTransport", TextEdits: edits}}
-	}
+	name, edits := c.importFor(f, httpmwPath)
+	edits = append(edits,
+		analysis.TextEdit{Pos: e.Pos(), End: e.Pos(), NewText: []byte(name + ".NewTransport(")},
+		analysis.TextEdit{Pos: e.End(), End: e.End(), NewText: []byte(c.registryOption(name, e.Pos()) + ")")})
+	fd.fixes = []analysis.SuggestedFix{{Message: "Wrap the transport in httpmw.NewTransport", TextEdits: edits}}
 	c.report(stack, fd)
 }
 

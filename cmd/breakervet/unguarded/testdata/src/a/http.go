@@ -57,3 +57,10 @@ func assignFromVar(t *http.Transport, c *http.Client) {
 func elided() []*http.Client {
 	return []*http.Client{{}} // want `http.Client has no Transport`
 }
+
+// A registry declared after the client is not in scope for the fix.
+func registryAfter() {
+	_ = &http.Client{} // want `http.Client has no Transport`
+	reg := &core.Registry{}
+	_ = reg
+}
