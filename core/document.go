@@ -247,6 +247,9 @@ func (r *Registry) check(doc Document, size int) (*checkedDocument, error) {
 		return nil, &DocumentError{Problems: []Problem{{Value: strconv.Itoa(n) + " bytes", Message: fmt.Sprintf("the document is %d bytes as JSON, over the limit of %d (MaxDocumentBytes)", n, MaxDocumentBytes)}}}
 	}
 	c, probs := checkDocument(doc, r.fallback)
+	if len(probs) == 0 {
+		probs = r.dependencyProblems(c) // dependency.go
+	}
 	if len(probs) > 0 {
 		return nil, &DocumentError{Problems: probs}
 	}
@@ -453,6 +456,7 @@ func (r *Registry) Apply(doc Document, opts ...ApplyOption) (ApplyResult, error)
 	r.hash = hash
 	r.doc = doc
 	r.setSegments()
+	r.syncDependencyHookLocked() // dependency.go
 	res.Version = r.version
 	return res, nil
 }
