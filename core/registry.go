@@ -39,8 +39,8 @@ type Registry struct {
 	hash     string   // its content hash
 	doc      Document // the live document, as applied
 
-	seg    atomic.Pointer[segments] // tenant overlays and variants of the live document (segment.go)
-	prunes atomic.Uint64            // guards pruned so far; segment.go reclaims tenant slots when it moves
+	seg    atomic.Pointer[segments]   // tenant overlays and variants of the live document (segment.go)
+	prunes atomic.Uint64              // guards pruned so far; segment.go reclaims tenant slots when it moves
 	deps   atomic.Pointer[depTracker] // follows dependsOn (dependency.go); nil until a policy has one
 }
 
