@@ -41,9 +41,14 @@ type WindowError struct {
 	Field, Value, Message string
 }
 
-// Error returns "maintenance window: field: message (value v)".
+// Error returns "maintenance window: field: value message", such as
+// `maintenance window: timeZone: "Mars/Base" is not an IANA time zone`.
 func (e *WindowError) Error() string {
-	return "maintenance window: " + core.Problem{Path: e.Field, Value: e.Value, Message: e.Message}.String()
+	s := "maintenance window: " + e.Field + ": "
+	if e.Value != "" {
+		s += e.Value + " "
+	}
+	return s + e.Message
 }
 
 // WithMaintenance serves the maintenance endpoints from m.
