@@ -369,6 +369,18 @@ func (r *Registry) guardCreated(g *Guard) {
 	}
 }
 
+// recheckDependents brings every dependent in line with its dependencies
+// after an Apply, which may have added or changed a guard's dependsOn.
+func (r *Registry) recheckDependents() {
+	if r.deps.Load() == nil {
+		return
+	}
+	gs, _ := r.Guards(All())
+	for _, g := range gs {
+		r.guardCreated(g)
+	}
+}
+
 // Causes returns why the guard called name is open because of its
 // dependencies: the chain of guards from its dependency to the root cause
 // ("orders", "postgres" for checkout opened because orders is open because

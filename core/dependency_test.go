@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/breakerbox/breakerbox/core/breaker"
@@ -168,5 +169,44 @@ func TestDependenciesListsEdges(t *testing.T) {
 	r.MustGuard("orders")
 	if got := r.Dependencies(); !slices.Equal(got, []Dependency{{Guard: "orders", On: "postgres"}}) {
 		t.Fatalf("Dependencies() = %v", got)
+	}
+}
+
+func TestApplyAddingDependsOnOpensADependentOfAnOpenDependency(t *testing.T) {
+	r := depRegistry(t, Policy{Name: "postgres"}, Policy{Name: "orders"})
+	r.MustGuard("orders")
+	r.MustGuard("postgres").ForceOpen(breaker.Manual{Actor: "alice"})
+	mustApply(t, r, Policy{Name: "postgres"}, Policy{Name: "orders", DependsOn: []string{"postgres"}})
+	wantState(t, r, "orders", breaker.ForcedOpen)
+}
+
+// Dependencies that flip from many goroutines at once leave every dependent
+// as its dependencies' final states say, whatever order the hooks ran in.
+func TestDependentsSettleWhenDependenciesFlipConcurrently(t *testing.T) {
+	r := depRegistry(t, Policy{Name: "a"}, Policy{Name: "b"}, Policy{Name: "x", DependsOn: []string{"a", "b"}}, Policy{Name: "y", DependsOn: []string{"x"}})
+	a, b := r.MustGuard("a"), r.MustGuard("b")
+	r.MustGuard("x")
+	r.MustGuard("y")
+	var wg sync.WaitGroup
+	for i, g := range []*Guard{a, b, a, b} {
+		wg.Go(func() {
+			for j := range 200 {
+				if (i+j)%2 == 0 {
+					g.ForceOpen(breaker.Manual{Actor: "chaos"})
+				} else {
+					g.Release(breaker.Manual{Actor: "chaos"})
+				}
+			}
+		})
+	}
+	wg.Wait()
+	a.Release(breaker.Manual{Actor: "alice"})
+	b.Release(breaker.Manual{Actor: "alice"})
+	wantState(t, r, "x", breaker.Closed)
+	wantState(t, r, "y", breaker.Closed)
+	a.ForceOpen(breaker.Manual{Actor: "alice"})
+	wantState(t, r, "y", breaker.ForcedOpen)
+	if got := r.Causes("y"); !slices.Equal(got, []string{"x", "a"}) {
+		t.Fatalf("Causes(y) = %q", got)
 	}
 }

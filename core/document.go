@@ -416,6 +416,7 @@ func (r *Registry) Apply(doc Document, opts ...ApplyOption) (ApplyResult, error)
 	if err != nil {
 		return ApplyResult{}, err
 	}
+	defer r.recheckDependents() // dependency.go; runs after the unlock below
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if cfg.version != 0 && cfg.version <= r.version {
