@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/breakerbox/breakerbox/core/breaker"
 )
@@ -209,4 +211,21 @@ func TestDependentsSettleWhenDependenciesFlipConcurrently(t *testing.T) {
 	if got := r.Causes("y"); !slices.Equal(got, []string{"x", "a"}) {
 		t.Fatalf("Causes(y) = %q", got)
 	}
+}
+
+func TestOwnRecoveryHalfOpensAfterTheOpenDurationAndDropsTheCause(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		r := depRegistry(t, Policy{Name: "postgres"}, Policy{Name: "orders", DependsOn: []string{"postgres"}, DependencyRecovery: RecoveryOwn, Breaker: &BreakerPolicy{OpenDuration: Duration(10 * time.Second)}})
+		r.MustGuard("orders")
+		r.MustGuard("postgres").ForceOpen(breaker.Manual{Actor: "alice"})
+		wantState(t, r, "orders", breaker.Open)
+		time.Sleep(11 * time.Second)
+		synctest.Wait()
+		if _, err := r.MustGuard("orders").Allow(bg); err != nil {
+			t.Fatalf("orders did not probe after its open duration: %v", err)
+		}
+		if got := r.Causes("orders"); len(got) != 0 {
+			t.Fatalf("Causes(orders) = %q once its own rule took over", got)
+		}
+	})
 }
