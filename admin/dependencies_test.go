@@ -40,3 +40,16 @@ func TestDependenciesReportsTheGraphAndTheCauseChain(t *testing.T) {
 	}
 	a.do(http.MethodGet, "/v1/dependencies?guard=nope", readSecret, nil).problem(t, 404, codeUnknownGuard)
 }
+
+func TestMaintenanceWithoutASchedulerListsNoWindowsAndRefusesWrites(t *testing.T) {
+	a := newTestAPI(t)
+	var l wire.MaintenanceList
+	a.do(http.MethodGet, "/v1/maintenance", readSecret, nil).ok(t, &l)
+	if l.Windows == nil || len(l.Windows) != 0 {
+		t.Fatalf("windows %+v", l)
+	}
+	a.do(http.MethodGet, "/v1/maintenance", "", nil).problem(t, 401, codeUnauthorized)
+	w := wire.MaintenanceWindow{Name: "x", Guard: "search", Action: "open", Reason: "r"}
+	a.do(http.MethodPost, "/v1/maintenance", readSecret, w).problem(t, 403, codeForbidden)
+	a.do(http.MethodPost, "/v1/maintenance", aliceSecret, w).problem(t, 501, codeNoMaintenance)
+}
