@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/breakerbox/breakerbox/core/breaker"
 )
@@ -127,8 +128,23 @@ func (r *Registry) knownTarget(ps map[string]Policy, order []string, name string
 
 // dependencyProblems checks the dependencies of a checked document: every
 // dependsOn name known, no cycle.
-func (r *Registry) dependencyProblems(c *checkedDocument) []Problem {
+func (r *Registry) dependencyProblems(doc Document, c *checkedDocument) []Problem {
 	var probs []Problem
+	// Dependencies belong to a guard's name, not to a segment of its calls.
+	if doc.Tenants != nil {
+		for i, o := range doc.Tenants.Overrides {
+			for j, p := range o.Policies {
+				if len(p.DependsOn) > 0 || p.DependencyRecovery != "" {
+					probs = append(probs, Problem{Path: fmt.Sprintf("tenants.overrides[%d].policies[%d].dependsOn", i, j), Value: strconv.Quote(strings.Join(p.DependsOn, ",")), Message: "dependencies are not allowed in a tenant overlay; set them on the policy"})
+				}
+			}
+		}
+	}
+	for i, v := range doc.Variants {
+		if len(v.Override.DependsOn) > 0 || v.Override.DependencyRecovery != "" {
+			probs = append(probs, Problem{Path: fmt.Sprintf("variants[%d].override.dependsOn", i), Value: strconv.Quote(strings.Join(v.Override.DependsOn, ",")), Message: "dependencies are not allowed in a variant; set them on the policy"})
+		}
+	}
 	var starts []string
 	for _, n := range c.order {
 		i := c.index[n]
@@ -222,19 +238,25 @@ func policyIn(ps map[string]Policy, order []string, def, name, explicit string) 
 // syncDependencyHookLocked installs the dependency hook when some policy
 // has DependsOn, and removes it when none has.
 func (r *Registry) syncDependencyHookLocked() {
-	hasDeps := false
+	targets := map[string]bool{}
 	for _, n := range r.order {
-		if p, err := merged(r.policies, n); err == nil && len(p.DependsOn) > 0 {
-			hasDeps = true
-			break
+		if p, err := merged(r.policies, n); err == nil {
+			for _, d := range p.DependsOn {
+				targets[d] = true
+			}
 		}
 	}
+	hasDeps := len(targets) > 0
 	t := r.deps.Load()
+	if t != nil {
+		t.targets.Store(&targets)
+	}
 	installed := t != nil && t.hookID != nil
 	switch {
 	case hasDeps && !installed:
 		if t == nil {
 			t = &depTracker{r: r, marks: map[string]depMark{}}
+			t.targets.Store(&targets)
 			r.deps.Store(t)
 		}
 		t.hookID = new(int)
@@ -250,8 +272,9 @@ func (r *Registry) syncDependencyHookLocked() {
 
 // depTracker follows dependencies for a registry.
 type depTracker struct {
-	r      *Registry
-	hookID *int // the hook set's id while installed; guarded by Registry.mu
+	r       *Registry
+	hookID  *int                            // the hook set's id while installed; guarded by Registry.mu
+	targets atomic.Pointer[map[string]bool] // the names some policy depends on
 
 	mu       sync.Mutex // guards the fields below
 	queue    []depEvent
@@ -310,6 +333,9 @@ func (t *depTracker) handle(e depEvent) {
 		t.mu.Lock()
 		delete(t.marks, e.guard)
 		t.mu.Unlock()
+	}
+	if !(*t.targets.Load())[e.guard] {
+		return // nothing depends on it: no need to look at every guard
 	}
 	gs, _ := t.r.Guards(All())
 	for _, g := range gs {

@@ -229,3 +229,16 @@ func TestOwnRecoveryHalfOpensAfterTheOpenDurationAndDropsTheCause(t *testing.T) 
 		}
 	})
 }
+
+func TestDependsOnInATenantOverlayOrVariantRefused(t *testing.T) {
+	r, _ := NewRegistry()
+	_, err := r.Apply(Document{
+		Policies: []Policy{{Name: "postgres"}, {Name: "orders"}},
+		Tenants:  &TenantPolicy{Overrides: []TenantOverride{{Tenant: "acme", Policies: []Policy{{Name: "orders", DependsOn: []string{"postgres"}}}}}},
+		Variants: []VariantPolicy{{Name: "v", Policy: "orders", Percent: 10, Override: Policy{DependsOn: []string{"postgres"}}}},
+	})
+	var de *DocumentError
+	if !errors.As(err, &de) || len(de.Problems) != 2 || de.Problems[0].Path != "tenants.overrides[0].policies[0].dependsOn" || de.Problems[1].Path != "variants[0].override.dependsOn" {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -248,7 +248,7 @@ func (r *Registry) check(doc Document, size int) (*checkedDocument, error) {
 	}
 	c, probs := checkDocument(doc, r.fallback)
 	if len(probs) == 0 {
-		probs = r.dependencyProblems(c) // dependency.go
+		probs = r.dependencyProblems(doc, c) // dependency.go
 	}
 	if len(probs) > 0 {
 		return nil, &DocumentError{Problems: probs}
