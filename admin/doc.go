@@ -42,6 +42,9 @@
 //	GET  /v1/policies/history, /v1/policies/versions/{v}, /v1/policies/docs
 //	POST /v1/policies/rollback        apply an old version again, as a new one
 //	GET  /v1/variants                 A/B and shadow variants against their controls; tenant guards and overflow
+//	GET  /v1/dependencies[?guard=g]   the dependency graph (dependsOn) with states and cause chains
+//	GET  /v1/maintenance              maintenance windows, active and upcoming (WithMaintenance)
+//	POST /v1/maintenance              add a window; DELETE /v1/maintenance/{name}?reason=r deletes one
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)
 //	GET  /debug                       an HTML page of recent transitions and operations
 //	GET  /                            the dashboard (and its files under /assets/)
@@ -236,7 +239,9 @@
 // variants or tenant guards) compares each variant with its control (calls,
 // failure rate, rejections, trips; a shadow variant's are would-be ones)
 // and shows the tenant guards against their bound and the calls that
-// overflowed it.
+// overflowed it. A Dependencies panel draws the dependency graph (shown
+// while some guard has dependsOn) and names each cause chain, and a
+// Maintenance windows panel lists the active and upcoming windows.
 //
 // # Event stream
 //

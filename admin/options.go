@@ -116,6 +116,7 @@ type config struct {
 	historyLimit  int64
 	traceLinks    traceLinks      // WithTraceLinks, in tracelink.go
 	policies      *policy.Manager // WithPolicyManager, in policies.go
+	maintenance   Maintenance     // WithMaintenance, in maintenance.go (issue #23)
 }
 
 // Defaults.

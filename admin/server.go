@@ -191,6 +191,10 @@ func (s *Server) routes() {
 	s.handle(v+"/whoami", methods{http.MethodGet: s.whoami})
 	s.policyRoutes(v) // policies.go
 	s.handle(v+"/variants", methods{http.MethodGet: s.variants})
+	// ---- issue #23: dependencies and maintenance windows ----
+	s.handle(v+"/dependencies", methods{http.MethodGet: s.dependencies}) // dependencies.go
+	s.maintenanceRoutes(v)                                               // maintenance.go
+	// ---- end issue #23 ----
 	s.handle("/debug", methods{http.MethodGet: s.debugPage})
 	s.handle("/{$}", methods{http.MethodGet: s.dashboardPage})
 	s.handle("/assets/{file}", methods{http.MethodGet: s.asset})

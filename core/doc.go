@@ -142,4 +142,16 @@
 // are counted, never enforced. [Registry.Variants] compares every variant
 // with its control. Without tenants or variants, GuardFor is Guard plus one
 // atomic load.
+//
+// # Dependencies between circuits
+//
+// A policy's DependsOn names guards its guards depend on: while one is
+// open, the dependents are forced open with actor [DependencyActor] and the
+// cause in the reason ("dependency postgres open"), and they close when it
+// recovers (DependencyRecovery "follow") or probe by their own breaker
+// ("own"). [Registry.Causes] returns the chain of causes and
+// [Registry.Dependencies] the graph. Unknown names and cycles are refused at
+// load. The registry follows dependencies with a state-change hook it
+// installs only while some policy has DependsOn, so registries without
+// dependencies pay nothing on the call path.
 package core

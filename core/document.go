@@ -247,6 +247,9 @@ func (r *Registry) check(doc Document, size int) (*checkedDocument, error) {
 		return nil, &DocumentError{Problems: []Problem{{Value: strconv.Itoa(n) + " bytes", Message: fmt.Sprintf("the document is %d bytes as JSON, over the limit of %d (MaxDocumentBytes)", n, MaxDocumentBytes)}}}
 	}
 	c, probs := checkDocument(doc, r.fallback)
+	if len(probs) == 0 {
+		probs = r.dependencyProblems(doc, c) // dependency.go
+	}
 	if len(probs) > 0 {
 		return nil, &DocumentError{Problems: probs}
 	}
@@ -413,6 +416,7 @@ func (r *Registry) Apply(doc Document, opts ...ApplyOption) (ApplyResult, error)
 	if err != nil {
 		return ApplyResult{}, err
 	}
+	defer r.recheckDependents() // dependency.go; runs after the unlock below
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if cfg.version != 0 && cfg.version <= r.version {
@@ -453,6 +457,7 @@ func (r *Registry) Apply(doc Document, opts ...ApplyOption) (ApplyResult, error)
 	r.hash = hash
 	r.doc = doc
 	r.setSegments()
+	r.syncDependencyHookLocked() // dependency.go
 	res.Version = r.version
 	return res, nil
 }

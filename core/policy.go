@@ -137,6 +137,20 @@ type Policy struct {
 	// Throttle rejects calls locally as the dependency refuses them
 	// (client-side adaptive throttling); nil means none.
 	Throttle *ThrottlePolicy `json:"throttle,omitempty"`
+
+	// ---- dependencies (issue #23; see dependency.go) ----
+
+	// DependsOn names the guards this policy's guards depend on: when one
+	// of them is open (open, forced open or half-open), the dependents are
+	// opened too, with the cause named ("dependency postgres open"). Each
+	// name must be a policy of the document, a name one of its Match
+	// patterns matches, or a guard that exists; cycles are refused.
+	DependsOn []string `json:"dependsOn,omitempty"`
+	// DependencyRecovery says how a guard opened by a dependency recovers:
+	// "follow" (default) closes it when no dependency is open any more;
+	// "own" opens it for its breaker's open duration, after which it probes
+	// the way it does after a trip of its own.
+	DependencyRecovery string `json:"dependencyRecovery,omitempty"`
 }
 
 // RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
@@ -488,6 +502,7 @@ func (p Policy) problems() []error {
 	if err := p.validateHedgeCache(); err != nil {
 		add(err)
 	}
+	add(p.checkDependencies())
 	for i, f := range p.Fallbacks {
 		if f.Name == "" {
 			add(fmt.Errorf("fallbacks[%d].name: must not be empty", i))

@@ -39,8 +39,9 @@ type Registry struct {
 	hash     string   // its content hash
 	doc      Document // the live document, as applied
 
-	seg    atomic.Pointer[segments] // tenant overlays and variants of the live document (segment.go)
-	prunes atomic.Uint64            // guards pruned so far; segment.go reclaims tenant slots when it moves
+	seg    atomic.Pointer[segments]   // tenant overlays and variants of the live document (segment.go)
+	prunes atomic.Uint64              // guards pruned so far; segment.go reclaims tenant slots when it moves
+	deps   atomic.Pointer[depTracker] // follows dependsOn (dependency.go); nil until a policy has one
 }
 
 // Option configures a Registry.
@@ -162,6 +163,7 @@ func (r *Registry) SetPolicies(ps ...Policy) error {
 	}
 	if err := r.checkFallbacks(names); err != nil {
 		r.policies, r.order = old, order
+		r.syncDependencyHookLocked()
 		return err
 	}
 	return nil
@@ -190,7 +192,11 @@ func (r *Registry) addPolicies(ps []Policy) error {
 			return err
 		}
 	}
+	if err := r.dependencyErrLocked(next, order); err != nil { // dependency.go
+		return err
+	}
 	r.policies, r.order = next, order
+	r.syncDependencyHookLocked()
 	return nil
 }
 
@@ -355,7 +361,11 @@ func (r *Registry) Guard(name string, opts ...GuardOption) (*Guard, error) {
 	if g, ok := r.guards.Load(name); ok {
 		return g.(*Guard), nil
 	}
-	return r.create(name, opts)
+	g, err := r.create(name, opts)
+	if err == nil {
+		r.guardCreated(g) // dependency.go
+	}
+	return g, err
 }
 
 // MustGuard is Guard for names known at compile time: it panics on error.

@@ -1307,3 +1307,147 @@
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();
+
+// ---- issue #23: dependency graph and maintenance windows ----
+// GET v1/dependencies and v1/maintenance every few seconds. The graph is an
+// SVG built with DOM calls: guards in columns by depth (a guard's column is
+// one past its deepest dependency's), an arrow from each guard to each guard
+// it depends on, open ones outlined. The panels stay hidden while there is
+// nothing to show, the server serves no maintenance windows (501), or the
+// token cannot read.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 5000;
+  // The SVG namespace, read from the panel's own <svg> element (the page
+  // names no outside address, not even a namespace URI).
+  const svgNS = () => $('deps-svg').namespaceURI;
+  const $ = (id) => document.getElementById(id);
+  const DOWN = { 'open': true, 'forced-open': true, 'half-open': true };
+
+  function el(name, attrs, text) {
+    const n = document.createElementNS(svgNS(), name);
+    for (const k in attrs) n.setAttribute(k, String(attrs[k]));
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+
+  // depths gives each guard its column: 0 for a guard that depends on none.
+  function depths(graph) {
+    const on = {};
+    for (const e of graph.edges) (on[e.guard] = on[e.guard] || []).push(e.on);
+    const depth = {};
+    function visit(n, seen) {
+      if (depth[n] !== undefined) return depth[n];
+      if (seen[n]) return 0; // cycles are refused at load; be safe anyway
+      seen[n] = true;
+      let d = 0;
+      for (const m of on[n] || []) d = Math.max(d, visit(m, seen) + 1);
+      depth[n] = d;
+      return d;
+    }
+    for (const g of graph.guards) visit(g.name, {});
+    return depth;
+  }
+
+  function drawGraph(graph) {
+    const W = 170, H = 34, GX = 60, GY = 16;
+    const depth = depths(graph);
+    const cols = [];
+    for (const g of graph.guards) (cols[depth[g.name]] = cols[depth[g.name]] || []).push(g);
+    const pos = {};
+    let rows = 0;
+    cols.forEach((col, c) => {
+      (col || []).forEach((g, r) => { pos[g.name] = { x: 8 + c * (W + GX), y: 8 + r * (H + GY) }; });
+      rows = Math.max(rows, (col || []).length);
+    });
+    const width = 16 + cols.length * (W + GX) - GX, height = 16 + rows * (H + GY) - GY;
+    const svg = $('deps-svg');
+    svg.setAttribute('viewBox', '0 0 ' + width + ' ' + height);
+    svg.setAttribute('width', String(width));
+    svg.setAttribute('height', String(height));
+    svg.replaceChildren();
+    const defs = el('defs', {});
+    const marker = el('marker', { id: 'deps-arrow', viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 8, markerHeight: 8, orient: 'auto-start-reverse' });
+    marker.appendChild(el('path', { d: 'M 0 0 L 10 5 L 0 10 z' }));
+    defs.appendChild(marker);
+    svg.appendChild(defs);
+    for (const e of graph.edges) {
+      const a = pos[e.guard], b = pos[e.on];
+      if (!a || !b) continue;
+      // From the dependent's left side to the dependency's right side.
+      svg.appendChild(el('line', { x1: a.x, y1: a.y + H / 2, x2: b.x + W, y2: b.y + H / 2, 'marker-end': 'url(#deps-arrow)' }));
+    }
+    for (const g of graph.guards) {
+      const p = pos[g.name];
+      const grp = el('g', { class: DOWN[g.state] ? 'down' : '' });
+      grp.appendChild(el('title', {}, g.name + ': ' + g.state + (g.causes && g.causes.length ? ' (because ' + g.causes.join(' ← ') + ')' : '')));
+      grp.appendChild(el('rect', { x: p.x, y: p.y, width: W, height: H, rx: 5 }));
+      const label = g.name.length > 22 ? g.name.slice(0, 21) + '…' : g.name;
+      grp.appendChild(el('text', { x: p.x + 8, y: p.y + 14 }, label));
+      grp.appendChild(el('text', { x: p.x + 8, y: p.y + 28, class: 'state' }, g.state));
+      svg.appendChild(grp);
+    }
+    const items = [];
+    for (const g of graph.guards) {
+      if (!g.causes || !g.causes.length) continue;
+      const li = document.createElement('li');
+      li.textContent = g.name + ' is ' + g.state + ' because ' + g.causes.map((c) => c + ' is open').join(', because ');
+      items.push(li);
+    }
+    $('deps-causes').replaceChildren(...items);
+  }
+
+  function fmt(t) { return t ? new Date(t).toLocaleString() : '–'; }
+
+  function td(text, cls) {
+    const c = document.createElement('td');
+    c.textContent = text;
+    if (cls) c.className = cls;
+    return c;
+  }
+
+  function drawWindows(list) {
+    const rows = [];
+    for (const w of list.windows) {
+      const tr = document.createElement('tr');
+      tr.appendChild(td(w.name));
+      tr.appendChild(td(w.tag ? 'tag ' + w.tag : 'guard ' + w.guard));
+      tr.appendChild(td(w.action));
+      tr.appendChild(td(w.schedule ? w.schedule + ' for ' + w.duration + ' (' + w.timeZone + ')' : 'once'));
+      tr.appendChild(td(w.active ? 'active' : (w.from ? 'upcoming' : 'over'), w.active ? 'active' : ''));
+      tr.appendChild(td(fmt(w.from)));
+      tr.appendChild(td(fmt(w.until)));
+      rows.push(tr);
+    }
+    $('maint-rows').replaceChildren(...rows);
+  }
+
+  async function get(path) {
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    const res = await fetch(path, { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+    return res.ok ? res.json() : null;
+  }
+
+  async function refresh() {
+    if (document.hidden || !$('deps-panel')) return;
+    try {
+      const graph = await get('v1/dependencies');
+      $('deps-panel').hidden = !graph || graph.guards.length === 0;
+      if (graph && graph.guards.length) drawGraph(graph);
+      const list = await get('v1/maintenance');
+      $('maint-panel').hidden = !list || list.windows.length === 0;
+      if (list && list.windows.length) drawWindows(list);
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- end issue #23 ----

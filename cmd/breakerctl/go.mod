@@ -4,12 +4,14 @@ go 1.26.0
 
 replace (
 	github.com/breakerbox/breakerbox => ../..
+	github.com/breakerbox/breakerbox/maintenance => ../../maintenance
 	github.com/breakerbox/breakerbox/mesh => ../../mesh
 	github.com/breakerbox/breakerbox/policyfile => ../../policyfile
 )
 
 require (
 	github.com/breakerbox/breakerbox v0.0.0-00010101000000-000000000000
+	github.com/breakerbox/breakerbox/maintenance v0.0.0-00010101000000-000000000000
 	github.com/breakerbox/breakerbox/mesh v0.0.0-00010101000000-000000000000
 	github.com/breakerbox/breakerbox/policyfile v0.0.0-00010101000000-000000000000
 	github.com/spf13/cobra v1.10.2
@@ -30,6 +32,7 @@ require (
 require (
 	github.com/fsnotify/fsnotify v1.10.1 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/robfig/cron/v3 v3.0.1 // indirect
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3 // indirect
 	github.com/spf13/pflag v1.1.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
