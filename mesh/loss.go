@@ -34,6 +34,9 @@ func commonLoss(p resolved, f Format) []Loss {
 		}
 		add("bulkhead.adaptive", Approximated, "the adaptive concurrency limit (%s) is written as its starting limit, %d: the mesh's limit is fixed", alg, bh.MaxConcurrent)
 	}
+	if len(p.DependsOn) > 0 {
+		add("dependsOn", Lost, "dependencies between circuits (%s) open this guard from the application's registry; a mesh ejects endpoints of one destination at a time", strings.Join(p.DependsOn, ", "))
+	}
 	if p.Throttle != nil {
 		add("throttle", Lost, "client-side adaptive throttling runs in the application: the mesh sends every call")
 	}
