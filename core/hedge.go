@@ -89,7 +89,10 @@ type HedgeEvent struct {
 //
 // Do never hedges: marking a call idempotent is the caller's decision, and
 // hedging needs fn on the heap (one allocation for a closure that captures
-// variables), which Do avoids. httpmw's Transport uses DoIdempotent for the
+// variables), which Do avoids. A hedged call that answers before the delay
+// costs one allocation more than Do (the hedged call's state; see package
+// hedge, Cost), unless the policy also has a cache, a retry or a total
+// timeout, whose wrapping adds a few. httpmw's Transport uses DoIdempotent for the
 // requests its retry rules call idempotent; grpcmw for the methods given to
 // its hedging option.
 func DoIdempotent[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {

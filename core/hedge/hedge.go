@@ -129,7 +129,10 @@ type Stats struct {
 //
 // Only idempotent calls may be hedged: two attempts may both reach the
 // dependency. The first attempt runs on the caller's goroutine; each hedge
-// runs on a goroutine of its own, which ends when its attempt returns. fn
+// runs on a goroutine of its own, which ends when its attempt returns. The
+// first hedges of all calls are fired by one watcher per Hedger (see the
+// package documentation, Cost); inside a testing/synctest bubble, a
+// Hedger's calls must all run in the bubble. fn
 // must honour its context: Do returns once the first attempt has returned,
 // so a first attempt that ignores cancellation holds the caller even when
 // a hedge has answered. A hedge that ignores cancellation finishes in the
@@ -235,7 +238,9 @@ type Func[T any] func(context.Context) (T, error)
 // Run calls f.
 func (f Func[T]) Run(ctx context.Context) (T, error) { return f(ctx) }
 
-// call is the state one Do shares with the watcher and its hedges.
+// call is the state one Do shares with the watcher and its hedges: what
+// every call needs, kept small since it is the call's one allocation; the
+// state of hedges and answers is made when a hedge may start.
 type call[T any, R Runner[T]] struct {
 	armed       // the call as the watcher sees it
 	first first // the first attempt's context
@@ -243,7 +248,13 @@ type call[T any, R Runner[T]] struct {
 	r     R
 	drop  func(T) // nil, or releases a value Do does not return
 
-	mu sync.Mutex // guards the fields below
+	mu sync.Mutex // guards st and its fields
+	st *hedging[T]
+}
+
+// hedging is the state of a call that a hedge may join, guarded by its
+// call's mu.
+type hedging[T any] struct {
 	// timer fires the hedges after the first when the watcher fired the
 	// first, or every hedge when the call found no free slot.
 	timer *time.Timer
@@ -260,6 +271,15 @@ type call[T any, R Runner[T]] struct {
 	winner   outcome[T]
 	failed   outcome[T] // the latest failure, returned if nothing wins
 	hasFail  bool
+}
+
+// state returns the call's hedging state, making it on first use. Called
+// with c.mu held.
+func (c *call[T, R]) state() *hedging[T] {
+	if c.st == nil {
+		c.st = &hedging[T]{running: 1}
+	}
+	return c.st
 }
 
 type outcome[T any] struct {
@@ -296,7 +316,7 @@ func DoRunner[T any, R Runner[T]](ctx context.Context, h *Hedger, r R, drop func
 	if b := h.cfg.Budget; b != nil && !h.cfg.SharedDeposits {
 		b.Deposit()
 	}
-	c := &call[T, R]{h: h, r: r, drop: drop, running: 1}
+	c := &call[T, R]{h: h, r: r, drop: drop}
 	c.first.parent = ctx
 	c.armed.call = c
 	start := h.now()
@@ -305,7 +325,7 @@ func DoRunner[T any, R Runner[T]](ctx context.Context, h *Hedger, r R, drop func
 	slot := h.arm(&c.armed)
 	if slot == nil {
 		c.mu.Lock() // fire may run before AfterFunc returns
-		c.timer = time.AfterFunc(d, c.fire)
+		c.state().timer = time.AfterFunc(d, c.fire)
 		c.mu.Unlock()
 	}
 	v, err := r.Run(&c.first)
@@ -327,40 +347,41 @@ func DoRunner[T any, R Runner[T]](ctx context.Context, h *Hedger, r R, drop func
 func (c *call[T, R]) fire() {
 	h := c.h
 	c.mu.Lock()
-	if c.closed || c.won || c.launched >= h.cfg.MaxHedges {
+	st := c.state()
+	if st.closed || st.won || st.launched >= h.cfg.MaxHedges {
 		c.mu.Unlock()
 		return
 	}
 	if h.cfg.Gate != nil && !h.cfg.Gate() {
-		c.closed = true
+		st.closed = true
 		c.mu.Unlock()
 		h.gateStopped.Add(1)
 		return
 	}
 	if b := h.cfg.Budget; b != nil && !b.Withdraw() {
-		c.closed = true
+		st.closed = true
 		c.mu.Unlock()
 		h.budgetStopped.Add(1)
 		return
 	}
-	if c.wake == nil {
-		c.wake = make(chan struct{}, h.cfg.MaxHedges)
+	if st.wake == nil {
+		st.wake = make(chan struct{}, h.cfg.MaxHedges)
 	}
-	c.launched++
-	c.running++
-	n := c.launched
+	st.launched++
+	st.running++
+	n := st.launched
 	hctx, cancel := context.WithCancel(c.first.parent)
-	c.cancels = append(c.cancels, cancel)
+	st.cancels = append(st.cancels, cancel)
 	if n < h.cfg.MaxHedges {
-		if c.timer == nil { // the watcher fired the first hedge
-			c.timer = time.AfterFunc(h.Delay(), c.fire)
+		if st.timer == nil { // the watcher fired the first hedge
+			st.timer = time.AfterFunc(h.Delay(), c.fire)
 		} else {
-			c.timer.Reset(h.Delay())
+			st.timer.Reset(h.Delay())
 		}
 	}
 	c.mu.Unlock()
 	h.started.Add(1)
-	go c.hedge(hctx, cancel, n, c.wake)
+	go c.hedge(hctx, cancel, n, st.wake)
 }
 
 // hedge runs hedge number n.
@@ -380,12 +401,13 @@ func (c *call[T, R]) hedge(ctx context.Context, cancel context.CancelFunc, n int
 	}
 	o := outcome[T]{v: v, err: err, n: n}
 	c.mu.Lock()
-	c.running--
-	c.ended++
+	st := c.st
+	st.running--
+	st.ended++
 	var lost outcome[T]
 	var drop bool
 	switch {
-	case c.won:
+	case st.won:
 		lost, drop = o, true
 	case err == nil:
 		lost, drop = c.win(o)
@@ -400,27 +422,29 @@ func (c *call[T, R]) hedge(ctx context.Context, cancel context.CancelFunc, n int
 // fail records o as the latest failure and returns the one it replaces,
 // if any, for release. Called with c.mu held.
 func (c *call[T, R]) fail(o outcome[T]) (outcome[T], bool) {
-	lost, had := c.failed, c.hasFail
-	c.failed, c.hasFail = o, true
+	st := c.st
+	lost, had := st.failed, st.hasFail
+	st.failed, st.hasFail = o, true
 	return lost, had
 }
 
 // win records o as the answer, cancels every other attempt, and returns
 // the failure it replaces, if any, for release. Called with c.mu held.
 func (c *call[T, R]) win(o outcome[T]) (outcome[T], bool) {
-	c.won, c.closed, c.winner = true, true, o
-	c.h.cancelled.Add(uint64(c.running))
+	st := c.st
+	st.won, st.closed, st.winner = true, true, o
+	c.h.cancelled.Add(uint64(st.running))
 	if o.n > 0 {
 		c.h.won.Add(1)
 		c.first.cancel()
 	}
-	for i, cancel := range c.cancels {
+	for i, cancel := range st.cancels {
 		if i+1 != o.n {
 			cancel()
 		}
 	}
-	lost, had := c.failed, c.hasFail
-	c.failed, c.hasFail = outcome[T]{}, false
+	lost, had := st.failed, st.hasFail
+	st.failed, st.hasFail = outcome[T]{}, false
 	return lost, had
 }
 
@@ -435,32 +459,33 @@ func (c *call[T, R]) release(o outcome[T], drop bool) {
 // may have started.
 func (c *call[T, R]) finish(o outcome[T]) (T, error) {
 	c.mu.Lock()
-	if c.timer != nil {
-		c.timer.Stop()
+	st := c.state()
+	if st.timer != nil {
+		st.timer.Stop()
 	}
-	c.running--
-	c.closed = true
+	st.running--
+	st.closed = true
 	var lost outcome[T]
 	var drop bool
 	switch {
-	case c.won: // a hedge answered first
+	case st.won: // a hedge answered first
 		lost, drop = o, true
 	case o.err == nil:
 		lost, drop = c.win(o)
 	default:
 		// The first attempt failed: wait for the hedges still running.
 		lost, drop = c.fail(o)
-		for !c.won && c.ended < c.launched {
+		for !st.won && st.ended < st.launched {
 			c.mu.Unlock()
 			c.release(lost, drop)
 			drop = false
-			<-c.wake
+			<-st.wake
 			c.mu.Lock()
 		}
 	}
-	res := c.winner
-	if !c.won {
-		res = c.failed
+	res := st.winner
+	if !st.won {
+		res = st.failed
 	}
 	c.mu.Unlock()
 	c.release(lost, drop)

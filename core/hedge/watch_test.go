@@ -168,3 +168,25 @@ func TestHedgeFirstAttemptContextBehavesAsWithCancel(t *testing.T) {
 		t.Error("Done is not closed after Do returned")
 	}
 }
+
+// A call that answers before the delay allocated a call struct, a
+// context.WithCancel and a timer (four allocations or more); now only its
+// call state, the first attempt's context included.
+func TestHedgeAnsweredCallAllocatesOnlyItsState(t *testing.T) {
+	h, err := hedge.New(hedge.Config{Delay: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fn := func(context.Context) (int, error) { return 1, nil }
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, err := hedge.Do(ctx, h, fn); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 1 {
+		t.Errorf("an answered hedged call allocates %v times; want at most 1", n)
+	}
+	if st := h.Stats(); st.Started != 0 {
+		t.Errorf("stats %+v; want no hedge", st)
+	}
+}
