@@ -61,6 +61,23 @@ func TestHedgeWatcherFiresAtDelayAndLeavesNoGoroutine(t *testing.T) {
 	})
 }
 
+// A bubble may end while the watcher is set for a call that has answered
+// (its deadline an hour away): between runs the watcher is a timer, not a
+// goroutine. A watcher goroutine sleeping until the deadline made
+// synctest.Test panic ("main bubble goroutine has exited but blocked
+// goroutines remain").
+func TestHedgeBubbleEndsWhileWatcherIsSet(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h, err := hedge.New(hedge.Config{Delay: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := hedge.Do(context.Background(), h, func(context.Context) (int, error) { return 1, nil }); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
 // Calls that answer before the delay fire no hedge, and the watcher that
 // their arming set stops without firing one, however many calls came and
 // went; the first hedge of a later slow call still fires at its delay.
