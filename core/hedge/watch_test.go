@@ -207,3 +207,44 @@ func TestHedgeAnsweredCallAllocatesOnlyItsState(t *testing.T) {
 		t.Errorf("stats %+v; want no hedge", st)
 	}
 }
+
+// More calls in flight than the table has slots: those that find their
+// stripe full arm a timer of their own, and every call's hedge still
+// starts at the delay and wins.
+func TestHedgeTableFullFallsBackToTimers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const delay, calls = 10 * time.Millisecond, 400 // the table has 240 slots
+		h, err := hedge.New(hedge.Config{Delay: delay})
+		if err != nil {
+			t.Fatal(err)
+		}
+		begin := time.Now()
+		var late atomic.Int32
+		var wg sync.WaitGroup
+		for range calls {
+			wg.Go(func() {
+				var n atomic.Int32
+				v, err := hedge.Do(context.Background(), h, func(ctx context.Context) (int, error) {
+					if n.Add(1) == 1 {
+						<-ctx.Done()
+						return 0, ctx.Err()
+					}
+					if time.Since(begin) != delay {
+						late.Add(1)
+					}
+					return 2, nil
+				})
+				if v != 2 || err != nil {
+					t.Errorf("Do = %v, %v; want the hedge's 2, nil", v, err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := late.Load(); n != 0 {
+			t.Errorf("%d of %d hedges did not start at the delay", n, calls)
+		}
+		if st := h.Stats(); st.Started != calls || st.Won != calls {
+			t.Errorf("stats %+v; want %d hedges started and won", st, calls)
+		}
+	})
+}
