@@ -113,3 +113,18 @@ func TestBreakerboxScenariosDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestHedgedGuardIdempotentAllocatesOnce holds the HedgedGuard scenario's
+// breakerbox-idempotent side (core.DoIdempotent, no hedge fired) to its one
+// allocation, the hedged call's state: it was six (a call struct, a
+// context.WithCancel, a timer and core's closures).
+func TestHedgedGuardIdempotentAllocatesOnce(t *testing.T) {
+	hedged := bbHedgedGuard(t)
+	if n := testing.AllocsPerRun(1000, func() {
+		if _, err := core.DoIdempotent(ctx, hedged, okCtx); err != nil {
+			t.Fatal(err)
+		}
+	}); n > 1 {
+		t.Errorf("DoIdempotent through a hedged guard: %v allocations per call; want at most 1", n)
+	}
+}

@@ -89,7 +89,10 @@ type HedgeEvent struct {
 //
 // Do never hedges: marking a call idempotent is the caller's decision, and
 // hedging needs fn on the heap (one allocation for a closure that captures
-// variables), which Do avoids. httpmw's Transport uses DoIdempotent for the
+// variables), which Do avoids. A hedged call that answers before the delay
+// costs one allocation more than Do (the hedged call's state; see package
+// hedge, Cost), unless the policy also has a cache, a retry or a total
+// timeout, whose wrapping adds a few. httpmw's Transport uses DoIdempotent for the
 // requests its retry rules call idempotent; grpcmw for the methods given to
 // its hedging option.
 func DoIdempotent[T any](ctx context.Context, g *Guard, fn func(context.Context) (T, error)) (T, error) {
@@ -107,15 +110,33 @@ func DoIdempotent[T any](ctx context.Context, g *Guard, fn func(context.Context)
 	return fallbackAfter(ctx, g, pt, v, err)
 }
 
-// doHedgedAttempts is doAttempts with each attempt hedged.
+// doHedgedAttempts is doAttempts with each attempt hedged. Without a total
+// timeout, a retrier or profiler labels, it hands the attempt to the
+// hedger directly, so that a call no hedge joins allocates only the
+// hedger's call state.
 func doHedgedAttempts[T any](ctx context.Context, g *Guard, pt *parts, fn func(context.Context) (T, error)) (T, error) {
+	one := hedgedAttempt[T]{g: g, pt: pt, fn: fn}
+	if pt.total <= 0 && pt.retrier == nil && !g.profile {
+		return hedge.DoRunner(ctx, pt.hedger, one, nil)
+	}
 	var v T
-	one := func(ctx context.Context) (T, error) { return attemptOnce(ctx, g, pt, fn) }
 	err := g.attempts(ctx, pt, func(ctx context.Context) (err error) {
-		v, err = hedge.Do(ctx, pt.hedger, one)
+		v, err = hedge.DoRunner(ctx, pt.hedger, one, nil)
 		return err
 	})
 	return v, err
+}
+
+// hedgedAttempt is one attempt of a hedged call, as a hedge.Runner.
+type hedgedAttempt[T any] struct {
+	g  *Guard
+	pt *parts
+	fn func(context.Context) (T, error)
+}
+
+// Run runs the attempt: gates → attempt timeout → fn.
+func (a hedgedAttempt[T]) Run(ctx context.Context) (T, error) {
+	return attemptOnce(ctx, a.g, a.pt, a.fn)
 }
 
 // Hedges reports whether the guard's policy hedges calls made with

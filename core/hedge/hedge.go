@@ -129,7 +129,10 @@ type Stats struct {
 //
 // Only idempotent calls may be hedged: two attempts may both reach the
 // dependency. The first attempt runs on the caller's goroutine; each hedge
-// runs on a goroutine of its own, which ends when its attempt returns. fn
+// runs on a goroutine of its own, which ends when its attempt returns. The
+// first hedges of all calls are fired by one watcher per Hedger (see the
+// package documentation, Cost); inside a testing/synctest bubble, a
+// Hedger's calls must all run in the bubble. fn
 // must honour its context: Do returns once the first attempt has returned,
 // so a first attempt that ignores cancellation holds the caller even when
 // a hedge has answered. A hedge that ignores cancellation finishes in the
@@ -142,8 +145,12 @@ type Hedger struct {
 	sketch *Sketch // nil for a fixed delay
 	q      float64
 	delay  atomic.Int64 // the current delay, nanoseconds
+	epoch  time.Time    // the start of the clock of now
 
-	calls, started, won, cancelled, budgetStopped, gateStopped atomic.Uint64
+	table    armTable    // calls waiting for their first hedge (watch.go)
+	watching atomic.Bool // the watcher runs
+
+	started, won, cancelled, budgetStopped, gateStopped atomic.Uint64
 }
 
 // New returns a Hedger for cfg with defaults applied, or the error of
@@ -158,7 +165,7 @@ func New(cfg Config) (*Hedger, error) {
 	if cfg.MinSamples == 0 {
 		cfg.MinSamples = DefaultMinSamples
 	}
-	h := &Hedger{cfg: cfg}
+	h := &Hedger{cfg: cfg, epoch: time.Now()}
 	h.delay.Store(int64(cfg.Delay))
 	if cfg.Percentile > 0 {
 		h.sketch = NewSketch(cfg.Window)
@@ -179,7 +186,7 @@ func (h *Hedger) Sketch() *Sketch { return h.sketch }
 // Stats returns the counters.
 func (h *Hedger) Stats() Stats {
 	return Stats{
-		Calls:         h.calls.Load(),
+		Calls:         h.calls(),
 		Started:       h.started.Load(),
 		Won:           h.won.Load(),
 		Cancelled:     h.cancelled.Load(),
@@ -187,6 +194,15 @@ func (h *Hedger) Stats() Stats {
 		GateStopped:   h.gateStopped.Load(),
 		Delay:         h.Delay(),
 	}
+}
+
+// calls sums the calls counted in the table's blocks.
+func (h *Hedger) calls() uint64 {
+	var n uint64
+	for i := range h.table.blocks {
+		n += h.table.blocks[i].calls.Load()
+	}
+	return n
 }
 
 // observe records an attempt's latency for a percentile delay.
@@ -208,20 +224,44 @@ func (h *Hedger) Run(ctx context.Context, fn func(context.Context) error) error 
 	return err
 }
 
-// call is the state one Do shares with its hedges.
-type call[T any] struct {
-	h      *Hedger
-	parent context.Context
-	fn     func(context.Context) (T, error)
-	drop   func(T) // nil, or releases a value Do does not return
-	timer  *time.Timer
+// Runner is one attempt of a call, for [DoRunner]: a value whose Run method
+// runs the attempt, so that a caller whose attempt needs a few variables
+// passes them in a struct (kept inside the call's own allocation) instead
+// of a closure (an allocation of its own).
+type Runner[T any] interface {
+	Run(ctx context.Context) (T, error)
+}
 
+// Func is a function as a [Runner].
+type Func[T any] func(context.Context) (T, error)
+
+// Run calls f.
+func (f Func[T]) Run(ctx context.Context) (T, error) { return f(ctx) }
+
+// call is the state one Do shares with the watcher and its hedges: what
+// every call needs, kept small since it is the call's one allocation; the
+// state of hedges and answers is made when a hedge may start.
+type call[T any, R Runner[T]] struct {
+	armed       // the call as the watcher sees it
+	first first // the first attempt's context
+	h     *Hedger
+	r     R
+	drop  func(T) // nil, or releases a value Do does not return
+
+	mu sync.Mutex // guards st and its fields
+	st *hedging[T]
+}
+
+// hedging is the state of a call that a hedge may join, guarded by its
+// call's mu.
+type hedging[T any] struct {
+	// timer fires the hedges after the first when the watcher fired the
+	// first, or every hedge when the call found no free slot.
+	timer *time.Timer
 	// wake receives one token from each hedge as it ends; it has room for
 	// all of them, so a hedge never blocks on it. Made with the first
-	// hedge, under mu.
-	wake chan struct{}
-
-	mu       sync.Mutex // guards the fields below
+	// hedge.
+	wake     chan struct{}
 	cancels  []context.CancelFunc
 	launched int  // hedges started
 	ended    int  // hedges ended
@@ -231,7 +271,15 @@ type call[T any] struct {
 	winner   outcome[T]
 	failed   outcome[T] // the latest failure, returned if nothing wins
 	hasFail  bool
-	cancelP  context.CancelFunc
+}
+
+// state returns the call's hedging state, making it on first use. Called
+// with c.mu held.
+func (c *call[T, R]) state() *hedging[T] {
+	if c.st == nil {
+		c.st = &hedging[T]{running: 1}
+	}
+	return c.st
 }
 
 type outcome[T any] struct {
@@ -244,7 +292,7 @@ type outcome[T any] struct {
 // attempt fails, Do returns the value and error of the one that failed
 // last.
 func Do[T any](ctx context.Context, h *Hedger, fn func(context.Context) (T, error)) (T, error) {
-	return DoDrop(ctx, h, fn, nil)
+	return DoRunner(ctx, h, Func[T](fn), nil)
 }
 
 // DoDrop is [Do] for values that hold resources (an HTTP response and its
@@ -253,91 +301,113 @@ func Do[T any](ctx context.Context, h *Hedger, fn func(context.Context) (T, erro
 // it can be released. It may be called after DoDrop has returned, from the
 // goroutine of a hedge that lost.
 func DoDrop[T any](ctx context.Context, h *Hedger, fn func(context.Context) (T, error), drop func(T)) (T, error) {
+	return DoRunner(ctx, h, Func[T](fn), drop)
+}
+
+// DoRunner is [DoDrop] for an attempt given as a [Runner]. A call that
+// answers before the hedge delay costs one allocation (the call's state,
+// r included, and the first attempt's context) and no timer: the call
+// waits in the hedger's table of armed calls, where the hedger's watcher
+// finds it if it is still running at the delay (see [Hedger]).
+func DoRunner[T any, R Runner[T]](ctx context.Context, h *Hedger, r R, drop func(T)) (T, error) {
 	if h == nil {
-		return fn(ctx)
+		return r.Run(ctx)
 	}
-	h.calls.Add(1)
 	if b := h.cfg.Budget; b != nil && !h.cfg.SharedDeposits {
 		b.Deposit()
 	}
-	c := &call[T]{h: h, parent: ctx, fn: fn, drop: drop, running: 1}
-	pctx, cancel := context.WithCancel(ctx)
-	c.cancelP = cancel
-	defer cancel()
-	c.mu.Lock() // fire may run before AfterFunc returns
-	c.timer = time.AfterFunc(h.Delay(), c.fire)
-	c.mu.Unlock()
-	var start time.Time
-	if h.sketch != nil {
-		start = time.Now()
+	c := &call[T, R]{h: h, r: r, drop: drop}
+	c.first.parent = ctx
+	c.armed.call = c
+	start := h.now()
+	d := h.Delay()
+	c.deadline = start + int64(d)
+	slot := h.arm(&c.armed)
+	if slot == nil {
+		c.mu.Lock() // fire may run before AfterFunc returns
+		c.state().timer = time.AfterFunc(d, c.fire)
+		c.mu.Unlock()
 	}
-	v, err := fn(pctx)
+	v, err := r.Run(&c.first)
 	if h.sketch != nil {
-		h.observe(time.Since(start))
+		h.observe(time.Duration(h.now() - start))
 	}
-	return c.finish(outcome[T]{v: v, err: err})
+	if slot != nil && slot.CompareAndSwap(&c.armed, nil) {
+		// The watcher never took the call: no hedge started.
+		c.first.cancel()
+		return v, err
+	}
+	v, err = c.finish(outcome[T]{v: v, err: err})
+	c.first.cancel()
+	return v, err
 }
 
 // fire starts the next hedge, unless the call is over, or the gate or the
 // budget refuses it.
-func (c *call[T]) fire() {
+func (c *call[T, R]) fire() {
 	h := c.h
 	c.mu.Lock()
-	if c.closed || c.won || c.launched >= h.cfg.MaxHedges {
+	st := c.state()
+	if st.closed || st.won || st.launched >= h.cfg.MaxHedges {
 		c.mu.Unlock()
 		return
 	}
 	if h.cfg.Gate != nil && !h.cfg.Gate() {
-		c.closed = true
+		st.closed = true
 		c.mu.Unlock()
 		h.gateStopped.Add(1)
 		return
 	}
 	if b := h.cfg.Budget; b != nil && !b.Withdraw() {
-		c.closed = true
+		st.closed = true
 		c.mu.Unlock()
 		h.budgetStopped.Add(1)
 		return
 	}
-	if c.wake == nil {
-		c.wake = make(chan struct{}, h.cfg.MaxHedges)
+	if st.wake == nil {
+		st.wake = make(chan struct{}, h.cfg.MaxHedges)
 	}
-	c.launched++
-	c.running++
-	n := c.launched
-	hctx, cancel := context.WithCancel(c.parent)
-	c.cancels = append(c.cancels, cancel)
+	st.launched++
+	st.running++
+	n := st.launched
+	hctx, cancel := context.WithCancel(c.first.parent)
+	st.cancels = append(st.cancels, cancel)
 	if n < h.cfg.MaxHedges {
-		c.timer.Reset(h.Delay())
+		if st.timer == nil { // the watcher fired the first hedge
+			st.timer = time.AfterFunc(h.Delay(), c.fire)
+		} else {
+			st.timer.Reset(h.Delay())
+		}
 	}
 	c.mu.Unlock()
 	h.started.Add(1)
-	go c.hedge(hctx, cancel, n, c.wake)
+	go c.hedge(hctx, cancel, n, st.wake)
 }
 
 // hedge runs hedge number n.
-func (c *call[T]) hedge(ctx context.Context, cancel context.CancelFunc, n int, wake chan<- struct{}) {
+func (c *call[T, R]) hedge(ctx context.Context, cancel context.CancelFunc, n int, wake chan<- struct{}) {
 	defer cancel()
 	h := c.h
 	if h.cfg.OnHedge != nil {
-		h.cfg.OnHedge(c.parent, n)
+		h.cfg.OnHedge(c.first.parent, n)
 	}
-	var start time.Time
+	var start int64
 	if h.sketch != nil {
-		start = time.Now()
+		start = h.now()
 	}
-	v, err := c.fn(ctx)
+	v, err := c.r.Run(ctx)
 	if h.sketch != nil {
-		h.observe(time.Since(start))
+		h.observe(time.Duration(h.now() - start))
 	}
 	o := outcome[T]{v: v, err: err, n: n}
 	c.mu.Lock()
-	c.running--
-	c.ended++
+	st := c.st
+	st.running--
+	st.ended++
 	var lost outcome[T]
 	var drop bool
 	switch {
-	case c.won:
+	case st.won:
 		lost, drop = o, true
 	case err == nil:
 		lost, drop = c.win(o)
@@ -351,65 +421,71 @@ func (c *call[T]) hedge(ctx context.Context, cancel context.CancelFunc, n int, w
 
 // fail records o as the latest failure and returns the one it replaces,
 // if any, for release. Called with c.mu held.
-func (c *call[T]) fail(o outcome[T]) (outcome[T], bool) {
-	lost, had := c.failed, c.hasFail
-	c.failed, c.hasFail = o, true
+func (c *call[T, R]) fail(o outcome[T]) (outcome[T], bool) {
+	st := c.st
+	lost, had := st.failed, st.hasFail
+	st.failed, st.hasFail = o, true
 	return lost, had
 }
 
 // win records o as the answer, cancels every other attempt, and returns
 // the failure it replaces, if any, for release. Called with c.mu held.
-func (c *call[T]) win(o outcome[T]) (outcome[T], bool) {
-	c.won, c.closed, c.winner = true, true, o
-	c.h.cancelled.Add(uint64(c.running))
+func (c *call[T, R]) win(o outcome[T]) (outcome[T], bool) {
+	st := c.st
+	st.won, st.closed, st.winner = true, true, o
+	c.h.cancelled.Add(uint64(st.running))
 	if o.n > 0 {
 		c.h.won.Add(1)
-		c.cancelP()
+		c.first.cancel()
 	}
-	for i, cancel := range c.cancels {
+	for i, cancel := range st.cancels {
 		if i+1 != o.n {
 			cancel()
 		}
 	}
-	lost, had := c.failed, c.hasFail
-	c.failed, c.hasFail = outcome[T]{}, false
+	lost, had := st.failed, st.hasFail
+	st.failed, st.hasFail = outcome[T]{}, false
 	return lost, had
 }
 
 // release drops the value of an outcome Do will not return.
-func (c *call[T]) release(o outcome[T], drop bool) {
+func (c *call[T, R]) release(o outcome[T], drop bool) {
 	if drop && c.drop != nil {
 		c.drop(o.v)
 	}
 }
 
-// finish settles the call once the first attempt returned o.
-func (c *call[T]) finish(o outcome[T]) (T, error) {
-	c.timer.Stop()
+// finish settles the call once the first attempt returned o, when a hedge
+// may have started.
+func (c *call[T, R]) finish(o outcome[T]) (T, error) {
 	c.mu.Lock()
-	c.running--
-	c.closed = true
+	st := c.state()
+	if st.timer != nil {
+		st.timer.Stop()
+	}
+	st.running--
+	st.closed = true
 	var lost outcome[T]
 	var drop bool
 	switch {
-	case c.won: // a hedge answered first
+	case st.won: // a hedge answered first
 		lost, drop = o, true
 	case o.err == nil:
 		lost, drop = c.win(o)
 	default:
 		// The first attempt failed: wait for the hedges still running.
 		lost, drop = c.fail(o)
-		for !c.won && c.ended < c.launched {
+		for !st.won && st.ended < st.launched {
 			c.mu.Unlock()
 			c.release(lost, drop)
 			drop = false
-			<-c.wake
+			<-st.wake
 			c.mu.Lock()
 		}
 	}
-	res := c.winner
-	if !c.won {
-		res = c.failed
+	res := st.winner
+	if !st.won {
+		res = st.failed
 	}
 	c.mu.Unlock()
 	c.release(lost, drop)
