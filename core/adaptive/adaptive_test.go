@@ -45,20 +45,119 @@ func TestGradient2HandComputed(t *testing.T) {
 	run(t, g, []step{
 		// short 100, long 100: gradient 1 → 10 + 2
 		{0, 100 * ms, 10, false, 12},
-		// short 200, long 150: gradient .75 → 12·.75 + 2 = 11
-		{1 * ms, 200 * ms, 12, false, 11},
-		// short 400, long 275: gradient .6875 → 11·.6875 + 2 = 9.5625
-		{2 * ms, 400 * ms, 11, false, 9},
-		// short 100, long 187.5: gradient 1 → 11.5625
-		{3 * ms, 100 * ms, 9, false, 11},
-		// 2 in flight < 11.56/2: app-limited, no change (long 143.75)
-		{4 * ms, 100 * ms, 2, false, 11},
-		// short 10, long 76.875 > 2·short: decays to 73.03; gradient 1 → 13.5625
-		{5 * ms, 10 * ms, 11, false, 13},
+		// short 200 above tolerance·long: long holds at 100; gradient .5
+		// → 12·.5 + 2 = 8
+		{1 * ms, 200 * ms, 12, false, 8},
+		// short 400, long 100: gradient .25, floored at .5 → 8·.5 + 2 = 6
+		{2 * ms, 400 * ms, 11, false, 6},
+		// short 100, long (100+100)/2 = 100: gradient 1 → 8
+		{3 * ms, 100 * ms, 9, false, 8},
+		// 2 in flight < 8/2: app-limited, no change (long 100)
+		{4 * ms, 100 * ms, 2, false, 8},
+		// short 10, long (100+10)/2 = 55 > 2·short: decays to 52.25;
+		// gradient 1 → 10
+		{5 * ms, 10 * ms, 11, false, 10},
 		// no information: unchanged
-		{6 * ms, 0, 13, true, 13},
-		{7 * ms, -5 * ms, 13, false, 13},
+		{6 * ms, 0, 10, true, 10},
+		{7 * ms, -5 * ms, 10, false, 10},
 	})
+	if g.Baseline() != 52250*time.Microsecond {
+		t.Fatalf("baseline %v, want 52.25ms", g.Baseline())
+	}
+}
+
+func TestGradient2SustainedOverloadKeepsTheBaseline(t *testing.T) {
+	g, err := adaptive.NewGradient2(adaptive.Gradient2Config{
+		Bounds:    adaptive.Bounds{Min: 1, Max: 100, Initial: 10},
+		Smoothing: 1, LongWindow: 3, // tolerance 1.5; long alpha 0.5
+		QueueSize: func(int) int { return 2 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []step{
+		// short 100, long 100: gradient min(1.5, 1) = 1 → 10 + 2
+		{0, 100 * ms, 10, false, 12},
+		// short 200 > 1.5·100: long holds at 100 (it used to become 150);
+		// gradient 1.5·100/200 = .75 → 12·.75 + 2 = 11
+		{1 * ms, 200 * ms, 12, false, 11},
+		// 11·.75 + 2 = 10.25
+		{2 * ms, 200 * ms, 11, false, 10},
+		// 10.25·.75 + 2 = 9.6875
+		{3 * ms, 200 * ms, 10, false, 9},
+		// 9.6875·.75 + 2 = 9.265625
+		{4 * ms, 200 * ms, 9, false, 9},
+	}
+	// ... and on towards the fixed point L = .75·L + 2 = 8, from above.
+	for i := range 50 {
+		steps = append(steps, step{time.Duration(5+i) * ms, 200 * ms, 9, false, 8}) // 8.95, 8.71, ...
+	}
+	run(t, g, steps)
+	if g.Baseline() != 100*ms {
+		t.Fatalf("baseline %v after a sustained 200ms, want the no-load 100ms", g.Baseline())
+	}
+	// Latency back within the tolerance: the baseline follows it again.
+	// short 120 ≤ 150: long (100 + 120)/2 = 110; gradient 1 → 10.00 + 2
+	run(t, g, []step{{time.Second, 120 * ms, 8, false, 10}})
+	if g.Baseline() != 110*ms {
+		t.Fatalf("baseline %v, want 110ms", g.Baseline())
+	}
+}
+
+// TestGradient2SustainedOverloadWithDefaults: with its default settings
+// and the simulation's bounds, a dependency held at four times its no-load
+// latency, with every slot in use, brings the limit down to where it stays,
+// the fixed point of L = .8·L + .2·(.5·L + √L), L = 4, instead of raising it
+// to the maximum.
+func TestGradient2SustainedOverloadWithDefaults(t *testing.T) {
+	g, err := adaptive.NewGradient2(adaptive.Gradient2Config{Bounds: adaptive.Bounds{Min: 1, Max: 200, Initial: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0
+	for range 100 {
+		at = at.Add(100 * ms)
+		g.Sample(at, 10*ms, g.Limit(), false)
+	}
+	for i := range 5000 {
+		at = at.Add(100 * ms)
+		if got := g.Sample(at, 40*ms, g.Limit(), false); i > 100 && got != 4 {
+			t.Fatalf("sample %d at 40ms: limit %d, want 4", i, got)
+		}
+	}
+	if g.Baseline() != 10*ms {
+		t.Fatalf("baseline %v, want 10ms", g.Baseline())
+	}
+}
+
+// TestGradient2RelearnsTheBaselineAtMin: when the limit is down to Min and
+// the latency is still high, the guard's own calls do not cause it; the
+// dependency became slower. Then the baseline follows the latency (long
+// window), so that the limit grows again.
+func TestGradient2RelearnsTheBaselineAtMin(t *testing.T) {
+	g, err := adaptive.NewGradient2(adaptive.Gradient2Config{
+		Bounds:    adaptive.Bounds{Min: 5, Max: 100, Initial: 6},
+		Smoothing: 1, LongWindow: 3, // long alpha 0.5
+		QueueSize: func(int) int { return 0 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, g, []step{
+		// baseline 100, gradient 1 → 6
+		{0, 100 * ms, 6, false, 6},
+		// short 400 > 150, limit 6 above Min: long holds; gradient .375 →
+		// .5 → 3, clamped to 5
+		{1 * ms, 400 * ms, 6, false, 5},
+		// at Min: long follows, (100+400)/2 = 250; gradient 1.5·250/400
+		// = .9375 → 4.69, clamped to 5
+		{2 * ms, 400 * ms, 5, false, 5},
+		// long (250+400)/2 = 325; gradient 1.5·325/400 > 1 → 1: 5
+		{3 * ms, 400 * ms, 5, false, 5},
+	})
+	if g.Baseline() != 325*ms {
+		t.Fatalf("baseline %v at Min, want 325ms", g.Baseline())
+	}
 }
 
 func TestGradient2Smoothing(t *testing.T) {

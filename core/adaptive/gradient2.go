@@ -94,9 +94,16 @@ func sqrtQueue(limit int) int { return max(1, int(math.Sqrt(float64(limit)))) }
 //
 // smoothed against the current one (Smoothing) and clamped to the Bounds.
 // So the limit grows by about the queue size while latency is normal, and
-// shrinks by up to half when it doubles. When the long average is more than
-// twice the short one (latency fell back after a spell of overload), the
-// long average decays by 5% per sample so that it forgets the spell. While
+// shrinks by up to half when it doubles.
+//
+// The long average is the no-load baseline: while the short one exceeds
+// Tolerance times it, it holds, so that a sustained overload keeps the
+// gradient below 1 and the limit down, instead of becoming the new normal.
+// Only once the limit is down to Min, with the latency still high, does it
+// follow (at the pace of LongWindow): the guard's own calls no longer
+// explain the latency, the dependency became slower. When the long average
+// is more than twice the short one (latency fell back after a slower
+// spell), it decays by 5% per sample so that it forgets the spell. While
 // fewer than half the limit's calls are in flight the limit does not grow:
 // the caller, not the dependency, limits the load. Gradient2 ignores the
 // dropped flag: it reacts to the latency of timeouts and failures.
@@ -122,6 +129,10 @@ func NewGradient2(cfg Gradient2Config) (*Gradient2, error) {
 // Limit returns the current limit.
 func (g *Gradient2) Limit() int { return floorLimit(g.limit) }
 
+// Baseline returns the long-term average RTT, the no-load baseline the
+// short one is compared with; 0 before the first sample.
+func (g *Gradient2) Baseline() time.Duration { return time.Duration(g.long) }
+
 // Sample folds one sample in and returns the new limit; see Algorithm.
 func (g *Gradient2) Sample(now time.Time, rtt time.Duration, inflight int, dropped bool) int {
 	g.clock.at(now)
@@ -130,7 +141,26 @@ func (g *Gradient2) Sample(now time.Time, rtt time.Duration, inflight int, dropp
 		return g.Limit()
 	}
 	g.short = ewma(g.short, x, g.cfg.ShortWindow)
-	g.long = ewma(g.long, x, g.cfg.LongWindow)
+	// The long average is the no-load baseline. Netflix's Gradient2Limit
+	// (github.com/Netflix/concurrency-limits, Gradient2Limit.java) lets it
+	// follow every sample and relies on its lag alone to keep the gradient
+	// below 1 under load: its documented "transition from steady state to
+	// load" says the baseline "grows using exponential decay but lags the
+	// current measurement, which keeps the gradient < 1.0 and limit low".
+	// Under a sustained overload the lag runs out, the baseline reaches the
+	// queued latency, the gradient returns to 1 and the limit climbs to Max.
+	// So here it holds while the short average exceeds Tolerance times it
+	// and the limit can still come down: that latency is queueing the limit
+	// causes, not a new normal. At Min the guard has shed all it can; a
+	// latency still that high is the dependency's own, and the baseline
+	// follows it.
+	if g.long == 0 || g.short <= g.cfg.Tolerance*g.long || g.Limit() <= g.cfg.Min {
+		g.long = ewma(g.long, x, g.cfg.LongWindow)
+	}
+	// A long average more than twice the short one (latency fell back
+	// after a slower spell) decays, so that it does not take a long window
+	// to forget the spell; Netflix's Gradient2Limit does the same (by 10%
+	// there) for latency back to normal after a long excessive load.
 	if g.long/g.short > 2 {
 		g.long *= 0.95
 	}
