@@ -204,7 +204,7 @@ func TestGradient2RelearnsTheBaselineOfASlowerDependency(t *testing.T) {
 
 // TestGradient2ProbesTheBaselineAtTheFloor: five samples in a row at the
 // floor, during a spell of latency above the tolerance, start a probe at
-// Min; calls admitted before it are left out; the mean RTT of the next
+// Min; calls admitted before it are left out; the lowest RTT of the next
 // three becomes the baseline.
 func TestGradient2ProbesTheBaselineAtTheFloor(t *testing.T) {
 	cfg := adaptive.Gradient2Config{
@@ -242,11 +242,12 @@ func TestGradient2ProbesTheBaselineAtTheFloor(t *testing.T) {
 		t.Fatalf("slower dependency: baseline %v, want 400ms", g.Baseline())
 	}
 	// A queue of the guard's own: gone at Min, where the probe finds
-	// (90 + 100 + 110)/3 = 100ms; the baseline stays, and the limit comes
-	// back to 2.05 under the 400ms queue.
+	// 120ms (a call from before the probe in that window), 100 and 110:
+	// the baseline stays 100ms, and the limit comes back to 2.05 under the
+	// 400ms queue.
 	g2, _ := adaptive.NewGradient2(cfg)
 	run(t, g2, append(toFloor, []step{
-		{9 * ms, 90 * ms, 1, false, 1},
+		{9 * ms, 120 * ms, 1, false, 1},
 		{10 * ms, 100 * ms, 1, false, 1},
 		{11 * ms, 110 * ms, 1, false, 2},
 		// 400 again: a new spell; 2.0546875·.5 + 1 = 2.03

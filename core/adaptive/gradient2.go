@@ -45,7 +45,7 @@ const (
 )
 
 // Gradient2 baseline probes: a probe starts after floorSamples samples in a
-// row at the floor, and measures the mean of probeSamples samples.
+// row at the floor, and takes the lowest of probeSamples samples.
 const (
 	floorSamples = 5
 	probeSamples = 3
@@ -129,8 +129,9 @@ func sqrtQueue(limit int) int { return max(1, int(math.Sqrt(float64(limit)))) }
 // at its floor (Min, or 2·QueueSize, where even the lowest gradient keeps
 // it) for 5 samples in a row during such a spell, the limit drops to Min;
 // once the calls admitted before have drained (a sample with at most Min
-// in flight), the mean RTT of the next 3 samples becomes the baseline and
-// the limit returns to where it was. A queue of the guard's own making is
+// in flight), the lowest RTT of the next 3 samples (the first may still
+// hold a call from before) becomes the baseline and the limit returns to
+// where it was. A queue of the guard's own making is
 // gone at Min, and the baseline stays low; a slower dependency is as slow
 // at Min, and the baseline follows it. A probe that has not ended after
 // ProbeInterval is given up. Limit reports Min during a probe.
@@ -160,7 +161,7 @@ type Gradient2 struct {
 	probing    bool
 	probeSince time.Time
 	restore    float64
-	probeSum   float64
+	probeMin   float64
 	probeN     int
 }
 
@@ -239,7 +240,7 @@ func (g *Gradient2) Sample(now time.Time, rtt time.Duration, inflight int, dropp
 			g.floorRun = 0
 		}
 		if g.floorRun >= floorSamples || now.Sub(g.spellSince) >= g.cfg.ProbeInterval {
-			g.probing, g.probeSince, g.restore, g.probeSum, g.probeN = true, now, g.limit, 0, 0
+			g.probing, g.probeSince, g.restore, g.probeMin, g.probeN = true, now, g.limit, 0, 0
 			g.limit = float64(g.cfg.Min)
 		}
 	}
@@ -255,12 +256,13 @@ func (g *Gradient2) probe(now time.Time, x float64, inflight int) int {
 	if inflight > g.cfg.Min { // calls admitted before the probe
 		return g.Limit()
 	}
-	g.probeSum += x
+	if g.probeN == 0 || x < g.probeMin {
+		g.probeMin = x
+	}
 	if g.probeN++; g.probeN < probeSamples {
 		return g.Limit()
 	}
-	g.long = g.probeSum / probeSamples
-	g.short = g.long
+	g.long, g.short = g.probeMin, g.probeMin
 	g.probing, g.spell, g.limit = false, false, g.restore
 	return g.Limit()
 }
