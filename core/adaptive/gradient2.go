@@ -124,17 +124,17 @@ func sqrtQueue(limit int) int { return max(1, int(math.Sqrt(float64(limit)))) }
 // Envoy's adaptive concurrency filter measures its minRTT "by only allowing
 // a very low outstanding request count" (periodically, and after 5
 // sampling windows at the lowest limit; envoyproxy.io, HTTP filters,
-// Adaptive Concurrency, "Calculating the minRTT"): when the latency
-// has stayed above the tolerance for ProbeInterval, or the limit has been
+// Adaptive Concurrency, "Calculating the minRTT"): when the latency has
+// stayed above the tolerance for ProbeInterval, or the limit has been
 // at its floor (Min, or 2·QueueSize, where even the lowest gradient keeps
 // it) for 5 samples in a row during such a spell, the limit drops to Min;
 // once the calls admitted before have drained (a sample with at most Min
 // in flight), the lowest RTT of the next 3 samples (the first may still
 // hold a call from before) becomes the baseline and the limit returns to
-// where it was. A queue of the guard's own making is
-// gone at Min, and the baseline stays low; a slower dependency is as slow
-// at Min, and the baseline follows it. A probe that has not ended after
-// ProbeInterval is given up. Limit reports Min during a probe.
+// where it was. A queue of the guard's own making is gone at Min, and the
+// baseline stays low; a slower dependency is as slow at Min, and the
+// baseline follows it. A probe that has not ended after ProbeInterval is
+// given up. Limit reports Min during a probe.
 //
 // When the long average is more than twice the short one (latency fell
 // back after a slower spell), it decays by 5% per sample so that it
