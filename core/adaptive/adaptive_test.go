@@ -45,20 +45,243 @@ func TestGradient2HandComputed(t *testing.T) {
 	run(t, g, []step{
 		// short 100, long 100: gradient 1 → 10 + 2
 		{0, 100 * ms, 10, false, 12},
-		// short 200, long 150: gradient .75 → 12·.75 + 2 = 11
-		{1 * ms, 200 * ms, 12, false, 11},
-		// short 400, long 275: gradient .6875 → 11·.6875 + 2 = 9.5625
-		{2 * ms, 400 * ms, 11, false, 9},
-		// short 100, long 187.5: gradient 1 → 11.5625
-		{3 * ms, 100 * ms, 9, false, 11},
-		// 2 in flight < 11.56/2: app-limited, no change (long 143.75)
-		{4 * ms, 100 * ms, 2, false, 11},
-		// short 10, long 76.875 > 2·short: decays to 73.03; gradient 1 → 13.5625
-		{5 * ms, 10 * ms, 11, false, 13},
+		// short 200 above tolerance·long: long holds at 100; gradient .5
+		// → 12·.5 + 2 = 8
+		{1 * ms, 200 * ms, 12, false, 8},
+		// short 400, long 100: gradient .25, floored at .5 → 8·.5 + 2 = 6
+		{2 * ms, 400 * ms, 11, false, 6},
+		// short 100, long (100+100)/2 = 100: gradient 1 → 8
+		{3 * ms, 100 * ms, 9, false, 8},
+		// 2 in flight < 8/2: app-limited, no change (long 100)
+		{4 * ms, 100 * ms, 2, false, 8},
+		// short 10, long (100+10)/2 = 55 > 2·short: decays to 52.25;
+		// gradient 1 → 10
+		{5 * ms, 10 * ms, 11, false, 10},
 		// no information: unchanged
-		{6 * ms, 0, 13, true, 13},
-		{7 * ms, -5 * ms, 13, false, 13},
+		{6 * ms, 0, 10, true, 10},
+		{7 * ms, -5 * ms, 10, false, 10},
 	})
+	if g.Baseline() != 52250*time.Microsecond {
+		t.Fatalf("baseline %v, want 52.25ms", g.Baseline())
+	}
+}
+
+func TestGradient2SustainedOverloadKeepsTheBaseline(t *testing.T) {
+	g, err := adaptive.NewGradient2(adaptive.Gradient2Config{
+		Bounds:    adaptive.Bounds{Min: 1, Max: 100, Initial: 10},
+		Smoothing: 1, LongWindow: 3, // tolerance 1.5; long alpha 0.5
+		QueueSize: func(int) int { return 2 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []step{
+		// short 100, long 100: gradient min(1.5, 1) = 1 → 10 + 2
+		{0, 100 * ms, 10, false, 12},
+		// short 200 > 1.5·100: long holds at 100 (it used to become 150);
+		// gradient 1.5·100/200 = .75 → 12·.75 + 2 = 11
+		{1 * ms, 200 * ms, 12, false, 11},
+		// 11·.75 + 2 = 10.25
+		{2 * ms, 200 * ms, 11, false, 10},
+		// 10.25·.75 + 2 = 9.6875
+		{3 * ms, 200 * ms, 10, false, 9},
+		// 9.6875·.75 + 2 = 9.265625
+		{4 * ms, 200 * ms, 9, false, 9},
+	}
+	// ... and on towards the fixed point L = .75·L + 2 = 8, from above.
+	for i := range 50 {
+		steps = append(steps, step{time.Duration(5+i) * ms, 200 * ms, 9, false, 8}) // 8.95, 8.71, ...
+	}
+	run(t, g, steps)
+	if g.Baseline() != 100*ms {
+		t.Fatalf("baseline %v after a sustained 200ms, want the no-load 100ms", g.Baseline())
+	}
+	// Latency back within the tolerance: the baseline follows it again.
+	// short 120 ≤ 150: long (100 + 120)/2 = 110; gradient 1 → 10.00 + 2
+	run(t, g, []step{{time.Second, 120 * ms, 8, false, 10}})
+	if g.Baseline() != 110*ms {
+		t.Fatalf("baseline %v, want 110ms", g.Baseline())
+	}
+}
+
+// TestGradient2SustainedOverloadWithDefaults: with its default settings
+// and the simulation's bounds, a dependency that serves one call per
+// millisecond, 10 at a time (a call's RTT in ms is the calls in flight, at
+// least 10), held in overload (every slot in use), brings the limit down
+// to where it stays instead of raising it to the maximum as it used to.
+// Baseline 10ms, tolerance 1.5: at limit L the gradient is 15/L and the
+// new limit .8·L + .2·(15 + √L), whose fixed point, with √19 counted as 4,
+// is 19. Every ProbeInterval (1 minute, 600 samples) of that spell the
+// limit drops to Min for a probe, which measures 10ms again: the baseline
+// stays.
+func TestGradient2SustainedOverloadWithDefaults(t *testing.T) {
+	g, err := adaptive.NewGradient2(adaptive.Gradient2Config{Bounds: adaptive.Bounds{Min: 1, Max: 200, Initial: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0
+	for range 100 { // light load: 5 in flight, app-limited; baseline 10ms
+		at = at.Add(100 * ms)
+		if got := g.Sample(at, 10*ms, 5, false); got != 20 {
+			t.Fatalf("light load: limit %d, want 20", got)
+		}
+	}
+	// 20 in flight, 20ms: .8·20 + .2·(20·15/20 + 4) = 19.8, then 19.77,
+	// ... down to 19. The spell begins at sample 0: the first probe at
+	// sample 600 (60s later) takes three samples at Min (10ms each), then
+	// the limit is back and a new spell begins: the next probe at 1204.
+	probes := 0
+	for i := range 2000 {
+		at = at.Add(100 * ms)
+		want := 19
+		if k := i - 600; k >= 0 && k%604 < 3 {
+			want = 1
+			if k%604 == 0 {
+				probes++
+			}
+		}
+		if got := g.Sample(at, time.Duration(max(10, g.Limit()))*ms, g.Limit(), false); got != want {
+			t.Fatalf("overload sample %d: limit %d, want %d", i, got, want)
+		}
+		if g.Baseline() != 10*ms {
+			t.Fatalf("overload sample %d: baseline %v, want 10ms", i, g.Baseline())
+		}
+	}
+	if probes != 3 {
+		t.Fatalf("%d probes, want 3", probes)
+	}
+}
+
+// TestGradient2RelearnsTheBaselineOfASlowerDependency: a dependency whose
+// latency triples for good, whatever the load, is not taken as overloaded
+// for ever. The limit comes down while the latency is above the tolerance,
+// to its floor (4 = 2·√4: the lowest gradient no longer lowers it); five
+// samples there start a probe at Min, which finds 30ms: the baseline
+// becomes 30ms and the limit grows again.
+func TestGradient2RelearnsTheBaselineOfASlowerDependency(t *testing.T) {
+	g, err := adaptive.NewGradient2(adaptive.Gradient2Config{Bounds: adaptive.Bounds{Min: 1, Max: 200, Initial: 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := t0
+	for range 200 {
+		at = at.Add(100 * ms)
+		g.Sample(at, 10*ms, g.Limit(), false)
+	}
+	if g.Limit() != 200 || g.Baseline() != 10*ms {
+		t.Fatalf("healthy: limit %d, baseline %v; want 200, 10ms", g.Limit(), g.Baseline())
+	}
+	// 30ms from now on. Gradient 1.5·10/30 → .5: .8·200 + .2·(100 + 14) =
+	// 182.8; .8·182.8 + .2·(91.4 + 13) = 167.12; ... towards 4.
+	for i, want := range []int{182, 167} {
+		at = at.Add(100 * ms)
+		if got := g.Sample(at, 30*ms, g.Limit(), false); got != want {
+			t.Fatalf("sample %d at 30ms: limit %d, want %d", i, got, want)
+		}
+	}
+	probed := false
+	for range 200 {
+		at = at.Add(100 * ms)
+		before := g.Limit()
+		got := g.Sample(at, 30*ms, g.Limit(), false)
+		if got == 1 && !probed {
+			probed = true
+			if before != 4 {
+				t.Fatalf("probe from limit %d, want from the floor 4", before)
+			}
+			if g.Baseline() != 10*ms {
+				t.Fatalf("baseline %v before the probe ends, want 10ms", g.Baseline())
+			}
+		}
+	}
+	if !probed {
+		t.Fatal("no probe at the floor")
+	}
+	if g.Baseline() != 30*ms || g.Limit() != 200 {
+		t.Fatalf("after the probe: baseline %v, limit %d; want 30ms, 200", g.Baseline(), g.Limit())
+	}
+}
+
+// TestGradient2ProbesTheBaselineAtTheFloor: five samples in a row at the
+// floor, during a spell of latency above the tolerance, start a probe at
+// Min; calls admitted before it are left out; the lowest RTT of the next
+// three becomes the baseline.
+func TestGradient2ProbesTheBaselineAtTheFloor(t *testing.T) {
+	cfg := adaptive.Gradient2Config{
+		Bounds:    adaptive.Bounds{Min: 1, Max: 100, Initial: 8},
+		Smoothing: 1, LongWindow: 3, // long alpha 0.5
+		QueueSize: func(int) int { return 1 }, // floor: a limit of 2·1
+	}
+	toFloor := []step{
+		// baseline 100, gradient 1 → 8 + 1 = 9
+		{0, 100 * ms, 8, false, 9},
+		// 400 > 150: a spell begins; gradient .375 → .5: 9·.5 + 1 = 5.5
+		{1 * ms, 400 * ms, 9, false, 5},
+		{2 * ms, 400 * ms, 5, false, 3}, // 3.75
+		{3 * ms, 400 * ms, 3, false, 2}, // 2.875: at the floor (1)
+		{4 * ms, 400 * ms, 2, false, 2}, // 2.4375 (2)
+		{5 * ms, 400 * ms, 2, false, 2}, // 2.21875 (3)
+		{6 * ms, 400 * ms, 2, false, 2}, // 2.109375 (4)
+		// 2.0546875 (5): the probe begins, at Min
+		{7 * ms, 400 * ms, 2, false, 1},
+		// 2 in flight: a call admitted before the probe, left out
+		{8 * ms, 400 * ms, 2, false, 1},
+	}
+	// A dependency that became slower: 400ms at Min too.
+	g, _ := adaptive.NewGradient2(cfg)
+	run(t, g, append(toFloor, []step{
+		{9 * ms, 400 * ms, 1, false, 1},
+		{10 * ms, 400 * ms, 1, false, 1},
+		// the third: baseline 400, back to 2.0546875
+		{11 * ms, 400 * ms, 1, false, 2},
+		// 400 within the tolerance of 400: gradient 1 → 3.05...
+		{12 * ms, 400 * ms, 2, false, 3},
+		{13 * ms, 400 * ms, 3, false, 4},
+	}...))
+	if g.Baseline() != 400*ms {
+		t.Fatalf("slower dependency: baseline %v, want 400ms", g.Baseline())
+	}
+	// A queue of the guard's own: gone at Min, where the probe finds
+	// 120ms (a call from before the probe in that window), 100 and 110:
+	// the baseline stays 100ms, and the limit comes back to 2.05 under the
+	// 400ms queue.
+	g2, _ := adaptive.NewGradient2(cfg)
+	run(t, g2, append(toFloor, []step{
+		{9 * ms, 120 * ms, 1, false, 1},
+		{10 * ms, 100 * ms, 1, false, 1},
+		{11 * ms, 110 * ms, 1, false, 2},
+		// 400 again: a new spell; 2.0546875·.5 + 1 = 2.03
+		{12 * ms, 400 * ms, 2, false, 2},
+	}...))
+	if g2.Baseline() != 100*ms {
+		t.Fatalf("own queue: baseline %v, want 100ms", g2.Baseline())
+	}
+}
+
+// TestGradient2ProbesAfterProbeInterval: a spell that keeps the limit
+// above its floor is probed after ProbeInterval; a probe that finds no
+// sample with at most Min in flight is given up after ProbeInterval.
+func TestGradient2ProbesAfterProbeInterval(t *testing.T) {
+	g, _ := adaptive.NewGradient2(adaptive.Gradient2Config{
+		Bounds:    adaptive.Bounds{Min: 1, Max: 100, Initial: 8},
+		Smoothing: 1, LongWindow: 3, ProbeInterval: time.Second,
+		QueueSize: func(int) int { return 2 }, // floor 4
+	})
+	run(t, g, []step{
+		{0, 100 * ms, 8, false, 10},
+		// 200 > 150: a spell from 100ms; gradient .75 → 10·.75 + 2 = 9.5
+		{100 * ms, 200 * ms, 10, false, 9},
+		{600 * ms, 200 * ms, 9, false, 9}, // 9.125
+		// a second later: the probe, at Min
+		{1100 * ms, 200 * ms, 9, false, 1},
+		// no sample with at most 1 in flight for a second: given up,
+		// back to 8.84375 (9.125·.75 + 2) with the baseline kept
+		{1500 * ms, 200 * ms, 9, false, 1},
+		{2100 * ms, 200 * ms, 9, false, 8},
+	})
+	if g.Baseline() != 100*ms {
+		t.Fatalf("baseline %v, want 100ms", g.Baseline())
+	}
 }
 
 func TestGradient2Smoothing(t *testing.T) {
@@ -87,11 +310,16 @@ func TestGradient2Bounds(t *testing.T) {
 	if g.Limit() != 30 {
 		t.Fatalf("steady latency at full use: limit %d, want max 30", g.Limit())
 	}
-	for i := range 200 {
-		g.Sample(t0.Add(time.Second+time.Duration(i)*ms), time.Duration(i+2)*time.Second, 30, false)
+	sawMin := false
+	for i := range 200 { // a latency that grows with the limit, far above 10ms
+		got := g.Sample(t0.Add(time.Second+time.Duration(i)*ms), time.Duration(g.Limit())*time.Second, g.Limit(), false)
+		if got < 4 || got > 30 {
+			t.Fatalf("latency growing with the limit: limit %d outside [4, 30]", got)
+		}
+		sawMin = sawMin || got == 4
 	}
-	if g.Limit() != 4 {
-		t.Fatalf("ever-rising latency: limit %d, want min 4", g.Limit())
+	if !sawMin {
+		t.Fatalf("latency growing with the limit: never at min 4")
 	}
 }
 
@@ -184,6 +412,7 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{adaptive.Gradient2Config{Smoothing: 2}.Validate(), "smoothing: 2"},
 		{adaptive.Gradient2Config{Tolerance: 0.5}.Validate(), "tolerance: 0.5"},
 		{adaptive.Gradient2Config{ShortWindow: 10, LongWindow: 5}.Validate(), "longWindow: 5 must be at least shortWindow 10"},
+		{adaptive.Gradient2Config{ProbeInterval: -time.Second}.Validate(), "probeInterval: -1s must not be negative"},
 		{adaptive.VegasConfig{Alpha: 8, Beta: 4}.Validate(), "beta: 4 must be at least alpha 8"},
 		{adaptive.VegasConfig{BaselineTTL: -1}.Validate(), "baselineTTL"},
 		{adaptive.AIMDConfig{Backoff: 1}.Validate(), "backoff: 1"},

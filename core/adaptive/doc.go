@@ -7,7 +7,9 @@
 //
 //   - Gradient2 compares a short-term with a long-term average RTT and
 //     shrinks the limit as the short one rises above the long one (Netflix's
-//     Gradient2).
+//     Gradient2); the long one, the no-load baseline, holds while the
+//     latency is above it, so that a sustained overload keeps the limit
+//     down, and is measured again at the lowest limit now and then.
 //   - Vegas estimates the queue at the dependency from the RTT against a
 //     no-load baseline and keeps it between two thresholds (TCP Vegas).
 //   - AIMD adds to the limit while calls succeed and multiplies it down on

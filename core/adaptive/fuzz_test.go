@@ -21,7 +21,7 @@ func FuzzAlgorithmsStayInBounds(f *testing.F) {
 		minL := int(lo%500) + 1
 		maxL := minL + int(hi%500)
 		b := adaptive.Bounds{Min: minL, Max: maxL, Initial: (minL + maxL) / 2}
-		g, err := adaptive.NewGradient2(adaptive.Gradient2Config{Bounds: b, Smoothing: 1, LongWindow: 5})
+		g, err := adaptive.NewGradient2(adaptive.Gradient2Config{Bounds: b, Smoothing: 1, LongWindow: 5, ProbeInterval: ms})
 		if err != nil {
 			t.Fatal(err)
 		}
