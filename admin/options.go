@@ -114,8 +114,9 @@ type config struct {
 	healthSummary bool
 	streams       StreamLimits
 	historyLimit  int64
-	traceLinks    traceLinks      // WithTraceLinks, in tracelink.go
-	policies      *policy.Manager // WithPolicyManager, in policies.go
+	historyStore  *historyStoreConfig // WithHistoryStore, in historystore.go
+	traceLinks    traceLinks          // WithTraceLinks, in tracelink.go
+	policies      *policy.Manager     // WithPolicyManager, in policies.go
 }
 
 // Defaults.
