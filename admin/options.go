@@ -114,9 +114,11 @@ type config struct {
 	healthSummary bool
 	streams       StreamLimits
 	historyLimit  int64
-	historyStore  *historyStoreConfig // WithHistoryStore, in historystore.go
-	traceLinks    traceLinks          // WithTraceLinks, in tracelink.go
-	policies      *policy.Manager     // WithPolicyManager, in policies.go
+	traceLinks    traceLinks      // WithTraceLinks, in tracelink.go
+	policies      *policy.Manager // WithPolicyManager, in policies.go
+
+	// persist: WithHistoryStore, in historystore.go.
+	historyStore *historyStoreConfig
 }
 
 // Defaults.
