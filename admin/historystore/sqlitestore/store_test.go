@@ -194,7 +194,7 @@ func TestRetentionBySize(t *testing.T) {
 // killEnv names the file the child of TestKillDuringWritesLeavesAConsistentFile writes.
 const killEnv = "HISTORYSTORE_KILL_CHILD_PATH"
 
-const killGuards = 1000
+const killGuards = 300
 
 // TestKillDuringWritesLeavesAConsistentFile runs this test binary as a
 // child process that appends batches as fast as it can and kills it with
