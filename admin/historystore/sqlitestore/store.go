@@ -25,7 +25,9 @@
 // the start for loads and retention.
 //
 // Retention: every AppendRollups deletes the rollups older than the
-// maximum age (WithMaxAge, default DefaultMaxAge) and, while the file's
+// maximum age (WithMaxAge, default DefaultMaxAge; rollups shorter than a
+// minute are kept an hour, admin.ShortHistory, as long as the server
+// shows them) and, while the file's
 // pages in use exceed the maximum size (WithMaxBytes, default
 // DefaultMaxBytes), the oldest rollups, down to nine tenths of it. Freed
 // pages are given back to the file system (incremental auto-vacuum, at the
@@ -59,8 +61,10 @@ const (
 	// otherwise: admin.LongHistory, all the admin server shows.
 	DefaultMaxAge = admin.LongHistory
 	// DefaultMaxBytes bounds the file's pages in use unless WithMaxBytes
-	// says otherwise: 128 MiB, a full day of about 1,000 busy guards.
-	DefaultMaxBytes = 128 << 20
+	// says otherwise: 256 MiB, a full day of about 1,500 busy guards (a
+	// rollup takes about 92 bytes with a short name; see
+	// BenchmarkAppendDay).
+	DefaultMaxBytes = 256 << 20
 	// MinMaxBytes is the smallest WithMaxBytes accepted.
 	MinMaxBytes = 64 << 10
 )
@@ -75,7 +79,8 @@ var schemaVersion = len(migrationSteps)
 
 var migrationSteps = []string{
 	// 0 -> 1: the rollups table; the UNIQUE constraint is the (guard,
-	// step, start) index, rollups_start serves loads and retention.
+	// step, start) index, rollups_start serves loads and retention by age
+	// and size, rollups_step_start the retention of short rollups.
 	`CREATE TABLE rollups (
 		guard            TEXT    NOT NULL CHECK (guard <> ''),
 		step             INTEGER NOT NULL CHECK (step > 0),
@@ -90,7 +95,8 @@ var migrationSteps = []string{
 		severity         INTEGER NOT NULL,
 		UNIQUE (guard, step, start)
 	) STRICT;
-	CREATE INDEX rollups_start ON rollups (start)`,
+	CREATE INDEX rollups_start ON rollups (start);
+	CREATE INDEX rollups_step_start ON rollups (step, start)`,
 }
 
 // Store is an admin.HistoryStore in a SQLite file. Create one with Open; it
@@ -118,7 +124,8 @@ type optionFunc func(*config) error
 
 func (f optionFunc) apply(c *config) error { return f(c) }
 
-// WithMaxAge sets how long rollups are kept (default DefaultMaxAge). It
+// WithMaxAge sets how long rollups are kept (default DefaultMaxAge);
+// rollups shorter than a minute are kept at most admin.ShortHistory. It
 // must be positive.
 func WithMaxAge(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
@@ -320,7 +327,8 @@ func (s *Store) AppendRollups(ctx context.Context, rs []admin.HistoryRollup) err
 }
 
 // Prune applies the retention as of now: it deletes the rollups that
-// started before now minus the maximum age and, while the file's pages in
+// started before now minus the maximum age (an hour for rollups shorter
+// than a minute) and, while the file's pages in
 // use exceed the maximum size, the oldest ones. AppendRollups does it on
 // its own; Prune is the explicit-time way.
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
@@ -337,7 +345,13 @@ func (s *Store) Prune(ctx context.Context, now time.Time) error {
 
 // retain applies the retention in tx.
 func (s *Store) retain(ctx context.Context, tx *sql.Tx, now time.Time) error {
+	// Rollups shorter than a minute are kept as long as the server shows
+	// them (an hour), the others the maximum age.
 	if _, err := tx.ExecContext(ctx, "DELETE FROM rollups WHERE start < ?", now.Add(-s.cfg.maxAge).Unix()); err != nil {
+		return s.wrap("retain by age", err)
+	}
+	short := now.Add(-min(s.cfg.maxAge, admin.ShortHistory)).Unix()
+	if _, err := tx.ExecContext(ctx, "DELETE FROM rollups WHERE step < ? AND start < ?", int64(admin.LongRollup/time.Second), short); err != nil {
 		return s.wrap("retain by age", err)
 	}
 	target := s.cfg.maxBytes / 10 * 9
