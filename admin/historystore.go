@@ -79,7 +79,8 @@ type historyStoreConfig struct {
 // Close writes what is queued, waiting at most the store's timeout.
 // Without WithHistoryStore, WithHistoryStoreTimeout does nothing.
 //
-// Close makes a last observation and writes the rollups under way too, so
+// Close also writes the rollups under way (after a last observation, if
+// the sampler ran; fed by SampleAt, the observations are the caller's), so
 // that a server restarted within their span continues them. What a
 // process killed without Close had not written (at most the rollups under
 // way, and the queue) is lost. See docs/history.md.
