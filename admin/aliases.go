@@ -139,6 +139,9 @@ type (
 	// HistoryStats is wire.HistoryStats, the memory of the rollup
 	// history.
 	HistoryStats = wire.HistoryStats
+	// HistoryStoreStats is wire.HistoryStoreStats, what the history store
+	// did (see WithHistoryStore).
+	HistoryStoreStats = wire.HistoryStoreStats
 	// GuardHistory is wire.GuardHistory, one guard's rollups in a
 	// History.
 	GuardHistory = wire.GuardHistory

@@ -303,6 +303,14 @@
 // never waits for the history; a transition that would take the history
 // over its limit is not kept for the detail view.
 //
+// The history is in memory, so a restart starts it afresh, unless
+// WithHistoryStore keeps it in a HistoryStore (the module
+// admin/historystore/sqlitestore keeps it in SQLite): New loads the last
+// day's rollups from it, and every complete rollup is written to it by a
+// goroutine of the server's, off the path of calls and requests; a store
+// that is slow or fails is logged and counted (HistoryStats.Store), never
+// waited for. See docs/history.md.
+//
 // One goroutine, the sampler, owned by the Server, observes the registry
 // at every rollup boundary and, while streams are open, at every push
 // interval. It starts with the Server's first request, or with Start;

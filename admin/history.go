@@ -218,6 +218,10 @@ type series struct {
 	// bytes is what the series holds, as counted in history.bytes;
 	// transText is the length of its transitions' strings.
 	bytes, transText int64
+	// restored (persist, historystore.go) is set while the series holds
+	// only rollups loaded from the HistoryStore, its guard not observed
+	// yet.
+	restored bool
 }
 
 // size counts the memory s holds (see rollupBytes), rounded up as the
@@ -275,6 +279,10 @@ type history struct {
 	// droppedPoints the rollups they held, and the observations with
 	// activity a dropped series did not record.
 	droppedSeries, droppedPoints uint64
+
+	// persist (historystore.go), when set, takes the rollups each
+	// observation completes, under mu, without blocking.
+	persist *persister
 }
 
 // newHistory returns an empty history that holds at most limit bytes (0
@@ -373,6 +381,7 @@ func (h *history) observe(now time.Time, snaps []core.GuardSnapshot) (closed uin
 			h.account(s, g.Name)
 		}
 		s.gen = h.gen
+		s.restored = false // persist: observed
 		if first {
 			s.prev = cur
 		} else if cur.below(s.prev) {
@@ -426,7 +435,7 @@ func (h *history) observe(now time.Time, snaps []core.GuardSnapshot) (closed uin
 		}
 	}
 	for name, s := range h.series {
-		if s.gen != h.gen {
+		if s.gen != h.gen && !s.keepRestored(oldLong) { // persist: keepRestored
 			h.bytes -= s.bytes
 			delete(h.series, name)
 		}
@@ -437,6 +446,10 @@ func (h *history) observe(now time.Time, snaps []core.GuardSnapshot) (closed uin
 	case waiting && h.bytes > h.resumeAt():
 		// Busy guards wait to record: make room from the idle ones.
 		h.trim(h.resumeAt(), bucketOf(now.Add(-idleDrop), LongRollup))
+	}
+	// persist: hand the rollups this observation completed to the store.
+	if h.persist != nil && !first {
+		h.persist.enqueue(h.completed(sb, lb, now))
 	}
 	h.last = now
 	return sb, !first && bucketOf(now, ShortRollup) > sb
@@ -541,6 +554,9 @@ func (h *history) read(names []string, long, detail bool) History {
 		out.Count = n
 	}
 	out.Stats = HistoryStats{Bytes: h.bytes, Limit: h.limit, Guards: len(h.series), DroppedSeries: h.droppedSeries, DroppedPoints: h.droppedPoints}
+	if h.persist != nil { // persist
+		out.Stats.Store = h.persist.stats()
+	}
 	for _, name := range names {
 		gh := GuardHistory{Name: name}
 		s := h.series[name]

@@ -117,6 +117,9 @@ type config struct {
 	traceLinks    traceLinks      // WithTraceLinks, in tracelink.go
 	policies      *policy.Manager // WithPolicyManager, in policies.go
 	maintenance   Maintenance     // WithMaintenance, in maintenance.go (issue #23)
+
+	// persist: WithHistoryStore, in historystore.go.
+	historyStore *historyStoreConfig
 }
 
 // Defaults.

@@ -119,6 +119,9 @@ func (s *Server) Close() error {
 		close(sm.done)
 	}
 	s.removeHooks()
+	if prev != samplerClosed {
+		s.closeStore(prev == samplerRunning) // persist: historystore.go
+	}
 	return nil
 }
 

@@ -65,6 +65,10 @@ func New(reg *core.Registry, opts ...Option) (*Server, error) {
 		sampler: newSampler(),
 	}
 	s.health = &healthHandler{reg: reg, cfg: cfg, now: s.now}
+	if cfg.historyStore != nil && cfg.historyStore.store != nil { // persist: historystore.go
+		s.hist.persist = newPersister(cfg.historyStore, cfg.logger)
+		s.hist.persist.load(s.hist, s.now())
+	}
 	for _, sink := range cfg.sinks {
 		r, ok := sink.(AuditReader)
 		if !ok {

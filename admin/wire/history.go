@@ -41,6 +41,24 @@ type HistoryStats struct {
 	// record while it waited for room.
 	DroppedSeries uint64 `json:"droppedSeries"`
 	DroppedPoints uint64 `json:"droppedPoints"`
+	// Store tells what the history store did, with admin.WithHistoryStore;
+	// absent without one.
+	Store *HistoryStoreStats `json:"store,omitempty"`
+}
+
+// HistoryStoreStats count, in rollups, what the server's history store
+// (admin.WithHistoryStore) did since the server started.
+type HistoryStoreStats struct {
+	// Loaded counts the rollups loaded at start.
+	Loaded uint64 `json:"loaded"`
+	// Written counts the rollups written; Failed those whose write failed
+	// (and 1 for a failed load); Dropped those not written because the
+	// store fell behind or the server closed.
+	Written uint64 `json:"written"`
+	Failed  uint64 `json:"failed"`
+	Dropped uint64 `json:"dropped"`
+	// LastError is the last failure's message, if any.
+	LastError string `json:"lastError,omitempty"`
 }
 
 // GuardHistory is one guard's rollups in a History. The series marked
