@@ -97,7 +97,7 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.policyCommand(),
 		a.meshCommand(),
 		a.maintenanceCommand(), // maintenance.go (issue #23)
-		a.historyCommand(), // history.go
+		a.historyCommand(),     // history.go
 	)
 	return root
 }
