@@ -282,3 +282,34 @@ func TestRecorderKeepsFilesOfAnEarlierRun(t *testing.T) {
 		t.Fatalf("the new file does not follow the earlier numbering: %v", err)
 	}
 }
+
+func TestImportAddsARecordingWithinTheCap(t *testing.T) {
+	src, _ := newRecorder(t)
+	h := src.Hooks()
+	for i := range 50 {
+		h.OnDone(context.Background(), core.Completion{Guard: "imported", Result: breaker.Failure, Latency: time.Duration(i)})
+	}
+	var buf bytes.Buffer
+	if err := src.Export(&buf); err != nil {
+		t.Fatal(err)
+	}
+	dst, dir := newRecorder(t, record.WithMaxBytes(4<<10), record.WithFiles(2))
+	dst.Hooks().OnDone(context.Background(), core.Completion{Guard: "live", Result: breaker.Success})
+	in, err := record.Read(&buf, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Import(in); err != nil {
+		t.Fatal(err)
+	}
+	if b := dirBytes(t, dir); b > 4<<10 {
+		t.Fatalf("after the import the recording holds %d bytes, more than its cap", b)
+	}
+	got := export(t, dst)
+	if last := got.Events[len(got.Events)-1]; last.Guard != "imported" || last.Latency() != 49 {
+		t.Fatalf("the newest imported event is missing: last is %+v", last)
+	}
+	if err := dst.Import(&record.Recording{SampleEvery: 10}); err == nil || !strings.Contains(err.Error(), "1 in 10") {
+		t.Fatalf("Import of a differently sampled recording = %v", err)
+	}
+}

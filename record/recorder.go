@@ -97,6 +97,7 @@ type Recorder struct {
 	kick    chan struct{} // wakes the writer early when the buffer fills
 
 	flushReq chan chan []fileInfo
+	imports  chan importReq
 	stop     chan struct{}
 	done     chan struct{}
 	closing  sync.Once
@@ -142,7 +143,7 @@ func New(dir string, opts ...Option) (*Recorder, error) {
 	}
 	r := &Recorder{dir: dir, maxBytes: c.maxBytes, every: uint32(c.every), fileBytes: c.maxBytes / int64(c.files), files: c.files,
 		buf: make([]Event, 0, c.queue), spare: make([]Event, 0, c.queue), kick: make(chan struct{}, 1),
-		flushReq: make(chan chan []fileInfo), stop: make(chan struct{}), done: make(chan struct{})}
+		flushReq: make(chan chan []fileInfo), imports: make(chan importReq), stop: make(chan struct{}), done: make(chan struct{})}
 	if err := r.scan(); err != nil {
 		return nil, err
 	}
@@ -269,6 +270,9 @@ func (r *Recorder) run() {
 		case reply := <-r.flushReq:
 			r.drain()
 			reply <- slices.Clone(r.fileList)
+			continue
+		case req := <-r.imports:
+			req.reply <- r.importEvents(req.events)
 			continue
 		case <-r.stop:
 			r.drain()
@@ -454,4 +458,46 @@ func (r *Recorder) Close() error {
 		return errors.New("record: " + r.stats.LastError)
 	}
 	return nil
+}
+
+type importReq struct {
+	events []Event
+	reply  chan error
+}
+
+// Import adds a recording read by Read (from an Export) to this one, in
+// files of its own: an operator moves a recording between instances, or
+// brings one back after a restart. The cap holds: an import larger than
+// the recording's cap keeps its newest part. A recording made with
+// another sampling is refused.
+func (r *Recorder) Import(rec *Recording) error {
+	if rec.SampleEvery != int(r.every) {
+		return fmt.Errorf("record: the recording samples 1 in %d calls, this recorder 1 in %d: they do not mix", rec.SampleEvery, r.every)
+	}
+	req := importReq{events: rec.Events, reply: make(chan error, 1)}
+	select {
+	case r.imports <- req:
+		return <-req.reply
+	case <-r.done:
+		return errors.New("record: recorder closed")
+	}
+}
+
+// MaxBytes returns the recording's cap on disk (WithMaxBytes).
+func (r *Recorder) MaxBytes() int64 { return r.maxBytes }
+
+// SampleEvery returns the recorder's sampling: 1 in SampleEvery calls.
+func (r *Recorder) SampleEvery() int { return int(r.every) }
+
+// importEvents writes imported events between two rotations, so that they
+// never share a file with live ones.
+func (r *Recorder) importEvents(evs []Event) error {
+	r.drain()
+	if err := r.rotate(); err != nil {
+		return err
+	}
+	for i := range evs {
+		r.write(&evs[i])
+	}
+	return r.rotate()
 }
