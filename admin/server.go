@@ -190,7 +190,8 @@ func (s *Server) routes() {
 	s.handle(v+"/history", methods{http.MethodGet: s.history})
 	s.handle(v+"/whoami", methods{http.MethodGet: s.whoami})
 	s.policyRoutes(v) // policies.go
-	s.handle(v+"/recording", methods{http.MethodGet: s.exportRecording, http.MethodPost: s.importRecording}) // record.go
+	// The recording, record.go.
+	s.handle(v+"/recording", methods{http.MethodGet: s.exportRecording, http.MethodPost: s.importRecording})
 	s.handle(v+"/variants", methods{http.MethodGet: s.variants})
 	s.handle("/debug", methods{http.MethodGet: s.debugPage})
 	s.handle("/{$}", methods{http.MethodGet: s.dashboardPage})

@@ -10,7 +10,6 @@ import (
 	"github.com/breakerbox/breakerbox/core/breaker"
 )
 
-
 func explicitGuard(t *testing.T, p core.Policy, h core.Hooks) *core.Guard {
 	t.Helper()
 	reg, err := core.NewRegistry(core.WithDefaultPolicy(p), core.WithHooks(h))
