@@ -23,15 +23,15 @@ func (g *Guard) AllowAt(ctx context.Context, t time.Time) (Permit, error) {
 	var p Permit
 	pt := g.cur.Load()
 	if pt.thr != nil && !pt.thr.Allow(t) {
-		return p, g.rejected(ctx, pt.errThrottled)
+		return p, g.rejectedAt(ctx, pt.errThrottled, t)
 	}
 	if pt.rl != nil && !pt.rl.AllowN(t, 1) {
-		return p, g.rejected(ctx, pt.errLimited)
+		return p, g.rejectedAt(ctx, pt.errLimited, t)
 	}
 	bulk := false
 	if pt.bh != nil && !g.br.Rejecting() {
 		if !pt.bh.TryAcquireHint(p.hint) {
-			return p, g.rejected(ctx, pt.errFull)
+			return p, g.rejectedAt(ctx, pt.errFull, t)
 		}
 		bulk = true
 	}
@@ -40,13 +40,21 @@ func (g *Guard) AllowAt(ctx context.Context, t time.Time) (Permit, error) {
 		if bulk {
 			pt.bh.ReleaseHint(p.hint)
 		}
-		return Permit{}, g.rejected(ctx, g.errOpen)
+		return Permit{}, g.rejectedAt(ctx, g.errOpen, t)
 	}
 	p.pt, p.bulk = pt, bulk
 	if h := g.hooks.Load(); (h != nil && h.OnDone != nil) || pt.adapt != nil {
 		p.start = guardClock(t)
 	}
 	return p, nil
+}
+
+// rejectedAt is rejected at the explicit time t.
+func (g *Guard) rejectedAt(ctx context.Context, e *RejectedError, t time.Time) error {
+	if h := g.hooks.Load(); h != nil && h.OnReject != nil {
+		h.OnReject(ctx, Rejection{Guard: g.name, Err: e, At: t})
+	}
+	return e
 }
 
 // guardClock is t on the guard clock (see sinceEpoch): nanoseconds since
@@ -99,7 +107,7 @@ func (p *Permit) afterAt(t time.Time, o breaker.Outcome, r breaker.Result, class
 		if !classified {
 			r = g.br.Classify(o)
 		}
-		h.OnDone(p.bp.Context(), Completion{Guard: g.name, Result: r, Err: o.Err, Latency: o.Latency})
+		h.OnDone(p.bp.Context(), Completion{Guard: g.name, Result: r, Err: o.Err, Latency: o.Latency, At: t})
 	}
 }
 

@@ -69,13 +69,15 @@ func TestRecorderRecordsARegistry(t *testing.T) {
 	if strings.Join(kinds, " ") != want {
 		t.Fatalf("kinds = %v, want %s", kinds, want)
 	}
-	if c := got.Events[1]; c.Guard != "payments" || c.Result != "failure" || c.Latency() != 20*time.Millisecond {
+	// Calls reported with DoneAt are recorded at their explicit end time,
+	// not when the hook ran.
+	if c := got.Events[1]; c.Guard != "payments" || c.Result != "failure" || c.Latency() != 20*time.Millisecond || !c.At.Equal(t0.Add(20*time.Millisecond)) {
 		t.Errorf("call event = %+v", c)
 	}
 	if s := got.Events[2]; s.From != "closed" || s.To != "open" || !s.At.Equal(t0.Add(time.Second+20*time.Millisecond)) {
 		t.Errorf("trip = %+v", s)
 	}
-	if r := got.Events[4]; r.Reason != "circuit_open" {
+	if r := got.Events[4]; r.Reason != "circuit_open" || !r.At.Equal(t0.Add(2*time.Second)) {
 		t.Errorf("rejection = %+v", r)
 	}
 	if o := got.Events[5]; o.Actor != "alice" || o.To != "closed" {

@@ -201,13 +201,13 @@ func (r *Recorder) Hooks() core.Hooks {
 			if r.every > 1 && rand.Uint32()%r.every != 0 {
 				return
 			}
-			r.send(Event{Kind: KindCall, At: time.Now(), Guard: c.Guard, Result: c.Result.String(), LatencyNs: int64(c.Latency)})
+			r.send(Event{Kind: KindCall, At: orNow(c.At), Guard: c.Guard, Result: c.Result.String(), LatencyNs: int64(c.Latency)})
 		},
 		OnReject: func(_ context.Context, j core.Rejection) {
 			if r.every > 1 && rand.Uint32()%r.every != 0 {
 				return
 			}
-			r.send(Event{Kind: KindReject, At: time.Now(), Guard: j.Guard, Reason: j.Err.ErrorType()})
+			r.send(Event{Kind: KindReject, At: orNow(j.At), Guard: j.Guard, Reason: j.Err.ErrorType()})
 		},
 	}
 }
@@ -229,6 +229,16 @@ func (r *Recorder) Attach(reg *core.Registry) (detach func()) {
 // recorder does so itself when the version changes.
 func (r *Recorder) Policy(version uint64, hash string) {
 	r.send(Event{Kind: KindPolicy, At: time.Now(), Version: version, Hash: clip(hash)})
+}
+
+// orNow returns t, or the time now when t is zero (the hooks of the normal
+// call path carry no time: the recorder reads the clock for the calls it
+// samples only).
+func orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return time.Now()
+	}
+	return t
 }
 
 func clip(s string) string {

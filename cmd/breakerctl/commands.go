@@ -96,6 +96,8 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.auditCommand(),
 		a.policyCommand(),
 		a.meshCommand(),
+		a.recordCommand(), // record.go
+		a.replayCommand(), // record_replay.go
 	)
 	return root
 }
