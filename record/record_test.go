@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
@@ -314,4 +315,38 @@ func TestImportAddsARecordingWithinTheCap(t *testing.T) {
 	if err := dst.Import(&record.Recording{SampleEvery: 10}); err == nil || !strings.Contains(err.Error(), "1 in 10") {
 		t.Fatalf("Import of a differently sampled recording = %v", err)
 	}
+}
+
+// TestAttachedRecorderRecordsPolicyVersions: a Registry.Apply shows in the
+// recording without anyone telling the recorder.
+func TestAttachedRecorderRecordsPolicyVersions(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec, err := record.New(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rec.Close()
+		reg, err := core.NewRegistry()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rec.Attach(reg)()
+		if _, err := reg.Apply(core.Document{Policies: []core.Policy{{Name: "p", Match: []string{"*"}}}}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(2 * time.Second)
+		got := export(t, rec)
+		var versions []uint64
+		for _, e := range got.Events {
+			if e.Kind == record.KindPolicy {
+				versions = append(versions, e.Version)
+				if e.Version == 1 && e.Hash == "" {
+					t.Errorf("version 1 without its hash: %+v", e)
+				}
+			}
+		}
+		if len(versions) != 2 || versions[0] != 0 || versions[1] != 1 {
+			t.Fatalf("policy versions recorded %v, want [0 1]", versions)
+		}
+	})
 }
