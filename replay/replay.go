@@ -292,7 +292,7 @@ func (r *Report) Text() string {
 	for _, g := range r.Guards {
 		a, z := g.Recorded, g.Replayed
 		rows = append(rows, []string{g.Guard, g.Policy,
-			pair(a.Trips, z.Trips), a.TimeOpen.String() + " -> " + z.TimeOpen.String(),
+			pair(a.Trips, z.Trips), roundMs(a.TimeOpen) + " -> " + roundMs(z.TimeOpen),
 			pair(a.Rejected, z.Rejected), pair(a.Failed, z.Failed), fmt.Sprint(z.Unknown)})
 	}
 	widths := make([]int, len(rows[0]))
@@ -315,5 +315,7 @@ func (r *Report) Text() string {
 	}
 	return b.String()
 }
+
+func roundMs(d core.Duration) string { return time.Duration(d).Round(time.Millisecond).String() }
 
 func pair(a, b int) string { return fmt.Sprintf("%d -> %d", a, b) }
