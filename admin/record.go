@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/record"
 )
 
@@ -22,19 +23,13 @@ import (
 // A refused recording is answered 400 with the line named. Without
 // WithRecorder both answer 501.
 
-// OpRecordingImport is the audit log's operation for POST /v1/recording;
-// Params holds the events and bytes imported.
-const OpRecordingImport Op = "recording-import"
+// OpRecordingImport is the audit log's operation for POST /v1/recording.
+const OpRecordingImport = wire.OpRecordingImport // wire.OpRecordingImport
 
 const codeNoRecorder = "recording_not_configured"
 
 // RecordingImportResult answers POST /v1/recording.
-type RecordingImportResult struct {
-	// Events counts the events imported.
-	Events int `json:"events"`
-	// AuditSeq is the audit record's sequence number.
-	AuditSeq uint64 `json:"auditSeq"`
-}
+type RecordingImportResult = wire.RecordingImportResult
 
 // WithRecorder serves rec's recording at /v1/recording: export with read
 // access, import with write access (audited).

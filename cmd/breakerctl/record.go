@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/record"
 )
 
@@ -81,7 +81,7 @@ breakerctl replay runs a saved recording under another policy.`,
 			if err != nil {
 				return err
 			}
-			var res admin.RecordingImportResult
+			var res wire.RecordingImportResult
 			raw, err := c.call(cmd.Context(), http.MethodPost, "/v1/recording", url.Values{"reason": {reason}}, rawBody{data, "application/jsonl"}, &res)
 			if err != nil {
 				return err
