@@ -30,8 +30,9 @@ const (
 	MaxLatency = 24 * time.Hour
 	// MaxSampleEvery is the sparsest sampling: one call in MaxSampleEvery.
 	MaxSampleEvery = 1_000_000
-	// DefaultMaxEvents is how many events Read accepts when not told.
-	DefaultMaxEvents = 1 << 21
+	// DefaultMaxEvents is how many events Read accepts when not told:
+	// more than a DefaultMaxBytes recording holds, and about 250 MB read.
+	DefaultMaxEvents = 1 << 20
 )
 
 // Kind is what an event records.

@@ -27,6 +27,8 @@
 //   - A sampled recording (1 in N calls) replays a thinned stream: count
 //     thresholds (consecutive failures, minimum calls) see N times fewer
 //     calls. Report.Notes says so.
+//   - A bulkhead rejects at once when full: a replayed call never waits in
+//     its queue (core.Guard.AllowAt).
 //   - At the very instant a breaker timer falls due, a real run may admit
 //     a call before or after the timer fires (two goroutines race); the
 //     replay lets the timer go first.
