@@ -23,7 +23,8 @@
 // The recording lives in a directory, in at most WithFiles files of at
 // most WithMaxBytes/WithFiles bytes each: when the current file is full
 // the recorder starts a new one and deletes the oldest, so the directory
-// never holds more than WithMaxBytes bytes of recording. Events are
+// never holds more than WithMaxBytes bytes of recording. Files are
+// readable by their owner only (they name operators and their reasons). Events are
 // handed to a background writer through a bounded buffer (WithQueue): a
 // hook never blocks and never waits for the disk; when the buffer is full
 // the event is dropped and counted (Stats.Dropped, and a KindDrop line).

@@ -138,7 +138,7 @@ func New(dir string, opts ...Option) (*Recorder, error) {
 	case c.queue < 1 || c.queue > 1<<24:
 		return nil, fmt.Errorf("record: queue: %d is out of range [1, %d]", c.queue, 1<<24)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("record: %w", err)
 	}
 	r := &Recorder{dir: dir, maxBytes: c.maxBytes, every: uint32(c.every), fileBytes: c.maxBytes / int64(c.files), files: c.files,
@@ -376,7 +376,7 @@ func (r *Recorder) rotate() error {
 		r.fileList = r.fileList[1:]
 	}
 	r.seq++
-	f, err := os.OpenFile(filepath.Join(r.dir, fileName(r.seq)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := os.OpenFile(filepath.Join(r.dir, fileName(r.seq)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("record: %w", err)
 	}

@@ -185,3 +185,30 @@ func BenchmarkRun(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(rec.Events))*float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 }
+
+// TestReplayNotesWhatItCannotKnow: sampling, drops and overrides are
+// reported, and a recorded override's open time counts for the recorded
+// run only.
+func TestReplayNotesWhatItCannotKnow(t *testing.T) {
+	in := `{"kind":"header","format":1,"sampleEvery":10}
+{"kind":"state","at":"2026-03-01T12:00:00Z","guard":"g","from":"closed","to":"forced-open","reason":"maintenance","actor":"alice"}
+{"kind":"reject","at":"2026-03-01T12:00:05Z","guard":"g","reason":"circuit_open"}
+{"kind":"drop","at":"2026-03-01T12:00:06Z","count":7}
+{"kind":"state","at":"2026-03-01T12:00:10Z","guard":"g","from":"forced-open","to":"closed","reason":"done","actor":"alice"}
+`
+	rec, err := record.Read(strings.NewReader(in), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := replay.Run(rec, core.Document{Policies: []core.Policy{{Name: "p", Match: []string{"*"}, Breaker: &core.BreakerPolicy{OpenJitter: 0.1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := rep.Guards[0]
+	if rep.Overrides != 2 || rep.Dropped != 7 || len(rep.Notes) != 4 {
+		t.Fatalf("overrides %d, dropped %d, notes %q", rep.Overrides, rep.Dropped, rep.Notes)
+	}
+	if g.Recorded.TimeOpen != core.Duration(10*time.Second) || g.Recorded.Trips != 0 || g.Replayed.TimeOpen != 0 || g.Replayed.Unknown != 1 {
+		t.Fatalf("recorded %+v, replayed %+v", g.Recorded, g.Replayed)
+	}
+}
