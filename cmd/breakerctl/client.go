@@ -72,7 +72,7 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 	var body io.Reader
 	contentType := "application/json"
 	if rb, ok := in.(rawBody); ok { // a body sent as is (record.go)
-		body, contentType, in = bytes.NewReader(rb.data), rb.contentType, struct{}{}
+		body, contentType = bytes.NewReader(rb.data), rb.contentType
 	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
@@ -84,7 +84,7 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return nil, usageErrorf("bad request URL %q: %v", u, err)
 	}
-	if in != nil {
+	if body != nil {
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", accept)
