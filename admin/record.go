@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"bytes"
 	"errors"
 	"io"
 	"net/http"
@@ -59,22 +58,24 @@ func (s *Server) exportRecording(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	// Exported to memory first (the recording is capped), so that a failed
-	// export answers a problem rather than half a recording.
-	var buf bytes.Buffer
-	if err := rec.Export(&buf); err != nil {
-		writeProblem(w, r, problem(http.StatusInternalServerError, codeInternal, "exporting the recording: "+err.Error()))
+	// Streamed, file by file, so that an export costs the server no more
+	// memory than a copy buffer however large the recording. A failure
+	// before the first byte answers a problem; one later cuts the body
+	// short, which record.Read (and so breakerctl) refuses as truncated.
+	if err := rec.Flush(); err != nil {
+		writeProblem(w, r, problem(http.StatusServiceUnavailable, codeInternal, "exporting the recording: "+err.Error()))
 		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", "application/jsonl")
-	h.Set("Content-Length", strconv.Itoa(buf.Len()))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	if r.Method == http.MethodHead {
 		return
 	}
-	_, _ = w.Write(buf.Bytes())
+	if err := rec.Export(w); err != nil {
+		s.cfg.logger.Error("breakerbox admin: recording export cut short", "err", err)
+	}
 }
 
 func (s *Server) importRecording(w http.ResponseWriter, r *http.Request) {
