@@ -21,9 +21,11 @@
 //   - A call the recorded run rejected has no outcome. If the replayed
 //     policy admits it, it is reported as ignored (the breaker counts it as
 //     neither success nor failure) and counted in Stats.Unknown.
-//   - Manual overrides (state changes with an actor) are reported in
-//     Report.Overrides but not replayed: the replayed breakers run on their
-//     rules alone.
+//   - Manual overrides (state changes with an actor: forced open,
+//     disabled, metrics-only, released or reset) are replayed at their
+//     times (breaker.Breaker.OverrideAt), but for a manual open for a while
+//     (OpenFor), whose length the recording does not hold: it is noted and
+//     skipped.
 //   - A sampled recording (1 in N calls) replays a thinned stream: count
 //     thresholds (consecutive failures, minimum calls) see N times fewer
 //     calls. Report.Notes says so.
@@ -103,8 +105,8 @@ type Report struct {
 	// SampleEvery is the recording's sampling (1: every call).
 	SampleEvery int `json:"sampleEvery"`
 	// Events counts the recording's events; Dropped, the events the
-	// recorder dropped (its drop lines); Overrides, the manual changes not
-	// replayed.
+	// recorder dropped (its drop lines); Overrides, the manual changes
+	// recorded (replayed at their times, but for opens for a while).
 	Events    int    `json:"events"`
 	Dropped   uint64 `json:"dropped"`
 	Overrides int    `json:"overrides"`
@@ -118,7 +120,7 @@ type Report struct {
 type step struct {
 	at   time.Time
 	ev   int  // index in the recording's events
-	done bool // the outcome of a call, else its admission
+	done bool // the outcome of a call, else its admission (or an override)
 }
 
 // Run replays rec under the policies of doc (applied to a fresh registry,
@@ -173,6 +175,7 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 			gr.RecordedTransitions = append(gr.RecordedTransitions, Transition{From: from, To: to, At: e.At, Reason: e.Reason, Actor: e.Actor})
 			if e.Actor != "" {
 				rep.Overrides++
+				steps = append(steps, step{at: e.At, ev: i})
 			}
 		case record.KindDrop:
 			rep.Dropped += e.Count
@@ -181,6 +184,7 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 	slices.SortStableFunc(steps, func(a, b step) int { return a.at.Compare(b.at) })
 
 	ctx := context.Background()
+	skipped := 0 // overrides not replayed
 	guards := map[string]*core.Guard{}
 	permits := map[int]core.Permit{}
 	for _, s := range steps {
@@ -193,6 +197,13 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 			guards[e.Guard] = g
 		}
 		g.AdvanceAt(s.at)
+		if e.Kind == record.KindState {
+			to, _ := breaker.ParseState(e.To)
+			if _, err := g.Breaker().OverrideAt(s.at, to, breaker.Manual{Actor: e.Actor, Reason: e.Reason}); err != nil {
+				skipped++
+			}
+			continue
+		}
 		st := &guard(e.Guard).Replayed
 		if s.done {
 			p, ok := permits[s.ev]
@@ -248,8 +259,8 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 	if rep.Dropped > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the recorder dropped %d events: the recording has gaps", rep.Dropped))
 	}
-	if rep.Overrides > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("%d manual overrides were recorded and not replayed", rep.Overrides))
+	if skipped > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d of the %d manual overrides were opens for a while, not replayed", skipped, rep.Overrides))
 	}
 	if jitter {
 		rep.Notes = append(rep.Notes, "a replayed policy has open-duration jitter: replays differ from run to run")

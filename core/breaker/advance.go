@@ -55,3 +55,26 @@ func (b *Breaker) AdvanceTo(t time.Time) {
 	b.mu.Unlock()
 	b.dispatch()
 }
+
+// OverrideAt makes a manual change at the explicit time t, for replays of
+// recorded overrides: to ForcedOpen, Disabled or MetricsOnly as ForceOpen,
+// Disable and MetricsOnly do, or to Closed, which ends a manual state as
+// Release does and closes an automatic breaker as Reset does (the change
+// an operator's release or reset records). A manual open for a duration
+// (OpenFor) is made with OpenFor; OverrideAt refuses Open and HalfOpen.
+func (b *Breaker) OverrideAt(t time.Time, to State, m Manual) (Transition, error) {
+	now := int64(t.Sub(b.epoch))
+	if now == -1 {
+		now = -2 // -1 tells manualAt to read the clock
+	}
+	switch to {
+	case ForcedOpen, Disabled, MetricsOnly:
+		return b.manualAt(now, func(w uint64, _ int64) uint64 { return nextWord(w, to, 0) }, m), nil
+	case Closed:
+		return b.manualAt(now, func(w uint64, _ int64) uint64 {
+			b.opens = 0
+			return nextWord(w, Closed, 0)
+		}, m), nil
+	}
+	return Transition{}, fmt.Errorf("breaker: OverrideAt: %v is not a state an override sets (forced-open, disabled, metrics-only, closed)", to)
+}

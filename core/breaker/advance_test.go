@@ -3,6 +3,7 @@ package breaker_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -57,4 +58,23 @@ func TestAdvanceToLeavesARealClockOpenToItsTimer(t *testing.T) {
 			t.Fatalf("state %v after the open duration", b.State())
 		}
 	})
+}
+
+func TestOverrideAtStampsTheExplicitTime(t *testing.T) {
+	b, err := breaker.New(breaker.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	m := breaker.Manual{Actor: "alice", Reason: "maintenance"}
+	tr, err := b.OverrideAt(t0, breaker.ForcedOpen, m)
+	if err != nil || tr.To != breaker.ForcedOpen || !tr.At.Equal(t0) || tr.Actor != "alice" {
+		t.Fatalf("OverrideAt(forced-open) = %v at %v, %v", tr, tr.At, err)
+	}
+	if tr, _ = b.OverrideAt(t0.Add(time.Minute), breaker.Closed, m); tr.To != breaker.Closed || !tr.At.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("OverrideAt(closed) = %v at %v", tr, tr.At)
+	}
+	if _, err := b.OverrideAt(t0, breaker.Open, m); err == nil || !strings.Contains(err.Error(), "open") {
+		t.Fatalf("OverrideAt(open) = %v, want refused", err)
+	}
 }
