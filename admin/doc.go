@@ -41,6 +41,7 @@
 //	PUT  /v1/policies                 apply a policy document (a dry run needs only a read token)
 //	GET  /v1/policies/history, /v1/policies/versions/{v}, /v1/policies/docs
 //	POST /v1/policies/rollback        apply an old version again, as a new one
+//	GET  /v1/recording                the recording as JSON Lines (WithRecorder); POST ?reason=r adds one (audited)
 //	GET  /v1/variants                 A/B and shadow variants against their controls; tenant guards and overflow
 //	GET  /v1/dependencies[?guard=g]   the dependency graph (dependsOn) with states and cause chains
 //	GET  /v1/maintenance              maintenance windows, active and upcoming (WithMaintenance)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/policy"
+	"github.com/breakerbox/breakerbox/record"
 )
 
 // Access is what a token may do.
@@ -114,9 +115,10 @@ type config struct {
 	healthSummary bool
 	streams       StreamLimits
 	historyLimit  int64
-	traceLinks    traceLinks      // WithTraceLinks, in tracelink.go
-	policies      *policy.Manager // WithPolicyManager, in policies.go
-	maintenance   Maintenance     // WithMaintenance, in maintenance.go (issue #23)
+	traceLinks    traceLinks       // WithTraceLinks, in tracelink.go
+	policies      *policy.Manager  // WithPolicyManager, in policies.go
+	recorder      *record.Recorder // WithRecorder, in record.go
+	maintenance   Maintenance      // WithMaintenance, in maintenance.go (issue #23)
 
 	// persist: WithHistoryStore, in historystore.go.
 	historyStore *historyStoreConfig

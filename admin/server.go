@@ -194,6 +194,8 @@ func (s *Server) routes() {
 	s.handle(v+"/history", methods{http.MethodGet: s.history})
 	s.handle(v+"/whoami", methods{http.MethodGet: s.whoami})
 	s.policyRoutes(v) // policies.go
+	// The recording, record.go.
+	s.handle(v+"/recording", methods{http.MethodGet: s.exportRecording, http.MethodPost: s.importRecording})
 	s.handle(v+"/variants", methods{http.MethodGet: s.variants})
 	// ---- issue #23: dependencies and maintenance windows ----
 	s.handle(v+"/dependencies", methods{http.MethodGet: s.dependencies}) // dependencies.go

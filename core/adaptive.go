@@ -361,8 +361,9 @@ func (pt *parts) admitThrottled() bool {
 
 // adaptiveDone feeds a finished call to the adaptive limit and the
 // throttle: r is the classifier's verdict when classified, else computed
-// from o.
-func (g *Guard) adaptiveDone(p *Permit, o breaker.Outcome, r breaker.Result, classified bool) {
+// from o. end is when the call ended on the guard clock (see sinceEpoch),
+// or 0 to read the clock (explicit-time callers pass their own).
+func (g *Guard) adaptiveDone(p *Permit, o breaker.Outcome, r breaker.Result, classified bool, end int64) {
 	pt := p.pt
 	a := pt.adapt
 	sampled := a != nil && p.bulk && p.start != 0
@@ -375,7 +376,9 @@ func (g *Guard) adaptiveDone(p *Permit, o breaker.Outcome, r breaker.Result, cla
 	if r == breaker.Ignore {
 		return
 	}
-	end := sinceEpoch()
+	if end == 0 {
+		end = sinceEpoch()
+	}
 	now := clockEpoch.Add(time.Duration(end))
 	if pt.thr != nil {
 		pt.thr.Record(now, r == breaker.Success)

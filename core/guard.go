@@ -459,7 +459,7 @@ func (p *Permit) after(o breaker.Outcome, r breaker.Result, classified bool) {
 		p.pt.bh.ReleaseHint(p.hint)
 	}
 	if p.pt.adapt != nil || p.pt.thr != nil {
-		g.adaptiveDone(p, o, r, classified)
+		g.adaptiveDone(p, o, r, classified, 0)
 	}
 	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
 		g.completed(p, h, o, r, classified)

@@ -51,6 +51,9 @@ type Rejection struct {
 	Guard string
 	// Err is the error returned to the caller; Err.Reason is the sentinel.
 	Err *RejectedError
+	// At is the explicit time of a rejection by Guard.AllowAt; zero for
+	// Allow and Do, which read no wall clock for hooks.
+	At time.Time
 }
 
 // Completion describes a finished call.
@@ -59,6 +62,10 @@ type Completion struct {
 	Result  breaker.Result
 	Err     error
 	Latency time.Duration
+	// At is the explicit end time of a call reported by Permit.DoneAt or
+	// ReportAt; zero for Done, Finish, Report and Do, which read no wall
+	// clock for hooks.
+	At time.Time
 }
 
 // composeHooks merges hook sets into one, or returns nil when no set has a

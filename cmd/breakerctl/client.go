@@ -70,7 +70,10 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 		u += "?" + query.Encode()
 	}
 	var body io.Reader
-	if in != nil {
+	contentType := "application/json"
+	if rb, ok := in.(rawBody); ok { // a body sent as is (record.go)
+		body, contentType = bytes.NewReader(rb.data), rb.contentType
+	} else if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return nil, refused(fmt.Errorf("encoding the request: %w", err))
@@ -81,8 +84,8 @@ func (c *client) send(ctx context.Context, method, path string, query url.Values
 	if err != nil {
 		return nil, usageErrorf("bad request URL %q: %v", u, err)
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", accept)
 	req.Header.Set("User-Agent", "breakerctl")

@@ -98,6 +98,8 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.meshCommand(),
 		a.maintenanceCommand(), // maintenance.go (issue #23)
 		a.historyCommand(),     // history.go
+		a.recordCommand(),      // record.go
+		a.replayCommand(),      // record_replay.go
 	)
 	return root
 }

@@ -1039,9 +1039,17 @@ func (b *Breaker) manualOpen(d time.Duration, m Manual) Transition {
 }
 
 func (b *Breaker) manual(next func(w uint64, now int64) uint64, m Manual) Transition {
+	return b.manualAt(-1, next, m)
+}
+
+// manualAt is manual at now (nanoseconds since the epoch), or at the time
+// read from the clock when now is -1 (see OverrideAt).
+func (b *Breaker) manualAt(now int64, next func(w uint64, now int64) uint64, m Manual) Transition {
 	b.mu.Lock()
 	w := b.word.Load()
-	now := int64(time.Since(b.epoch))
+	if now == -1 {
+		now = int64(time.Since(b.epoch))
+	}
 	nw := next(w, now)
 	t := Transition{From: stateOf(w), To: stateOf(w), Reason: m.Reason, Actor: m.Actor, At: b.timeAt(now)}
 	if nw != w {
