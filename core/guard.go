@@ -36,6 +36,7 @@ type Guard struct {
 	profile bool
 	labels  func(ctx context.Context) []string
 	hooks   atomic.Pointer[Hooks]
+	chaos   ChaosInjector                             // the registry's (WithChaos); nil without: see chaos.go
 	onState func(context.Context, breaker.Transition) // g.stateChanged, made once
 
 	// What the guard was created with, for reloads: the UsePolicy name, the
@@ -95,10 +96,11 @@ type guardSpec struct {
 	classifier breaker.Classifier
 	profile    bool
 	labels     func(ctx context.Context) []string
+	chaos      ChaosInjector
 }
 
 func newGuard(name string, p Policy, spec guardSpec, fallbacks map[string]fallback.Func) (*Guard, error) {
-	g := &Guard{name: name, usePolicy: spec.usePolicy, extraTags: slices.Clone(spec.tags), classifier: spec.classifier, profile: spec.profile, labels: spec.labels}
+	g := &Guard{name: name, usePolicy: spec.usePolicy, extraTags: slices.Clone(spec.tags), classifier: spec.classifier, profile: spec.profile, labels: spec.labels, chaos: spec.chaos}
 	g.onState = g.stateChanged
 	cfg, err := g.breakerConfig(p)
 	if err != nil {
@@ -343,6 +345,16 @@ func (g *Guard) allow(ctx context.Context, p *Permit) error {
 
 // admit is allow under the parts pt.
 func (g *Guard) admit(ctx context.Context, p *Permit, pt *parts) error {
+	if g.chaos != nil { // only with WithChaos (chaos.go)
+		if done, err := g.admitChaos(ctx, p, pt, g.chaos.Inject(ctx, g)); done {
+			return err
+		}
+	}
+	return g.gates(ctx, p, pt)
+}
+
+// gates runs the call through the gates of pt.
+func (g *Guard) gates(ctx context.Context, p *Permit, pt *parts) error {
 	if pt.thr != nil && !pt.admitThrottled() {
 		return g.rejected(ctx, pt.errThrottled)
 	}
