@@ -1307,3 +1307,74 @@
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();
+
+// ---- Chaos panel (issue 23) ----
+// GET v1/chaos every few seconds: the experiments injecting faults now. A
+// block of its own; the panel stays hidden while none runs, when the
+// registry was built without chaos, or when the token cannot read.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+
+  function td(text) {
+    const c = document.createElement('td');
+    c.textContent = text;
+    return c;
+  }
+
+  function fault(e) {
+    if (e.fault === 'trip') return 'trip (breakers opened)';
+    const rate = Math.round(e.rate * 1000) / 10 + '%';
+    return e.fault + (e.fault === 'latency' ? ' +' + e.latency : '') + ' at ' + rate;
+  }
+
+  function scope(e) {
+    const parts = [];
+    if (e.tags && e.tags.length) parts.push('tags ' + e.tags.join(', '));
+    if (e.tenants && e.tenants.length) parts.push('tenants ' + e.tenants.join(', '));
+    if (e.percent) parts.push(e.percent + '% of guards');
+    if (e.allowCritical) parts.push('critical allowed');
+    return parts.join('; ') || '–';
+  }
+
+  function render(rep) {
+    const panel = $('chaos-panel');
+    const act = (rep.experiments || []).filter((e) => e.active);
+    panel.hidden = !rep.enabled || act.length === 0;
+    if (panel.hidden) return;
+    $('chaos-limits').textContent = 'At most ' + rep.maxGuards + ' guards under chaos at once; critical guards only when an experiment allows them.';
+    $('chaos-rows').replaceChildren(...act.map((e) => {
+      const tr = document.createElement('tr');
+      tr.appendChild(td(e.id));
+      tr.appendChild(td(fault(e)));
+      tr.appendChild(td((e.targets || []).join(', ')));
+      tr.appendChild(td(scope(e)));
+      tr.appendChild(td(e.injected + ' / ' + e.calls));
+      tr.appendChild(td(new Date(e.ends).toLocaleTimeString()));
+      tr.appendChild(td(e.actor || ''));
+      return tr;
+    }));
+  }
+
+  async function refresh() {
+    if (document.hidden || !$('chaos-panel')) return;
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    try {
+      const res = await fetch('v1/chaos', { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+      if (!res.ok) { $('chaos-panel').hidden = true; return; }
+      render(await res.json());
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the chaos panel ----
