@@ -348,7 +348,7 @@ func (e *Experiment) Validate(now time.Time, maxDuration time.Duration) error {
 // without AllowCritical; a scope with no guard left; more guards under
 // chaos at once than Config.MaxGuards. It returns the experiment as
 // started (its ID and Ends set).
-func (in *Injector) Start(e Experiment) (Status, error) {
+func (in *Injector) Start(e Experiment) (_ Status, err error) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.reg == nil {
@@ -360,7 +360,16 @@ func (in *Injector) Start(e Experiment) (Status, error) {
 	}
 	in.expireLocked(now)
 	ls := in.live.Load()
-	if e.ID == "" {
+	targets, err := in.scopeLocked(&e)
+	if err != nil {
+		return Status{}, err
+	}
+	if e.ID == "" { // numbered only once it is sure to start
+		defer func() {
+			if err != nil {
+				in.seq--
+			}
+		}()
 		in.seq++
 		e.ID = "exp-" + strconv.FormatUint(in.seq, 10)
 	}
@@ -370,10 +379,6 @@ func (in *Injector) Start(e Experiment) (Status, error) {
 				return Status{}, fmt.Errorf("chaos: id: %q is running already", e.ID)
 			}
 		}
-	}
-	targets, err := in.scopeLocked(&e)
-	if err != nil {
-		return Status{}, err
 	}
 	busy := map[string]bool{}
 	if ls != nil {

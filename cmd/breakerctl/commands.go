@@ -96,6 +96,7 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.auditCommand(),
 		a.policyCommand(),
 		a.meshCommand(),
+		a.chaosCommand(), // chaos.go
 	)
 	return root
 }
