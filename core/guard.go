@@ -664,6 +664,9 @@ type GuardSnapshot struct {
 	Adaptive *AdaptiveSnapshot
 	// Throttle is the client-side throttle's state; nil without one.
 	Throttle *throttle.Snapshot
+	// Cost is what the guard's calls cost, computed from the counters
+	// above; nil when its policy has no cost (see CostPolicy).
+	Cost *CostSnapshot
 }
 
 // Rejections counts a guard's rejections by reason.
@@ -703,6 +706,7 @@ func (g *Guard) Snapshot() GuardSnapshot {
 	if s.Throttle != nil {
 		s.Rejected.Throttled = s.Throttle.Rejected
 	}
+	s.Cost = costOf(pt.policy.Cost, &s)
 	return s
 }
 

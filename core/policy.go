@@ -137,6 +137,9 @@ type Policy struct {
 	// Throttle rejects calls locally as the dependency refuses them
 	// (client-side adaptive throttling); nil means none.
 	Throttle *ThrottlePolicy `json:"throttle,omitempty"`
+	// Cost prices the guard's calls for cost analysis (see CostPolicy);
+	// nil means no cost figures.
+	Cost *CostPolicy `json:"cost,omitempty"`
 }
 
 // RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
@@ -461,6 +464,9 @@ func (p Policy) problems() []error {
 	}
 	if p.Throttle != nil {
 		add(p.Throttle.validate())
+	}
+	if p.Cost != nil {
+		add(p.Cost.validate())
 	}
 	if p.RateLimit != nil {
 		cfg, err := p.RateLimit.RateLimitConfig()
