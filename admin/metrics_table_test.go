@@ -43,6 +43,7 @@ func distinctSnapshot() core.GuardSnapshot {
 		Hedge:    &hedge.Stats{Calls: 500, Started: 31, Won: 23, Cancelled: 29, BudgetStopped: 24, GateStopped: 25, Delay: 15 * time.Millisecond},
 		Cache:    &cache.Stats{Hits: 32, Shared: 33, Fills: 34, StaleServed: 35, StaleMissing: 36, Evictions: 37, Entries: 38, Bytes: 3900},
 		Adaptive: &core.AdaptiveSnapshot{Algorithm: "vegas", Limit: 8, MinLimit: 2, MaxLimit: 64},
+		Cost:     &core.CostSnapshot{Currency: "USD", PerCall: 2000, Spent: 1_998_000, RetrySpent: 4_000, AvoidedByBreaker: 40_000, AvoidedByRateLimit: 20_000},
 	}
 	s.Rejected = core.Rejections{Open: s.Breaker.Rejected, HalfOpen: s.Breaker.RejectedProbe,
 		Full: s.Bulkhead.Rejected + s.Bulkhead.TimedOut, Limited: s.RateLimit.Rejected}
@@ -55,6 +56,7 @@ var tableNotShown = map[string]string{
 	"breakerbox.retry.attempts": "retries are not in GuardStatus",
 	"breakerbox.retry.calls":    "retries are not in GuardStatus",
 	"breakerbox.fallback.calls": "fallbacks are not in GuardStatus",
+	"breakerbox.cost.amount":    "costs are shown by GET /v1/cost, not GuardStatus",
 }
 
 func TestStatusShowsTheMetricsTableConcepts(t *testing.T) {

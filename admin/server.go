@@ -192,6 +192,7 @@ func (s *Server) routes() {
 	s.policyRoutes(v) // policies.go
 	s.handle(v+"/variants", methods{http.MethodGet: s.variants})
 	s.chaosRoutes(v) // chaos.go
+	s.handle(v+"/cost", methods{http.MethodGet: s.cost}) // cost.go
 	s.handle("/debug", methods{http.MethodGet: s.debugPage})
 	s.handle("/{$}", methods{http.MethodGet: s.dashboardPage})
 	s.handle("/assets/{file}", methods{http.MethodGet: s.asset})
