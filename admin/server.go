@@ -191,7 +191,7 @@ func (s *Server) routes() {
 	s.handle(v+"/whoami", methods{http.MethodGet: s.whoami})
 	s.policyRoutes(v) // policies.go
 	s.handle(v+"/variants", methods{http.MethodGet: s.variants})
-	s.chaosRoutes(v) // chaos.go
+	s.chaosRoutes(v)                                     // chaos.go
 	s.handle(v+"/cost", methods{http.MethodGet: s.cost}) // cost.go
 	s.handle("/debug", methods{http.MethodGet: s.debugPage})
 	s.handle("/{$}", methods{http.MethodGet: s.dashboardPage})
