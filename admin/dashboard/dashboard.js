@@ -1378,3 +1378,62 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();
 // ---- End of the chaos panel ----
+
+// ---- Cost panel (issue 23) ----
+// GET v1/cost?since=24h every minute: spend and spend avoided by currency.
+// Amounts arrive as integer micro-units and are printed exactly, without
+// floating point. Hidden while no policy has a cost or the token cannot read.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 60000;
+  const $ = (id) => document.getElementById(id);
+
+  function money(micros) {
+    const neg = micros < 0;
+    const s = String(Math.abs(micros)).padStart(7, '0');
+    const out = s.slice(0, -6) + '.' + s.slice(-6).replace(/0{1,4}$/, '');
+    return (neg ? '-' : '') + out;
+  }
+
+  function td(text) {
+    const c = document.createElement('td');
+    c.textContent = text;
+    return c;
+  }
+
+  function render(rep) {
+    const panel = $('cost-panel');
+    const totals = rep.totals || [];
+    panel.hidden = totals.length === 0;
+    if (panel.hidden) return;
+    $('cost-rows').replaceChildren(...totals.map((t) => {
+      const tr = document.createElement('tr');
+      tr.appendChild(td(t.currency));
+      tr.appendChild(td(money(t.spentMicros + t.retrySpentMicros)));
+      tr.appendChild(td(money(t.avoidedByBreakerMicros)));
+      tr.appendChild(td(money(t.avoidedByRateLimitMicros)));
+      return tr;
+    }));
+  }
+
+  async function refresh() {
+    if (document.hidden || !$('cost-panel')) return;
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    try {
+      const res = await fetch('v1/cost?since=24h', { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+      if (!res.ok) { $('cost-panel').hidden = true; return; }
+      render(await res.json());
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the cost panel ----

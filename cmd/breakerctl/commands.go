@@ -97,6 +97,7 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.policyCommand(),
 		a.meshCommand(),
 		a.chaosCommand(), // chaos.go
+		a.costCommand(),  // cost.go
 	)
 	return root
 }
