@@ -19,6 +19,9 @@ type (
 	GuardCost = wire.GuardCost
 	// CostTotal is wire.CostTotal.
 	CostTotal = wire.CostTotal
+	// OverheadStatus is wire.OverheadStatus, a guard's self-measured
+	// overhead in GuardStatus.
+	OverheadStatus = wire.OverheadStatus
 )
 
 // Notes of the cost report: what its figures mean.

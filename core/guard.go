@@ -37,6 +37,7 @@ type Guard struct {
 	labels  func(ctx context.Context) []string
 	hooks   atomic.Pointer[Hooks]
 	chaos   ChaosInjector                             // the registry's (WithChaos); nil without: see chaos.go
+	ov      overhead                                  // self-measured overhead: see overhead.go
 	onState func(context.Context, breaker.Transition) // g.stateChanged, made once
 
 	// What the guard was created with, for reloads: the UsePolicy name, the
@@ -321,6 +322,7 @@ type Permit struct {
 	// bulk and hint, so the Permit does not grow.
 	reported bool
 	hint     bulkhead.Hint // the bulkhead stripe the slot came from; Done returns it there
+	timed    bool          // the overhead of this call is measured (overhead.go)
 }
 
 // clockEpoch anchors the monotonic timestamps guards take for hooks.
@@ -349,6 +351,9 @@ func (g *Guard) admit(ctx context.Context, p *Permit, pt *parts) error {
 		if done, err := g.admitChaos(ctx, p, pt, g.chaos.Inject(ctx, g)); done {
 			return err
 		}
+	}
+	if g.ov.armed.Load() { // about one call in breaker.SampleEvery (overhead.go)
+		return g.admitTimed(ctx, p, pt)
 	}
 	return g.gates(ctx, p, pt)
 }
@@ -379,6 +384,7 @@ func (g *Guard) gates(ctx context.Context, p *Permit, pt *parts) error {
 		}
 		return g.rejected(ctx, g.errOpen)
 	}
+	g.arm(&p.bp)
 	p.pt, p.bulk = pt, bulk
 	if h := g.hooks.Load(); (h != nil && h.OnDone != nil) || (pt.adapt != nil && pt.adapt.sampled()) {
 		p.start = int64(time.Since(clockEpoch)) + 1
@@ -401,8 +407,15 @@ func (p *Permit) Done(err error) {
 		return
 	}
 	p.reported = true
+	var t0 int64
+	if p.timed {
+		t0 = nanos()
+	}
 	p.bp.Done(err)
 	p.after(breaker.Outcome{Err: err}, 0, false)
+	if p.timed {
+		p.pt.g.ov.doneTimed(t0)
+	}
 }
 
 // Finish reports the call's outcome with an adapter's label (an HTTP status
@@ -413,8 +426,15 @@ func (p *Permit) Finish(o breaker.Outcome) {
 		return
 	}
 	p.reported = true
+	var t0 int64
+	if p.timed {
+		t0 = nanos()
+	}
 	p.bp.Finish(o)
 	p.after(o, 0, false)
+	if p.timed {
+		p.pt.g.ov.doneTimed(t0)
+	}
 }
 
 // Report reports a result the caller classified itself; err is passed to
@@ -424,8 +444,15 @@ func (p *Permit) Report(r breaker.Result, err error) {
 		return
 	}
 	p.reported = true
+	var t0 int64
+	if p.timed {
+		t0 = nanos()
+	}
 	p.bp.Report(r)
 	p.after(breaker.Outcome{Err: err}, r, true)
+	if p.timed {
+		p.pt.g.ov.doneTimed(t0)
+	}
 }
 
 // Settle reports the call as a failure unless its outcome was reported
@@ -667,6 +694,9 @@ type GuardSnapshot struct {
 	// Cost is what the guard's calls cost, computed from the counters
 	// above; nil when its policy has no cost (see CostPolicy).
 	Cost *CostSnapshot
+	// Overhead is what the guard measured of its own cost on a sample of
+	// calls; nil before the first sample.
+	Overhead *OverheadSnapshot
 }
 
 // Rejections counts a guard's rejections by reason.
@@ -707,6 +737,7 @@ func (g *Guard) Snapshot() GuardSnapshot {
 		s.Rejected.Throttled = s.Throttle.Rejected
 	}
 	s.Cost = costOf(pt.policy.Cost, &s)
+	s.Overhead = g.ov.snapshot()
 	return s
 }
 

@@ -521,6 +521,20 @@ var table = [...]Metric{
 			return true
 		},
 	},
+	// ---- overhead self-profiling (issue 23) ----
+	{
+		Name: "breakerbox.guard.overhead", Unit: "s", Kind: Gauge,
+		Description: "The time the guard itself adds to a call, measured on about one call in 1024: the mean of its gates (Allow, a bulkhead queue wait included) and of its report (Done, completion hooks included).",
+		Attribute:   Outcome, Values: []string{"gates", "report"},
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			o := s.Overhead
+			if o == nil {
+				return false
+			}
+			v[0], v[1] = o.Gates.Seconds(), o.Done.Seconds()
+			return true
+		},
+	},
 	// ---- cost analysis (issue 23) ----
 	{
 		Name: "breakerbox.cost.amount", Unit: "{currency}", Kind: Counter, Requires: Cost,

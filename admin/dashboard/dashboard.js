@@ -1437,3 +1437,70 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();
 // ---- End of the cost panel ----
+
+// ---- Overhead panel (issue 23) ----
+// GET v1/guards every 30 seconds: the time each guard adds to its calls,
+// measured on about one call in 1024 (gates and report, hooks included).
+// Shows the median over guards and the five costliest. Hidden until a
+// guard has a sample.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 30000;
+  const $ = (id) => document.getElementById(id);
+
+  // Durations arrive as Go duration strings ("61ns", "1.2µs").
+  function nanos(d) {
+    const m = /^([0-9.]+)(ns|µs|us|ms|s)$/.exec(d || '');
+    if (!m) return 0;
+    return parseFloat(m[1]) * { ns: 1, 'µs': 1e3, us: 1e3, ms: 1e6, s: 1e9 }[m[2]];
+  }
+
+  function td(text) {
+    const c = document.createElement('td');
+    c.textContent = text;
+    return c;
+  }
+
+  function render(list) {
+    const gs = (list.guards || []).filter((g) => g.overhead);
+    const panel = $('overhead-panel');
+    panel.hidden = gs.length === 0;
+    if (panel.hidden) return;
+    gs.sort((a, b) => nanos(b.overhead.perCall) - nanos(a.overhead.perCall));
+    const med = gs[Math.floor(gs.length / 2)].overhead.perCall;
+    const samples = gs.reduce((n, g) => n + g.overhead.samples, 0);
+    $('overhead-summary').textContent = 'breakerbox adds ' + med + ' per call (median over ' + gs.length +
+      ' guards; ' + samples + ' sampled calls, about one in ' + gs[0].overhead.sampleEvery + ').';
+    $('overhead-rows').replaceChildren(...gs.slice(0, 5).map((g) => {
+      const tr = document.createElement('tr');
+      tr.appendChild(td(g.name));
+      tr.appendChild(td(g.overhead.perCall));
+      tr.appendChild(td(g.overhead.gates));
+      tr.appendChild(td(g.overhead.report));
+      tr.appendChild(td(g.overhead.max));
+      tr.appendChild(td(String(g.overhead.samples)));
+      return tr;
+    }));
+  }
+
+  async function refresh() {
+    if (document.hidden || !$('overhead-panel')) return;
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    try {
+      const res = await fetch('v1/guards', { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+      if (!res.ok) { $('overhead-panel').hidden = true; return; }
+      render(await res.json());
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the overhead panel ----
