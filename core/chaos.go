@@ -88,7 +88,7 @@ func (g *Guard) admitChaos(ctx context.Context, p *Permit, pt *parts, f ChaosFau
 	if f.Err == nil {
 		return false, nil
 	}
-	if err := g.gates(ctx, p, pt); err != nil {
+	if err := g.gates(ctx, p, pt, false); err != nil {
 		return true, err
 	}
 	p.Report(breaker.Failure, f.Err)

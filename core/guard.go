@@ -37,7 +37,7 @@ type Guard struct {
 	labels  func(ctx context.Context) []string
 	hooks   atomic.Pointer[Hooks]
 	chaos   ChaosInjector                             // the registry's (WithChaos); nil without: see chaos.go
-	ov      overhead                                  // self-measured overhead: see overhead.go
+	special atomic.Uint32                             // specialChaos | specialArmed: see overhead.go
 	onState func(context.Context, breaker.Transition) // g.stateChanged, made once
 
 	// What the guard was created with, for reloads: the UsePolicy name, the
@@ -56,6 +56,8 @@ type Guard struct {
 	// and when it last changed (Unix nanoseconds).
 	seenActivity atomic.Uint64
 	seenAt       atomic.Int64
+
+	ov overhead // self-measured overhead: see overhead.go
 }
 
 // parts are what a guard's policy decides besides its breaker. They are
@@ -103,6 +105,9 @@ type guardSpec struct {
 func newGuard(name string, p Policy, spec guardSpec, fallbacks map[string]fallback.Func) (*Guard, error) {
 	g := &Guard{name: name, usePolicy: spec.usePolicy, extraTags: slices.Clone(spec.tags), classifier: spec.classifier, profile: spec.profile, labels: spec.labels, chaos: spec.chaos}
 	g.onState = g.stateChanged
+	if g.chaos != nil {
+		g.special.Store(specialChaos)
+	}
 	cfg, err := g.breakerConfig(p)
 	if err != nil {
 		return nil, err
@@ -347,19 +352,18 @@ func (g *Guard) allow(ctx context.Context, p *Permit) error {
 
 // admit is allow under the parts pt.
 func (g *Guard) admit(ctx context.Context, p *Permit, pt *parts) error {
-	if g.chaos != nil { // only with WithChaos (chaos.go)
-		if done, err := g.admitChaos(ctx, p, pt, g.chaos.Inject(ctx, g)); done {
+	return g.gates(ctx, p, pt, true)
+}
+
+// gates runs the call through the gates of pt. With special, a chaos
+// fault (only with WithChaos, chaos.go) or an overhead sample (about one
+// call in breaker.SampleEvery, overhead.go) comes first.
+func (g *Guard) gates(ctx context.Context, p *Permit, pt *parts, special bool) error {
+	if special && g.special.Load() != 0 {
+		if done, err := g.admitSpecial(ctx, p, pt); done {
 			return err
 		}
 	}
-	if g.ov.armed.Load() { // about one call in breaker.SampleEvery (overhead.go)
-		return g.admitTimed(ctx, p, pt)
-	}
-	return g.gates(ctx, p, pt)
-}
-
-// gates runs the call through the gates of pt.
-func (g *Guard) gates(ctx context.Context, p *Permit, pt *parts) error {
 	if pt.thr != nil && !pt.admitThrottled() {
 		return g.rejected(ctx, pt.errThrottled)
 	}
@@ -407,15 +411,12 @@ func (p *Permit) Done(err error) {
 		return
 	}
 	p.reported = true
-	var t0 int64
-	if p.timed {
-		t0 = nanos()
+	if p.timed { // about one call in breaker.SampleEvery (overhead.go)
+		p.doneTimed(err)
+		return
 	}
 	p.bp.Done(err)
 	p.after(breaker.Outcome{Err: err}, 0, false)
-	if p.timed {
-		p.pt.g.ov.doneTimed(t0)
-	}
 }
 
 // Finish reports the call's outcome with an adapter's label (an HTTP status
@@ -426,15 +427,12 @@ func (p *Permit) Finish(o breaker.Outcome) {
 		return
 	}
 	p.reported = true
-	var t0 int64
-	if p.timed {
-		t0 = nanos()
+	if p.timed { // about one call in breaker.SampleEvery (overhead.go)
+		p.finishTimed(o)
+		return
 	}
 	p.bp.Finish(o)
 	p.after(o, 0, false)
-	if p.timed {
-		p.pt.g.ov.doneTimed(t0)
-	}
 }
 
 // Report reports a result the caller classified itself; err is passed to
@@ -444,15 +442,12 @@ func (p *Permit) Report(r breaker.Result, err error) {
 		return
 	}
 	p.reported = true
-	var t0 int64
-	if p.timed {
-		t0 = nanos()
+	if p.timed { // about one call in breaker.SampleEvery (overhead.go)
+		p.reportTimedResult(r, err)
+		return
 	}
 	p.bp.Report(r)
 	p.after(breaker.Outcome{Err: err}, r, true)
-	if p.timed {
-		p.pt.g.ov.doneTimed(t0)
-	}
 }
 
 // Settle reports the call as a failure unless its outcome was reported

@@ -14,12 +14,18 @@ import (
 // hooks). The breaker picks one admitted call in breaker.SampleEvery from
 // the count it keeps anyway (no counter of our own, no random draw); that
 // pick arms the guard, and the next call on the guard is timed, with four
-// clock reads. Every other call pays one atomic load and two predictable
-// branches.
+// clock reads. Every other call pays one atomic load (shared with the
+// chaos check) and two predictable branches.
+
+// The bits of Guard.special: a call takes the special path when any is
+// set.
+const (
+	specialChaos uint32 = 1 << iota // the registry injects faults (chaos.go)
+	specialArmed                    // time the next call
+)
 
 // overhead holds a guard's overhead samples.
 type overhead struct {
-	armed                          atomic.Bool // time the next call
 	gateSamples, gateNanos         atomic.Uint64
 	doneSamples, doneNanos, maxRun atomic.Uint64
 }
@@ -42,13 +48,27 @@ type OverheadSnapshot struct {
 // nanos reads the monotonic clock, in nanoseconds since clockEpoch.
 func nanos() int64 { return int64(time.Since(clockEpoch)) }
 
-// admitTimed is admit for a call that the guard is armed to time.
-func (g *Guard) admitTimed(ctx context.Context, p *Permit, pt *parts) error {
-	if !g.ov.armed.CompareAndSwap(true, false) {
-		return g.gates(ctx, p, pt) // another call took the sample
+// admitSpecial runs a chaos fault, if the registry injects one, then the
+// gates of a call the guard is armed to time. It returns done with the
+// call's admission, or not done when the call goes on to the gates as
+// usual.
+func (g *Guard) admitSpecial(ctx context.Context, p *Permit, pt *parts) (done bool, err error) {
+	if g.chaos != nil {
+		if done, err := g.admitChaos(ctx, p, pt, g.chaos.Inject(ctx, g)); done {
+			return true, err
+		}
+	}
+	for {
+		f := g.special.Load()
+		if f&specialArmed == 0 {
+			return false, nil // not armed, or another call took the sample
+		}
+		if g.special.CompareAndSwap(f, f&^specialArmed) {
+			break
+		}
 	}
 	t0 := nanos()
-	err := g.gates(ctx, p, pt)
+	err = g.gates(ctx, p, pt, false)
 	d := uint64(max(nanos()-t0, 0))
 	g.ov.gateSamples.Add(1)
 	g.ov.gateNanos.Add(d)
@@ -56,18 +76,45 @@ func (g *Guard) admitTimed(ctx context.Context, p *Permit, pt *parts) error {
 	if err == nil {
 		p.timed = true
 	}
-	return err
+	return true, err
 }
 
 // arm arms the guard when the breaker sampled bp.
 func (g *Guard) arm(bp *breaker.Permit) {
 	if bp.Sampled() {
-		g.ov.armed.Store(true)
+		g.special.Or(specialArmed)
 	}
 }
 
-// doneTimed records a timed call's report, which started at t0.
-func (o *overhead) doneTimed(t0 int64) {
+// doneTimed, finishTimed and reportTimedResult are Done, Finish and
+// Report for a timed call, kept out of those so that the calls not timed
+// pay one branch.
+func (p *Permit) doneTimed(err error) {
+	p.reportTimed(func() {
+		p.bp.Done(err)
+		p.after(breaker.Outcome{Err: err}, 0, false)
+	})
+}
+
+func (p *Permit) finishTimed(o breaker.Outcome) {
+	p.reportTimed(func() {
+		p.bp.Finish(o)
+		p.after(o, 0, false)
+	})
+}
+
+func (p *Permit) reportTimedResult(r breaker.Result, err error) {
+	p.reportTimed(func() {
+		p.bp.Report(r)
+		p.after(breaker.Outcome{Err: err}, r, true)
+	})
+}
+
+// reportTimed runs report, a timed call's report, and records its time.
+func (p *Permit) reportTimed(report func()) {
+	t0 := nanos()
+	report()
+	o := &p.pt.g.ov
 	d := uint64(max(nanos()-t0, 0))
 	o.doneSamples.Add(1)
 	o.doneNanos.Add(d)
