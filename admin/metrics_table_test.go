@@ -43,6 +43,8 @@ func distinctSnapshot() core.GuardSnapshot {
 		Hedge:    &hedge.Stats{Calls: 500, Started: 31, Won: 23, Cancelled: 29, BudgetStopped: 24, GateStopped: 25, Delay: 15 * time.Millisecond},
 		Cache:    &cache.Stats{Hits: 32, Shared: 33, Fills: 34, StaleServed: 35, StaleMissing: 36, Evictions: 37, Entries: 38, Bytes: 3900},
 		Adaptive: &core.AdaptiveSnapshot{Algorithm: "vegas", Limit: 8, MinLimit: 2, MaxLimit: 64},
+		Overhead: &core.OverheadSnapshot{SampleEvery: 1024, GateSamples: 7, DoneSamples: 7, Gates: 61 * time.Nanosecond, Done: 33 * time.Nanosecond, PerCall: 94 * time.Nanosecond, Max: time.Microsecond},
+		Cost:     &core.CostSnapshot{Currency: "USD", PerCall: 2000, Spent: 1_998_000, RetrySpent: 4_000, AvoidedByBreaker: 40_000, AvoidedByRateLimit: 20_000},
 	}
 	s.Rejected = core.Rejections{Open: s.Breaker.Rejected, HalfOpen: s.Breaker.RejectedProbe,
 		Full: s.Bulkhead.Rejected + s.Bulkhead.TimedOut, Limited: s.RateLimit.Rejected}
@@ -55,6 +57,7 @@ var tableNotShown = map[string]string{
 	"breakerbox.retry.attempts": "retries are not in GuardStatus",
 	"breakerbox.retry.calls":    "retries are not in GuardStatus",
 	"breakerbox.fallback.calls": "fallbacks are not in GuardStatus",
+	"breakerbox.cost.amount":    "costs are shown by GET /v1/cost, not GuardStatus",
 }
 
 func TestStatusShowsTheMetricsTableConcepts(t *testing.T) {
@@ -97,6 +100,7 @@ func TestStatusShowsTheMetricsTableConcepts(t *testing.T) {
 		"breakerbox.cache.entries":                          {float64(st.Cache.Entries)},
 		"breakerbox.cache.bytes":                            {float64(st.Cache.Bytes)},
 		"breakerbox.bulkhead.adaptive.limit":                {float64(st.Adaptive.Limit)},
+		"breakerbox.guard.overhead":                         {time.Duration(st.Overhead.Gates).Seconds(), time.Duration(st.Overhead.Report).Seconds()},
 	}
 	for _, m := range metrics.Table() {
 		v := make([]float64, m.Len())

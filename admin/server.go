@@ -201,6 +201,8 @@ func (s *Server) routes() {
 	s.handle(v+"/dependencies", methods{http.MethodGet: s.dependencies}) // dependencies.go
 	s.maintenanceRoutes(v)                                               // maintenance.go
 	// ---- end issue #23 ----
+	s.chaosRoutes(v)                                     // chaos.go
+	s.handle(v+"/cost", methods{http.MethodGet: s.cost}) // cost.go
 	s.handle("/debug", methods{http.MethodGet: s.debugPage})
 	s.handle("/{$}", methods{http.MethodGet: s.dashboardPage})
 	s.handle("/assets/{file}", methods{http.MethodGet: s.asset})

@@ -94,6 +94,9 @@ func statusOf(s *core.GuardSnapshot, now time.Time) GuardStatus {
 			WaitTime:      core.Duration(bh.WaitTime),
 		}
 	}
+	if o := s.Overhead; o != nil { // self-measured overhead (issue 23)
+		st.Overhead = &OverheadStatus{SampleEvery: o.SampleEvery, Samples: o.GateSamples, Gates: core.Duration(o.Gates), Report: core.Duration(o.Done), PerCall: core.Duration(o.PerCall), Max: core.Duration(o.Max)}
+	}
 	if a := s.Adaptive; a != nil {
 		st.Adaptive = &AdaptiveStatus{Algorithm: a.Algorithm, Limit: a.Limit, MinLimit: a.MinLimit, MaxLimit: a.MaxLimit}
 	}

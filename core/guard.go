@@ -36,6 +36,8 @@ type Guard struct {
 	profile bool
 	labels  func(ctx context.Context) []string
 	hooks   atomic.Pointer[Hooks]
+	chaos   ChaosInjector                             // the registry's (WithChaos); nil without: see chaos.go
+	special atomic.Uint32                             // specialChaos | specialArmed: see overhead.go
 	onState func(context.Context, breaker.Transition) // g.stateChanged, made once
 
 	// What the guard was created with, for reloads: the UsePolicy name, the
@@ -54,6 +56,8 @@ type Guard struct {
 	// and when it last changed (Unix nanoseconds).
 	seenActivity atomic.Uint64
 	seenAt       atomic.Int64
+
+	ov overhead // self-measured overhead: see overhead.go
 }
 
 // parts are what a guard's policy decides besides its breaker. They are
@@ -95,11 +99,15 @@ type guardSpec struct {
 	classifier breaker.Classifier
 	profile    bool
 	labels     func(ctx context.Context) []string
+	chaos      ChaosInjector
 }
 
 func newGuard(name string, p Policy, spec guardSpec, fallbacks map[string]fallback.Func) (*Guard, error) {
-	g := &Guard{name: name, usePolicy: spec.usePolicy, extraTags: slices.Clone(spec.tags), classifier: spec.classifier, profile: spec.profile, labels: spec.labels}
+	g := &Guard{name: name, usePolicy: spec.usePolicy, extraTags: slices.Clone(spec.tags), classifier: spec.classifier, profile: spec.profile, labels: spec.labels, chaos: spec.chaos}
 	g.onState = g.stateChanged
+	if g.chaos != nil {
+		g.special.Store(specialChaos)
+	}
 	cfg, err := g.breakerConfig(p)
 	if err != nil {
 		return nil, err
@@ -319,6 +327,7 @@ type Permit struct {
 	// bulk and hint, so the Permit does not grow.
 	reported bool
 	hint     bulkhead.Hint // the bulkhead stripe the slot came from; Done returns it there
+	timed    bool          // the overhead of this call is measured (overhead.go)
 }
 
 // clockEpoch anchors the monotonic timestamps guards take for hooks.
@@ -343,6 +352,18 @@ func (g *Guard) allow(ctx context.Context, p *Permit) error {
 
 // admit is allow under the parts pt.
 func (g *Guard) admit(ctx context.Context, p *Permit, pt *parts) error {
+	return g.gates(ctx, p, pt, true)
+}
+
+// gates runs the call through the gates of pt. With special, a chaos
+// fault (only with WithChaos, chaos.go) or an overhead sample (about one
+// call in breaker.SampleEvery, overhead.go) comes first.
+func (g *Guard) gates(ctx context.Context, p *Permit, pt *parts, special bool) error {
+	if special && g.special.Load() != 0 {
+		if done, err := g.admitSpecial(ctx, p, pt); done {
+			return err
+		}
+	}
 	if pt.thr != nil && !pt.admitThrottled() {
 		return g.rejected(ctx, pt.errThrottled)
 	}
@@ -367,6 +388,7 @@ func (g *Guard) admit(ctx context.Context, p *Permit, pt *parts) error {
 		}
 		return g.rejected(ctx, g.errOpen)
 	}
+	g.arm(&p.bp)
 	p.pt, p.bulk = pt, bulk
 	if h := g.hooks.Load(); (h != nil && h.OnDone != nil) || (pt.adapt != nil && pt.adapt.sampled()) {
 		p.start = int64(time.Since(clockEpoch)) + 1
@@ -389,6 +411,10 @@ func (p *Permit) Done(err error) {
 		return
 	}
 	p.reported = true
+	if p.timed { // about one call in breaker.SampleEvery (overhead.go)
+		p.doneTimed(err)
+		return
+	}
 	p.bp.Done(err)
 	p.after(breaker.Outcome{Err: err}, 0, false)
 }
@@ -401,6 +427,10 @@ func (p *Permit) Finish(o breaker.Outcome) {
 		return
 	}
 	p.reported = true
+	if p.timed { // about one call in breaker.SampleEvery (overhead.go)
+		p.finishTimed(o)
+		return
+	}
 	p.bp.Finish(o)
 	p.after(o, 0, false)
 }
@@ -412,6 +442,10 @@ func (p *Permit) Report(r breaker.Result, err error) {
 		return
 	}
 	p.reported = true
+	if p.timed { // about one call in breaker.SampleEvery (overhead.go)
+		p.reportTimedResult(r, err)
+		return
+	}
 	p.bp.Report(r)
 	p.after(breaker.Outcome{Err: err}, r, true)
 }
@@ -652,6 +686,12 @@ type GuardSnapshot struct {
 	Adaptive *AdaptiveSnapshot
 	// Throttle is the client-side throttle's state; nil without one.
 	Throttle *throttle.Snapshot
+	// Cost is what the guard's calls cost, computed from the counters
+	// above; nil when its policy has no cost (see CostPolicy).
+	Cost *CostSnapshot
+	// Overhead is what the guard measured of its own cost on a sample of
+	// calls; nil before the first sample.
+	Overhead *OverheadSnapshot
 }
 
 // Rejections counts a guard's rejections by reason.
@@ -691,6 +731,8 @@ func (g *Guard) Snapshot() GuardSnapshot {
 	if s.Throttle != nil {
 		s.Rejected.Throttled = s.Throttle.Rejected
 	}
+	s.Cost = costOf(pt.policy.Cost, &s)
+	s.Overhead = g.ov.snapshot()
 	return s
 }
 

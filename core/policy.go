@@ -151,6 +151,9 @@ type Policy struct {
 	// "own" opens it for its breaker's open duration, after which it probes
 	// the way it does after a trip of its own.
 	DependencyRecovery string `json:"dependencyRecovery,omitempty"`
+	// Cost prices the guard's calls for cost analysis (see CostPolicy);
+	// nil means no cost figures.
+	Cost *CostPolicy `json:"cost,omitempty"`
 }
 
 // RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
@@ -475,6 +478,9 @@ func (p Policy) problems() []error {
 	}
 	if p.Throttle != nil {
 		add(p.Throttle.validate())
+	}
+	if p.Cost != nil {
+		add(p.Cost.validate())
 	}
 	if p.RateLimit != nil {
 		cfg, err := p.RateLimit.RateLimitConfig()

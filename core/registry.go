@@ -39,6 +39,7 @@ type Registry struct {
 	hash     string   // its content hash
 	doc      Document // the live document, as applied
 
+	chaos  ChaosInjector              // WithChaos (chaos.go); nil without
 	seg    atomic.Pointer[segments]   // tenant overlays and variants of the live document (segment.go)
 	prunes atomic.Uint64              // guards pruned so far; segment.go reclaims tenant slots when it moves
 	deps   atomic.Pointer[depTracker] // follows dependsOn (dependency.go); nil until a policy has one
@@ -409,7 +410,7 @@ func (r *Registry) create(name string, opts []GuardOption) (*Guard, error) {
 	if err != nil {
 		return nil, err
 	}
-	spec := guardSpec{usePolicy: cfg.policy, tags: cfg.tags, classifier: cfg.classifier, profile: r.profile, labels: r.labels}
+	spec := guardSpec{usePolicy: cfg.policy, tags: cfg.tags, classifier: cfg.classifier, profile: r.profile, labels: r.labels, chaos: r.chaos}
 	g, err := newGuard(name, p, spec, r.fallback)
 	if err != nil {
 		return nil, err

@@ -14,7 +14,8 @@ import (
 // until it is decided how a mesh gets it (mapped, approximated or lost) and
 // listed here, so that no setting silently vanishes from an export.
 var consideredFields = map[reflect.Type][]string{
-	reflect.TypeFor[core.Policy](): {"name", "extends", "match", "tags", "critical", "breaker", "bulkhead", "rateLimit", "retry", "timeout", "totalTimeout", "fallbacks", "hedge", "cache", "throttle", "dependsOn", "dependencyRecovery"},
+	reflect.TypeFor[core.Policy](): {"name", "extends", "match", "tags", "critical", "breaker", "bulkhead", "rateLimit", "retry", "timeout", "totalTimeout", "fallbacks", "hedge", "cache", "throttle", "dependsOn", "dependencyRecovery",
+		"cost"}, // cost: priced in the application for its own figures; nothing for a mesh to enforce
 	reflect.TypeFor[core.BreakerPolicy](): {"mode", "window", "windowSize", "windowDuration", "buckets", "minCalls", "failureRate", "disableFailureRate",
 		"slowCallDuration", "slowCallRate", "consecutiveFailures", "openDuration", "openBackoff", "maxOpenDuration", "openJitter",
 		"halfOpenProbes", "successThreshold", "probeTimeout", "rampSteps", "rampStepDuration", "rampMinCalls", "graceCalls", "graceDuration", "measureLatency", "learned"},

@@ -254,7 +254,7 @@ func TestReadWithoutPrimitive(t *testing.T) {
 	v := make([]float64, 8)
 	for _, m := range metrics.Table() {
 		ok := m.Read(&s, v[:m.Len()])
-		wantNone := m.Requires&(metrics.Bulkhead|metrics.RateLimit|metrics.Hedge|metrics.Cache|metrics.AdaptiveLimit) != 0 || m.Name == "breakerbox.circuit_breaker.state_change_timestamp"
+		wantNone := m.Requires&(metrics.Bulkhead|metrics.RateLimit|metrics.Hedge|metrics.Cache|metrics.AdaptiveLimit|metrics.Cost) != 0 || m.Name == "breakerbox.circuit_breaker.state_change_timestamp" || m.Name == "breakerbox.guard.overhead"
 		if ok == wantNone {
 			t.Errorf("%s: Read of an empty snapshot = %v", m.Name, ok)
 		}
@@ -387,7 +387,7 @@ func TestDocTablesMatchTable(t *testing.T) {
 	}
 
 	requires := map[metrics.Primitive]string{0: "-", metrics.Bulkhead: "bulkhead", metrics.RateLimit: "ratelimit",
-		metrics.Retry: "retry", metrics.Fallback: "fallback", metrics.Hedge: "hedge", metrics.Cache: "cache", metrics.AdaptiveLimit: "adaptive"}
+		metrics.Retry: "retry", metrics.Fallback: "fallback", metrics.Hedge: "hedge", metrics.Cache: "cache", metrics.AdaptiveLimit: "adaptive", metrics.Cost: "cost"}
 	rows := docRows(t, "concept  ")
 	table := metrics.Table()
 	if len(rows) != len(table) {
@@ -405,6 +405,28 @@ func TestDocTablesMatchTable(t *testing.T) {
 		want := []string{m.Name, m.Kind.String(), m.Unit, requires[m.Requires], attr}
 		if !slices.Equal(rows[i], want) {
 			t.Errorf("kinds table row %d:\n%q\nwant\n%q", i, rows[i], want)
+		}
+	}
+}
+
+// The cost metric reads the snapshot's exact sums, in currency units.
+func TestReadCost(t *testing.T) {
+	reg := newRegistry(t, core.WithPolicies(core.Policy{Name: "paid", Match: []string{"paid.*"}, Cost: &core.CostPolicy{PerCall: 0.002, PerRetry: 0.001, Currency: "USD"}}))
+	g := reg.MustGuard("paid.x")
+	for range 3 {
+		_ = g.Do(context.Background(), func(context.Context) error { return nil })
+	}
+	s := g.Snapshot()
+	if !metrics.PrimitivesOf(reg, &s).Has(metrics.Cost) {
+		t.Fatal("a guard with a cost policy does not have the cost primitive")
+	}
+	for _, m := range metrics.Table() {
+		if m.Name != "breakerbox.cost.amount" {
+			continue
+		}
+		v := make([]float64, m.Len())
+		if !m.Read(&s, v) || v[0] != 0.006 || v[1] != 0 {
+			t.Fatalf("cost %v", v)
 		}
 	}
 }

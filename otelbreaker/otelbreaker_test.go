@@ -39,6 +39,7 @@ func policies() []core.Option {
 				Hedge:     &core.HedgePolicy{Delay: ms(time.Second)},
 				Cache:     &core.CachePolicy{MaxStaleness: ms(time.Minute), MaxEntries: 10}},
 			core.Policy{Name: "adaptive", Match: []string{"adaptive.*"}, Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{InitialLimit: 5}}},
+			core.Policy{Name: "priced", Match: []string{"priced.*"}, Cost: &core.CostPolicy{PerCall: 0.002, Currency: "USD"}},
 		),
 	}
 }

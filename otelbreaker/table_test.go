@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/metrics"
 	"github.com/breakerbox/breakerbox/otelbreaker"
 )
@@ -70,6 +71,10 @@ func TestMetricsRenderTheTable(t *testing.T) {
 	ctx := context.Background()
 	for _, name := range []string{"pay.charge", "limited.search", "retrying.quote", "adaptive.dep"} {
 		_ = e.reg.MustGuard(name).Do(ctx, ok)
+	}
+	// Enough calls for an overhead sample, on a guard with a cost.
+	for range breaker.SampleEvery + 1 {
+		_ = e.reg.MustGuard("priced.llm").Do(ctx, ok)
 	}
 	got := map[string]instrumentShape{}
 	for _, sm := range e.collect(t).ScopeMetrics {

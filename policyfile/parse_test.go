@@ -60,7 +60,7 @@ func TestParseRefusesBadInput(t *testing.T) {
 `,
 		want: []want{
 			{"p.yaml", 4, 7, "policies[0].breaker.failureRat", `"failureRat"`, `unknown field "failureRat"; did you mean "failureRate"?`},
-			{"p.yaml", 5, 5, "policies[0].colour", `"colour"`, `unknown field "colour"; known fields: breaker, bulkhead, cache, critical,`},
+			{"p.yaml", 5, 5, "policies[0].colour", `"colour"`, `unknown field "colour"; known fields: breaker, bulkhead, cache, cost, critical,`},
 		},
 	}, {
 		name: "unknown key in JSON",

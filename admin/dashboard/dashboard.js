@@ -1451,3 +1451,200 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();
 // ---- end issue #23 ----
+
+// ---- Chaos panel (issue 23) ----
+// GET v1/chaos every few seconds: the experiments injecting faults now. A
+// block of its own; the panel stays hidden while none runs, when the
+// registry was built without chaos, or when the token cannot read.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+
+  function td(text) {
+    const c = document.createElement('td');
+    c.textContent = text;
+    return c;
+  }
+
+  function fault(e) {
+    if (e.fault === 'trip') return 'trip (breakers opened)';
+    const rate = Math.round(e.rate * 1000) / 10 + '%';
+    return e.fault + (e.fault === 'latency' ? ' +' + e.latency : '') + ' at ' + rate;
+  }
+
+  function scope(e) {
+    const parts = [];
+    if (e.tags && e.tags.length) parts.push('tags ' + e.tags.join(', '));
+    if (e.tenants && e.tenants.length) parts.push('tenants ' + e.tenants.join(', '));
+    if (e.percent) parts.push(e.percent + '% of guards');
+    if (e.allowCritical) parts.push('critical allowed');
+    return parts.join('; ') || '–';
+  }
+
+  function render(rep) {
+    const panel = $('chaos-panel');
+    const act = (rep.experiments || []).filter((e) => e.active);
+    panel.hidden = !rep.enabled || act.length === 0;
+    if (panel.hidden) return;
+    $('chaos-limits').textContent = 'At most ' + rep.maxGuards + ' guards under chaos at once; critical guards only when an experiment allows them.';
+    $('chaos-rows').replaceChildren(...act.map((e) => {
+      const tr = document.createElement('tr');
+      tr.appendChild(td(e.id));
+      tr.appendChild(td(fault(e)));
+      tr.appendChild(td((e.targets || []).join(', ')));
+      tr.appendChild(td(scope(e)));
+      tr.appendChild(td(e.injected + ' / ' + e.calls));
+      tr.appendChild(td(new Date(e.ends).toLocaleTimeString()));
+      tr.appendChild(td(e.actor || ''));
+      return tr;
+    }));
+  }
+
+  async function refresh() {
+    if (document.hidden || !$('chaos-panel')) return;
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    try {
+      const res = await fetch('v1/chaos', { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+      if (!res.ok) { $('chaos-panel').hidden = true; return; }
+      render(await res.json());
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the chaos panel ----
+
+// ---- Cost panel (issue 23) ----
+// GET v1/cost?since=24h every minute: spend and spend avoided by currency.
+// Amounts arrive as integer micro-units and are printed exactly, without
+// floating point. Hidden while no policy has a cost or the token cannot read.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 60000;
+  const $ = (id) => document.getElementById(id);
+
+  function money(micros) {
+    const neg = micros < 0;
+    const s = String(Math.abs(micros)).padStart(7, '0');
+    const out = s.slice(0, -6) + '.' + s.slice(-6).replace(/0{1,4}$/, '');
+    return (neg ? '-' : '') + out;
+  }
+
+  function td(text) {
+    const c = document.createElement('td');
+    c.textContent = text;
+    return c;
+  }
+
+  function render(rep) {
+    const panel = $('cost-panel');
+    const totals = rep.totals || [];
+    panel.hidden = totals.length === 0;
+    if (panel.hidden) return;
+    $('cost-rows').replaceChildren(...totals.map((t) => {
+      const tr = document.createElement('tr');
+      tr.appendChild(td(t.currency));
+      tr.appendChild(td(money(t.spentMicros + t.retrySpentMicros)));
+      tr.appendChild(td(money(t.avoidedByBreakerMicros)));
+      tr.appendChild(td(money(t.avoidedByRateLimitMicros)));
+      return tr;
+    }));
+  }
+
+  async function refresh() {
+    if (document.hidden || !$('cost-panel')) return;
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    try {
+      const res = await fetch('v1/cost?since=24h', { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+      if (!res.ok) { $('cost-panel').hidden = true; return; }
+      render(await res.json());
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the cost panel ----
+
+// ---- Overhead panel (issue 23) ----
+// GET v1/guards every 30 seconds: the time each guard adds to its calls,
+// measured on about one call in 1024 (gates and report, hooks included).
+// Shows the median over guards and the five costliest. Hidden until a
+// guard has a sample.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 30000;
+  const $ = (id) => document.getElementById(id);
+
+  // Durations arrive as Go duration strings ("61ns", "1.2µs").
+  function nanos(d) {
+    const m = /^([0-9.]+)(ns|µs|us|ms|s)$/.exec(d || '');
+    if (!m) return 0;
+    return parseFloat(m[1]) * { ns: 1, 'µs': 1e3, us: 1e3, ms: 1e6, s: 1e9 }[m[2]];
+  }
+
+  function td(text) {
+    const c = document.createElement('td');
+    c.textContent = text;
+    return c;
+  }
+
+  function render(list) {
+    const gs = (list.guards || []).filter((g) => g.overhead);
+    const panel = $('overhead-panel');
+    panel.hidden = gs.length === 0;
+    if (panel.hidden) return;
+    gs.sort((a, b) => nanos(b.overhead.perCall) - nanos(a.overhead.perCall));
+    const med = gs[Math.floor(gs.length / 2)].overhead.perCall;
+    const samples = gs.reduce((n, g) => n + g.overhead.samples, 0);
+    $('overhead-summary').textContent = 'breakerbox adds ' + med + ' per call (median over ' + gs.length +
+      ' guards; ' + samples + ' sampled calls, about one in ' + gs[0].overhead.sampleEvery + ').';
+    $('overhead-rows').replaceChildren(...gs.slice(0, 5).map((g) => {
+      const tr = document.createElement('tr');
+      tr.appendChild(td(g.name));
+      tr.appendChild(td(g.overhead.perCall));
+      tr.appendChild(td(g.overhead.gates));
+      tr.appendChild(td(g.overhead.report));
+      tr.appendChild(td(g.overhead.max));
+      tr.appendChild(td(String(g.overhead.samples)));
+      return tr;
+    }));
+  }
+
+  async function refresh() {
+    if (document.hidden || !$('overhead-panel')) return;
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    try {
+      const res = await fetch('v1/guards', { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+      if (!res.ok) { $('overhead-panel').hidden = true; return; }
+      render(await res.json());
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the overhead panel ----

@@ -111,6 +111,9 @@ type GuardStatus struct {
 	Hedge *HedgeStatus `json:"hedge,omitempty"`
 	// Cache is absent when the guard has no cached fallback.
 	Cache *CacheStatus `json:"cache,omitempty"`
+	// Overhead is what the guard measured of its own cost; absent before
+	// its first sample.
+	Overhead *OverheadStatus `json:"overhead,omitempty"`
 }
 
 // HedgeStatus is a guard's hedging of idempotent calls: the delay in

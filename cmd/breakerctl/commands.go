@@ -100,6 +100,8 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.historyCommand(),     // history.go
 		a.recordCommand(),      // record.go
 		a.replayCommand(),      // record_replay.go
+		a.chaosCommand(),       // chaos.go
+		a.costCommand(),        // cost.go
 	)
 	return root
 }

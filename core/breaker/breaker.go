@@ -306,7 +306,15 @@ type Permit struct {
 	// counted there too, so that a call touches one shard even when Allow
 	// and Done run at stack depths that pick different ones.
 	shard uint8
+	// sampled marks one admitted call in SampleEvery (see Sampled).
+	sampled bool
 }
+
+// Sampled reports whether the call is one of the admitted calls, about
+// one in SampleEvery, that the breaker picks for measurement (package
+// core times the gates and hooks of the next call on the same guard). The
+// pick costs nothing: it reads the count the breaker keeps anyway.
+func (p *Permit) Sampled() bool { return p.sampled }
 
 // Allow asks the breaker to admit a call. It returns a Permit, or ErrOpen
 // when the breaker rejects the call. ctx is handed to OnStateChange if the
@@ -314,7 +322,8 @@ type Permit struct {
 func (b *Breaker) Allow(ctx context.Context) (Permit, error) {
 	w := b.word.Load()
 	if w&stateBits == uint64(Closed) && !b.measure.Load() {
-		return Permit{b: b, ctx: ctx, w: w, shard: b.count()}, nil
+		sh, sampled := b.count()
+		return Permit{b: b, ctx: ctx, w: w, shard: sh, sampled: sampled}, nil
 	}
 	if s := w & stateBits; s == uint64(Open)|flagTimer || s == uint64(ForcedOpen) {
 		b.shard().rejected.Add(1)
@@ -330,7 +339,8 @@ func (b *Breaker) AllowAt(ctx context.Context, t time.Time) (Permit, error) {
 }
 
 func (b *Breaker) admit(ctx context.Context, w uint64, kind uint8, c *clk) (Permit, error) {
-	p := Permit{b: b, ctx: ctx, w: w, kind: kind, shard: b.count()}
+	sh, sampled := b.count()
+	p := Permit{b: b, ctx: ctx, w: w, kind: kind, shard: sh, sampled: sampled}
 	if b.measure.Load() {
 		p.start, p.timed = b.read(c), true
 	}
@@ -435,7 +445,7 @@ func (b *Breaker) allowProbe(ctx context.Context, w uint64, c *clk) (p Permit, e
 				b.probeTimer = time.AfterFunc(cfg.ProbeTimeout, b.probeTimedOut)
 			}
 			b.mu.Unlock()
-			sh := b.count()
+			sh, _ := b.count()
 			return Permit{b: b, ctx: ctx, w: w, kind: kindProbe, slot: int32(i), start: now, timed: true, shard: sh}, nil, false
 		}
 	}
@@ -506,7 +516,7 @@ func (b *Breaker) allowRamp(ctx context.Context, w uint64, c *clk) (p Permit, er
 	b.mu.Unlock()
 	n := float64(b.rampCtr.Add(1))
 	if math.Floor(n*share/100) > math.Floor((n-1)*share/100) {
-		sh := b.count()
+		sh, _ := b.count()
 		return Permit{b: b, ctx: ctx, w: w, kind: kindRamp, start: now, timed: true, shard: sh}, nil, false
 	}
 	p, err = b.reject()

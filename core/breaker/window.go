@@ -55,20 +55,26 @@ func (b *Breaker) makeStripes() {
 }
 
 // count counts an admitted call and returns the shard index for its
-// permit. Index(6) with constant shifts, masked, costs less than Index with
+// permit, and whether the call is sampled (see SampleEvery). Index(6) with constant shifts, masked, costs less than Index with
 // the shard count's own bits, and keeps its promise for any power of two
 // up to 64: neighbouring stacks get different shards.
-func (b *Breaker) count() uint8 {
+func (b *Breaker) count() (uint8, bool) {
 	if st := b.striped.Load(); st != nil {
 		i := uint8(stripe.Index(6) & st.mask)
-		st.s[i].admitted.Add(1)
-		return i
+		return i, st.s[i].admitted.Add(1)&(SampleEvery-1) == 0
 	}
-	if b.first.admitted.Add(1) == stripeAfter {
+	n := b.first.admitted.Add(1)
+	if n == stripeAfter {
 		b.makeStripes()
 	}
-	return baseShard
+	return baseShard, n&(SampleEvery-1) == 0
 }
+
+// SampleEvery is how many admitted calls there are, on average, to each
+// call whose Permit is Sampled: the breaker picks one in SampleEvery of
+// the calls it counts on each of its counter shards, from the count it
+// keeps anyway.
+const SampleEvery = 1024
 
 // shard returns the calling goroutine's shard, for a rejection.
 func (b *Breaker) shard() *shard {

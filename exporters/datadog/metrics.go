@@ -64,6 +64,15 @@ const (
 	// MetricBulkheadAdaptiveLimit (gauge) is an adaptive bulkhead's current
 	// limit, as its algorithm last computed it.
 	MetricBulkheadAdaptiveLimit = "breakerbox.bulkhead.adaptive.limit"
+	// MetricGuardOverhead (gauge, seconds) is the time a guard itself adds
+	// to a call, by outcome tag gates and report, measured on about one
+	// call in 1024.
+	MetricGuardOverhead = "breakerbox.guard.overhead"
+	// MetricCostAmount (gauge: the cumulative amount, since DogStatsD
+	// counts are integers) is what a guard's calls cost, in its policy's
+	// currency, by outcome tag: spent, retries, avoided_breaker,
+	// avoided_rate_limit (see core.CostPolicy).
+	MetricCostAmount = "breakerbox.cost.amount"
 	// MetricBulkheadQueueWaitTime (gauge) is the mean time, in seconds,
 	// that the calls that waited (MetricBulkheadCalls, outcome:waited)
 	// since the previous push spent queued; not sent when there were none.
@@ -165,6 +174,10 @@ func newPlan(table []metrics.Metric) *plan {
 			// DogStatsD counts are integers: seconds would be rounded
 			// away. The mean wait is what a dashboard wants anyway.
 			k = meanWaitKind
+		case m.Name == MetricCostAmount:
+			// DogStatsD counts are integers: cents would be rounded
+			// away. The cumulative amount goes as a gauge.
+			k = gaugeKind
 		case m.Kind == metrics.Counter && m.Integer:
 			k = countKind
 		case m.Kind == metrics.Counter:

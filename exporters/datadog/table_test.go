@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/core/fallback"
 	"github.com/breakerbox/breakerbox/exporters/datadog"
 	"github.com/breakerbox/breakerbox/metrics"
@@ -66,9 +67,14 @@ func everyMetric(t *testing.T) *core.Registry {
 				InitialDelay: core.Duration(time.Microsecond), Jitter: "none", Budget: &core.RetryBudgetPolicy{Ratio: -1, MinRetriesPerSec: 1}}},
 			core.Policy{Name: "shadow", Match: []string{"shadow.*"}, Breaker: &core.BreakerPolicy{Mode: "metrics-only", ConsecutiveFailures: 1}},
 			core.Policy{Name: "adaptive", Match: []string{"adaptive.*"}, Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{InitialLimit: 5}}},
+			core.Policy{Name: "priced", Match: []string{"priced.*"}, Cost: &core.CostPolicy{PerCall: 0.002, Currency: "USD"}},
 		))
 	reg.MustGuard("adaptive.dep")
 	ctx := context.Background()
+	// Enough calls for an overhead sample, on a guard with a cost.
+	for range breaker.SampleEvery + 1 {
+		_ = reg.MustGuard("priced.llm").Do(ctx, func(context.Context) error { return nil })
+	}
 	boom := func(context.Context) error { return errors.New("boom") }
 
 	api := reg.MustGuard("api.charge")
@@ -170,6 +176,9 @@ func TestPushRendersTheTable(t *testing.T) {
 							wantGauges[k] = s.Bulkhead.WaitTime.Seconds() / float64(s.Bulkhead.Waited)
 							sent[m.Name] = true
 						}
+					case dd[1] == datadog.MetricCostAmount: // a gauge of the cumulative amount
+						wantGauges[k] = x
+						sent[m.Name] = true
 					case m.Kind == metrics.Counter:
 						if x > 0 {
 							wantCounts[k] = int64(x)
@@ -228,6 +237,7 @@ func TestMetricConstantsAreTheTables(t *testing.T) {
 		datadog.MetricRetryRetries, datadog.MetricRetryAttempts, datadog.MetricRetryCalls, datadog.MetricFallbackCalls,
 		datadog.MetricHedgeHedges, datadog.MetricHedgeCancelled,
 		datadog.MetricCacheCalls, datadog.MetricCacheStale, datadog.MetricCacheEvictions, datadog.MetricCacheEntries, datadog.MetricCacheBytes,
+		datadog.MetricGuardOverhead, datadog.MetricCostAmount,
 	}
 	for _, c := range consts {
 		if !documented[c] {

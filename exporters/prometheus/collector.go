@@ -105,6 +105,13 @@ const (
 	// MetricBulkheadAdaptiveLimit is an adaptive bulkhead's current limit,
 	// as its algorithm last computed it (MetricBulkheadLimit follows it).
 	MetricBulkheadAdaptiveLimit = "breakerbox_bulkhead_adaptive_limit"
+	// MetricGuardOverhead is the time a guard itself adds to a call, by
+	// outcome "gates" and "report", measured on about one call in 1024.
+	MetricGuardOverhead = "breakerbox_guard_overhead_seconds"
+	// MetricCostAmount is what a guard's calls cost, in its policy's
+	// currency, by outcome: spent, retries, avoided_breaker,
+	// avoided_rate_limit (see core.CostPolicy).
+	MetricCostAmount = "breakerbox_cost_amount_total"
 	// MetricBulkheadQueueWait counts the seconds spent queued by calls that
 	// then got a slot; divided by the rate of MetricBulkheadCalls with
 	// outcome "waited", it is the mean wait.

@@ -233,6 +233,7 @@ var allMetricNames = []string{
 	bbprom.MetricRetryRetries, bbprom.MetricRetryAttempts, bbprom.MetricRetryCalls, bbprom.MetricFallbackCalls,
 	bbprom.MetricHedgeHedges, bbprom.MetricHedgeCancelled,
 	bbprom.MetricCacheCalls, bbprom.MetricCacheStale, bbprom.MetricCacheEvictions, bbprom.MetricCacheEntries, bbprom.MetricCacheBytes,
+	bbprom.MetricGuardOverhead, bbprom.MetricCostAmount,
 }
 
 // newFixture returns a registry whose guards have every primitive and have
@@ -258,10 +259,15 @@ func newFixture(t testing.TB) *core.Registry {
 			},
 			core.Policy{Name: "shadow", Match: []string{"shadow.*"}, Breaker: &core.BreakerPolicy{Mode: "metrics-only", ConsecutiveFailures: 1}},
 			core.Policy{Name: "adaptive", Match: []string{"adaptive.*"}, Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{InitialLimit: 5}}},
+			core.Policy{Name: "priced", Match: []string{"priced.*"}, Cost: &core.CostPolicy{PerCall: 0.002, Currency: "USD"}},
 		))
 	reg.MustGuard("adaptive.dep")
 	ctx := context.Background()
 	fail := func(context.Context) (string, error) { return "", errors.New("boom") }
+	// Enough calls for an overhead sample, on a guard with a cost.
+	for range breaker.SampleEvery + 1 {
+		_ = reg.MustGuard("priced.llm").Do(ctx, func(context.Context) error { return nil })
+	}
 
 	pay := reg.MustGuard("payments.refund")
 	for range 3 {

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/chaos"
 	"github.com/breakerbox/breakerbox/core"
 )
 
@@ -34,13 +35,27 @@ func main() {
 func run() error {
 	listen := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	auditFile := flag.String("audit", "", "audit log file (JSON lines); default in memory only")
+	withChaos := flag.Bool("chaos", false, "build the registry with chaos (at most 2 guards at once)")
+	withCost := flag.Bool("cost", false, "price the payments policy's calls (0.002 USD a call)")
 	flag.Parse()
+	var cost *core.CostPolicy
+	if *withCost {
+		cost = &core.CostPolicy{PerCall: 0.002, PerRetry: 0.002, Currency: "USD"}
+	}
 
-	reg, err := core.NewRegistry(core.WithPolicies(
-		core.Policy{Name: "payments", Match: []string{"payments.*"}, Tags: []string{"stripe"}, Critical: true},
+	var regOpts []core.Option
+	if *withChaos {
+		inj, err := chaos.New(chaos.Config{MaxGuards: 2})
+		if err != nil {
+			return err
+		}
+		regOpts = append(regOpts, core.WithChaos(inj))
+	}
+	reg, err := core.NewRegistry(append(regOpts, core.WithPolicies(
+		core.Policy{Name: "payments", Match: []string{"payments.*"}, Tags: []string{"stripe"}, Critical: true, Cost: cost},
 		core.Policy{Name: "search", Match: []string{"search*"}, Tags: []string{"search"}, Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 8},
 			RateLimit: &core.RateLimitPolicy{Limit: 2, Per: core.Duration(time.Hour)}},
-	))
+	))...)
 	if err != nil {
 		return err
 	}
