@@ -381,8 +381,7 @@ func (g *Guard) gates(ctx context.Context, p *Permit, pt *parts, special bool) e
 		}
 		bulk = true
 	}
-	var err error
-	if p.bp, err = g.br.Allow(ctx); err != nil {
+	if err := g.br.AllowInto(ctx, &p.bp); err != nil {
 		if bulk {
 			pt.bh.ReleaseHint(p.hint)
 		}

@@ -332,6 +332,26 @@ func (b *Breaker) Allow(ctx context.Context) (Permit, error) {
 	return b.allowSlow(ctx, clk{})
 }
 
+// AllowInto is Allow writing the permit to *p instead of returning it:
+// callers that keep the permit inside a struct of their own (package
+// core's Permit) save copying it through the return, which on the closed
+// path costs more than the admission itself. On rejection *p is the zero
+// Permit.
+func (b *Breaker) AllowInto(ctx context.Context, p *Permit) error {
+	w := b.word.Load()
+	if w&stateBits == uint64(Closed) && !b.measure.Load() {
+		sh, sampled := b.count()
+		// Field by field: a composite literal is built on the stack and
+		// copied, and the copy stalls on the stores just made.
+		p.b, p.ctx, p.w, p.start, p.slot = b, ctx, w, 0, 0
+		p.kind, p.timed, p.shard, p.sampled = 0, false, sh, sampled
+		return nil
+	}
+	var err error
+	*p, err = b.Allow(ctx)
+	return err
+}
+
 // AllowAt is Allow at the explicit time t, for tests and simulations.
 // Use DoneAt or FinishAt on its permit.
 func (b *Breaker) AllowAt(ctx context.Context, t time.Time) (Permit, error) {
