@@ -90,12 +90,7 @@ func newPolicyScene(t *testing.T) *policyScene {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/admin/", http.StripPrefix("/admin", srv))
-	// A blank page of the same origin, where a tab puts its token in
-	// session storage before it opens the dashboard.
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = fmt.Fprint(w, `<!DOCTYPE html><html><head><link rel="icon" href="data:,"><title>blank</title></head><body></body></html>`)
-	})
+	handleBlank(mux)
 	ts := httptest.NewServer(mux)
 	t.Cleanup(func() { ts.Close(); _ = srv.Close() })
 	ps := &policyScene{reg: reg, server: ts, url: ts.URL + "/admin/", v1Hash: v1.Record.Hash}
@@ -137,6 +132,15 @@ func newPolicyScene(t *testing.T) *policyScene {
 		call(core.WithTenant(ctx, tenant), "inventory.lookup", false)
 	}
 	return ps
+}
+
+// handleBlank serves a blank page of the same origin at "/", where a tab
+// puts its token in session storage before it opens the dashboard.
+func handleBlank(mux *http.ServeMux) {
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = fmt.Fprint(w, `<!DOCTYPE html><html><head><link rel="icon" href="data:,"><title>blank</title></head><body></body></html>`)
+	})
 }
 
 // signIn opens the dashboard in tb with token in the tab's session
