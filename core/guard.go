@@ -707,9 +707,19 @@ type Rejections struct {
 func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full + r.Limited + r.Throttled }
 
 // Snapshot returns a copy of the guard's state and counters.
-func (g *Guard) Snapshot() GuardSnapshot {
+func (g *Guard) Snapshot() GuardSnapshot { return g.snapshotAt(time.Time{}) }
+
+// snapshotAt is Snapshot at the explicit time t (see SnapshotAt), or on
+// the real clocks when t is zero.
+func (g *Guard) snapshotAt(t time.Time) GuardSnapshot {
 	pt := g.cur.Load()
-	s := GuardSnapshot{Name: g.name, Policy: pt.policy.Name, Tags: slices.Clone(pt.tags), Critical: pt.critical, Breaker: g.br.Snapshot()}
+	explicit := !t.IsZero()
+	s := GuardSnapshot{Name: g.name, Policy: pt.policy.Name, Tags: slices.Clone(pt.tags), Critical: pt.critical}
+	if explicit {
+		s.Breaker = g.br.SnapshotAt(t)
+	} else {
+		s.Breaker = g.br.Snapshot()
+	}
 	s.Rejected.Open, s.Rejected.HalfOpen = s.Breaker.Rejected, s.Breaker.RejectedProbe
 	s.Rejected.Full, s.Rejected.Limited = pt.formerFull, pt.formerLimited
 	if pt.bh != nil {
@@ -718,7 +728,12 @@ func (g *Guard) Snapshot() GuardSnapshot {
 		s.Rejected.Full += bs.Rejected + bs.TimedOut
 	}
 	if pt.rl != nil {
-		rs := pt.rl.Snapshot()
+		var rs ratelimit.Snapshot
+		if explicit {
+			rs = pt.rl.SnapshotAt(t)
+		} else {
+			rs = pt.rl.Snapshot()
+		}
 		s.RateLimit = &rs
 		s.Rejected.Limited += rs.Rejected
 	}
@@ -726,7 +741,7 @@ func (g *Guard) Snapshot() GuardSnapshot {
 	s.RetryBudgetExhausted = g.budgetSpent.Load()
 	s.FallbackServed, s.FallbackFailed = g.fallbackOK.Load(), g.fallbackFailed.Load()
 	pt.snapshotHedgeCache(&s)
-	s.Adaptive, s.Throttle = pt.adaptiveSnapshot(), pt.throttleSnapshot()
+	s.Adaptive, s.Throttle = pt.adaptiveSnapshot(), pt.throttleSnapshot(t)
 	if s.Throttle != nil {
 		s.Rejected.Throttled = s.Throttle.Rejected
 	}
