@@ -111,6 +111,10 @@ func Run(sc *Scenario, doc core.Document) (*timeline.Timeline, error) {
 	if _, err := reg.Apply(doc); err != nil {
 		return nil, fmt.Errorf("scenario: the policy document does not apply: %w", err)
 	}
+	_, matched, err := reg.PolicyFor(sc.Guard)
+	if err != nil {
+		return nil, fmt.Errorf("scenario: guard %q: %w", sc.Guard, err)
+	}
 	g, err := reg.Guard(sc.Guard)
 	if err != nil {
 		return nil, fmt.Errorf("scenario: guard %q: %w", sc.Guard, err)
@@ -123,6 +127,10 @@ func Run(sc *Scenario, doc core.Document) (*timeline.Timeline, error) {
 	trans = trans[:0]
 	r.reg, r.g, r.t0, r.last = reg, g, t0, first
 	pol := g.Policy()
+	nts := notes(pol)
+	if !matched {
+		nts = append([]string{fmt.Sprintf("no policy of the document matches guard %q: it runs under policy %q", sc.Guard, pol.Name)}, nts...)
+	}
 	r.timeout, r.total = time.Duration(pol.Timeout), time.Duration(pol.TotalTimeout)
 	r.arrivals = rand.New(rand.NewPCG(sc.Seed, 1))
 	r.outcomes = rand.New(rand.NewPCG(sc.Seed, 2))
@@ -130,7 +138,7 @@ func Run(sc *Scenario, doc core.Document) (*timeline.Timeline, error) {
 	r.jitter = rand.New(rand.NewPCG(sc.Seed, 4))
 	r.tl = &timeline.Timeline{Guard: sc.Guard, Policy: pol.Name, Scenario: sc.File, Seed: sc.Seed,
 		Duration: core.Duration(sc.Duration), Tick: core.Duration(sc.Tick),
-		HasBulkhead: pol.Bulkhead != nil, HasRateLimit: pol.RateLimit != nil, Notes: notes(pol)}
+		HasBulkhead: pol.Bulkhead != nil, HasRateLimit: pol.RateLimit != nil, Notes: nts}
 	r.tl.Points = make([]timeline.Point, 0, sc.Duration/sc.Tick+1)
 
 	arrive := newArrivals(sc, r.arrivals)

@@ -137,12 +137,16 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
-// String returns file:line:column: field: message.
+// String returns file:line:column: field: message (file:line: for a
+// syntax error, whose column the YAML parser does not give).
 func (p Problem) String() string {
 	var b strings.Builder
 	b.WriteString(p.File)
 	if p.Line > 0 {
-		fmt.Fprintf(&b, ":%d:%d", p.Line, p.Column)
+		fmt.Fprintf(&b, ":%d", p.Line)
+		if p.Column > 0 { // the YAML parser names lines only
+			fmt.Fprintf(&b, ":%d", p.Column)
+		}
 	}
 	b.WriteString(": ")
 	if p.Field != "" {
@@ -223,7 +227,6 @@ func (p *parser) document(data []byte) *yaml.Node {
 		pr := Problem{File: p.file, Message: "invalid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
 		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
 			pr.Line, _ = strconv.Atoi(m[1])
-			pr.Column = 1
 			pr.Message = "invalid YAML: " + m[2]
 		}
 		p.probs = append(p.probs, pr)

@@ -56,7 +56,7 @@ func TestParseRefuses(t *testing.T) {
 		name, doc, want string
 	}{
 		{"empty", "", "s.yaml: the file is empty"},
-		{"syntax", "duration: 10m\ntraffic: [1,\n", "s.yaml:2:1: invalid YAML"},
+		{"syntax", "duration: 10m\ntraffic: [1,\n", "s.yaml:2: invalid YAML"},
 		{"not a mapping", "- 1\n- 2\n", "s.yaml:1:1: a scenario is a mapping"},
 		{"two documents", ok + "---\nduration: 1m\n", "more than one YAML document"},
 		{"unknown key", ok + "trafic: 3\n", `s.yaml:3:1: trafic: unknown key "trafic"`},
