@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/breakerbox/breakerbox/core"
 )
 
 func TestParseExample(t *testing.T) {
@@ -123,8 +125,17 @@ func TestParseRefusesLargeFiles(t *testing.T) {
 	}
 }
 
-// FuzzParse: Parse never panics, and what it accepts is within its limits
-// and runs.
+// fuzzDoc has every gate the engine reads: breaker, retries with a budget,
+// bulkhead, rate limit, timeouts.
+var fuzzDoc = core.Document{Policies: []core.Policy{{Name: "payments", Match: []string{"payments"},
+	Timeout: core.Duration(200 * time.Millisecond), TotalTimeout: core.Duration(time.Second),
+	Breaker:   &core.BreakerPolicy{ConsecutiveFailures: 3, OpenDuration: core.Duration(2 * time.Second)},
+	Retry:     &core.RetryPolicy{MaxAttempts: 3, Budget: &core.RetryBudgetPolicy{Ratio: 0.3}},
+	Bulkhead:  &core.BulkheadPolicy{MaxConcurrent: 5},
+	RateLimit: &core.RateLimitPolicy{Limit: 20, Burst: 5}}}}
+
+// FuzzParse: Parse never panics, what it accepts is within its limits,
+// and small accepted scenarios run with counts that add up.
 func FuzzParse(f *testing.F) {
 	if data, err := os.ReadFile("../../examples/scenarios/outage.yaml"); err == nil {
 		f.Add(data)
@@ -153,6 +164,22 @@ func FuzzParse(f *testing.F) {
 			if c := sc.At(d); c.FailureRate < 0 || c.FailureRate > 1 || c.Traffic < 0 || c.Traffic > MaxRate {
 				t.Fatalf("conditions at %v out of range: %+v", d, c)
 			}
+		}
+		// Small accepted scenarios run, and their counts add up.
+		if sc.ExpectedCalls() > 2000 || sc.Duration/sc.Tick > 200 {
+			return
+		}
+		sc.Guard = "payments"
+		tl, err := Run(sc, fuzzDoc)
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		s := tl.Summary
+		if s.Calls != s.Succeeded+s.Failed+s.Rejected+s.Unfinished || s.TimeOpen < 0 || time.Duration(s.TimeOpen) > sc.Duration {
+			t.Fatalf("summary does not add up: %+v", s)
+		}
+		if want := int((sc.Duration + sc.Tick - 1) / sc.Tick); len(tl.Points) != want {
+			t.Fatalf("%d points, want %d", len(tl.Points), want)
 		}
 	})
 }
