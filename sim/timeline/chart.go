@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"io"
+	"strconv"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -155,6 +156,7 @@ func (tl *Timeline) plots() ([][]*plot.Plot, error) {
 		p.Title.Text = pn.Title
 		p.Y.Label.Text = pn.YLabel
 		p.X.Min, p.X.Max = 0, xmax
+		p.X.Tick.Marker = timeTicks(xmax)
 		if i == len(panels)-1 {
 			p.X.Label.Text = "time (" + unitName + ")"
 		}
@@ -199,6 +201,23 @@ func (tl *Timeline) plots() ([][]*plot.Plot, error) {
 		out[i] = []*plot.Plot{p}
 	}
 	return out, nil
+}
+
+// timeTicks labels the time axis [0, xmax] with at most 12 round steps.
+func timeTicks(xmax float64) plot.ConstantTicks {
+	step := 1.0
+	for _, s := range []float64{1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600} {
+		step = s
+		if xmax/s <= 12 {
+			break
+		}
+	}
+	var ticks plot.ConstantTicks
+	for i := 0; float64(i)*step <= xmax+1e-9; i++ {
+		v := float64(i) * step
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', -1, 64)})
+	}
+	return ticks
 }
 
 // draw draws the panels on c.
