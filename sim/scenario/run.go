@@ -3,6 +3,7 @@ package scenario
 import (
 	"container/heap"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/fallback"
 	"github.com/breakerbox/breakerbox/sim/timeline"
 )
 
@@ -100,11 +102,19 @@ func Run(sc *Scenario, doc core.Document) (*timeline.Timeline, error) {
 	r := &run{sc: sc, ctx: context.Background()}
 	var trans []timeline.Transition
 	var t0 time.Time
-	reg, err := core.NewRegistry(core.WithHooks(core.Hooks{OnStateChange: func(_ context.Context, e core.StateChange) {
+	opts := []core.Option{core.WithHooks(core.Hooks{OnStateChange: func(_ context.Context, e core.StateChange) {
 		if e.Guard == sc.Guard {
 			trans = append(trans, timeline.Transition{At: core.Duration(e.At.Sub(t0)), From: e.From.String(), To: e.To.String(), Reason: e.Reason})
 		}
-	}}))
+	}})}
+	// Fallbacks are not simulated, but a document that names them applies
+	// only to a registry that has them: stand-ins that are never called.
+	for _, name := range fallbackNames(doc) {
+		opts = append(opts, core.WithFallback(name, func(context.Context, fallback.Cause) (any, error) {
+			return nil, errors.New("scenario: fallbacks are not simulated")
+		}))
+	}
+	reg, err := core.NewRegistry(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -186,6 +196,46 @@ func Run(sc *Scenario, doc core.Document) (*timeline.Timeline, error) {
 	}
 	r.finish()
 	return r.tl, nil
+}
+
+// fallbackNames returns the fallback names doc refers to anywhere
+// (policies, tenant overrides, variants), sorted: every "name" of a
+// "fallbacks" list in its JSON form.
+func fallbackNames(doc core.Document) []string {
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(raw, &v) != nil {
+		return nil
+	}
+	var names []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			if fbs, ok := x["fallbacks"].([]any); ok {
+				for _, fb := range fbs {
+					if m, ok := fb.(map[string]any); ok {
+						if n, ok := m["name"].(string); ok && n != "" {
+							names = append(names, n)
+						}
+					}
+				}
+			}
+			for _, c := range x {
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(v)
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // notes names what limits the fidelity of a run under pol.

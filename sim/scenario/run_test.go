@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -317,4 +318,23 @@ func BenchmarkRun(b *testing.B) {
 		calls += tl.Summary.Calls
 	}
 	b.ReportMetric(float64(calls)/b.Elapsed().Seconds(), "calls/s")
+}
+
+// TestRunAcceptsDocumentsWithFallbacks: a document naming fallbacks
+// applies (stand-ins are registered; fallbacks are not simulated, and the
+// notes say so).
+func TestRunAcceptsDocumentsWithFallbacks(t *testing.T) {
+	sc := mustScenario(t, "s.yaml", "guard: cart\nduration: 10s\ntraffic: 5\n")
+	doc := mustDoc(t, `{"policies":[{"name":"cart","match":["cart"],"fallbacks":[{"name":"from-db","on":["rejected"]}]},
+	  {"name":"other","fallbacks":[{"name":"stale"}]}]}`)
+	if got := fallbackNames(doc); !slices.Equal(got, []string{"from-db", "stale"}) {
+		t.Fatalf("fallbackNames = %v", got)
+	}
+	tl, err := Run(sc, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(tl.Notes, func(n string) bool { return strings.Contains(n, "fallbacks are not simulated") }) {
+		t.Fatalf("notes %v do not say fallbacks are not simulated", tl.Notes)
+	}
 }
