@@ -413,15 +413,11 @@ func (pt *parts) adaptiveSnapshot() *AdaptiveSnapshot {
 	return &AdaptiveSnapshot{Algorithm: pt.adapt.name, Limit: pt.adapt.lim.Limit(), MinLimit: pt.adapt.min, MaxLimit: pt.adapt.max}
 }
 
-// throttleSnapshot returns the throttle's state at t (now when t is
-// zero), nil without one.
-func (pt *parts) throttleSnapshot(t time.Time) *throttle.Snapshot {
+// throttleSnapshot returns the throttle's state, nil without one.
+func (pt *parts) throttleSnapshot() *throttle.Snapshot {
 	if pt.thr == nil {
 		return nil
 	}
-	if t.IsZero() {
-		t = time.Now()
-	}
-	s := pt.thr.Snapshot(t)
+	s := pt.thr.Snapshot(time.Now())
 	return &s
 }

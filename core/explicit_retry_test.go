@@ -276,3 +276,29 @@ func TestRegistrySnapshotAtReadsTheWindowAtT(t *testing.T) {
 		t.Fatalf("after Registry.AdvanceAt past the open duration a is %v, want half-open", st)
 	}
 }
+
+// TestGuardSnapshotAtReadsTheRateLimitAtT: the rate limit's tokens are
+// those at the explicit time, refilled by it, not on the real clock.
+func TestGuardSnapshotAtReadsTheRateLimitAtT(t *testing.T) {
+	reg, err := NewRegistry(WithDefaultPolicy(Policy{Name: "p", RateLimit: &RateLimitPolicy{Limit: 1, Per: Duration(time.Second), Burst: 2}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := reg.MustGuard("dep")
+	t0 := time.Now().Add(time.Hour)
+	ctx := context.Background()
+	for range 3 {
+		if p, err := g.AllowAt(ctx, t0); err == nil {
+			p.DoneAt(t0, nil)
+		}
+	}
+	if s := g.SnapshotAt(t0); s.RateLimit.Available >= 1 || s.Rejected.Limited != 1 {
+		t.Fatalf("at t0: %+v, rejected %+v; want the burst spent and one call limited", *s.RateLimit, s.Rejected)
+	}
+	if s := g.SnapshotAt(t0.Add(10 * time.Second)); s.RateLimit.Available != 2 {
+		t.Fatalf("10s later: %v tokens, want the burst of 2 back", s.RateLimit.Available)
+	}
+	if s := g.SnapshotAt(time.Time{}); s.RateLimit == nil {
+		t.Fatal("SnapshotAt(zero) is Snapshot and has the rate limit")
+	}
+}

@@ -707,19 +707,9 @@ type Rejections struct {
 func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full + r.Limited + r.Throttled }
 
 // Snapshot returns a copy of the guard's state and counters.
-func (g *Guard) Snapshot() GuardSnapshot { return g.snapshotAt(time.Time{}) }
-
-// snapshotAt is Snapshot at the explicit time t (see SnapshotAt), or on
-// the real clocks when t is zero.
-func (g *Guard) snapshotAt(t time.Time) GuardSnapshot {
+func (g *Guard) Snapshot() GuardSnapshot {
 	pt := g.cur.Load()
-	explicit := !t.IsZero()
-	s := GuardSnapshot{Name: g.name, Policy: pt.policy.Name, Tags: slices.Clone(pt.tags), Critical: pt.critical}
-	if explicit {
-		s.Breaker = g.br.SnapshotAt(t)
-	} else {
-		s.Breaker = g.br.Snapshot()
-	}
+	s := GuardSnapshot{Name: g.name, Policy: pt.policy.Name, Tags: slices.Clone(pt.tags), Critical: pt.critical, Breaker: g.br.Snapshot()}
 	s.Rejected.Open, s.Rejected.HalfOpen = s.Breaker.Rejected, s.Breaker.RejectedProbe
 	s.Rejected.Full, s.Rejected.Limited = pt.formerFull, pt.formerLimited
 	if pt.bh != nil {
@@ -728,12 +718,7 @@ func (g *Guard) snapshotAt(t time.Time) GuardSnapshot {
 		s.Rejected.Full += bs.Rejected + bs.TimedOut
 	}
 	if pt.rl != nil {
-		var rs ratelimit.Snapshot
-		if explicit {
-			rs = pt.rl.SnapshotAt(t)
-		} else {
-			rs = pt.rl.Snapshot()
-		}
+		rs := pt.rl.Snapshot()
 		s.RateLimit = &rs
 		s.Rejected.Limited += rs.Rejected
 	}
@@ -741,7 +726,7 @@ func (g *Guard) snapshotAt(t time.Time) GuardSnapshot {
 	s.RetryBudgetExhausted = g.budgetSpent.Load()
 	s.FallbackServed, s.FallbackFailed = g.fallbackOK.Load(), g.fallbackFailed.Load()
 	pt.snapshotHedgeCache(&s)
-	s.Adaptive, s.Throttle = pt.adaptiveSnapshot(), pt.throttleSnapshot(t)
+	s.Adaptive, s.Throttle = pt.adaptiveSnapshot(), pt.throttleSnapshot()
 	if s.Throttle != nil {
 		s.Rejected.Throttled = s.Throttle.Rejected
 	}

@@ -25,7 +25,7 @@ func (r *Registry) SnapshotAt(t time.Time) []GuardSnapshot {
 	gs, _ := r.Guards(All())
 	out := make([]GuardSnapshot, len(gs))
 	for i, g := range gs {
-		out[i] = g.snapshotAt(t)
+		out[i] = g.SnapshotAt(t)
 		observe(g, &out[i], t)
 	}
 	return out
@@ -34,4 +34,27 @@ func (r *Registry) SnapshotAt(t time.Time) []GuardSnapshot {
 // SnapshotAt is Snapshot at the explicit time t, for guards driven by
 // AllowAt and DoneAt: the breaker's window figures, the rate limit's state
 // and the throttle's probability are those at t. A zero t means now.
-func (g *Guard) SnapshotAt(t time.Time) GuardSnapshot { return g.snapshotAt(t) }
+//
+// It takes Snapshot and replaces what depends on the time, so it reads the
+// guard twice: meant for explicit-time drivers, which call the guard from
+// one goroutine, it is exact there; under concurrent calls its counters
+// may be a few calls apart, as Snapshot's are.
+func (g *Guard) SnapshotAt(t time.Time) GuardSnapshot {
+	s := g.Snapshot()
+	if t.IsZero() {
+		return s
+	}
+	pt := g.cur.Load()
+	s.Breaker = g.br.SnapshotAt(t)
+	s.Rejected.Open, s.Rejected.HalfOpen = s.Breaker.Rejected, s.Breaker.RejectedProbe
+	if pt.rl != nil && s.RateLimit != nil {
+		rs := pt.rl.SnapshotAt(t)
+		s.RateLimit = &rs
+	}
+	if pt.thr != nil && s.Throttle != nil {
+		ts := pt.thr.Snapshot(t)
+		s.Throttle = &ts
+		s.Rejected.Throttled = ts.Rejected
+	}
+	return s
+}
