@@ -93,6 +93,24 @@ func (g *gen) helpers(w *bytes.Buffer, docJSON []byte, fallbacks []string) {
 
 `, p, p, p)
 
+	fmt.Fprintf(w, "// %sTrip makes failing calls at at until g's breaker opens, whichever rule\n// opens it: the tests of what follows a trip do not depend on the trip rules.\n", p)
+	fmt.Fprintf(w, `func %sTrip(t *testing.T, g *core.Guard, direct bool, at time.Time) {
+	t.Helper()
+	for range 100000 {
+		if g.Breaker().State() == breaker.Open {
+			return
+		}
+		done, err := %sAllow(g, direct, at)
+		if err != nil {
+			t.Fatalf("tripping: rejected: %%v (state %%s)", err, g.Breaker().State())
+		}
+		done(at, %sFailure)
+	}
+	t.Fatalf("100000 failures did not open the breaker (state %%s)", g.Breaker().State())
+}
+
+`, p, p, p)
+
 	fmt.Fprintf(w, "// %sWantState fails the test unless g's breaker is in state want.\n", p)
 	fmt.Fprintf(w, `func %sWantState(t *testing.T, g *core.Guard, want breaker.State, after string) {
 	t.Helper()
@@ -210,9 +228,14 @@ func (g *gen) guard(w *bytes.Buffer, s subject, guard *core.Guard, id string) {
 }
 
 func (g *gen) open(w *bytes.Buffer, pl *plan, name, doc string) {
-	fmt.Fprintf(w, "// Test%s_%s %s\n", pl.id, name, doc)
-	fmt.Fprintf(w, "func Test%s_%s(t *testing.T) {\n", pl.id, name)
+	fmt.Fprintf(w, "// Test%s_%s_%s %s\n", g.exported(), pl.id, name, doc)
+	fmt.Fprintf(w, "func Test%s_%s_%s(t *testing.T) {\n", g.exported(), pl.id, name)
 }
+
+// exported is the prefix with its first letter upper-cased, which starts
+// every test's name so that files from several documents can share a
+// package.
+func (g *gen) exported() string { return strings.ToUpper(g.prefix[:1]) + g.prefix[1:] }
 
 func (g *gen) newGuard(w *bytes.Buffer, pl *plan) {
 	fmt.Fprintf(w, "\tg := %sGuard(t, %sRegistry(t), %q, %q)\n", g.prefix, g.prefix, pl.s.guard, pl.s.policy)
@@ -376,7 +399,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	if bc.GraceCalls > 0 || bc.GraceDuration > 0 {
 		g.open(w, pl, "GraceAfterTrip", fmt.Sprintf("pins the grace after a trip: graceCalls %d, graceDuration %s.", bc.GraceCalls, bc.GraceDuration))
 		g.newGuard(w, pl)
-		g.trip(w, pl, false)
+		g.trip(w, pl, false, true)
 		if bc.GraceCalls > 0 {
 			fmt.Fprintf(w, "\tfor i := range %d {\n\t\t%sWantAdmitted(t, g, %s, tripped, nil, fmt.Sprintf(\"grace call %%d of %d\", i+1))\n\t}\n", bc.GraceCalls, px, dir, bc.GraceCalls)
 			g.imports["fmt"] = true
@@ -398,8 +421,8 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 		g.open(w, pl, "StaysOpenForOpenDuration", fmt.Sprintf("pins openDuration %s with openJitter %s: the\n// breaker stays open at least %s and at most %s.", d, fmtFloat(bc.OpenJitter), lo, hi))
 	}
 	g.newGuard(w, pl)
-	g.trip(w, pl, true)
-	g.openChecks(w, pl, "tripped", lo, hi, "the open duration")
+	g.trip(w, pl, true, true)
+	g.openChecks(w, pl, "tripped", lo, hi, "open duration")
 	w.WriteString("}\n\n")
 
 	if len(bc.RampSteps) > 0 {
@@ -411,7 +434,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	P, S := bc.HalfOpenProbes, bc.SuccessThreshold
 	g.open(w, pl, "HalfOpenProbes", fmt.Sprintf("pins halfOpenProbes %d: a half-open breaker admits %d\n// probes at once and rejects the next.", P, P))
 	g.newGuard(w, pl)
-	g.trip(w, pl, true)
+	g.trip(w, pl, true, false)
 	g.halfOpen(w, pl, hi)
 	fmt.Fprintf(w, "\tfor i := range %d {\n\t\tif _, err := %sAllow(g, %s, half); err != nil {\n\t\t\tt.Fatalf(\"probe %%d of %d: rejected: %%v\", i+1, err)\n\t\t}\n\t}\n", P, px, dir, P)
 	fmt.Fprintf(w, "\t%sWantRejected(t, g, %s, half, %q)\n", px, dir, fmt.Sprintf("a probe beyond the %d in flight", P))
@@ -419,7 +442,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 
 	g.open(w, pl, "ProbesCloseAfterSuccessThreshold", fmt.Sprintf("pins successThreshold %d: %d successful probes\n// keep the breaker half-open, the %s closes it.", S, S-1, ordinal(S)))
 	g.newGuard(w, pl)
-	g.trip(w, pl, true)
+	g.trip(w, pl, true, false)
 	g.halfOpen(w, pl, hi)
 	if S > 1 {
 		fmt.Fprintf(w, "\tfor i := range %d {\n\t\t%sWantAdmitted(t, g, %s, half, nil, fmt.Sprintf(\"probe %%d\", i+1))\n\t}\n", S-1, px, dir)
@@ -435,18 +458,18 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	lo2, hi2 := openBounds(d2, bc.OpenJitter)
 	g.open(w, pl, "FailedProbeReopens", fmt.Sprintf("pins what a failed probe does: it reopens the breaker\n// for openDuration × openBackoff (%s × %s, at most maxOpenDuration %s): %s.", d, fmtFloat(bc.OpenBackoff), bc.MaxOpenDuration, d2))
 	g.newGuard(w, pl)
-	g.trip(w, pl, true)
+	g.trip(w, pl, true, false)
 	g.halfOpen(w, pl, hi)
 	fmt.Fprintf(w, "\t%sWantAdmitted(t, g, %s, half, %sFailure, \"a failing probe\")\n", px, dir, px)
 	fmt.Fprintf(w, "\t%sWantState(t, g, breaker.Open, \"a failed probe\")\n", px)
-	g.openChecks(w, pl, "half", lo2, hi2, "the grown open duration")
+	g.openChecks(w, pl, "half", lo2, hi2, "grown open duration")
 	w.WriteString("}\n\n")
 
 	// A lost probe reopens at its timeout.
 	pt := bc.ProbeTimeout
 	g.open(w, pl, "LostProbeReopensAfterProbeTimeout", fmt.Sprintf("pins probeTimeout %s: a probe that never reports\n// holds the breaker half-open until then, and reopens it then.", pt))
 	g.newGuard(w, pl)
-	g.trip(w, pl, true)
+	g.trip(w, pl, true, false)
 	g.halfOpen(w, pl, hi)
 	fmt.Fprintf(w, "\tif _, err := %sAllow(g, %s, half); err != nil {\n\t\tt.Fatalf(\"probe: rejected: %%v\", err)\n\t}\n", px, dir)
 	fmt.Fprintf(w, "\tconst probeTimeout = %s\n", durExpr(pt))
@@ -474,18 +497,24 @@ func slowFits(bc breaker.Config) bool {
 
 // trip writes the statements that trip the breaker of g at t0, leaving
 // tripped: the trip's time. With consumeGrace, the grace calls are used up.
-func (g *gen) trip(w *bytes.Buffer, pl *plan, consumeGrace bool) {
+func (g *gen) trip(w *bytes.Buffer, pl *plan, consumeGrace, keep bool) {
 	px, dir := g.prefix, strconv.FormatBool(pl.direct)
+	grace := consumeGrace && pl.bc.GraceCalls > 0
+	keep = keep || grace
 	w.WriteString("\tt0 := time.Now()\n")
 	if pl.tripLat > 0 {
 		fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, %s, %q)\n", px, dir, durExpr(pl.tripLat), pl.tripSeq)
-		fmt.Fprintf(w, "\ttripped := t0.Add(%s)\n", durExpr(pl.tripLat))
+		if keep {
+			fmt.Fprintf(w, "\ttripped := t0.Add(%s)\n", durExpr(pl.tripLat))
+		}
+		fmt.Fprintf(w, "\t%sWantState(t, g, breaker.Open, \"the trip\")\n", px)
 	} else {
-		fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, 0, %q)\n", px, dir, pl.tripSeq)
-		w.WriteString("\ttripped := t0\n")
+		fmt.Fprintf(w, "\t%sTrip(t, g, %s, t0)\n", px, dir)
+		if keep {
+			w.WriteString("\ttripped := t0\n")
+		}
 	}
-	fmt.Fprintf(w, "\t%sWantTrip(t, g, %q, \"the trip\")\n", px, pl.tripRule)
-	if consumeGrace && pl.bc.GraceCalls > 0 {
+	if grace {
 		fmt.Fprintf(w, "\tfor range %d { // the grace calls\n\t\t%sWantAdmitted(t, g, %s, tripped, nil, \"a grace call\")\n\t}\n", pl.bc.GraceCalls, px, dir)
 	}
 }
@@ -502,15 +531,15 @@ func (g *gen) openChecks(w *bytes.Buffer, pl *plan, from string, lo, hi time.Dur
 		return
 	}
 	fmt.Fprintf(w, "\tconst shortest, longest = %s, %s // with jitter\n", durExpr(lo), durExpr(hi))
-	fmt.Fprintf(w, "\t%sWantRejected(t, g, %s, %s.Add(shortest-time.Nanosecond), \"before the shortest %s\")\n", px, dir, from, what)
-	fmt.Fprintf(w, "\tg.AdvanceAt(%s.Add(shortest - time.Nanosecond))\n\t%sWantState(t, g, breaker.Open, \"before the shortest %s\")\n", from, px, what)
+	fmt.Fprintf(w, "\t%sWantRejected(t, g, %s, %s.Add(shortest-time.Nanosecond), \"1ns before the shortest %s ends\")\n", px, dir, from, what)
+	fmt.Fprintf(w, "\tg.AdvanceAt(%s.Add(shortest - time.Nanosecond))\n\t%sWantState(t, g, breaker.Open, \"1ns before the shortest %s ends\")\n", from, px, what)
 	fmt.Fprintf(w, "\tg.AdvanceAt(%s.Add(longest))\n\t%sWantState(t, g, breaker.HalfOpen, \"the longest %s\")\n", from, px, what)
 }
 
-// halfOpen writes the statements that half-open a tripped breaker at the
-// latest its open duration can end, leaving half: that time.
+// halfOpen writes the statements that half-open a tripped breaker when its
+// open duration ends, leaving half: that time.
 func (g *gen) halfOpen(w *bytes.Buffer, pl *plan, hi time.Duration) {
-	fmt.Fprintf(w, "\thalf := tripped.Add(%s)\n\tg.AdvanceAt(half)\n\t%sWantState(t, g, breaker.HalfOpen, \"the open duration\")\n", durExpr(hi), g.prefix)
+	fmt.Fprintf(w, "\thalf := g.Breaker().Snapshot().OpenUntil // the open duration is pinned above\n\tg.AdvanceAt(half)\n\t%sWantState(t, g, breaker.HalfOpen, \"the open duration\")\n", g.prefix)
 }
 
 func (g *gen) rampTests(w *bytes.Buffer, pl *plan, hi time.Duration) {
@@ -523,7 +552,7 @@ func (g *gen) rampTests(w *bytes.Buffer, pl *plan, hi time.Duration) {
 	}
 	g.open(w, pl, "RampSteps", fmt.Sprintf("pins the ramp after the open duration: it admits\n// %s of the calls, one step per %s, and then closes.", strings.Join(list, ", then "), bc.RampStepDuration))
 	g.newGuard(w, pl)
-	g.trip(w, pl, true)
+	g.trip(w, pl, true, false)
 	g.halfOpen(w, pl, hi)
 	fmt.Fprintf(w, "\tconst step = %s\n", durExpr(bc.RampStepDuration))
 	w.WriteString("\tadmitted := func(at time.Time) int { // of 100 calls at at, all succeeding\n\t\tn := 0\n\t\tfor range 100 {\n")
@@ -548,7 +577,7 @@ func (g *gen) rampTests(w *bytes.Buffer, pl *plan, hi time.Duration) {
 	n := bc.RampMinCalls
 	g.open(w, pl, "RampFailuresReopen", fmt.Sprintf("pins rampMinCalls %d: %d failed calls in a ramp step\n// keep it ramping, the %s reopens the breaker.", n, n-1, ordinal(n)))
 	g.newGuard(w, pl)
-	g.trip(w, pl, true)
+	g.trip(w, pl, true, false)
 	g.halfOpen(w, pl, hi)
 	fmt.Fprintf(w, "\tfailed := 0\n\tfor range %d {\n", 100*n)
 	fmt.Fprintf(w, "\t\tif failed == %d {\n\t\t\t%sWantState(t, g, breaker.HalfOpen, %q)\n\t\t}\n", n-1, px, fmt.Sprintf("%d failed ramp calls", n-1))

@@ -456,8 +456,12 @@ func openBounds(d time.Duration, j float64) (lo, hi time.Duration) {
 	if j == 0 {
 		return d, d
 	}
-	lo = time.Duration(math.Floor(float64(d)*(1-j))) - time.Microsecond
-	hi = time.Duration(math.Ceil(float64(d)*(1+j))) + time.Microsecond
+	unit := time.Microsecond // a margin for the breaker's floating point
+	if d >= 100*time.Millisecond {
+		unit = time.Millisecond
+	}
+	lo = time.Duration(float64(d) * (1 - j)).Round(unit) - unit
+	hi = time.Duration(float64(d) * (1 + j)).Round(unit) + unit
 	return max(lo, time.Nanosecond), hi
 }
 
