@@ -460,8 +460,8 @@ func openBounds(d time.Duration, j float64) (lo, hi time.Duration) {
 	if d >= 100*time.Millisecond {
 		unit = time.Millisecond
 	}
-	lo = time.Duration(float64(d) * (1 - j)).Round(unit) - unit
-	hi = time.Duration(float64(d) * (1 + j)).Round(unit) + unit
+	lo = time.Duration(float64(d)*(1-j)).Round(unit) - unit
+	hi = time.Duration(float64(d)*(1+j)).Round(unit) + unit
 	return max(lo, time.Nanosecond), hi
 }
 

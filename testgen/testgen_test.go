@@ -147,17 +147,17 @@ func TestGeneratedTestsPassAndCatchChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	mutations := []mutation{
-		{"consecutive", `"consecutiveFailures": 5`, `"consecutiveFailures": 6`, "TestMixed_PaymentsSample_TripsAfterConsecutiveFailures", "PaymentsSample"},
-		{"failurerate", `"failureRate": 50`, `"failureRate": 40`, "TestMixed_PaymentsSample_TripsAtFailureRate", "PaymentsSample"},
+		{"consecutive", `"consecutiveFailures": 5`, `"consecutiveFailures": 6`, "TestMixed_PaymentsSample_TripsAfterConsecutiveFailures", "PaymentsSample", nil},
+		{"failurerate", `"failureRate": 50`, `"failureRate": 40`, "TestMixed_PaymentsSample_TripsAtFailureRate", "PaymentsSample", nil},
 		{"opendur", `"openDuration": "30s"`, `"openDuration": "31s"`, "TestMixed_PaymentsSample_StaysOpenForOpenDuration", "PaymentsSample",
 			// The grown open duration is openDuration × openBackoff; the probe timeout defaults to openDuration.
 			[]string{"TestMixed_PaymentsSample_FailedProbeReopens", "TestMixed_PaymentsSample_LostProbeReopensAfterProbeTimeout"}},
-		{"probes", `"halfOpenProbes": 2`, `"halfOpenProbes": 3`, "TestMixed_PaymentsSample_HalfOpenProbes", "PaymentsSample"},
-		{"threshold", `"successThreshold": 3`, `"successThreshold": 2`, "TestMixed_PaymentsSample_ProbesCloseAfterSuccessThreshold", "PaymentsSample"},
-		{"attempts", `"maxAttempts": 4`, `"maxAttempts": 5`, "TestMixed_PaymentsSample_RetryAttempts", "PaymentsSample"},
-		{"slow", `"slowCallDuration": "500ms"`, `"slowCallDuration": "400ms"`, "TestMixed_Search_TripsAtSlowCallRate", "Search"},
-		{"ramp", `"rampSteps": [`, `"rampSteps": [5, `, "TestMixed_Search_RampSteps", "Search"},
-		{"budget", `"minRetriesPerSec": 3`, `"minRetriesPerSec": 4`, "TestMixed_Budgeted_RetryBudget", "Budgeted"},
+		{"probes", `"halfOpenProbes": 2`, `"halfOpenProbes": 3`, "TestMixed_PaymentsSample_HalfOpenProbes", "PaymentsSample", nil},
+		{"threshold", `"successThreshold": 3`, `"successThreshold": 2`, "TestMixed_PaymentsSample_ProbesCloseAfterSuccessThreshold", "PaymentsSample", nil},
+		{"attempts", `"maxAttempts": 4`, `"maxAttempts": 5`, "TestMixed_PaymentsSample_RetryAttempts", "PaymentsSample", nil},
+		{"slow", `"slowCallDuration": "500ms"`, `"slowCallDuration": "400ms"`, "TestMixed_Search_TripsAtSlowCallRate", "Search", nil},
+		{"ramp", `"rampSteps": [`, `"rampSteps": [5, `, "TestMixed_Search_RampSteps", "Search", nil},
+		{"budget", `"minRetriesPerSec": 3`, `"minRetriesPerSec": 4`, "TestMixed_Budgeted_RetryBudget", "Budgeted", nil},
 	}
 	mod := t.TempDir()
 	gomod := "module example.com/generated\n\ngo 1.25\n\nrequire github.com/breakerbox/breakerbox v0.0.0\n\nreplace github.com/breakerbox/breakerbox => " + filepath.ToSlash(root) + "\n"
