@@ -24,6 +24,10 @@ type gen struct {
 func (g *gen) helpers(w *bytes.Buffer, docJSON []byte, fallbacks []string) {
 	p := g.prefix
 	fmt.Fprintf(w, "// %sDocument is the policy document the tests pin, as JSON. Edit it and the\n// tests of the behaviour the edit changes fail.\nconst %sDocument = %s\n\n", p, p, goString(string(docJSON)))
+	fmt.Fprintf(w, "// %sPolicyFile, when set (go test -args -%s.policy=FILE), replaces\n// %sDocument by the JSON document in FILE: does it still do what the tests\n// pin?\n", p, p, p)
+	fmt.Fprintf(w, "var %sPolicyFile = flag.String(%q, \"\", \"run the tests on this JSON policy document instead of the embedded one\")\n\n", p, p+".policy")
+	g.imports["flag"] = true
+	g.imports["os"] = true
 	fmt.Fprintf(w, "// %sFailure is the error of the tests' failing calls.\nvar %sFailure = errors.New(\"testgen: injected failure\")\n\n", p, p)
 
 	fmt.Fprintf(w, "// %sRegistry returns a fresh registry running %sDocument", p, p)
@@ -32,7 +36,8 @@ func (g *gen) helpers(w *bytes.Buffer, docJSON []byte, fallbacks []string) {
 	}
 	w.WriteString(".\n")
 	fmt.Fprintf(w, "func %sRegistry(t *testing.T) *core.Registry {\n\tt.Helper()\n", p)
-	fmt.Fprintf(w, "\tdoc, err := core.ParseDocument([]byte(%sDocument))\n\tif err != nil {\n\t\tt.Fatalf(\"the policy document does not parse: %%v\", err)\n\t}\n", p)
+	fmt.Fprintf(w, "\tsrc := []byte(%sDocument)\n\tif *%sPolicyFile != \"\" {\n\t\tb, err := os.ReadFile(*%sPolicyFile)\n\t\tif err != nil {\n\t\t\tt.Fatal(err)\n\t\t}\n\t\tsrc = b\n\t}\n", p, p, p)
+	w.WriteString("\tdoc, err := core.ParseDocument(src)\n\tif err != nil {\n\t\tt.Fatalf(\"the policy document does not parse: %v\", err)\n\t}\n")
 	if len(fallbacks) > 0 {
 		w.WriteString("\tstandIn := func(context.Context, fallback.Cause) (any, error) { return nil, nil }\n")
 		w.WriteString("\treg, err := core.NewRegistry(\n")
@@ -160,15 +165,14 @@ func (g *gen) helpers(w *bytes.Buffer, docJSON []byte, fallbacks []string) {
 
 // plan is what the generator works out for one guard.
 type plan struct {
-	s        subject
-	id       string
-	p        core.Policy
-	bc       breaker.Config
-	direct   bool
-	notes    []string // not covered
-	tripSeq  string   // outcomes that trip the breaker, "" when none can
-	tripLat  time.Duration
-	tripRule string
+	s       subject
+	id      string
+	p       core.Policy
+	bc      breaker.Config
+	direct  bool
+	notes   []string      // not covered
+	tripSeq string        // outcomes that trip the breaker, "" when none can
+	tripLat time.Duration // the latency of its slow calls ('w')
 }
 
 func (g *gen) guard(w *bytes.Buffer, s subject, guard *core.Guard, id string) {
@@ -281,18 +285,25 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	M, k := bc.MinCalls, bc.ConsecutiveFailures
 	dir := strconv.FormatBool(pl.direct)
 	px := g.prefix
+	const most = 5000 // calls a generated test may spell out
+	if M > most {
+		pl.notes = append(pl.notes, fmt.Sprintf("the rate rules: minCalls %d is too many calls to spell out", M))
+		bc.DisableFailureRate, bc.SlowCallRate = true, 0
+	}
+	if k > most {
+		pl.notes = append(pl.notes, fmt.Sprintf("consecutiveFailures %d: too many calls to spell out", k))
+		k = 0
+	}
 
-	// How to trip it, for the tests of what follows a trip.
+	// How to trip it, for the tests of what follows a trip: failing calls
+	// until it opens (pinned by the tests above, so the tests below do not
+	// depend on the trip rules), or slow calls when only the slow-call rule
+	// can trip it.
 	switch {
-	case k > 0 && (!rateOn(bc) || k <= M):
-		pl.tripSeq, pl.tripRule = strings.Repeat("f", k), "consecutive failures"
-	case rateOn(bc):
-		pl.tripSeq, pl.tripRule = strings.Repeat("f", M), "failure rate"
-		if k > 0 && k < M {
-			pl.tripSeq, pl.tripRule = strings.Repeat("f", k), "consecutive failures"
-		}
+	case k > 0 || rateOn(bc):
+		pl.tripSeq = "f"
 	case slowOn(bc) && slowFits(bc):
-		pl.tripSeq, pl.tripLat, pl.tripRule = strings.Repeat("w", M), bc.SlowCallDuration, "slow-call rate"
+		pl.tripSeq, pl.tripLat = strings.Repeat("w", M), bc.SlowCallDuration
 	}
 
 	// Consecutive failures.
@@ -721,6 +732,7 @@ func (g *gen) gateTests(w *bytes.Buffer, pl *plan) {
 			g.imports["github.com/breakerbox/breakerbox/ratelimit"] = true
 			g.open(w, pl, "RateLimitBurst", fmt.Sprintf("pins the rate limit's burst: %d calls at once are\n// admitted, the next is limited.", burst))
 			g.newGuard(w, pl)
+			w.WriteString("\tg.Disable(breaker.Manual{Actor: \"testgen\", Reason: \"the rate limit alone\"})\n")
 			w.WriteString("\tt0 := time.Now()\n")
 			fmt.Fprintf(w, "\tfor i := range %d {\n\t\t%sWantAdmitted(t, g, false, t0, nil, fmt.Sprintf(\"call %%d of the burst\", i+1))\n\t}\n", burst, px)
 			g.imports["fmt"] = true
@@ -730,6 +742,10 @@ func (g *gen) gateTests(w *bytes.Buffer, pl *plan) {
 	}
 	if p.Bulkhead != nil && p.Bulkhead.Adaptive == nil {
 		n := p.Bulkhead.MaxConcurrent
+		if n > 100000 {
+			pl.notes = append(pl.notes, fmt.Sprintf("the bulkhead's limit %d (too many calls for a test)", n))
+			return
+		}
 		if limited && burst <= n {
 			pl.notes = append(pl.notes, "the bulkhead's limit: the rate limit's burst is smaller")
 			return
@@ -737,6 +753,7 @@ func (g *gen) gateTests(w *bytes.Buffer, pl *plan) {
 		g.imports["github.com/breakerbox/breakerbox/core/bulkhead"] = true
 		g.open(w, pl, "BulkheadLimit", fmt.Sprintf("pins bulkhead.maxConcurrent %d: %d calls run at once,\n// the next is refused (an explicit-time call never queues).", n, n))
 		g.newGuard(w, pl)
+		w.WriteString("\tg.Disable(breaker.Manual{Actor: \"testgen\", Reason: \"the bulkhead alone\"})\n")
 		w.WriteString("\tt0 := time.Now()\n")
 		fmt.Fprintf(w, "\tfor i := range %d {\n\t\tif _, err := g.AllowAt(context.Background(), t0); err != nil {\n\t\t\tt.Fatalf(\"call %%d of %d: %%v\", i+1, err)\n\t\t}\n\t}\n", n, n)
 		fmt.Fprintf(w, "\tif _, err := g.AllowAt(context.Background(), t0); !errors.Is(err, bulkhead.ErrFull) {\n\t\tt.Fatalf(\"call %d: %%v, want bulkhead.ErrFull\", err)\n\t}\n", n+1)

@@ -144,6 +144,8 @@ func Generate(doc core.Document, opts Options) ([]byte, error) {
 	g.imports["time"] = true
 	g.imports["errors"] = true
 	g.imports["strings"] = true
+	g.imports["flag"] = true
+	g.imports["os"] = true
 	g.imports["github.com/breakerbox/breakerbox/core"] = true
 	g.imports["github.com/breakerbox/breakerbox/core/breaker"] = true
 	if len(fallbacks) > 0 {

@@ -207,6 +207,24 @@ func TestGeneratedTestsPassAndCatchChanges(t *testing.T) {
 		t.Fatalf("the generated tests fail on their own document: %v\n%s", failed["original"], tail(out))
 	}
 	t.Logf("original: %d tests pass", passed["original"])
+	// The same edit, given to the original tests as a document file
+	// (-mixed.policy), fails the same test.
+	edited := filepath.Join(mod, "edited.json")
+	docJSON, err := json.Marshal(mixed(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(edited, bytes.Replace(docJSON, []byte(`"halfOpenProbes":2`), []byte(`"halfOpenProbes":3`), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(gobin, "test", "-count=1", "-run", "PaymentsSample", "-v", "./original", "-args", "-mixed.policy="+edited)
+	cmd.Dir = mod
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOWORK=off")
+	out, err = cmd.CombinedOutput()
+	if err == nil || !bytes.Contains(out, []byte("--- FAIL: TestMixed_PaymentsSample_HalfOpenProbes")) || bytes.Count(out, []byte("--- FAIL")) != 1 {
+		t.Errorf("-mixed.policy with halfOpenProbes 3: want TestMixed_PaymentsSample_HalfOpenProbes alone to fail (%v):\n%s", err, tail(out))
+	}
+
 	for _, m := range mutations {
 		f := failed[m.dir]
 		slices.Sort(f)
