@@ -18,9 +18,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-func mixed(t *testing.T) core.Document {
+func mixed(t *testing.T) core.Document { return readDoc(t, "mixed.json") }
+
+func readDoc(t *testing.T, name string) core.Document {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "mixed.json"))
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,8 +126,8 @@ type mutation struct {
 	also     []string // the other tests that fail (the setting is a default of another)
 }
 
-// TestGeneratedTestsPassAndCatchChanges writes the generated file into a
-// temporary module (replacing the root module by this checkout), as is and
+// TestGeneratedTestsPassAndCatchChanges writes the generated file (and that
+// of testdata/edge.json) into a temporary module (replacing the root module by this checkout), as is and
 // with one setting of the embedded document changed per package, and runs
 // go test once over all of them: the original passes; each edit fails the
 // test named after the behaviour it changes, and no other (but for the
@@ -174,6 +176,14 @@ func TestGeneratedTestsPassAndCatchChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	write("original", src)
+	// testdata/edge.json: every preset, and the corners (a threshold of
+	// one, fractional ramp steps, manual modes, capped retries, adaptive
+	// parts, patterns with classes): the generated tests pass there too.
+	edge, err := testgen.Generate(readDoc(t, "edge.json"), testgen.Options{Source: "edge.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	write("edge", edge)
 	for _, m := range mutations {
 		// The edit lands in the embedded document, which is indented JSON.
 		if n := bytes.Count(src, []byte(m.old)); n != 1 {
@@ -207,6 +217,9 @@ func TestGeneratedTestsPassAndCatchChanges(t *testing.T) {
 		t.Fatalf("the generated tests fail on their own document: %v\n%s", failed["original"], tail(out))
 	}
 	t.Logf("original: %d tests pass", passed["original"])
+	if passed["edge"] < 250 || len(failed["edge"]) > 0 {
+		t.Errorf("the generated tests of edge.json: %d pass, %v fail\n%s", passed["edge"], failed["edge"], tail(out))
+	}
 	// The same edit, given to the original tests as a document file
 	// (-mixed.policy), fails the same test.
 	edited := filepath.Join(mod, "edited.json")
