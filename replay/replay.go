@@ -340,6 +340,11 @@ func RunWith(rec *record.Recording, doc core.Document, opts Options) (*Report, e
 			}
 			d, err := opts.Versions(e.Version)
 			if err == nil {
+				// What the guards' timers did before the change, they did
+				// under the version before (a probe timeout, say).
+				for _, g := range guards {
+					g.AdvanceAt(s.at)
+				}
 				_, err = reg.Apply(d)
 			}
 			if err != nil {

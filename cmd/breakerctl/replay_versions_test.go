@@ -60,6 +60,18 @@ func TestReplayFollowsStoredVersions(t *testing.T) {
 	}
 	contains(t, "replay --versions", r.stdout, "version 1, 12:00:00.000 to 12:00:10.000, replayed under version 1:", "version 2, 12:00:10.000 to 12:00:13.000, replayed under version 2:", "0 -> 1")
 
+	// A directory of documents named by version does as well.
+	versDir := filepath.Join(dir, "versions")
+	writeFiles(t, versDir, map[string]string{
+		"1.yaml":  "policies:\n  - name: payments\n    match: [\"*\"]\n    breaker:\n      consecutiveFailures: 5\n      openDuration: 30s\n",
+		"v2.json": `{"policies": [{"name": "payments", "match": ["*"], "breaker": {"consecutiveFailures": 2, "openDuration": "30s"}}]}`,
+	})
+	r = policyCtl(nil, "replay", recPath, "--versions", versDir)
+	if r.code != 0 {
+		t.Fatalf("--versions DIR: exit %d: %s", r.code, r.stderr)
+	}
+	contains(t, "replay --versions DIR", r.stdout, "replayed under version 1:", "replayed under version 2:", "0 -> 1")
+
 	r = policyCtl(nil, "replay", recPath, "--versions", storePath, "--pin-version", "1", "--json")
 	if r.code != 0 {
 		t.Fatalf("--pin-version: exit %d: %s", r.code, r.stderr)
