@@ -182,10 +182,12 @@ func (g *gen) guard(w *bytes.Buffer, s subject, guard *core.Guard, id string) {
 
 	fmt.Fprintf(w, "// ---- guard %q: policy %q ----\n", s.guard, s.policy)
 	if s.sample {
-		fmt.Fprintf(w, "//\n// %q is a sample name for the policy's pattern %q: the tests pin\n// what every guard the pattern matches does.\n", s.guard, s.pattern)
+		w.WriteString("//\n")
+		writeComment(w, fmt.Sprintf("%q is a sample name for the policy's pattern %q: the tests pin what every guard the pattern matches does.", s.guard, s.pattern))
 	}
 	if pl.direct {
-		w.WriteString("//\n// The breaker tests drive the guard's breaker alone (its rate limit,\n// bulkhead or throttle would refuse their bursts of calls); the tests of\n// those gates go through the guard.\n")
+		w.WriteString("//\n")
+		writeComment(w, "The breaker tests drive the guard's breaker alone (its rate limit, bulkhead or throttle would refuse their bursts of calls); the tests of those gates go through the guard.")
 	}
 	w.WriteString("\n")
 	g.policyTest(w, pl)
@@ -232,7 +234,7 @@ func (g *gen) guard(w *bytes.Buffer, s subject, guard *core.Guard, id string) {
 }
 
 func (g *gen) open(w *bytes.Buffer, pl *plan, name, doc string) {
-	fmt.Fprintf(w, "// Test%s_%s_%s %s\n", g.exported(), pl.id, name, doc)
+	writeComment(w, fmt.Sprintf("Test%s_%s_%s %s", g.exported(), pl.id, name, strings.ReplaceAll(doc, "\n// ", " ")))
 	fmt.Fprintf(w, "func Test%s_%s_%s(t *testing.T) {\n", g.exported(), pl.id, name)
 }
 
@@ -536,9 +538,9 @@ func (g *gen) openChecks(w *bytes.Buffer, pl *plan, from string, lo, hi time.Dur
 	px, dir := g.prefix, strconv.FormatBool(pl.direct)
 	if lo == hi {
 		fmt.Fprintf(w, "\tconst openFor = %s\n", durExpr(lo))
-		fmt.Fprintf(w, "\t%sWantRejected(t, g, %s, %s.Add(openFor-time.Nanosecond), \"1ns before %s ends\")\n", px, dir, from, what)
-		fmt.Fprintf(w, "\tg.AdvanceAt(%s.Add(openFor - time.Nanosecond))\n\t%sWantState(t, g, breaker.Open, \"1ns before %s ends\")\n", from, px, what)
-		fmt.Fprintf(w, "\tg.AdvanceAt(%s.Add(openFor))\n\t%sWantState(t, g, breaker.HalfOpen, \"%s\")\n", from, px, what)
+		fmt.Fprintf(w, "\t%sWantRejected(t, g, %s, %s.Add(openFor-time.Nanosecond), \"1ns before the %s ends\")\n", px, dir, from, what)
+		fmt.Fprintf(w, "\tg.AdvanceAt(%s.Add(openFor - time.Nanosecond))\n\t%sWantState(t, g, breaker.Open, \"1ns before the %s ends\")\n", from, px, what)
+		fmt.Fprintf(w, "\tg.AdvanceAt(%s.Add(openFor))\n\t%sWantState(t, g, breaker.HalfOpen, \"the %s\")\n", from, px, what)
 		return
 	}
 	fmt.Fprintf(w, "\tconst shortest, longest = %s, %s // with jitter\n", durExpr(lo), durExpr(hi))
@@ -646,7 +648,7 @@ func (g *gen) retryTests(w *bytes.Buffer, pl *plan) {
 		doc += fmt.Sprintf(" (a fresh retry budget allows %d retries)", allowed)
 	}
 	if len(los) > 0 {
-		doc += ", and the retry delays (" + cfg.Jitter.String() + " jitter) are within their bounds"
+		doc += ", and the retry delays (jitter " + cfg.Jitter.String() + ") are within their bounds"
 	}
 	doc += "."
 	if !exact {
@@ -776,4 +778,23 @@ func ordinal(n int) string {
 		suffix = "rd"
 	}
 	return strconv.Itoa(n) + suffix
+}
+
+// writeComment writes text as // comment lines of at most about 76
+// columns, breaking at spaces.
+func writeComment(w *bytes.Buffer, text string) {
+	line := ""
+	for _, word := range strings.Fields(text) {
+		if line != "" && len(line)+1+len(word) > 76 {
+			w.WriteString("// " + line + "\n")
+			line = ""
+		}
+		if line != "" {
+			line += " "
+		}
+		line += word
+	}
+	if line != "" {
+		w.WriteString("// " + line + "\n")
+	}
 }
