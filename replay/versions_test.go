@@ -138,10 +138,19 @@ func TestReplayFollowingVersionsReproducesARunWhosePolicyChanged(t *testing.T) {
 		if g.Recorded != g.Replayed {
 			t.Errorf("%s: recorded %+v, replayed %+v", g.Guard, g.Recorded, g.Replayed)
 		}
+		var sum replay.Stats
 		for i, s := range g.Segments {
 			if s.Recorded != s.Replayed {
 				t.Errorf("%s: version %d: recorded %+v, replayed %+v", g.Guard, rep.Segments[i].Version, s.Recorded, s.Replayed)
 			}
+			sum.Calls += s.Recorded.Calls
+			sum.Trips += s.Recorded.Trips
+			sum.TimeOpen += s.Recorded.TimeOpen
+			sum.Rejected += s.Recorded.Rejected
+			sum.Failed += s.Recorded.Failed
+		}
+		if sum != g.Recorded {
+			t.Errorf("%s: the segments add up to %+v, the whole recording is %+v", g.Guard, sum, g.Recorded)
 		}
 	}
 	text := rep.Text()
