@@ -18,6 +18,7 @@ import (
 type gen struct {
 	prefix  string
 	imports map[string]bool
+	reg     *core.Registry // the document applied, for routing
 }
 
 // helpers writes the file's package-level helpers.
@@ -248,8 +249,36 @@ func (g *gen) newGuard(w *bytes.Buffer, pl *plan) {
 }
 
 func (g *gen) policyTest(w *bytes.Buffer, pl *plan) {
-	g.open(w, pl, "Policy", fmt.Sprintf("pins that guard %q runs policy %q.", pl.s.guard, pl.s.policy))
-	g.newGuard(w, pl)
+	// The other names the policy's patterns give, and where they route.
+	type route struct{ name, policy, pattern string }
+	var routes []route
+	for _, pat := range pl.p.Match {
+		name, _ := sampleName(pat)
+		if name == "" || name == pl.s.guard {
+			continue
+		}
+		if p, _, err := g.reg.PolicyFor(name); err == nil {
+			routes = append(routes, route{name, p.Name, pat})
+		}
+	}
+	doc := fmt.Sprintf("pins that guard %q runs policy %q", pl.s.guard, pl.s.policy)
+	if len(routes) > 0 {
+		doc += ", and where the names of its other patterns go"
+	}
+	g.open(w, pl, "Policy", doc+".")
+	if len(routes) > 0 {
+		fmt.Fprintf(w, "\treg := %sRegistry(t)\n", g.prefix)
+		for _, r := range routes {
+			if r.policy != pl.s.policy {
+				fmt.Fprintf(w, "\t%sGuard(t, reg, %q, %q) // pattern %q: another policy takes the name\n", g.prefix, r.name, r.policy, r.pattern)
+			} else {
+				fmt.Fprintf(w, "\t%sGuard(t, reg, %q, %q) // pattern %q\n", g.prefix, r.name, r.policy, r.pattern)
+			}
+		}
+		fmt.Fprintf(w, "\tg := %sGuard(t, reg, %q, %q)\n", g.prefix, pl.s.guard, pl.s.policy)
+	} else {
+		g.newGuard(w, pl)
+	}
 	if m := modeState(pl.p); m != breaker.Closed {
 		fmt.Fprintf(w, "\t%sWantState(t, g, breaker.%s, \"creation (the policy's mode)\")\n", g.prefix, stateIdent(m))
 	} else {
@@ -374,6 +403,36 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 			w.WriteString("}\n\n")
 		} else if M > 1 {
 			pl.notes = append(pl.notes, fmt.Sprintf("minCalls %d on its own: consecutiveFailures %d trips first", M, k))
+		}
+
+		// The span of a time window.
+		switch n := int64(bc.Buckets); {
+		case bc.Window == breaker.TimeWindow && okAt && n >= 2:
+			b := time.Duration(int64(bc.WindowDuration) / n)
+			inside, outside := time.Duration(n-1)*b, time.Duration(n)*b
+			g.open(w, pl, "TimeWindowSpan", fmt.Sprintf("pins windowDuration %s in %d buckets: calls made 1ns less than %s before still count towards the failure rate, calls made %s before no longer do.", bc.WindowDuration, n, inside, outside))
+			for i, d := range []time.Duration{inside, outside} {
+				expr := durExpr(d)
+				if i == 0 {
+					expr += "-time.Nanosecond"
+				}
+				if i == 0 {
+					g.newGuard(w, pl)
+					w.WriteString("\tt0 := time.Now()\n")
+				} else {
+					w.WriteString("\n\tg = " + px + "Guard(t, " + px + "Registry(t), " + strconv.Quote(pl.s.guard) + ", " + strconv.Quote(pl.s.policy) + ")\n")
+				}
+				fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, 0, %q)\n", px, dir, at[:len(at)-1])
+				fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0.Add(%s), 0, \"f\")\n", px, dir, expr)
+				if i == 0 {
+					fmt.Fprintf(w, "\t%sWantTrip(t, g, \"failure rate\", %q)\n", px, fmt.Sprintf("%d failures in %d calls, the last 1ns less than %s after the others", f, M, d))
+				} else {
+					fmt.Fprintf(w, "\t%sWantState(t, g, breaker.Closed, %q)\n", px, fmt.Sprintf("a failure %s after %d calls", d, M-1))
+				}
+			}
+			w.WriteString("}\n\n")
+		case bc.Window == breaker.CountWindow:
+			pl.notes = append(pl.notes, fmt.Sprintf("windowSize %d (when calls leave the count window)", bc.WindowSize))
 		}
 	}
 

@@ -103,7 +103,7 @@ func Generate(doc core.Document, opts Options) ([]byte, error) {
 		return nil, fmt.Errorf("testgen: encoding the document: %w", err)
 	}
 
-	g := &gen{prefix: opts.Prefix, imports: map[string]bool{}}
+	g := &gen{prefix: opts.Prefix, imports: map[string]bool{}, reg: reg}
 	var body bytes.Buffer
 	idents := map[string]int{}
 	for _, s := range subjects {
