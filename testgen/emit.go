@@ -431,9 +431,19 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 				}
 			}
 			w.WriteString("}\n\n")
-		case bc.Window == breaker.CountWindow:
-			pl.notes = append(pl.notes, fmt.Sprintf("windowSize %d (when calls leave the count window)", bc.WindowSize))
 		}
+	}
+
+	// The size of a count window.
+	if N := bc.WindowSize; bc.Window == breaker.CountWindow && N <= most {
+		g.open(w, pl, "CountWindowSize", fmt.Sprintf("pins windowSize %d: the count window holds the last %d calls.", N, N))
+		g.newGuard(w, pl)
+		w.WriteString("\tt0 := time.Now()\n")
+		fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, 0, strings.Repeat(\"s\", %d))\n", px, dir, N-1)
+		fmt.Fprintf(w, "\tif n := g.Breaker().Snapshot().WindowCalls; n != %d {\n\t\tt.Fatalf(\"after %d calls: %%d in the window, want %d\", n)\n\t}\n", N-1, N-1, N-1)
+		fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, 0, \"ss\")\n", px, dir)
+		fmt.Fprintf(w, "\tif n := g.Breaker().Snapshot().WindowCalls; n != %d {\n\t\tt.Fatalf(\"after %d calls: %%d in the window, want %d\", n)\n\t}\n", N, N+1, N)
+		w.WriteString("}\n\n")
 	}
 
 	// Slow calls.

@@ -38,6 +38,7 @@ func ExampleGenerate() {
 	// Output:
 	// TestPayments_PaymentsSample_Policy
 	// TestPayments_PaymentsSample_TripsAfterConsecutiveFailures
+	// TestPayments_PaymentsSample_CountWindowSize
 	// TestPayments_PaymentsSample_StaysOpenForOpenDuration
 	// TestPayments_PaymentsSample_HalfOpenProbes
 	// TestPayments_PaymentsSample_ProbesCloseAfterSuccessThreshold
