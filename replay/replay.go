@@ -285,6 +285,9 @@ func RunWith(rec *record.Recording, doc core.Document, opts Options) (*Report, e
 	if _, err := reg.Apply(doc); err != nil {
 		return nil, fmt.Errorf("replay: the policy document does not apply: %w", err)
 	}
+	if opts.Versions != nil {
+		rep.Segments[0].ReplayedVersion = live
+	}
 
 	steps := make([]step, 0, 2*len(rec.Events))
 	for i := range rec.Events {
@@ -355,6 +358,7 @@ func RunWith(rec *record.Recording, doc core.Document, opts Options) (*Report, e
 				notes = append(notes, fmt.Sprintf("policy version %d: the document given hashes to %s, the recording says %s", e.Version, d.Hash(), e.Hash))
 			}
 			live = e.Version
+			rep.Segments[seg].ReplayedVersion = live
 			continue
 		}
 		if opts.Versions != nil {
@@ -413,6 +417,13 @@ func RunWith(rec *record.Recording, doc core.Document, opts Options) (*Report, e
 	}
 	for _, g := range guards {
 		g.AdvanceAt(rep.To)
+	}
+	if opts.Versions != nil { // segments without a call run what ran before them
+		for i := 1; i < len(rep.Segments); i++ {
+			if rep.Segments[i].ReplayedVersion == 0 {
+				rep.Segments[i].ReplayedVersion = rep.Segments[i-1].ReplayedVersion
+			}
+		}
 	}
 
 	names := make([]string, 0, len(byName))
