@@ -199,6 +199,7 @@ func (g *gen) guard(w *bytes.Buffer, s subject, guard *core.Guard, id string) {
 		g.breakerTests(w, pl)
 	}
 	g.retryTests(w, pl)
+	g.timeoutTests(w, pl)
 	g.gateTests(w, pl)
 
 	if bc.Learned != nil {
@@ -221,9 +222,6 @@ func (g *gen) guard(w *bytes.Buffer, s subject, guard *core.Guard, id string) {
 	}
 	if len(p.Fallbacks) > 0 {
 		pl.notes = append(pl.notes, "fallbacks (the tests register stand-ins)")
-	}
-	if p.Timeout > 0 || p.TotalTimeout > 0 {
-		pl.notes = append(pl.notes, "timeouts (an attempt that outlasts them)")
 	}
 	if len(pl.notes) > 0 {
 		fmt.Fprintf(w, "// Not covered for guard %q:\n", s.guard)
@@ -865,5 +863,46 @@ func writeComment(w *bytes.Buffer, text string) {
 	}
 	if line != "" {
 		w.WriteString("// " + line + "\n")
+	}
+}
+
+// timeoutTests pins the attempt timeout and the total timeout, through Do
+// in a synctest bubble with a function that runs until its context ends.
+func (g *gen) timeoutTests(w *bytes.Buffer, pl *plan) {
+	p, px := pl.p, g.prefix
+	T, TT := time.Duration(p.Timeout), time.Duration(p.TotalTimeout)
+	if T == 0 && TT == 0 {
+		return
+	}
+	g.imports["testing/synctest"] = true
+	start := func() {
+		w.WriteString("\tsynctest.Test(t, func(t *testing.T) {\n")
+		fmt.Fprintf(w, "\t\tg := %sGuard(t, %sRegistry(t), %q, %q)\n", px, px, pl.s.guard, pl.s.policy)
+		w.WriteString("\t\tg.Disable(breaker.Manual{Actor: \"testgen\", Reason: \"time attempts without tripping\"})\n")
+	}
+	if T > 0 && (TT == 0 || TT > T) {
+		g.open(w, pl, "AttemptTimeout", fmt.Sprintf("pins timeout %s: an attempt that does not return on its own is cancelled after %s.", T, T))
+		start()
+		w.WriteString("\t\tvar first time.Duration\n\t\t_ = g.Do(context.Background(), func(ctx context.Context) error {\n\t\t\tstart := time.Now()\n\t\t\t<-ctx.Done()\n\t\t\tif first == 0 {\n\t\t\t\tfirst = time.Since(start)\n\t\t\t}\n\t\t\treturn ctx.Err()\n\t\t})\n")
+		fmt.Fprintf(w, "\t\tif first != %s {\n\t\t\tt.Errorf(\"the first attempt was cancelled after %%v, want %v\", first)\n\t\t}\n", durExpr(T), T)
+		w.WriteString("\t})\n}\n\n")
+	} else if T > 0 {
+		pl.notes = append(pl.notes, fmt.Sprintf("timeout %s on its own: totalTimeout %s cuts the first attempt first", T, TT))
+	}
+	if TT > 0 {
+		exact := T == 0 || T >= TT
+		doc := fmt.Sprintf("pins totalTimeout %s: a call whose attempts do not return on their own ends %s after it starts, attempts and retry delays together.", TT, TT)
+		if !exact {
+			doc = fmt.Sprintf("pins totalTimeout %s: a call whose attempts do not return on their own ends at most %s after it starts, attempts and retry delays together.", TT, TT)
+		}
+		g.open(w, pl, "TotalTimeout", doc)
+		start()
+		w.WriteString("\t\tstart := time.Now()\n\t\t_ = g.Do(context.Background(), func(ctx context.Context) error {\n\t\t\t<-ctx.Done()\n\t\t\treturn ctx.Err()\n\t\t})\n")
+		if exact {
+			fmt.Fprintf(w, "\t\tif d := time.Since(start); d != %s {\n\t\t\tt.Errorf(\"the call ended after %%v, want %v\", d)\n\t\t}\n", durExpr(TT), TT)
+		} else {
+			fmt.Fprintf(w, "\t\tif d := time.Since(start); d > %s {\n\t\t\tt.Errorf(\"the call ended after %%v, want at most %v\", d)\n\t\t}\n", durExpr(TT), TT)
+		}
+		w.WriteString("\t})\n}\n\n")
 	}
 }

@@ -159,6 +159,7 @@ func TestGeneratedTestsPassAndCatchChanges(t *testing.T) {
 		{"attempts", `"maxAttempts": 4`, `"maxAttempts": 5`, "TestMixed_PaymentsSample_RetryAttempts", "PaymentsSample", nil},
 		{"slow", `"slowCallDuration": "500ms"`, `"slowCallDuration": "400ms"`, "TestMixed_Search_TripsAtSlowCallRate", "Search", nil},
 		{"windowsize", `"windowSize": 40`, `"windowSize": 41`, "TestMixed_PaymentsSample_CountWindowSize", "PaymentsSample", nil},
+		{"timeout", `"timeout": "2s"`, `"timeout": "3s"`, "TestMixed_Budgeted_AttemptTimeout", "Budgeted", nil},
 		{"window", `"windowDuration": "10s"`, `"windowDuration": "20s"`, "TestMixed_Search_TimeWindowSpan", "Search", nil},
 		{"ramp", `"rampSteps": [`, `"rampSteps": [5, `, "TestMixed_Search_RampSteps", "Search", nil},
 		{"budget", `"minRetriesPerSec": 3`, `"minRetriesPerSec": 4`, "TestMixed_Budgeted_RetryBudget", "Budgeted", nil},
