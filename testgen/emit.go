@@ -506,7 +506,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	w.WriteString("}\n\n")
 
 	if len(bc.RampSteps) > 0 {
-		g.rampTests(w, pl, hi)
+		g.rampTests(w, pl)
 		return
 	}
 
@@ -515,7 +515,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	g.open(w, pl, "HalfOpenProbes", fmt.Sprintf("pins halfOpenProbes %d: a half-open breaker admits %d\n// probes at once and rejects the next.", P, P))
 	g.newGuard(w, pl)
 	g.trip(w, pl, true, false)
-	g.halfOpen(w, pl, hi)
+	g.halfOpen(w, pl)
 	fmt.Fprintf(w, "\tfor i := range %d {\n\t\tif _, err := %sAllow(g, %s, half); err != nil {\n\t\t\tt.Fatalf(\"probe %%d of %d: rejected: %%v\", i+1, err)\n\t\t}\n\t}\n", P, px, dir, P)
 	fmt.Fprintf(w, "\t%sWantRejected(t, g, %s, half, %q)\n", px, dir, fmt.Sprintf("a probe beyond the %d in flight", P))
 	w.WriteString("}\n\n")
@@ -523,7 +523,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	g.open(w, pl, "ProbesCloseAfterSuccessThreshold", fmt.Sprintf("pins successThreshold %d: %d successful probes\n// keep the breaker half-open, the %s closes it.", S, S-1, ordinal(S)))
 	g.newGuard(w, pl)
 	g.trip(w, pl, true, false)
-	g.halfOpen(w, pl, hi)
+	g.halfOpen(w, pl)
 	if S > 1 {
 		fmt.Fprintf(w, "\tfor i := range %d {\n\t\t%sWantAdmitted(t, g, %s, half, nil, fmt.Sprintf(\"probe %%d\", i+1))\n\t}\n", S-1, px, dir)
 		g.imports["fmt"] = true
@@ -539,7 +539,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	g.open(w, pl, "FailedProbeReopens", fmt.Sprintf("pins what a failed probe does: it reopens the breaker\n// for openDuration × openBackoff (%s × %s, at most maxOpenDuration %s): %s.", d, fmtFloat(bc.OpenBackoff), bc.MaxOpenDuration, d2))
 	g.newGuard(w, pl)
 	g.trip(w, pl, true, false)
-	g.halfOpen(w, pl, hi)
+	g.halfOpen(w, pl)
 	fmt.Fprintf(w, "\t%sWantAdmitted(t, g, %s, half, %sFailure, \"a failing probe\")\n", px, dir, px)
 	fmt.Fprintf(w, "\t%sWantState(t, g, breaker.Open, \"a failed probe\")\n", px)
 	g.openChecks(w, pl, "half", lo2, hi2, "grown open duration")
@@ -550,7 +550,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	g.open(w, pl, "LostProbeReopensAfterProbeTimeout", fmt.Sprintf("pins probeTimeout %s: a probe that never reports\n// holds the breaker half-open until then, and reopens it then.", pt))
 	g.newGuard(w, pl)
 	g.trip(w, pl, true, false)
-	g.halfOpen(w, pl, hi)
+	g.halfOpen(w, pl)
 	fmt.Fprintf(w, "\tif _, err := %sAllow(g, %s, half); err != nil {\n\t\tt.Fatalf(\"probe: rejected: %%v\", err)\n\t}\n", px, dir)
 	fmt.Fprintf(w, "\tconst probeTimeout = %s\n", durExpr(pt))
 	fmt.Fprintf(w, "\tg.AdvanceAt(half.Add(probeTimeout - time.Nanosecond))\n\t%sWantState(t, g, breaker.HalfOpen, \"1ns before the probe timeout\")\n", px)
@@ -618,11 +618,11 @@ func (g *gen) openChecks(w *bytes.Buffer, pl *plan, from string, lo, hi time.Dur
 
 // halfOpen writes the statements that half-open a tripped breaker when its
 // open duration ends, leaving half: that time.
-func (g *gen) halfOpen(w *bytes.Buffer, pl *plan, hi time.Duration) {
+func (g *gen) halfOpen(w *bytes.Buffer, pl *plan) {
 	fmt.Fprintf(w, "\thalf := g.Breaker().Snapshot().OpenUntil // the open duration is pinned above\n\tg.AdvanceAt(half)\n\t%sWantState(t, g, breaker.HalfOpen, \"the open duration\")\n", g.prefix)
 }
 
-func (g *gen) rampTests(w *bytes.Buffer, pl *plan, hi time.Duration) {
+func (g *gen) rampTests(w *bytes.Buffer, pl *plan) {
 	bc := pl.bc
 	px, dir := g.prefix, strconv.FormatBool(pl.direct)
 	steps := bc.RampSteps
@@ -633,7 +633,7 @@ func (g *gen) rampTests(w *bytes.Buffer, pl *plan, hi time.Duration) {
 	g.open(w, pl, "RampSteps", fmt.Sprintf("pins the ramp after the open duration: it admits\n// %s of the calls, one step per %s, and then closes.", strings.Join(list, ", then "), bc.RampStepDuration))
 	g.newGuard(w, pl)
 	g.trip(w, pl, true, false)
-	g.halfOpen(w, pl, hi)
+	g.halfOpen(w, pl)
 	fmt.Fprintf(w, "\tconst step = %s\n", durExpr(bc.RampStepDuration))
 	w.WriteString("\tadmitted := func(at time.Time) int { // of 100 calls at at, all succeeding\n\t\tn := 0\n\t\tfor range 100 {\n")
 	fmt.Fprintf(w, "\t\t\tif done, err := %sAllow(g, %s, at); err == nil {\n\t\t\t\tdone(at, nil)\n\t\t\t\tn++\n\t\t\t}\n\t\t}\n\t\treturn n\n\t}\n", px, dir)
@@ -658,7 +658,7 @@ func (g *gen) rampTests(w *bytes.Buffer, pl *plan, hi time.Duration) {
 	g.open(w, pl, "RampFailuresReopen", fmt.Sprintf("pins rampMinCalls %d: %d failed calls in a ramp step\n// keep it ramping, the %s reopens the breaker.", n, n-1, ordinal(n)))
 	g.newGuard(w, pl)
 	g.trip(w, pl, true, false)
-	g.halfOpen(w, pl, hi)
+	g.halfOpen(w, pl)
 	fmt.Fprintf(w, "\tfailed := 0\n\tfor range %d {\n", 100*n)
 	fmt.Fprintf(w, "\t\tif failed == %d {\n\t\t\t%sWantState(t, g, breaker.HalfOpen, %q)\n\t\t}\n", n-1, px, fmt.Sprintf("%d failed ramp calls", n-1))
 	fmt.Fprintf(w, "\t\tif done, err := %sAllow(g, %s, half); err == nil {\n\t\t\tdone(half, %sFailure)\n\t\t\tif failed++; failed == %d {\n\t\t\t\tbreak\n\t\t\t}\n\t\t}\n\t}\n", px, dir, px, n)
