@@ -73,6 +73,7 @@ import (
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/core/fallback"
 	"github.com/breakerbox/breakerbox/policy"
 	"github.com/breakerbox/breakerbox/record"
 )
@@ -240,10 +241,36 @@ func RunWith(rec *record.Recording, doc core.Document, opts Options) (*Report, e
 		}
 		return gr
 	}
-	reg, err := core.NewRegistry(core.WithHooks(core.Hooks{OnStateChange: func(_ context.Context, e core.StateChange) {
+	// Every version is read once (a store may be slow), and the fallbacks
+	// any document names get stand-ins: fallbacks are not replayed, but a
+	// document that names them must apply.
+	if opts.Versions != nil {
+		opts.Versions = memoVersions(opts.Versions)
+	}
+	fallbacks := doc.FallbackNames()
+	if opts.Versions != nil {
+		for i := range rec.Events {
+			if e := &rec.Events[i]; e.Kind == record.KindPolicy && e.Version != 0 {
+				if d, err := opts.Versions(e.Version); err == nil {
+					fallbacks = append(fallbacks, d.FallbackNames()...)
+				}
+			}
+		}
+	}
+	regOpts := []core.Option{core.WithHooks(core.Hooks{OnStateChange: func(_ context.Context, e core.StateChange) {
 		gr := guard(e.Guard)
 		gr.ReplayedTransitions = append(gr.ReplayedTransitions, Transition{From: e.From, To: e.To, At: e.At, Reason: e.Reason, Actor: e.Actor})
-	}}))
+	}})}
+	slices.Sort(fallbacks)
+	for _, name := range slices.Compact(fallbacks) {
+		regOpts = append(regOpts, core.WithFallback(name, func(context.Context, fallback.Cause) (any, error) {
+			return nil, errors.New("replay: fallbacks are not replayed")
+		}))
+	}
+	if len(fallbacks) > 0 {
+		rep.Notes = append(rep.Notes, "fallbacks are not replayed: a call the replay rejects counts as rejected, whatever a fallback would have answered")
+	}
+	reg, err := core.NewRegistry(regOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -686,3 +713,20 @@ func writeTable(b *strings.Builder, rows [][]string) {
 func roundMs(d core.Duration) string { return time.Duration(d).Round(time.Millisecond).String() }
 
 func pair(a, b int) string { return fmt.Sprintf("%d -> %d", a, b) }
+
+// memoVersions reads each version from versions once.
+func memoVersions(versions func(uint64) (core.Document, error)) func(uint64) (core.Document, error) {
+	type got struct {
+		doc core.Document
+		err error
+	}
+	seen := map[uint64]got{}
+	return func(v uint64) (core.Document, error) {
+		g, ok := seen[v]
+		if !ok {
+			g.doc, g.err = versions(v)
+			seen[v] = g
+		}
+		return g.doc, g.err
+	}
+}

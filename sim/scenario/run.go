@@ -3,7 +3,6 @@ package scenario
 import (
 	"container/heap"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -109,7 +108,7 @@ func Run(sc *Scenario, doc core.Document) (*timeline.Timeline, error) {
 	}})}
 	// Fallbacks are not simulated, but a document that names them applies
 	// only to a registry that has them: stand-ins that are never called.
-	for _, name := range fallbackNames(doc) {
+	for _, name := range doc.FallbackNames() {
 		opts = append(opts, core.WithFallback(name, func(context.Context, fallback.Cause) (any, error) {
 			return nil, errors.New("scenario: fallbacks are not simulated")
 		}))
@@ -196,46 +195,6 @@ func Run(sc *Scenario, doc core.Document) (*timeline.Timeline, error) {
 	}
 	r.finish()
 	return r.tl, nil
-}
-
-// fallbackNames returns the fallback names doc refers to anywhere
-// (policies, tenant overrides, variants), sorted: every "name" of a
-// "fallbacks" list in its JSON form.
-func fallbackNames(doc core.Document) []string {
-	raw, err := json.Marshal(doc)
-	if err != nil {
-		return nil
-	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return nil
-	}
-	var names []string
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			if fbs, ok := x["fallbacks"].([]any); ok {
-				for _, fb := range fbs {
-					if m, ok := fb.(map[string]any); ok {
-						if n, ok := m["name"].(string); ok && n != "" {
-							names = append(names, n)
-						}
-					}
-				}
-			}
-			for _, c := range x {
-				walk(c)
-			}
-		case []any:
-			for _, c := range x {
-				walk(c)
-			}
-		}
-	}
-	walk(v)
-	slices.Sort(names)
-	return slices.Compact(names)
 }
 
 // notes names what limits the fidelity of a run under pol.

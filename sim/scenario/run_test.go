@@ -327,8 +327,8 @@ func TestRunAcceptsDocumentsWithFallbacks(t *testing.T) {
 	sc := mustScenario(t, "s.yaml", "guard: cart\nduration: 10s\ntraffic: 5\n")
 	doc := mustDoc(t, `{"policies":[{"name":"cart","match":["cart"],"fallbacks":[{"name":"from-db","on":["rejected"]}]},
 	  {"name":"other","fallbacks":[{"name":"stale"}]}]}`)
-	if got := fallbackNames(doc); !slices.Equal(got, []string{"from-db", "stale"}) {
-		t.Fatalf("fallbackNames = %v", got)
+	if got := doc.FallbackNames(); !slices.Equal(got, []string{"from-db", "stale"}) {
+		t.Fatalf("FallbackNames = %v", got)
 	}
 	tl, err := Run(sc, doc)
 	if err != nil {
