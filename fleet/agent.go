@@ -898,10 +898,14 @@ func (a *Agent) Close() error {
 		})
 		_ = a.call(ctx, func(c context.Context) error { return a.store.Delete(c, KindMember, a.self.ID) })
 		a.mu.Lock()
+		ls := make([]*GlobalLimiter, 0, len(a.limiters))
 		for _, l := range a.limiters {
-			l.stop()
+			ls = append(ls, l)
 		}
 		a.mu.Unlock()
+		for _, l := range ls {
+			l.stop() // its refill takes a.mu
+		}
 	})
 	return nil
 }

@@ -222,6 +222,7 @@ func (l *GlobalLimiter) refill() {
 	tick := time.NewTicker(max(a.cfg.heartbeat/2, 100*time.Millisecond))
 	defer tick.Stop()
 	var wait <-chan time.Time
+	last, demand := time.Now(), 0.0
 	l.signal()
 	for {
 		select {
@@ -250,7 +251,18 @@ func (l *GlobalLimiter) refill() {
 		if l.tokens.Load() > l.lastBatch.Load()/2 {
 			continue
 		}
-		n := int(min(max(l.spent.Swap(0), 1), int64(l.cap)))
+		// The batch follows demand: what this replica asks for in a tenth
+		// of a second (a moving average), between 1 and the cap.
+		// Demand is measured over spans of at least 100ms; what was asked
+		// since the last span counts too, so that a burst raises it at once.
+		at := time.Now()
+		if el := at.Sub(last).Seconds(); el >= 0.1 {
+			perSec := float64(l.spent.Swap(0)) / el
+			w := math.Min(el, 1)
+			demand = (1-w)*demand + w*perSec
+			last = at
+		}
+		n := min(max(int(math.Ceil(demand/10)), int(l.spent.Load()), 1), l.cap)
 		var granted int
 		var retry time.Duration
 		err := a.call(context.Background(), func(c context.Context) error {
@@ -270,7 +282,12 @@ func (l *GlobalLimiter) refill() {
 		l.lastBatch.Store(int64(n))
 		l.tokens.Add(int64(granted))
 		if granted < n {
-			l.overUntil.Store(int64(time.Since(a.epoch)) + int64(max(retry, time.Millisecond)))
+			// Over the limit: come back when a batch for every member has
+			// accrued, not when the next single call would pass, or an
+			// over-limit key would cost a round trip per emission interval
+			// and replica.
+			wait := max(retry, time.Millisecond) + time.Duration(n*max(members, 1)-1)*l.rate.Period/time.Duration(l.rate.Limit)
+			l.overUntil.Store(int64(time.Since(a.epoch)) + int64(wait))
 		} else {
 			l.overUntil.Store(0)
 			if l.spent.Load() > 0 {

@@ -1,0 +1,214 @@
+package fleet_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/fleet"
+)
+
+// hangingStore answers nothing: every call waits for its context to end.
+type hangingStore struct{ fleet.Store }
+
+func (hangingStore) wait(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }
+func (s hangingStore) Put(ctx context.Context, _ fleet.Kind, _ string, _ []byte, _ time.Duration) error {
+	return s.wait(ctx)
+}
+func (s hangingStore) Create(ctx context.Context, _ fleet.Kind, _ string, _ []byte, _ time.Duration) (bool, fleet.Entry, error) {
+	return false, fleet.Entry{}, s.wait(ctx)
+}
+func (s hangingStore) CompareAndPut(ctx context.Context, _ fleet.Kind, _ string, _, _ []byte, _ time.Duration) (bool, error) {
+	return false, s.wait(ctx)
+}
+func (s hangingStore) CompareAndDelete(ctx context.Context, _ fleet.Kind, _ string, _ []byte) (bool, error) {
+	return false, s.wait(ctx)
+}
+func (s hangingStore) Delete(ctx context.Context, _ fleet.Kind, _ string) error { return s.wait(ctx) }
+func (s hangingStore) Get(ctx context.Context, _ fleet.Kind, _ string) (fleet.Entry, bool, error) {
+	return fleet.Entry{}, false, s.wait(ctx)
+}
+func (s hangingStore) List(ctx context.Context, _ fleet.Kind) ([]fleet.Entry, error) {
+	return nil, s.wait(ctx)
+}
+func (s hangingStore) NextVersion(ctx context.Context) (uint64, error) { return 0, s.wait(ctx) }
+func (s hangingStore) Watch(ctx context.Context, _ func(fleet.Hint)) error { return s.wait(ctx) }
+func (hangingStore) Close() error                                        { return nil }
+
+// TestStoreDownChangesNothingLocally runs the same calls through a guard
+// of an unjoined registry and guards of registries joined to a store that
+// fails or hangs: the states are the same at every step, and no call waits.
+func TestStoreDownChangesNothingLocally(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		store func() fleet.Store
+	}{
+		{"failing", func() fleet.Store { s := fleet.NewMemoryStore(); s.SetDown(true); return s }},
+		{"hanging", func() fleet.Store { return hangingStore{} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				pol := depPolicy(&core.FleetPolicy{Adopt: core.FleetAdoptAny})
+				plain, err := core.NewRegistry(core.WithPolicies(pol))
+				if err != nil {
+					t.Fatal(err)
+				}
+				joined, err := core.NewRegistry(core.WithPolicies(pol))
+				if err != nil {
+					t.Fatal(err)
+				}
+				a, err := fleet.Join(joined, tc.store(), fleet.WithReplicaID("r0"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer a.Close()
+				gp, gj := plain.MustGuard("dep"), joined.MustGuard("dep")
+				var reached [2]int
+				steps := []struct {
+					name string
+					err  error
+					wait time.Duration
+				}{
+					{"ok", nil, 0}, {"fail", errDown, 0}, {"fail", errDown, 0}, {"rejected", nil, 0},
+					{"probe fails", errDown, 1100 * time.Millisecond}, {"rejected", nil, 0},
+					{"probe succeeds", nil, 1100 * time.Millisecond}, {"ok", nil, 0},
+				}
+				for i, st := range steps {
+					if st.wait > 0 {
+						time.Sleep(st.wait)
+					}
+					for j, g := range []*core.Guard{gp, gj} {
+						start := time.Now()
+						_ = g.Do(context.Background(), func(context.Context) error { reached[j]++; return st.err })
+						if d := time.Since(start); d != 0 {
+							t.Fatalf("step %d (%s): a call waited %s", i, st.name, d)
+						}
+					}
+					if sp, sj := gp.Breaker().State(), gj.Breaker().State(); sp != sj || reached[0] != reached[1] {
+						t.Fatalf("step %d (%s): unjoined %s (%d calls reached), joined %s (%d)", i, st.name, sp, reached[0], sj, reached[1])
+					}
+				}
+				synctest.Wait()
+				if h := a.Health(); h.Up || h.LastError == "" {
+					t.Errorf("health with the store %s: %+v, want down with an error", tc.name, h)
+				}
+			})
+		})
+	}
+}
+
+// TestStoreHealthRecovers: a store that comes back is seen as up again.
+func TestStoreHealthRecovers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFleet(t, nil)
+		r := f.join("r0")
+		settle(100 * time.Millisecond)
+		if h := r.agent.Health(); !h.Up {
+			t.Fatalf("health %+v, want up", h)
+		}
+		r.store.SetDown(true)
+		settle(3 * time.Second)
+		if h := r.agent.Health(); h.Up {
+			t.Fatalf("health with the store down: %+v, want down", h)
+		}
+		r.store.SetDown(false)
+		settle(5 * time.Second)
+		if h := r.agent.Health(); !h.Up {
+			t.Fatalf("health after the store came back: %+v, want up", h)
+		}
+	})
+}
+
+// TestMalformedValuesAreCounted puts values no replica wrote into every
+// kind: each is skipped and counted, and the fleet keeps working.
+func TestMalformedValuesAreCounted(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFleet(t, &core.FleetPolicy{Adopt: core.FleetAdoptAny})
+		ctx := context.Background()
+		s := f.store
+		_ = s.Put(ctx, fleet.KindMember, "junk", []byte("not json"), 0)
+		_ = s.Put(ctx, fleet.KindVerdict, "dep@ghost", []byte(`{"v":2,"kind":"verdict","data":{"guard":"dep","replica":"ghost","open":true}}`), 0)
+		_ = s.Put(ctx, fleet.KindVerdict, "dep@liar", []byte(`{"v":1,"kind":"verdict","data":{"guard":"dep","replica":"someone-else","open":true}}`), 0)
+		_ = s.Put(ctx, fleet.KindOverride, "dep", []byte(`{"v":1,"kind":"override","data":{"version":9,"target":"dep","action":"explode","actor":"x"}}`), 0)
+		_ = s.Put(ctx, fleet.KindLease, "dep", []byte{0xff, 0x00}, 0) // blocks probing unless replaced
+		rs := f.joinN(3)
+		settle(200 * time.Millisecond)
+		for i, st := range states(rs) {
+			if st != breaker.Closed {
+				t.Fatalf("foreign open votes opened replica %d (%s)", i, st)
+			}
+		}
+		if h := rs[0].agent.Health(); h.Malformed < 4 {
+			t.Fatalf("malformed %d, want at least 4", h.Malformed)
+		}
+		// The fleet still works: a trip is adopted, and the foreign lease
+		// does not keep the fleet from probing.
+		rs[0].trip(t)
+		settle(200 * time.Millisecond)
+		for i, st := range states(rs) {
+			if st != breaker.Open {
+				t.Fatalf("replica %d is %s, want open", i, st)
+			}
+		}
+		settle(time.Second)
+		probes := 0
+		for _, r := range rs {
+			_ = r.guard.Do(ctx, func(context.Context) error { probes++; return nil })
+		}
+		if probes != 1 {
+			t.Fatalf("%d probes after a foreign lease value, want 1", probes)
+		}
+	})
+}
+
+// TestQueueFullDropsAndCounts: with a queue of one and a store that
+// hangs, state changes are dropped and counted, and calls never wait.
+func TestQueueFullDropsAndCounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg, _ := core.NewRegistry(core.WithPolicies(depPolicy(nil)))
+		a, err := fleet.Join(reg, hangingStore{}, fleet.WithQueue(1), fleet.WithReplicaID("r0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		g := reg.MustGuard("dep")
+		start := time.Now()
+		for range 20 {
+			_ = g.Do(context.Background(), func(context.Context) error { return errDown })
+			g.Reset(breaker.Manual{Actor: "test"})
+		}
+		if time.Since(start) != 0 {
+			t.Fatal("calls waited for the agent")
+		}
+		if d := a.Health().Dropped; d == 0 {
+			t.Fatal("no drop counted with a full queue")
+		}
+	})
+}
+
+func TestJoinRefusesNil(t *testing.T) {
+	reg, _ := core.NewRegistry()
+	if _, err := fleet.Join(nil, fleet.NewMemoryStore()); err == nil {
+		t.Error("Join(nil registry) succeeded")
+	}
+	if _, err := fleet.Join(reg, nil); err == nil {
+		t.Error("Join(nil store) succeeded")
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	for in, want := range map[string]string{"all": "all", "tag:x": `tag "x"`, "name:all": `name "all"`, "GET /q": `name "GET /q"`} {
+		sel, err := fleet.ParseTarget(in)
+		if err != nil || sel.String() != want {
+			t.Errorf("ParseTarget(%q) = %s, %v; want %s", in, sel, err, want)
+		}
+	}
+	for _, in := range []string{"", "tag:", "name:"} {
+		if _, err := fleet.ParseTarget(in); err == nil {
+			t.Errorf("ParseTarget(%q) succeeded", in)
+		}
+	}
+}
