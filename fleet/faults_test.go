@@ -34,9 +34,9 @@ func (s hangingStore) Get(ctx context.Context, _ fleet.Kind, _ string) (fleet.En
 func (s hangingStore) List(ctx context.Context, _ fleet.Kind) ([]fleet.Entry, error) {
 	return nil, s.wait(ctx)
 }
-func (s hangingStore) NextVersion(ctx context.Context) (uint64, error) { return 0, s.wait(ctx) }
+func (s hangingStore) NextVersion(ctx context.Context) (uint64, error)     { return 0, s.wait(ctx) }
 func (s hangingStore) Watch(ctx context.Context, _ func(fleet.Hint)) error { return s.wait(ctx) }
-func (hangingStore) Close() error                                        { return nil }
+func (hangingStore) Close() error                                          { return nil }
 
 // TestStoreDownChangesNothingLocally runs the same calls through a guard
 // of an unjoined registry and guards of registries joined to a store that
