@@ -76,6 +76,7 @@ type Agent struct {
 	dirty     map[Kind]map[string]bool
 	logged    map[string]uint64 // kind/key -> revision of a bad value logged
 	limiters  map[string]*GlobalLimiter
+	policyV   uint64 // the registry's policy version at the last heartbeat
 	closeOnce sync.Once
 }
 
@@ -513,7 +514,12 @@ func (a *Agent) withdraw(ctx context.Context, gf *guardFleet) {
 // beat refreshes this replica's member record and votes, publishes
 // shared-window counts, and repairs what dropped events left undone.
 func (a *Agent) beat(ctx context.Context) {
-	raw, err := encode(KindMember, a.self)
+	me := a.self
+	me.Policy, _ = a.reg.PolicyVersion()
+	a.mu.Lock()
+	a.policyV = me.Policy
+	a.mu.Unlock()
+	raw, err := encode(KindMember, me)
 	if err == nil {
 		_ = a.call(ctx, func(c context.Context) error {
 			return a.store.Put(c, KindMember, a.self.ID, raw, 3*a.cfg.heartbeat)
@@ -801,11 +807,12 @@ func ParseTarget(target string) (core.Selector, error) {
 func (a *Agent) Snapshot() Snapshot {
 	s := Snapshot{Self: a.self, Store: a.Health()}
 	a.mu.Lock()
+	s.Self.Policy = a.policyV
 	for _, m := range a.members {
 		s.Members = append(s.Members, m)
 	}
 	if _, ok := a.members[a.self.ID]; !ok {
-		s.Members = append(s.Members, a.self)
+		s.Members = append(s.Members, s.Self)
 	}
 	views := map[string]*GuardView{}
 	view := func(g string) *GuardView {
