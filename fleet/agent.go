@@ -103,6 +103,7 @@ type guardFleet struct {
 	nextTry    time.Time // when to try the lease again (half-open, not holder)
 	appliedRev uint64    // lease revision whose outcome was applied
 	published  int       // window calls last published (shared window)
+	voteAt     time.Time // when the open vote was last written
 }
 
 // event is a state change of a guard, as the hook queued it.
@@ -477,6 +478,7 @@ func (a *Agent) publish(ctx context.Context, gf *guardFleet, open bool, reason s
 	if a.call(ctx, func(c context.Context) error {
 		return a.store.Put(c, KindVerdict, verdictKey(gf.name, a.self.ID), raw, a.voteTTL(gf))
 	}) == nil {
+		gf.voteAt = time.Now()
 		a.mu.Lock()
 		a.setVerdictLocked(v)
 		a.mu.Unlock()
@@ -533,7 +535,11 @@ func (a *Agent) beat(ctx context.Context) {
 		live := (s.State == breaker.Open || s.State == breaker.HalfOpen) && !operatorHeld(s)
 		switch {
 		case voting && live:
-			a.publish(ctx, gf, true, "")
+			// Refresh a third of the TTL ahead (every heartbeat with a
+			// shared window, whose counts change).
+			if fp := gf.g.Policy().Fleet; fp != nil && fp.SharedWindow || time.Since(gf.voteAt) >= a.voteTTL(gf)/3 {
+				a.publish(ctx, gf, true, s.LastTransition.Reason)
+			}
 		case voting:
 			a.withdraw(ctx, gf)
 		case s.State == breaker.Open && s.LastTransition.Actor == "":
@@ -633,11 +639,30 @@ func (a *Agent) reconcileDirty(ctx context.Context) {
 		a.reconcileAll(ctx)
 		return
 	}
-	if len(dirty[KindMember]) > 0 {
-		a.readMembers(ctx)
+	// A member hint is mostly a heartbeat: only a replica not seen yet is
+	// read (departures are seen at the next reconcile, as expiry sends no
+	// hint anyway).
+	a.mu.Lock()
+	var newMembers []string
+	for key := range dirty[KindMember] {
+		if _, ok := a.members[key]; !ok {
+			newMembers = append(newMembers, key)
+		}
 	}
-	if len(dirty[KindVerdict]) > 0 {
+	a.mu.Unlock()
+	if len(newMembers) > 8 {
+		a.readMembers(ctx)
+	} else {
+		for _, key := range newMembers {
+			a.readMember(ctx, key)
+		}
+	}
+	if n := len(dirty[KindVerdict]); n > 16 {
 		a.readVerdicts(ctx)
+	} else if n > 0 {
+		for key := range dirty[KindVerdict] {
+			a.readVerdict(ctx, key)
+		}
 	}
 	for key := range dirty[KindLease] {
 		a.readLease(ctx, key)
@@ -682,6 +707,66 @@ func (a *Agent) readMembers(ctx context.Context) {
 	a.mu.Lock()
 	a.members = ms
 	a.mu.Unlock()
+}
+
+// get reads one key; found is false when it is absent, ok false when the
+// store could not be read.
+func (a *Agent) get(ctx context.Context, kind Kind, key string) (e Entry, found, ok bool) {
+	err := a.call(ctx, func(c context.Context) error {
+		var err error
+		e, found, err = a.store.Get(c, kind, key)
+		return err
+	})
+	return e, found, err == nil
+}
+
+func (a *Agent) readMember(ctx context.Context, key string) {
+	e, found, ok := a.get(ctx, KindMember, key)
+	if !ok || !found {
+		return
+	}
+	var m Member
+	if err := decode(KindMember, e.Value, &m); err != nil || m.ID != e.Key {
+		a.bad(KindMember, e, errOr(err, "member record does not match its key"))
+		return
+	}
+	a.mu.Lock()
+	a.members[m.ID] = m
+	a.mu.Unlock()
+}
+
+// readVerdict reads the verdict under key and re-evaluates its guard.
+func (a *Agent) readVerdict(ctx context.Context, key string) {
+	e, found, ok := a.get(ctx, KindVerdict, key)
+	if !ok {
+		return
+	}
+	guard := ""
+	if found {
+		var v Verdict
+		if err := decode(KindVerdict, e.Value, &v); err != nil || v.Guard == "" || v.Replica == "" || e.Key != verdictKey(v.Guard, v.Replica) {
+			a.bad(KindVerdict, e, errOr(err, "verdict does not match its key"))
+			return
+		}
+		a.mu.Lock()
+		a.setVerdictLocked(v)
+		a.mu.Unlock()
+		guard = v.Guard
+	} else {
+		a.mu.Lock()
+		for g, vs := range a.verdicts {
+			for id := range vs {
+				if verdictKey(g, id) == key {
+					delete(vs, id)
+					guard = g
+				}
+			}
+		}
+		a.mu.Unlock()
+	}
+	if gf := a.fleetOf(guard); guard != "" && gf != nil {
+		a.evaluate(gf)
+	}
 }
 
 func (a *Agent) readVerdicts(ctx context.Context) {
