@@ -208,8 +208,22 @@ func (a *Agent) gate(g *core.Guard) *guardFleet {
 			return gf
 		}
 	}
+	// The hook and the loop may meet a new guard at once: one state wins,
+	// and only the winner's gate is installed.
 	gf := &guardFleet{name: g.Name(), g: g}
-	a.gates.Store(g.Name(), gf)
+	for {
+		v, loaded := a.gates.LoadOrStore(g.Name(), gf)
+		if !loaded {
+			break
+		}
+		old := v.(*guardFleet)
+		if old.g == g {
+			return old
+		}
+		if a.gates.CompareAndSwap(g.Name(), old, gf) { // the name's guard was replaced
+			break
+		}
+	}
 	g.Breaker().SetProbeGate(func() bool { return a.admitProbe(gf) })
 	return gf
 }
@@ -549,8 +563,11 @@ func (a *Agent) beat(ctx context.Context) {
 				a.publish(ctx, gf, false, "")
 			}
 		}
-		if s.State == breaker.Closed {
+		switch {
+		case s.State == breaker.Closed:
 			a.evaluate(gf)
+		case s.State == breaker.HalfOpen && gf.lease == nil && gf.nextTry.IsZero():
+			a.tryLease(ctx, gf) // its half-open event was dropped
 		}
 	}
 }

@@ -212,3 +212,26 @@ func TestParseTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestDroppedEventsAreRepaired: with a queue of one, the state changes of
+// a burst are dropped; the next heartbeat still publishes the vote of the
+// guard left open, and the fleet adopts it.
+func TestDroppedEventsAreRepaired(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFleet(t, &core.FleetPolicy{Adopt: core.FleetAdoptAny}, fleet.WithQueue(1))
+		rs := f.joinN(2)
+		settle(100 * time.Millisecond)
+		for range 5 {
+			rs[0].trip(t)
+			rs[0].guard.Reset(breaker.Manual{Actor: "test"})
+		}
+		rs[0].trip(t) // its event is dropped: the queue holds an older one
+		if rs[0].agent.Health().Dropped == 0 {
+			t.Fatal("no event dropped; the test does not test the repair")
+		}
+		settle(2 * time.Second)
+		if s := rs[1].guard.Breaker().State(); s == breaker.Closed {
+			t.Fatalf("r1 is %s after r0 tripped with its events dropped, want adopted open (or half-open since)", s)
+		}
+	})
+}
