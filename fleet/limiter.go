@@ -57,6 +57,8 @@ func MaxBatch(n int) LimiterOption {
 // While the store cannot be reached, or does not implement RateStore, it
 // admits at its local share, limit / expected replicas (counted in
 // StoreHealth.AllowedByFailureMode and LimiterStats), unless FailClosed.
+// Until the store answers the first Take, it admits at its local share
+// too (not counted: the store has not failed).
 //
 // A GlobalLimiter is safe for concurrent use. Make one per key with
 // Agent.Limiter; it stops with its agent (and then admits at its local
@@ -72,6 +74,7 @@ type GlobalLimiter struct {
 	tokens    atomic.Int64
 	overUntil atomic.Int64 // ns since the agent's epoch; 0 when not over
 	degraded  atomic.Bool  // the store cannot give tokens now
+	warm      atomic.Bool  // the store has answered a Take at least once
 	lastBatch atomic.Int64
 	local     atomic.Pointer[localShare]
 	allowed   atomic.Uint64
@@ -184,7 +187,13 @@ func (l *GlobalLimiter) Allow() bool {
 		}
 	}
 	if l.degraded.Load() {
-		return l.allowLocal()
+		return l.allowLocal(true)
+	}
+	if !l.warm.Load() {
+		// The first batch is on its way: admit at the local share, as
+		// the store has not said anything yet (not counted as failure
+		// mode).
+		return l.allowLocal(false)
 	}
 	if until := l.overUntil.Load(); until != 0 && int64(time.Since(l.a.epoch)) < until {
 		l.rejected.Add(1)
@@ -196,12 +205,15 @@ func (l *GlobalLimiter) Allow() bool {
 	return false
 }
 
-// allowLocal is Allow while the store cannot give tokens.
-func (l *GlobalLimiter) allowLocal() bool {
-	if ls := l.local.Load(); !l.cfg.failClosed && ls != nil && ls.l.Allow() {
+// allowLocal is Allow while the store cannot give tokens, or has not
+// given the first ones yet.
+func (l *GlobalLimiter) allowLocal(failure bool) bool {
+	if ls := l.local.Load(); !(failure && l.cfg.failClosed) && ls != nil && ls.l.Allow() {
 		l.allowed.Add(1)
-		l.byFailure.Add(1)
-		l.a.failureMode.Add(1)
+		if failure {
+			l.byFailure.Add(1)
+			l.a.failureMode.Add(1)
+		}
 		return true
 	}
 	l.rejected.Add(1)
@@ -278,9 +290,10 @@ func (l *GlobalLimiter) refill() {
 			}
 			continue
 		}
-		l.degraded.Store(false)
 		l.lastBatch.Store(int64(n))
 		l.tokens.Add(int64(granted))
+		l.degraded.Store(false)
+		l.warm.Store(true)
 		if granted < n {
 			// Over the limit: come back when a batch for half the members
 			// has accrued, not when the next single call would pass, or an
