@@ -58,7 +58,7 @@ func MaxBatch(n int) LimiterOption {
 // admits at its local share, limit / expected replicas (counted in
 // StoreHealth.AllowedByFailureMode and LimiterStats), unless FailClosed.
 // Until the store answers the first Take, it admits at its local share
-// too (not counted: the store has not failed).
+// too (not counted: the store has not failed; FailClosed rejects).
 //
 // A GlobalLimiter is safe for concurrent use. Make one per key with
 // Agent.Limiter; it stops with its agent (and then admits at its local
@@ -208,7 +208,7 @@ func (l *GlobalLimiter) Allow() bool {
 // allowLocal is Allow while the store cannot give tokens, or has not
 // given the first ones yet.
 func (l *GlobalLimiter) allowLocal(failure bool) bool {
-	if ls := l.local.Load(); !(failure && l.cfg.failClosed) && ls != nil && ls.l.Allow() {
+	if ls := l.local.Load(); !l.cfg.failClosed && ls != nil && ls.l.Allow() {
 		l.allowed.Add(1)
 		if failure {
 			l.byFailure.Add(1)
