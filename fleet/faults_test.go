@@ -2,6 +2,7 @@ package fleet_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -232,6 +233,64 @@ func TestDroppedEventsAreRepaired(t *testing.T) {
 		settle(2 * time.Second)
 		if s := rs[1].guard.Breaker().State(); s == breaker.Closed {
 			t.Fatalf("r1 is %s after r0 tripped with its events dropped, want adopted open (or half-open since)", s)
+		}
+	})
+}
+
+// slowStore answers every call after a delay (under the agent's timeout).
+type slowStore struct {
+	*fleet.MemoryStore
+	delay time.Duration
+}
+
+func (s slowStore) Put(ctx context.Context, k fleet.Kind, key string, v []byte, ttl time.Duration) error {
+	time.Sleep(s.delay)
+	return s.MemoryStore.Put(ctx, k, key, v, ttl)
+}
+func (s slowStore) Get(ctx context.Context, k fleet.Kind, key string) (fleet.Entry, bool, error) {
+	time.Sleep(s.delay)
+	return s.MemoryStore.Get(ctx, k, key)
+}
+func (s slowStore) List(ctx context.Context, k fleet.Kind) ([]fleet.Entry, error) {
+	time.Sleep(s.delay)
+	return s.MemoryStore.List(ctx, k)
+}
+func (s slowStore) Create(ctx context.Context, k fleet.Kind, key string, v []byte, ttl time.Duration) (bool, fleet.Entry, error) {
+	time.Sleep(s.delay)
+	return s.MemoryStore.Create(ctx, k, key, v, ttl)
+}
+
+// TestSlowStore: a store answering in 60ms (the timeout is 100ms) slows
+// the fleet's convergence, never a call, and the fleet still converges.
+func TestSlowStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := fleet.NewMemoryStore()
+		pol := depPolicy(nil)
+		var gs []*core.Guard
+		for i := range 4 {
+			reg, _ := core.NewRegistry(core.WithPolicies(pol))
+			a, err := fleet.Join(reg, slowStore{m.Client(), 60 * time.Millisecond}, fleet.WithReplicaID(fmt.Sprint("r", i)), fleet.WithHeartbeat(time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			gs = append(gs, reg.MustGuard("dep"))
+		}
+		settle(time.Second)
+		start := time.Now()
+		for _, g := range gs[:2] {
+			for range 2 {
+				_ = g.Do(context.Background(), func(context.Context) error { return errDown })
+			}
+		}
+		if time.Since(start) != 0 {
+			t.Fatal("calls waited for a slow store")
+		}
+		settle(500 * time.Millisecond)
+		for i, g := range gs[2:] {
+			if s := g.Breaker().State(); s != breaker.Open {
+				t.Fatalf("replica %d is %s with a slow store, want open", i+2, s)
+			}
 		}
 	})
 }
