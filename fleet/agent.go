@@ -52,6 +52,9 @@ type Agent struct {
 	dropped     atomic.Uint64
 	malformed   atomic.Uint64
 	failureMode atomic.Uint64
+	storeErrs   atomic.Uint64
+	timeouts    atomic.Uint64
+	skipped     atomic.Uint64
 
 	queue  chan event    // state changes from the hook, bounded
 	wake   chan struct{} // hints arrived (capacity 1)
@@ -246,6 +249,7 @@ func (a *Agent) admitProbe(gf *guardFleet) bool {
 func (a *Agent) call(ctx context.Context, fn func(context.Context) error) error {
 	p, err := a.sb.Allow(ctx)
 	if err != nil {
+		a.skipped.Add(1)
 		a.health(errStoreOpen)
 		return errStoreOpen
 	}
@@ -257,6 +261,12 @@ func (a *Agent) call(ctx context.Context, fn func(context.Context) error) error 
 		return err
 	}
 	p.Done(err)
+	if err != nil {
+		a.storeErrs.Add(1)
+		if errors.Is(err, context.DeadlineExceeded) {
+			a.timeouts.Add(1)
+		}
+	}
 	a.health(err)
 	return err
 }
@@ -293,6 +303,7 @@ func (a *Agent) Health() StoreHealth {
 		h.Up = false
 	}
 	h.Dropped, h.Malformed, h.AllowedByFailureMode = a.dropped.Load(), a.malformed.Load(), a.failureMode.Load()
+	h.Errors, h.Timeouts, h.Skipped = a.storeErrs.Load(), a.timeouts.Load(), a.skipped.Load()
 	return h
 }
 

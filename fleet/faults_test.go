@@ -93,8 +93,11 @@ func TestStoreDownChangesNothingLocally(t *testing.T) {
 					}
 				}
 				synctest.Wait()
-				if h := a.Health(); h.Up || h.LastError == "" {
-					t.Errorf("health with the store %s: %+v, want down with an error", tc.name, h)
+				if h := a.Health(); h.Up || h.LastError == "" || h.Errors == 0 || h.Skipped == 0 {
+					t.Errorf("health with the store %s: %+v, want down with an error, errors and skipped calls counted", tc.name, h)
+				}
+				if h := a.Health(); tc.name == "hanging" && h.Timeouts == 0 {
+					t.Errorf("health with the store hanging: %+v, want timeouts counted", h)
 				}
 			})
 		})
