@@ -154,6 +154,9 @@ type Policy struct {
 	// Cost prices the guard's calls for cost analysis (see CostPolicy);
 	// nil means no cost figures.
 	Cost *CostPolicy `json:"cost,omitempty"`
+	// Machine gives the guards custom states, beside the breaker's (see
+	// MachinePolicy); nil means none.
+	Machine *MachinePolicy `json:"machine,omitempty"`
 }
 
 // RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
@@ -481,6 +484,9 @@ func (p Policy) problems() []error {
 	}
 	if p.Cost != nil {
 		add(p.Cost.validate())
+	}
+	if p.Machine != nil {
+		errs = append(errs, p.Machine.problems()...)
 	}
 	if p.RateLimit != nil {
 		cfg, err := p.RateLimit.RateLimitConfig()

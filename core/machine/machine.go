@@ -542,9 +542,11 @@ const (
 	fullShare = 100_000
 )
 
-// Start returns a machine in the initial state at time at. notify, if not
-// nil, is called after every transition, outside the machine's lock, in
-// the goroutine of the method that made it.
+// Start returns a machine in the initial state at time at. With the zero
+// at, the machine counts its time in state from the time of the first
+// event it is given. notify, if not nil, is called after every
+// transition, outside the machine's lock, in the goroutine of the method
+// that made it.
 func (g *Graph) Start(at time.Time, notify func(Change)) *Machine {
 	return g.StartIn(at, "", notify)
 }
@@ -694,6 +696,9 @@ func (m *Machine) enterLocked(i int, at time.Time) {
 // evaluateLocked takes the first transition out of the current state
 // whose conditions hold at time at.
 func (m *Machine) evaluateLocked(at time.Time) (Change, bool) {
+	if m.since.IsZero() {
+		m.since = at // started at the zero time: see Start
+	}
 	for _, e := range m.g.out[m.cur] {
 		if m.holdsLocked(&e.when, at) {
 			t := Change{From: m.g.states[m.cur].name, To: m.g.states[e.to].name, At: at, Reason: e.when.String()}
