@@ -93,9 +93,9 @@ type parts struct {
 	// The custom state machine (see machine.go): nil when the policy has
 	// none. post is set when a report has more to do than the breaker and
 	// the bulkhead: an adaptive limit, a throttle or a machine.
-	mach        *guardMachine
-	post        bool
-	formerState uint64
+	mach       *guardMachine
+	post       bool
+	formerMach machineCounts // counted by machines reloads replaced
 }
 
 // guardSpec is what a new guard is built from besides its policy.
@@ -755,10 +755,10 @@ func (g *Guard) Snapshot() GuardSnapshot {
 	}
 	s.Cost = costOf(pt.policy.Cost, &s)
 	s.Overhead = g.ov.snapshot()
-	if s.Machine = pt.machineSnapshot(); s.Machine != nil {
-		s.Rejected.State = pt.formerState + s.Machine.Rejected
-	} else {
-		s.Rejected.State = pt.formerState
+	s.Machine = pt.machineSnapshot()
+	s.Rejected.State = pt.formerMach.rejected
+	if s.Machine != nil {
+		s.Rejected.State = s.Machine.Rejected
 	}
 	return s
 }

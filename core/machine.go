@@ -349,9 +349,21 @@ type MachineStatus struct {
 	// like outcomes in the state.
 	ConsecutiveFailures, ConsecutiveSuccesses int
 	// Admitted and Rejected count the machine's admission decisions, and
-	// Transitions its state changes, since the machine started (a reload
-	// that changes the machine section starts a new one).
+	// Transitions its state changes, since the guard was created (across
+	// reloads that replace its machine).
 	Admitted, Rejected, Transitions uint64
+}
+
+// machineCounts are the cumulative counts of machines a guard no longer
+// runs.
+type machineCounts struct {
+	admitted, rejected, transitions uint64
+}
+
+func (c *machineCounts) add(s machine.Status) {
+	c.admitted += s.Admitted
+	c.rejected += s.Rejected
+	c.transitions += s.Transitions
 }
 
 func (pt *parts) machineSnapshot() *MachineStatus {
@@ -363,7 +375,9 @@ func (pt *parts) machineSnapshot() *MachineStatus {
 		State: st.State, Since: st.Since, States: pt.mach.m.Graph().States(),
 		Calls: st.Calls, Failures: st.Failures, Slow: st.Slow,
 		ConsecutiveFailures: st.ConsecutiveFailures, ConsecutiveSuccesses: st.ConsecutiveSuccesses,
-		Admitted: st.Admitted, Rejected: st.Rejected, Transitions: st.Transitions,
+		Admitted:    pt.formerMach.admitted + st.Admitted,
+		Rejected:    pt.formerMach.rejected + st.Rejected,
+		Transitions: pt.formerMach.transitions + st.Transitions,
 	}
 }
 

@@ -77,7 +77,7 @@ func (g *Guard) planReload(p Policy, fallbacks map[string]fallback.Func) (*reloa
 		return nil, err
 	}
 	pt.formerFull, pt.formerLimited = old.formerFull, old.formerLimited
-	pt.formerState = old.formerState
+	pt.formerMach = old.formerMach
 	if old.bh != nil && pt.bh == old.bh && !sameValue(old.policy.Bulkhead, p.Bulkhead) {
 		pl.bh, pl.bhCfg = true, p.Bulkhead.BulkheadConfig()
 	}
@@ -126,7 +126,7 @@ func (pl *reloadPlan) commit() {
 		pt.formerLimited += old.rl.Snapshot().Rejected
 	}
 	if old.mach != nil && pt.mach != old.mach {
-		pt.formerState += old.mach.m.Status().Rejected
+		pt.formerMach.add(old.mach.m.Status())
 	}
 	g.cur.Store(pt)
 	pl.machineReloaded() // custom states: machine.go

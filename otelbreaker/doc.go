@@ -46,6 +46,8 @@
 //	breakerbox.bulkhead.adaptive.limit                 updowncounter {call}    an adaptive bulkhead's current limit
 //	breakerbox.guard.overhead                          gauge (s)               breakerbox.outcome = gates | report: time the guard adds, sampled
 //	breakerbox.cost.amount                             counter {currency}      breakerbox.outcome = spent | retries | avoided_breaker | avoided_rate_limit
+//	breakerbox.machine.state                           gauge (1)               the custom state, as its index in the policy's machine states
+//	breakerbox.machine.calls                           counter {call}          breakerbox.outcome = admitted | rejected
 //	breakerbox.rate_limiter.calls                      counter {call}          breakerbox.outcome = permitted | rejected
 //	breakerbox.rate_limiter.available                  gauge {call}            calls the limiter could admit at once now
 //	breakerbox.rate_limiter.limit                      updowncounter {call}/s  the configured rate
