@@ -102,6 +102,7 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.replayCommand(),      // record_replay.go
 		a.chaosCommand(),       // chaos.go
 		a.costCommand(),        // cost.go
+		a.machineCommand(),     // machine.go
 	)
 	return root
 }
