@@ -338,3 +338,19 @@ func BenchmarkMachineGuardAllowDone(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMachineGuardParallel is BenchmarkMachineGuardAllowDone from
+// every P at once: the machine's mutex is shared by the guard's calls.
+func BenchmarkMachineGuardParallel(b *testing.B) {
+	g := mustGuard(b, mustRegistry(b, WithPolicies(machinePolicy("m"))), "m")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			p, err := g.Allow(ctx)
+			if err == nil {
+				p.Done(nil)
+			}
+		}
+	})
+}
