@@ -1,6 +1,8 @@
 package machine_test
 
 import (
+	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -206,50 +208,72 @@ func specFrom(r *reader) machine.Spec {
 // FuzzMachineAgainstModel holds the machine against the naive model on
 // random machines and random sequences of calls, outcomes and time.
 func FuzzMachineAgainstModel(f *testing.F) {
+	seedCorpus(f)
+	f.Fuzz(checkAgainstModel)
+}
+
+// TestMachineAgainstModel runs the fuzz test's check on a thousand inputs
+// from a seeded generator, so that plain go test covers more than the
+// seed corpus.
+func TestMachineAgainstModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 42))
+	for i := range 1000 {
+		data := make([]byte, 16+rng.IntN(600))
+		for j := range data {
+			data[j] = byte(rng.Uint32())
+		}
+		t.Run(strconv.Itoa(i), func(t *testing.T) { checkAgainstModel(t, data) })
+	}
+}
+
+func seedCorpus(f *testing.F) {
 	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
 	f.Add([]byte("a degraded machine with percentages and read-only states"))
 	f.Add([]byte{3, 9, 2, 2, 2, 3, 3, 3, 0, 0, 0, 1, 4, 4, 4, 4, 4, 7, 7, 7, 250, 251, 252, 253, 1, 1, 1, 1, 1, 1, 1, 1})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r := &reader{b: data}
-		spec := specFrom(r)
-		g, err := machine.Compile(spec)
-		if err != nil {
-			t.Fatalf("a ring machine is refused: %v", err)
-		}
-		var notified []machine.Change
-		m := g.Start(t0, func(c machine.Change) { notified = append(notified, c) })
-		ref := &model{spec: spec, window: spec.Window}
-		ref.enter(spec.Initial, t0)
-		at := t0
-		transitions := 0
-		for step := 0; len(r.b) > 0 && step < 2000; step++ {
-			at = at.Add(time.Duration(r.n(4)) * 700 * time.Millisecond)
-			before := ref.cur
-			switch op := r.n(5); op {
-			case 0, 1:
-				read := r.n(2) == 0
-				got, st := m.Allow(at, read)
-				want := ref.allow(at, read)
-				if got != want || g.States()[st] != ref.cur {
-					t.Fatalf("step %d Allow(read=%v) in %s: got %v in %s, model %v in %s", step, read, before, got, g.States()[st], want, ref.cur)
-				}
-			case 2, 3:
-				failed, slow := r.n(2) == 0, r.n(3) == 0
-				m.Record(at, failed, slow)
-				ref.record(at, failed, slow)
-			case 4:
-				m.Advance(at)
-				ref.evaluate(at)
+}
+
+// checkAgainstModel builds a machine and a sequence of events from data
+// and holds the machine to the model at every step.
+func checkAgainstModel(t *testing.T, data []byte) {
+	r := &reader{b: data}
+	spec := specFrom(r)
+	g, err := machine.Compile(spec)
+	if err != nil {
+		t.Fatalf("a ring machine is refused: %v", err)
+	}
+	var notified []machine.Change
+	m := g.Start(t0, func(c machine.Change) { notified = append(notified, c) })
+	ref := &model{spec: spec, window: spec.Window}
+	ref.enter(spec.Initial, t0)
+	at := t0
+	transitions := 0
+	for step := 0; len(r.b) > 0 && step < 2000; step++ {
+		at = at.Add(time.Duration(r.n(4)) * 700 * time.Millisecond)
+		before := ref.cur
+		switch op := r.n(5); op {
+		case 0, 1:
+			read := r.n(2) == 0
+			got, st := m.Allow(at, read)
+			want := ref.allow(at, read)
+			if got != want || g.States()[st] != ref.cur {
+				t.Fatalf("step %d Allow(read=%v) in %s: got %v in %s, model %v in %s", step, read, before, got, g.States()[st], want, ref.cur)
 			}
-			if ref.cur != before {
-				transitions++
-			}
-			if s := m.Status(); s.State != ref.cur {
-				t.Fatalf("step %d: machine in %s, model in %s", step, s.State, ref.cur)
-			}
+		case 2, 3:
+			failed, slow := r.n(2) == 0, r.n(3) == 0
+			m.Record(at, failed, slow)
+			ref.record(at, failed, slow)
+		case 4:
+			m.Advance(at)
+			ref.evaluate(at)
 		}
-		if len(notified) != transitions || m.Status().Transitions != uint64(transitions) {
-			t.Fatalf("%d notifications, %d counted, model made %d transitions", len(notified), m.Status().Transitions, transitions)
+		if ref.cur != before {
+			transitions++
 		}
-	})
+		if s := m.Status(); s.State != ref.cur {
+			t.Fatalf("step %d: machine in %s, model in %s", step, s.State, ref.cur)
+		}
+	}
+	if len(notified) != transitions || m.Status().Transitions != uint64(transitions) {
+		t.Fatalf("%d notifications, %d counted, model made %d transitions", len(notified), m.Status().Transitions, transitions)
+	}
 }
