@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core/breaker"
@@ -200,6 +201,29 @@ type guardMachine struct {
 	errs []*RejectedError // by state index
 	read bool             // some state admits read calls only: look at ctx
 	slow time.Duration
+	// realClock is set once the machine is driven on the real clock (Allow,
+	// Done, SetMachineState; not AllowAt): from then on, a state left by a
+	// transition that waits on time arms a timer, so that the transition
+	// is taken on time without traffic. Explicit-time drivers call
+	// AdvanceAt instead.
+	realClock atomic.Bool
+}
+
+// onReal marks the machine as driven on the real clock; the first time,
+// it arms the timer of the current state.
+func (gm *guardMachine) onReal() {
+	if !gm.realClock.Load() && gm.realClock.CompareAndSwap(false, true) {
+		gm.arm(gm.m.State())
+	}
+}
+
+// arm sets a timer that advances the machine when the shortest time a
+// transition out of state waits on has passed. A timer that fires after
+// the machine moved on only evaluates the state it is in: harmless.
+func (gm *guardMachine) arm(state string) {
+	if d, ok := gm.m.Graph().NextAfter(state); ok {
+		time.AfterFunc(d, func() { gm.m.Advance(time.Now()) })
+	}
 }
 
 // newGuardMachine starts a machine of g for state (the initial state when
@@ -212,7 +236,12 @@ func (g *Guard) newGuardMachine(gr *machine.Graph, state string, at time.Time) *
 	// A new guard's machine starts at the zero time: it takes the time of
 	// its first event as its start, so that explicit-time drivers
 	// (AllowAt) and the real clock alike measure time in state from there.
-	gm.m = gr.StartIn(at, state, g.machineChanged)
+	gm.m = gr.StartIn(at, state, func(c machine.Change) {
+		g.machineChanged(c)
+		if gm.realClock.Load() {
+			gm.arm(c.To)
+		}
+	})
 	return gm
 }
 
@@ -245,6 +274,9 @@ func (g *Guard) initMachine(pt *parts, p Policy, old *parts) error {
 // rejection, or nil with p.start set when the machine times calls.
 func (pt *parts) admitMachine(ctx context.Context, p *Permit) *RejectedError {
 	now := time.Now()
+	if !pt.mach.realClock.Load() {
+		pt.mach.onReal()
+	}
 	return pt.admitMachineAt(ctx, p, now)
 }
 
@@ -324,6 +356,7 @@ func (g *Guard) SetMachineState(state string, m breaker.Manual) (machine.Change,
 	if gm == nil {
 		return machine.Change{}, fmt.Errorf("%w: guard %q", ErrNoMachine, g.name)
 	}
+	gm.onReal()
 	return gm.m.Set(time.Now(), state, m.Actor, m.Reason)
 }
 
@@ -393,7 +426,12 @@ func (pl *reloadPlan) machineReloaded() {
 	if old != nil {
 		from = old.m.State()
 	}
-	if to := pt.m.State(); from != to {
+	to := pt.m.State()
+	if from != to {
 		pl.g.machineChanged(machine.Change{From: from, To: to, At: time.Now(), Reason: "policy " + quote(pl.pt.policy.Name) + " changed the machine", Actor: "policy"})
+	}
+	if old != nil && old.realClock.Load() {
+		pt.realClock.Store(true)
+		pt.arm(to)
 	}
 }

@@ -354,3 +354,39 @@ func BenchmarkMachineGuardParallel(b *testing.B) {
 		}
 	})
 }
+
+// A transition that waits on time is taken on time without traffic (a
+// timer, on the real clock): the snapshot, the hooks and the dashboard see
+// it when it is due, not at the next call.
+func TestMachineAfterWithoutTraffic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var changes []MachineChange
+		r := mustRegistry(t, WithPolicies(machinePolicy("api")), WithHooks(Hooks{OnMachineChange: func(_ context.Context, c MachineChange) {
+			mu.Lock()
+			changes = append(changes, c)
+			mu.Unlock()
+		}}))
+		g := mustGuard(t, r, "api")
+		if _, err := g.SetMachineState("readOnly", breaker.Manual{Actor: "t", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		entered := time.Now()
+		time.Sleep(time.Minute - time.Second)
+		synctest.Wait()
+		if st := g.Snapshot().Machine.State; st != "readOnly" {
+			t.Fatalf("left readOnly early: %s", st)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		s := g.Snapshot().Machine
+		if s.State != "degraded" || !s.Since.Equal(entered.Add(time.Minute)) {
+			t.Fatalf("a minute in readOnly without a call: %s since %v", s.State, s.Since)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(changes) != 2 || changes[1].From != "readOnly" || changes[1].To != "degraded" || changes[1].Reason != "after 1m0s" {
+			t.Fatalf("changes %+v", changes)
+		}
+	})
+}

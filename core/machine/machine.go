@@ -37,7 +37,9 @@
 //
 // Transitions are evaluated in the order the spec lists them, after each
 // recorded outcome and at each Allow and Advance; the first whose
-// conditions hold is taken. Entering a state empties its window, so no
+// conditions hold is taken. A machine sets no timer: a caller on the real
+// clock that wants time-based transitions taken without traffic calls
+// Advance when Graph.NextAfter says one may be due (package core does). Entering a state empties its window, so no
 // condition holds at the instant of entry (each needs an outcome or a
 // positive time): one evaluation takes at most one transition.
 //
@@ -482,6 +484,23 @@ func (g *Graph) Initial() string { return g.states[g.initial].name }
 // ReadOnly reports whether some state admits only calls marked read, so
 // that a caller asks IsRead only then.
 func (g *Graph) ReadOnly() bool { return g.readOnly }
+
+// NextAfter returns the shortest After among the transitions out of the
+// state called name: the time in that state after which Advance may take
+// one of them without any outcome; false when none waits on time.
+func (g *Graph) NextAfter(name string) (time.Duration, bool) {
+	i, ok := g.index[name]
+	if !ok {
+		return 0, false
+	}
+	var d time.Duration
+	for _, e := range g.out[i] {
+		if a := e.when.After; a > 0 && (d == 0 || a < d) {
+			d = a
+		}
+	}
+	return d, d > 0
+}
 
 // SlowCall returns the spec's slow-call latency; zero when not set.
 func (g *Graph) SlowCall() time.Duration { return g.spec.SlowCall }
