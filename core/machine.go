@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -207,6 +208,8 @@ type guardMachine struct {
 	// is taken on time without traffic. Explicit-time drivers call
 	// AdvanceAt instead.
 	realClock atomic.Bool
+	tmu       sync.Mutex
+	timer     *time.Timer // guarded by tmu; one per machine, reset on each entry
 }
 
 // onReal marks the machine as driven on the real clock; the first time,
@@ -217,13 +220,23 @@ func (gm *guardMachine) onReal() {
 	}
 }
 
-// arm sets a timer that advances the machine when the shortest time a
-// transition out of state waits on has passed. A timer that fires after
-// the machine moved on only evaluates the state it is in: harmless.
+// arm sets the machine's timer to advance it when the shortest time a
+// transition out of state waits on has passed. Each entry into a state
+// resets the one timer (a guard that flaps holds no pile of timers); a
+// timer that fires after the machine moved on only evaluates the state it
+// is in, which is harmless.
 func (gm *guardMachine) arm(state string) {
-	if d, ok := gm.m.Graph().NextAfter(state); ok {
-		time.AfterFunc(d, func() { gm.m.Advance(time.Now()) })
+	d, ok := gm.m.Graph().NextAfter(state)
+	if !ok {
+		return
 	}
+	gm.tmu.Lock()
+	defer gm.tmu.Unlock()
+	if gm.timer == nil {
+		gm.timer = time.AfterFunc(d, func() { gm.m.Advance(time.Now()) })
+		return
+	}
+	gm.timer.Reset(d)
 }
 
 // newGuardMachine starts a machine of g for state (the initial state when
