@@ -390,3 +390,31 @@ func TestMachineAfterWithoutTraffic(t *testing.T) {
 		}
 	})
 }
+
+// A tenant overlay may give a tenant's guard custom states of its own: the
+// tenant's guard runs its own machine, the base guard none.
+func TestMachineInTenantOverlay(t *testing.T) {
+	r := mustRegistry(t)
+	mp := machinePolicy("orders")
+	res, err := r.Apply(Document{
+		Policies: []Policy{{Name: "orders", Breaker: &BreakerPolicy{Mode: "disabled"}}},
+		Tenants:  &TenantPolicy{Overrides: []TenantOverride{{Tenant: "acme", Policies: []Policy{{Name: "orders", Machine: mp.Machine}}}}},
+	})
+	if err != nil {
+		t.Fatal(err, res)
+	}
+	base := mustGuard(t, r, "orders")
+	tg, err := r.GuardFor(WithTenant(bg, "acme"), "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tg == base || tg.Machine() == nil || base.Machine() != nil {
+		t.Fatalf("tenant guard %s has machine %v, base %v", tg.Name(), tg.Machine(), base.Machine())
+	}
+	for range 4 { // failureRateAtLeast 0.5 over at least 4 calls
+		_ = tg.Do(bg, func(context.Context) error { return errors.New("boom") })
+	}
+	if st := tg.Machine().State(); st != "degraded" {
+		t.Fatalf("tenant guard in %s", st)
+	}
+}
