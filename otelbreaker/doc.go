@@ -108,7 +108,10 @@
 // ids; the same event, with the same attributes (the new and previous
 // states, the reason and, for manual changes, the actor), is added to that
 // call's span. Changes made by timers or operators have no call, hence no
-// span event.
+// span event. A change of a guard's custom state (core.MachinePolicy) is a
+// log record of its own, event name breakerbox.machine.state_change
+// (severity INFO), with breakerbox.machine.state and
+// breakerbox.machine.previous_state, the reason and the actor.
 //
 // When a guard starts a hedge of a call (core.HedgePolicy, core.DoIdempotent,
 // the httpmw Transport, grpcmw.WithHedging), a breakerbox.hedge event is
