@@ -104,6 +104,7 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.costCommand(),        // cost.go
 		a.simulateCommand(),    // simulate.go (issue #24)
 		a.testgenCommand(),     // testgen.go
+		a.machineCommand(),     // machine.go
 	)
 	return root
 }
