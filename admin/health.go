@@ -191,7 +191,9 @@ func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case "/health":
-		h.writeHealth(w, h.health(false))
+		doc := h.health(false)
+		h.addFleetHealth(&doc, h.now()) // fleet.go (issue #20)
+		h.writeHealth(w, doc)
 	case "/ready":
 		h.writeHealth(w, h.health(true))
 	case "/live":
