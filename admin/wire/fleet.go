@@ -41,14 +41,15 @@ type FleetActionResult struct {
 
 // ParseFleetTarget reads the target of a fleet action:
 //
-//	all          every guard
-//	tag:TAG      every guard carrying TAG
-//	name:NAME    the guard called NAME
-//	NAME         the same, for a name that is not "all" and does not start
-//	             with "tag:" or "name:"
+//   - "all": every guard;
+//   - "tag:TAG": every guard carrying TAG;
+//   - "name:NAME": the guard called NAME;
+//   - "NAME": the same, for a name that is not "all" and does not start
+//     with "tag:" or "name:".
 //
 // A fleet action names guards by selector rather than by instance: a guard
-// a replica creates later is covered when it matches.
+// a replica creates later is covered when it matches. Errors say what is
+// wrong with the value, for the caller to prefix with the field.
 func ParseFleetTarget(s string) (Target, error) {
 	switch {
 	case s == "":
