@@ -46,6 +46,8 @@
 //	GET  /v1/dependencies[?guard=g]   the dependency graph (dependsOn) with states and cause chains
 //	GET  /v1/maintenance              maintenance windows, active and upcoming (WithMaintenance)
 //	POST /v1/maintenance              add a window; DELETE /v1/maintenance/{name}?reason=r deletes one
+//	GET  /v1/fleet                    this replica's view of its fleet (WithFleet; 404 fleet_off without)
+//	POST /v1/fleet/actions            an operator action for every replica of the fleet (audited once)
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)
 //	GET  /debug                       an HTML page of recent transitions and operations
 //	GET  /                            the dashboard (and its files under /assets/)
