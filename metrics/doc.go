@@ -163,7 +163,7 @@
 // breakerbox.fleet.rate_limiter.allowed_by_failure_mode (counters),
 // breakerbox.fleet.members (gauge), and per guard
 // breakerbox.fleet.guard.open_votes and breakerbox.fleet.guard.adopted
-// (gauges). exporters/prometheus renders them with a FleetCollector; the
-// OTel and Datadog exporters do not yet, and the admin API serves the same
-// values in GET /v1/fleet.
+// (gauges). exporters/prometheus renders them with a FleetCollector,
+// otelbreaker with InstrumentFleet; the Datadog exporter does not yet. The
+// admin API serves the same values in GET /v1/fleet.
 package metrics

@@ -24,7 +24,8 @@ func TestFleetWellFormed(t *testing.T) {
 		t.Fatalf("%d fleet metrics, want %d", len(ms), len(want))
 	}
 	for _, m := range ms {
-		if !strings.HasPrefix(m.Name, "breakerbox.fleet.") || m.Description == "" || m.Unit == "" || (m.Kind != metrics.Counter && m.Kind != metrics.Gauge) {
+		// Every one is a whole number: otelbreaker observes them as int64.
+		if !m.Integer || !strings.HasPrefix(m.Name, "breakerbox.fleet.") || m.Description == "" || m.Unit == "" || (m.Kind != metrics.Counter && m.Kind != metrics.Gauge) {
 			t.Errorf("%+v", m)
 		}
 		var g *fleet.GuardView
