@@ -97,7 +97,8 @@ func (s *Server) fleetReport(w http.ResponseWriter, r *http.Request) {
 }
 
 // fleetReportOf is snap with every list present, so that clients read []
-// rather than null.
+// rather than null, and without the leases' tokens (a lease's token is the
+// holder's proof when it releases the lease; readers have no use for it).
 func fleetReportOf(snap fleet.Snapshot) FleetReport {
 	if snap.Members == nil {
 		snap.Members = []fleet.Member{}
@@ -109,6 +110,11 @@ func fleetReportOf(snap fleet.Snapshot) FleetReport {
 	for i, g := range snap.Guards {
 		if g.OpenVotes == nil {
 			g.OpenVotes = []string{}
+		}
+		if g.Lease != nil {
+			l := *g.Lease
+			l.Token = ""
+			g.Lease = &l
 		}
 		gs[i] = g
 	}

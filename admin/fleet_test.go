@@ -107,6 +107,12 @@ func TestFleetReportShowsMembersGuardsOverridesAndStore(t *testing.T) {
 	if !rep.Store.Up {
 		t.Fatalf("store: %+v", rep.Store)
 	}
+	if g.Lease.Token != "" {
+		t.Errorf("the lease's token is served: %q", g.Lease.Token)
+	}
+	if f.snap.Guards[0].Lease.Token != "t1" {
+		t.Error("the report changed the agent's lease")
+	}
 	// Empty lists are [] for clients (the dashboard), not null.
 	body := string(a.do(http.MethodGet, "/v1/fleet", readSecret, nil).body)
 	for _, want := range []string{`"overrides":[]`, `"openVotes":[]`} {
