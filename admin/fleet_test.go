@@ -87,6 +87,11 @@ func TestFleetEndpointsWithoutAFleetAre404(t *testing.T) {
 	a.do(http.MethodGet, "/v1/fleet", "", nil).problem(t, http.StatusUnauthorized, codeUnauthorized)
 	a.do(http.MethodGet, "/v1/fleet", readSecret, nil).problem(t, http.StatusNotFound, codeFleetOff)
 	a.do(http.MethodPost, "/v1/fleet/actions", aliceSecret, FleetActionRequest{Target: "search", Action: fleet.ActionForceOpen, Reason: "x"}).problem(t, http.StatusNotFound, codeFleetOff)
+	var id Identity
+	a.do(http.MethodGet, "/v1/whoami", readSecret, nil).ok(t, &id)
+	if id.Fleet {
+		t.Error("whoami says fleet without one")
+	}
 	if err := WithFleet(nil).apply(&config{}); err == nil {
 		t.Fatal("WithFleet(nil) accepted")
 	}
@@ -95,6 +100,11 @@ func TestFleetEndpointsWithoutAFleetAre404(t *testing.T) {
 func TestFleetReportShowsMembersGuardsOverridesAndStore(t *testing.T) {
 	f := newFakeFleet()
 	a := newTestAPI(t, WithFleet(f))
+	var id Identity
+	a.do(http.MethodGet, "/v1/whoami", readSecret, nil).ok(t, &id)
+	if !id.Fleet {
+		t.Error("whoami does not say fleet")
+	}
 	var rep FleetReport
 	a.do(http.MethodGet, "/v1/fleet", readSecret, nil).ok(t, &rep)
 	if rep.Self.ID != "replica-a" || len(rep.Members) != 3 || rep.Members[2].Region != "us-east-1" || rep.Members[0].Policy != 7 {

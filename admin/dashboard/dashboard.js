@@ -1717,11 +1717,28 @@
     ])));
   }
 
+  // inFleet is whether the server is in a fleet, as v1/whoami says once it
+  // answers: a server without one answers v1/fleet with a 404, which the
+  // page does not ask for (a browser logs every failed request as an error).
+  let inFleet = null;
+  let timer = null;
+
   async function refresh() {
     if (document.hidden || !$('fleet-panel')) return;
     const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    const headers = t ? { Authorization: 'Bearer ' + t } : {};
     try {
-      const res = await fetch('v1/fleet', { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+      if (inFleet === null) {
+        const who = await fetch('v1/whoami', { headers, cache: 'no-store' });
+        if (!who.ok) return; // not signed in yet: ask again at the next poll
+        inFleet = !!(await who.json()).fleet;
+        if (!inFleet) {
+          $('fleet-panel').dataset.fleet = 'off';
+          clearInterval(timer);
+          return;
+        }
+      }
+      const res = await fetch('v1/fleet', { headers, cache: 'no-store' });
       // data-fleet says what the last answer was: "off" (no fleet, or
       // not readable with this token) or "on".
       if (!res.ok) { $('fleet-panel').hidden = true; $('fleet-panel').dataset.fleet = 'off'; return; }
@@ -1734,8 +1751,8 @@
   }
 
   function init() {
+    timer = setInterval(refresh, POLL_MS);
     refresh();
-    setInterval(refresh, POLL_MS);
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
