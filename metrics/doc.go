@@ -158,7 +158,8 @@
 // [Fleet] describes, apart from the table, the metrics of a replica's fleet
 // mode (package fleet), read from the agent's fleet.Snapshot rather than
 // from a guard's: breakerbox.fleet.store.up (gauge, 0 while the store is
-// unreachable), breakerbox.fleet.publications.dropped,
+// unreachable), breakerbox.fleet.store.errors, .store.timeouts and
+// .store.skipped (counters of store calls), breakerbox.fleet.publications.dropped,
 // breakerbox.fleet.values.malformed and
 // breakerbox.fleet.rate_limiter.allowed_by_failure_mode (counters),
 // breakerbox.fleet.members (gauge), and per guard

@@ -41,6 +41,21 @@ var fleetTable = [...]FleetMetric{
 		},
 	},
 	{
+		Name: "breakerbox.fleet.store.errors", Unit: "{call}", Kind: Counter, Integer: true,
+		Description: "Store calls that failed, timeouts included.",
+		Read:        func(s *fleet.Snapshot, _ *fleet.GuardView) float64 { return float64(s.Store.Errors) },
+	},
+	{
+		Name: "breakerbox.fleet.store.timeouts", Unit: "{call}", Kind: Counter, Integer: true,
+		Description: "Store calls that ran out of their timeout (counted among the errors too).",
+		Read:        func(s *fleet.Snapshot, _ *fleet.GuardView) float64 { return float64(s.Store.Timeouts) },
+	},
+	{
+		Name: "breakerbox.fleet.store.skipped", Unit: "{call}", Kind: Counter, Integer: true,
+		Description: "Store calls not made because the store's own breaker was open.",
+		Read:        func(s *fleet.Snapshot, _ *fleet.GuardView) float64 { return float64(s.Store.Skipped) },
+	},
+	{
 		Name: "breakerbox.fleet.publications.dropped", Unit: "{publication}", Kind: Counter, Integer: true,
 		Description: "Verdicts and heartbeats this replica did not publish because its bounded publication queue was full (the store slow or down).",
 		Read:        func(s *fleet.Snapshot, _ *fleet.GuardView) float64 { return float64(s.Store.Dropped) },

@@ -12,12 +12,13 @@ func TestFleetWellFormed(t *testing.T) {
 	s := fleet.Snapshot{
 		Members: []fleet.Member{{ID: "a"}, {ID: "b"}},
 		Guards:  []fleet.GuardView{{Guard: "g", OpenVotes: []string{"b"}, Adopted: true}},
-		Store:   fleet.StoreHealth{Up: true, Dropped: 1, Malformed: 2, AllowedByFailureMode: 3},
+		Store:   fleet.StoreHealth{Up: true, Dropped: 1, Malformed: 2, AllowedByFailureMode: 3, Errors: 5, Timeouts: 4, Skipped: 6},
 	}
 	want := map[string]float64{
 		"breakerbox.fleet.store.up": 1, "breakerbox.fleet.publications.dropped": 1, "breakerbox.fleet.values.malformed": 2,
 		"breakerbox.fleet.rate_limiter.allowed_by_failure_mode": 3, "breakerbox.fleet.members": 2,
 		"breakerbox.fleet.guard.open_votes": 1, "breakerbox.fleet.guard.adopted": 1,
+		"breakerbox.fleet.store.errors": 5, "breakerbox.fleet.store.timeouts": 4, "breakerbox.fleet.store.skipped": 6,
 	}
 	ms := metrics.Fleet()
 	if len(ms) != len(want) {

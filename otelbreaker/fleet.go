@@ -32,7 +32,7 @@ type FleetInstrumentation struct {
 // InstrumentFleet reports the metrics package's Fleet metrics of src as
 // observable instruments of the meter provider of opts (WithMeterProvider;
 // the other options do not apply): breakerbox.fleet.store.up,
-// .publications.dropped, .values.malformed,
+// .store.errors, .store.timeouts, .store.skipped, .publications.dropped, .values.malformed,
 // .rate_limiter.allowed_by_failure_mode, .members, and per guard (attribute
 // breakerbox.guard.name) .guard.open_votes and .guard.adopted. One Snapshot
 // of the agent is read per collection. Shutdown unregisters them.

@@ -20,7 +20,7 @@ func TestInstrumentFleet(t *testing.T) {
 	src := &snapshotSource{fleet.Snapshot{
 		Members: []fleet.Member{{ID: "a"}, {ID: "b"}, {ID: "c"}},
 		Guards:  []fleet.GuardView{{Guard: "payments", OpenVotes: []string{"b", "c"}, Adopted: true}, {Guard: "search"}},
-		Store:   fleet.StoreHealth{Up: false, Dropped: 4, Malformed: 2, AllowedByFailureMode: 17},
+		Store:   fleet.StoreHealth{Up: false, Dropped: 4, Malformed: 2, AllowedByFailureMode: 17, Errors: 9, Timeouts: 7, Skipped: 30},
 	}}
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
@@ -62,6 +62,9 @@ func TestInstrumentFleet(t *testing.T) {
 	got := collect()
 	want := map[string]map[string]int64{
 		"breakerbox.fleet.store.up":                             {"": 0},
+		"breakerbox.fleet.store.errors":                         {"": 9},
+		"breakerbox.fleet.store.timeouts":                       {"": 7},
+		"breakerbox.fleet.store.skipped":                        {"": 30},
 		"breakerbox.fleet.publications.dropped":                 {"": 4},
 		"breakerbox.fleet.values.malformed":                     {"": 2},
 		"breakerbox.fleet.rate_limiter.allowed_by_failure_mode": {"": 17},

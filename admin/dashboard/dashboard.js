@@ -1683,6 +1683,9 @@
     badge.title = store.up ? '' : (store.lastError || 'unreachable') + (store.since ? ' (since ' + new Date(store.since).toLocaleString() + ')' : '');
     let summary = 'This replica is ' + (rep.self && rep.self.id) + '; ' + members.length + ' replica' + (members.length === 1 ? '' : 's') + ' live.';
     if (!store.up) summary += ' The store is unreachable: ' + (store.lastError || 'no answer') + '. Guards decide alone, and fleet actions are refused until it is back.';
+    if (store.errors || store.skipped) {
+      summary += ' Store calls failed: ' + store.errors + ' (timed out: ' + (store.timeouts || 0) + '); skipped while its breaker was open: ' + (store.skipped || 0) + '.';
+    }
     if (store.dropped || store.malformed || store.allowedByFailureMode) {
       summary += ' Publications dropped: ' + store.dropped + '; malformed values: ' + store.malformed + '; calls allowed by failure mode: ' + store.allowedByFailureMode + '.';
     }

@@ -163,6 +163,9 @@ func writeFleet(w io.Writer, rep *wire.FleetReport, now time.Time, color bool) {
 		store = "store DOWN since " + ago(st.Since, now) + " ago: " + dash(st.LastError) + " (guards decide alone; fleet actions are refused)"
 	}
 	fmt.Fprintf(w, "replica %s of a fleet of %d; %s\n", rep.Self.ID, len(rep.Members), store)
+	if st.Errors+st.Skipped > 0 {
+		fmt.Fprintf(w, "store calls failed %d (timed out %d), skipped while the store's breaker was open %d\n", st.Errors, st.Timeouts, st.Skipped)
+	}
 	if st.Dropped+st.Malformed+st.AllowedByFailureMode > 0 {
 		fmt.Fprintf(w, "publications dropped %d, malformed values %d, calls allowed by failure mode %d\n", st.Dropped, st.Malformed, st.AllowedByFailureMode)
 	}

@@ -51,7 +51,7 @@ func (f *fakeFleet) Health() fleet.StoreHealth {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
-		return fleet.StoreHealth{LastError: f.down.Error(), Since: time.Now().Add(-90 * time.Second)}
+		return fleet.StoreHealth{LastError: f.down.Error(), Since: time.Now().Add(-90 * time.Second), Errors: 3, Timeouts: 1, Skipped: 12}
 	}
 	return fleet.StoreHealth{Up: true}
 }
@@ -107,7 +107,8 @@ func TestFleetShowsMembersGuardsAndStore(t *testing.T) {
 	f.mu.Lock()
 	f.down = errors.New("dial tcp 127.0.0.1:4222: connection refused")
 	f.mu.Unlock()
-	contains(t, "fleet, store down", policyCtl(env, "fleet").stdout, "store DOWN since 1m30s ago: dial tcp 127.0.0.1:4222: connection refused")
+	contains(t, "fleet, store down", policyCtl(env, "fleet").stdout, "store DOWN since 1m30s ago: dial tcp 127.0.0.1:4222: connection refused",
+		"store calls failed 3 (timed out 1), skipped while the store's breaker was open 12")
 }
 
 func TestFleetActAndFleetFlagReachTheFleetEndpoint(t *testing.T) {

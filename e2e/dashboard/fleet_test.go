@@ -55,7 +55,7 @@ func (f *fakeFleet) Health() fleet.StoreHealth {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.down != nil {
-		return fleet.StoreHealth{LastError: f.down.Error(), Since: time.Now().Add(-time.Minute), Dropped: 2}
+		return fleet.StoreHealth{LastError: f.down.Error(), Since: time.Now().Add(-time.Minute), Dropped: 2, Errors: 5, Timeouts: 5}
 	}
 	return fleet.StoreHealth{Up: true}
 }
@@ -162,7 +162,7 @@ func TestDashboardFleetPanel(t *testing.T) {
 	if got := eval[string](tb, `document.getElementById('fleet-store').title`); !strings.HasPrefix(got, "nats: timeout (since ") {
 		t.Errorf("badge title %q", got)
 	}
-	if got := eval[string](tb, `document.getElementById('fleet-summary').textContent`); !strings.Contains(got, "The store is unreachable: nats: timeout.") || !strings.Contains(got, "Publications dropped: 2") {
+	if got := eval[string](tb, `document.getElementById('fleet-summary').textContent`); !strings.Contains(got, "The store is unreachable: nats: timeout.") || !strings.Contains(got, "Publications dropped: 2") || !strings.Contains(got, "Store calls failed: 5 (timed out: 5)") {
 		t.Errorf("summary %q", got)
 	}
 	tb.noErrors()

@@ -21,6 +21,15 @@ const (
 	// MetricFleetStoreUp is 1 while the fleet's store answers, 0 while it is
 	// unreachable (fleet mode degraded; guards decide alone).
 	MetricFleetStoreUp = "breakerbox_fleet_store_up"
+	// MetricFleetStoreErrors counts store calls that failed, timeouts
+	// included.
+	MetricFleetStoreErrors = "breakerbox_fleet_store_errors_total"
+	// MetricFleetStoreTimeouts counts store calls that ran out of their
+	// timeout.
+	MetricFleetStoreTimeouts = "breakerbox_fleet_store_timeouts_total"
+	// MetricFleetStoreSkipped counts store calls not made because the
+	// store's breaker was open.
+	MetricFleetStoreSkipped = "breakerbox_fleet_store_skipped_total"
 	// MetricFleetPublicationsDropped counts verdicts and heartbeats not
 	// published because the publication queue was full.
 	MetricFleetPublicationsDropped = "breakerbox_fleet_publications_dropped_total"

@@ -26,7 +26,7 @@ func TestFleetCollectorValues(t *testing.T) {
 			{Guard: "payments", Rule: "quorum", OpenVotes: []string{"b", "c"}, Adopted: true},
 			{Guard: "search", Rule: "local"},
 		},
-		Store: fleet.StoreHealth{Up: false, LastError: "timeout", Since: time.Now(), Dropped: 4, Malformed: 2, AllowedByFailureMode: 17},
+		Store: fleet.StoreHealth{Up: false, LastError: "timeout", Since: time.Now(), Dropped: 4, Malformed: 2, AllowedByFailureMode: 17, Errors: 9, Timeouts: 7, Skipped: 30},
 	}}
 	c := bbprom.NewFleetCollector(src, bbprom.WithConstLabels(prometheus.Labels{"service": "web"}))
 	want := `
@@ -47,6 +47,15 @@ breakerbox_fleet_publications_dropped_total{service="web"} 4
 # HELP breakerbox_fleet_rate_limiter_allowed_by_failure_mode_total Calls a global rate limit admitted at this replica's local share while the store was unreachable.
 # TYPE breakerbox_fleet_rate_limiter_allowed_by_failure_mode_total counter
 breakerbox_fleet_rate_limiter_allowed_by_failure_mode_total{service="web"} 17
+# HELP breakerbox_fleet_store_errors_total Store calls that failed, timeouts included.
+# TYPE breakerbox_fleet_store_errors_total counter
+breakerbox_fleet_store_errors_total{service="web"} 9
+# HELP breakerbox_fleet_store_skipped_total Store calls not made because the store's own breaker was open.
+# TYPE breakerbox_fleet_store_skipped_total counter
+breakerbox_fleet_store_skipped_total{service="web"} 30
+# HELP breakerbox_fleet_store_timeouts_total Store calls that ran out of their timeout (counted among the errors too).
+# TYPE breakerbox_fleet_store_timeouts_total counter
+breakerbox_fleet_store_timeouts_total{service="web"} 7
 # HELP breakerbox_fleet_store_up 1 while the fleet's store answers this replica, 0 while it is unreachable (its calls fail or its breaker is open): fleet mode is degraded, and guards decide alone.
 # TYPE breakerbox_fleet_store_up gauge
 breakerbox_fleet_store_up{service="web"} 0
@@ -58,13 +67,13 @@ breakerbox_fleet_values_malformed_total{service="web"} 2
 		t.Fatal(err)
 	}
 	// Every description is rendered, under the name the constants give.
-	names := []string{bbprom.MetricFleetStoreUp, bbprom.MetricFleetPublicationsDropped, bbprom.MetricFleetValuesMalformed,
+	names := []string{bbprom.MetricFleetStoreUp, bbprom.MetricFleetStoreErrors, bbprom.MetricFleetStoreTimeouts, bbprom.MetricFleetStoreSkipped, bbprom.MetricFleetPublicationsDropped, bbprom.MetricFleetValuesMalformed,
 		bbprom.MetricFleetAllowedByFailureMode, bbprom.MetricFleetMembers, bbprom.MetricFleetGuardOpenVotes, bbprom.MetricFleetGuardAdopted}
 	if n := len(metrics.Fleet()); n != len(names) {
 		t.Fatalf("%d fleet metrics described, %d named", n, len(names))
 	}
-	if n := testutil.CollectAndCount(c, names...); n != 9 {
-		t.Fatalf("%d series, want 9", n)
+	if n := testutil.CollectAndCount(c, names...); n != 12 {
+		t.Fatalf("%d series, want 12", n)
 	}
 	// The store back: up is 1.
 	src.snap.Store = fleet.StoreHealth{Up: true}
