@@ -48,6 +48,8 @@
 //	POST /v1/maintenance              add a window; DELETE /v1/maintenance/{name}?reason=r deletes one
 //	GET  /v1/machines[?guard=g]       custom state machines: states, transitions, current state, Mermaid and DOT
 //	POST /v1/machines/{guard}/state   move a guard to a custom state ({"state", "reason"}; audited)
+//	GET  /v1/fleet                    this replica's view of its fleet (WithFleet; 404 fleet_off without)
+//	POST /v1/fleet/actions            an operator action for every replica of the fleet (audited once)
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)
 //	GET  /debug                       an HTML page of recent transitions and operations
 //	GET  /                            the dashboard (and its files under /assets/)

@@ -156,4 +156,19 @@
 // its own, documented with it: breakerbox_guard_info in Prometheus (the
 // guard's tags, to join on), breakerbox.datadog.events_dropped plus the
 // service checks and events in Datadog.
+//
+// # Fleet mode
+//
+// [Fleet] describes, apart from the table, the metrics of a replica's fleet
+// mode (package fleet), read from the agent's fleet.Snapshot rather than
+// from a guard's: breakerbox.fleet.store.up (gauge, 0 while the store is
+// unreachable), breakerbox.fleet.store.errors, .store.timeouts and
+// .store.skipped (counters of store calls), breakerbox.fleet.publications.dropped,
+// breakerbox.fleet.values.malformed and
+// breakerbox.fleet.rate_limiter.allowed_by_failure_mode (counters),
+// breakerbox.fleet.members (gauge), and per guard
+// breakerbox.fleet.guard.open_votes and breakerbox.fleet.guard.adopted
+// (gauges). exporters/prometheus renders them with a FleetCollector,
+// otelbreaker with InstrumentFleet; the Datadog exporter does not yet. The
+// admin API serves the same values in GET /v1/fleet.
 package metrics

@@ -1779,3 +1779,116 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();
 // ---- End of the custom states panel ----
+
+// ---- Fleet panel (issue 20) ----
+// GET v1/fleet every few seconds: this replica's fleet. A block of its own;
+// the panel stays hidden unless the server is in a fleet (the endpoint
+// answers 404 fleet_off otherwise) and the token can read. Everything shown
+// comes from the store, so it is set as text, never parsed as markup.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+
+  function td(text, cls) {
+    const c = document.createElement('td');
+    c.textContent = text;
+    if (cls) c.className = cls;
+    return c;
+  }
+
+  function row(cells, attrs) {
+    const tr = document.createElement('tr');
+    for (const c of cells) tr.appendChild(c);
+    for (const k in attrs || {}) tr.setAttribute(k, attrs[k]);
+    return tr;
+  }
+
+  function render(rep) {
+    const members = rep.members || [];
+    const store = rep.store || {};
+    const badge = $('fleet-store');
+    badge.dataset.store = store.up ? 'up' : 'degraded';
+    badge.textContent = store.up ? 'store up' : 'store degraded';
+    badge.title = store.up ? '' : (store.lastError || 'unreachable') + (store.since ? ' (since ' + new Date(store.since).toLocaleString() + ')' : '');
+    let summary = 'This replica is ' + (rep.self && rep.self.id) + '; ' + members.length + ' replica' + (members.length === 1 ? '' : 's') + ' live.';
+    if (!store.up) summary += ' The store is unreachable: ' + (store.lastError || 'no answer') + '. Guards decide alone, and fleet actions are refused until it is back.';
+    if (store.errors || store.skipped) {
+      summary += ' Store calls failed: ' + store.errors + ' (timed out: ' + (store.timeouts || 0) + '); skipped while its breaker was open: ' + (store.skipped || 0) + '.';
+    }
+    if (store.dropped || store.malformed || store.allowedByFailureMode) {
+      summary += ' Publications dropped: ' + store.dropped + '; malformed values: ' + store.malformed + '; calls allowed by failure mode: ' + store.allowedByFailureMode + '.';
+    }
+    $('fleet-summary').textContent = summary;
+    $('fleet-members').replaceChildren(...members.map((m) => row([
+      td(m.id + (rep.self && m.id === rep.self.id ? ' (this one)' : '')),
+      td(m.region || '–'),
+      td(m.version || '–'),
+      td(m.policy ? 'v' + m.policy : '–'),
+    ], { 'data-replica': m.id })));
+    $('fleet-guards').replaceChildren(...(rep.guards || []).map((g) => {
+      const votes = g.openVotes || [];
+      const vc = td(votes.length + ' of ' + members.length);
+      if (votes.length) vc.title = votes.join(', ');
+      const lease = g.lease ? g.lease.holder + ' (' + g.lease.outcome + ')' : '–';
+      return row([
+        td(g.guard),
+        td(g.rule || '–'),
+        vc,
+        td(g.adopted ? 'yes, open' : 'no', g.adopted ? 'adopted' : ''),
+        td(lease),
+      ], { 'data-guard': g.guard });
+    }));
+    const ovs = rep.overrides || [];
+    $('fleet-overrides-table').hidden = ovs.length === 0;
+    $('fleet-overrides').replaceChildren(...ovs.map((o) => row([
+      td(String(o.version)),
+      td(o.target),
+      td(o.action),
+      td(o.actor || '–'),
+      td(o.reason || '–'),
+    ])));
+  }
+
+  // inFleet is whether the server is in a fleet, as v1/whoami says once it
+  // answers: a server without one answers v1/fleet with a 404, which the
+  // page does not ask for (a browser logs every failed request as an error).
+  let inFleet = null;
+  let timer = null;
+
+  async function refresh() {
+    if (document.hidden || !$('fleet-panel')) return;
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    const headers = t ? { Authorization: 'Bearer ' + t } : {};
+    try {
+      if (inFleet === null) {
+        const who = await fetch('v1/whoami', { headers, cache: 'no-store' });
+        if (!who.ok) return; // not signed in yet: ask again at the next poll
+        inFleet = !!(await who.json()).fleet;
+        if (!inFleet) {
+          $('fleet-panel').dataset.fleet = 'off';
+          clearInterval(timer);
+          return;
+        }
+      }
+      const res = await fetch('v1/fleet', { headers, cache: 'no-store' });
+      // data-fleet says what the last answer was: "off" (no fleet, or
+      // not readable with this token) or "on".
+      if (!res.ok) { $('fleet-panel').hidden = true; $('fleet-panel').dataset.fleet = 'off'; return; }
+      render(await res.json());
+      $('fleet-panel').hidden = false;
+      $('fleet-panel').dataset.fleet = 'on';
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    timer = setInterval(refresh, POLL_MS);
+    refresh();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the fleet panel ----
