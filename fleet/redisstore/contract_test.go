@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/breakerbox/breakerbox/fleet"
+	"github.com/breakerbox/breakerbox/fleet/fleettest"
 	"github.com/breakerbox/breakerbox/fleet/redisstore"
 	"github.com/breakerbox/breakerbox/fleet/redisstore/internal/redistest"
 )
@@ -412,4 +413,21 @@ func TestContractStandalone(t *testing.T) {
 	runContract(t, func(t *testing.T) (*redisstore.Store, *redisstore.Store) {
 		return newStoreOn(t, client, redisstore.WithResyncEvery(0))
 	})
+}
+
+// conformance runs the fleet's conformance suite (fleettest) on client,
+// every store of one fresh fleet.
+func conformance(t *testing.T, client redis.UniversalClient) {
+	prefix := newPrefix(t)
+	fleettest.RunWith(t, func(t *testing.T) fleet.Store {
+		s, err := redisstore.New(client, redisstore.WithPrefix(prefix), redisstore.WithResyncEvery(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}, fleettest.Options{TTL: 50 * time.Millisecond})
+}
+
+func TestConformanceStandalone(t *testing.T) {
+	conformance(t, redistest.Start(t).Client())
 }

@@ -133,6 +133,7 @@ func TestContractCluster(t *testing.T) {
 	runContract(t, func(t *testing.T) (*redisstore.Store, *redisstore.Store) {
 		return newStoreOn(t, client, redisstore.WithResyncEvery(0))
 	})
+	t.Run("Conformance", func(t *testing.T) { conformance(t, client) })
 
 	t.Run("Failover", func(t *testing.T) {
 		s, err := redisstore.New(client, redisstore.WithFleet("failover"), redisstore.WithPingEvery(200*time.Millisecond))
@@ -195,6 +196,7 @@ func TestContractSentinel(t *testing.T) {
 	runContract(t, func(t *testing.T) (*redisstore.Store, *redisstore.Store) {
 		return newStoreOn(t, client, redisstore.WithResyncEvery(0))
 	})
+	t.Run("Conformance", func(t *testing.T) { conformance(t, client) })
 
 	t.Run("Failover", func(t *testing.T) {
 		s, err := redisstore.New(client, redisstore.WithFleet("failover"), redisstore.WithPingEvery(200*time.Millisecond))
