@@ -52,8 +52,12 @@ func (s *Store) Take(ctx context.Context, key string, rate fleet.Rate, n int) (i
 	}
 	// The emission interval in µs, fractional: 3 per second is 333333.333.
 	interval := float64(rate.Period) / float64(time.Microsecond) / float64(rate.Limit)
-	res, err := takeScript.Run(ctx, s.client, []string{s.RateKey(key)},
-		strconv.FormatFloat(interval, 'f', -1, 64), burst, n).Int64Slice()
+	var res []int64
+	err := s.run(ctx, func(ctx context.Context) (err error) {
+		res, err = takeScript.Run(ctx, s.client, []string{s.RateKey(key)},
+			strconv.FormatFloat(interval, 'f', -1, 64), burst, n).Int64Slice()
+		return err
+	})
 	if err != nil {
 		return 0, 0, fmt.Errorf("redisstore: take %q: %w", key, err)
 	}

@@ -30,6 +30,11 @@ type Store struct {
 	version string // NextVersion's counter
 	channel string // where hints are published
 
+	// ctxBound is true when the client puts ctx's deadline on its sockets
+	// (ContextTimeoutEnabled); otherwise every call runs on a goroutine of
+	// its own and the Store returns when ctx ends (see run).
+	ctxBound bool
+
 	// Guarded by mu.
 	mu      sync.Mutex
 	closed  bool
@@ -58,7 +63,8 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	}
 	tag := "{" + cfg.prefix + "}"
 	return &Store{
-		client:  client,
+		client:   client,
+		ctxBound: contextTimeoutEnabled(client),
 		cfg:     cfg,
 		tag:     tag,
 		rev:     tag + ":rev",
@@ -66,6 +72,42 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		channel: tag + ":hints",
 		watches: make(map[*redis.PubSub]struct{}),
 	}, nil
+}
+
+// contextTimeoutEnabled reports whether client's options put ctx's
+// deadline on its sockets.
+func contextTimeoutEnabled(client redis.UniversalClient) bool {
+	switch c := client.(type) {
+	case *redis.Client:
+		return c.Options().ContextTimeoutEnabled
+	case *redis.ClusterClient:
+		return c.Options().ContextTimeoutEnabled
+	}
+	return false
+}
+
+// run calls f and returns its error, or ctx's as soon as ctx ends. A
+// client made with ContextTimeoutEnabled ends its own calls with ctx, and
+// f runs inline; any other client waits for its own timeouts (3 s reads,
+// 5 s dials by default), so f runs on a goroutine the Store stops waiting
+// for when ctx ends (it finishes in the background, bounded by the
+// client's timeouts). The caller must not read what f writes unless run
+// returned nil.
+func (s *Store) run(ctx context.Context, f func(ctx context.Context) error) error {
+	if s.ctxBound || ctx.Done() == nil {
+		return f(ctx)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	go func() { done <- f(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Prefix is the fleet's key prefix; every key the Store writes starts with
@@ -138,8 +180,10 @@ func (s *Store) Put(ctx context.Context, kind fleet.Kind, key string, value []by
 	if err != nil {
 		return err
 	}
-	err = putScript.Run(ctx, s.client, []string{s.Key(kind, key), s.index(kind), s.rev},
-		value, ms, key, s.channel, hintFor(kind, key)).Err()
+	err = s.run(ctx, func(ctx context.Context) error {
+		return putScript.Run(ctx, s.client, []string{s.Key(kind, key), s.index(kind), s.rev},
+			value, ms, key, s.channel, hintFor(kind, key)).Err()
+	})
 	return wrap("put", kind, key, err)
 }
 
@@ -153,8 +197,12 @@ func (s *Store) Create(ctx context.Context, kind fleet.Kind, key string, value [
 	if err != nil {
 		return false, fleet.Entry{}, err
 	}
-	res, err := createScript.Run(ctx, s.client, []string{s.Key(kind, key), s.index(kind), s.rev},
-		value, ms, key, s.channel, hintFor(kind, key)).Slice()
+	var res []any
+	err = s.run(ctx, func(ctx context.Context) (err error) {
+		res, err = createScript.Run(ctx, s.client, []string{s.Key(kind, key), s.index(kind), s.rev},
+			value, ms, key, s.channel, hintFor(kind, key)).Slice()
+		return err
+	})
 	if err != nil {
 		return false, fleet.Entry{}, wrap("create", kind, key, err)
 	}
@@ -178,8 +226,12 @@ func (s *Store) CompareAndPut(ctx context.Context, kind fleet.Kind, key string, 
 	if err != nil {
 		return false, err
 	}
-	rev, err := compareAndPutScript.Run(ctx, s.client, []string{s.Key(kind, key), s.index(kind), s.rev},
-		old, value, ms, key, s.channel, hintFor(kind, key)).Int64()
+	var rev int64
+	err = s.run(ctx, func(ctx context.Context) (err error) {
+		rev, err = compareAndPutScript.Run(ctx, s.client, []string{s.Key(kind, key), s.index(kind), s.rev},
+			old, value, ms, key, s.channel, hintFor(kind, key)).Int64()
+		return err
+	})
 	if err != nil {
 		return false, wrap("compare-and-put", kind, key, err)
 	}
@@ -191,8 +243,12 @@ func (s *Store) CompareAndDelete(ctx context.Context, kind fleet.Kind, key strin
 	if err := s.check(kind, key); err != nil {
 		return false, err
 	}
-	n, err := compareAndDeleteScript.Run(ctx, s.client, []string{s.Key(kind, key), s.index(kind)},
-		old, key, s.channel, hintFor(kind, key)).Int64()
+	var n int64
+	err := s.run(ctx, func(ctx context.Context) (err error) {
+		n, err = compareAndDeleteScript.Run(ctx, s.client, []string{s.Key(kind, key), s.index(kind)},
+			old, key, s.channel, hintFor(kind, key)).Int64()
+		return err
+	})
 	if err != nil {
 		return false, wrap("compare-and-delete", kind, key, err)
 	}
@@ -204,8 +260,10 @@ func (s *Store) Delete(ctx context.Context, kind fleet.Kind, key string) error {
 	if err := s.check(kind, key); err != nil {
 		return err
 	}
-	err := deleteScript.Run(ctx, s.client, []string{s.Key(kind, key), s.index(kind)},
-		key, s.channel, hintFor(kind, key)).Err()
+	err := s.run(ctx, func(ctx context.Context) error {
+		return deleteScript.Run(ctx, s.client, []string{s.Key(kind, key), s.index(kind)},
+			key, s.channel, hintFor(kind, key)).Err()
+	})
 	return wrap("delete", kind, key, err)
 }
 
@@ -214,7 +272,11 @@ func (s *Store) Get(ctx context.Context, kind fleet.Kind, key string) (fleet.Ent
 	if err := s.check(kind, key); err != nil {
 		return fleet.Entry{}, false, err
 	}
-	raw, err := s.client.Get(ctx, s.Key(kind, key)).Result()
+	var raw string
+	err := s.run(ctx, func(ctx context.Context) (err error) {
+		raw, err = s.client.Get(ctx, s.Key(kind, key)).Result()
+		return err
+	})
 	if errors.Is(err, redis.Nil) {
 		return fleet.Entry{}, false, nil
 	}
@@ -234,6 +296,19 @@ func (s *Store) List(ctx context.Context, kind fleet.Kind) ([]fleet.Entry, error
 	if err := s.check(kind, "*"); err != nil {
 		return nil, err
 	}
+	var entries []fleet.Entry
+	err := s.run(ctx, func(ctx context.Context) (err error) {
+		entries, err = s.list(ctx, kind)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// list is List's work, on run's goroutine.
+func (s *Store) list(ctx context.Context, kind fleet.Kind) ([]fleet.Entry, error) {
 	members, err := s.client.ZRange(ctx, s.index(kind), 0, -1).Result()
 	if err != nil {
 		return nil, wrap("list", kind, "", err)
@@ -292,7 +367,11 @@ func (s *Store) NextVersion(ctx context.Context) (uint64, error) {
 	if err := s.check("version", "version"); err != nil {
 		return 0, err
 	}
-	v, err := s.client.Incr(ctx, s.version).Uint64()
+	var v uint64
+	err := s.run(ctx, func(ctx context.Context) (err error) {
+		v, err = s.client.Incr(ctx, s.version).Uint64()
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("redisstore: next version: %w", err)
 	}

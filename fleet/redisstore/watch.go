@@ -54,7 +54,9 @@ func (s *Store) Watch(ctx context.Context, fn func(fleet.Hint)) error {
 		s.mu.Lock()
 		delete(s.watches, ps)
 		s.mu.Unlock()
-		_ = ps.Close()
+		// Closing waits for a dial in progress (go-redis holds the
+		// subscription's lock while it dials): never make the caller wait.
+		go ps.Close()
 	}()
 	// A blocked read does not see ctx's cancellation (only its deadline):
 	// closing the subscription ends it.
@@ -77,7 +79,7 @@ func (s *Store) Watch(ctx context.Context, fn func(fleet.Hint)) error {
 	}
 
 	subCtx, cancel := context.WithTimeout(ctx, 2*s.cfg.pingEvery)
-	err := ps.Subscribe(subCtx, s.channel)
+	err := s.run(subCtx, func(ctx context.Context) error { return ps.Subscribe(ctx, s.channel) })
 	cancel()
 	if err != nil {
 		return why(err)
