@@ -359,4 +359,3 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
-

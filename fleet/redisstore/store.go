@@ -65,12 +65,12 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 	return &Store{
 		client:   client,
 		ctxBound: contextTimeoutEnabled(client),
-		cfg:     cfg,
-		tag:     tag,
-		rev:     tag + ":rev",
-		version: tag + ":version",
-		channel: tag + ":hints",
-		watches: make(map[*redis.PubSub]struct{}),
+		cfg:      cfg,
+		tag:      tag,
+		rev:      tag + ":rev",
+		version:  tag + ":version",
+		channel:  tag + ":hints",
+		watches:  make(map[*redis.PubSub]struct{}),
 	}, nil
 }
 
