@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/fleet"
-	"github.com/breakerbox/breakerbox/fleet/redisstore"
 	"github.com/breakerbox/breakerbox/fleet/redisstore/internal/redistest"
 )
 
