@@ -354,7 +354,10 @@ func (a *Agent) loop(ctx context.Context) {
 	lease := time.NewTimer(time.Hour)
 	defer lease.Stop()
 	a.beat(ctx)
-	a.wake <- struct{}{} // the first reconcile (dirtyAll is set)
+	select { // the first reconcile (dirtyAll is set)
+	case a.wake <- struct{}{}:
+	default:
+	}
 	for {
 		select {
 		case <-ctx.Done():
