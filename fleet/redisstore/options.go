@@ -32,8 +32,10 @@ const (
 	// its subscription.
 	DefaultPingEvery = time.Second
 	// DefaultResyncEvery is how often Watch asks for a full reconcile on
-	// its own, besides every (re)subscription.
-	DefaultResyncEvery = 10 * time.Second
+	// its own, besides every (re)subscription: never, since fleet.Join
+	// runs a full reconcile on its own timer (fleet.WithReconcileEvery,
+	// 10 s with jitter by default).
+	DefaultResyncEvery = 0
 )
 
 func newConfig(opts []Option) (config, error) {
@@ -98,11 +100,12 @@ func WithPingEvery(d time.Duration) Option {
 	})
 }
 
-// WithResyncEvery sets how often Watch sends a Resync hint on its own,
-// besides on every subscription (default 10 s, with ±20% jitter so that
-// replicas do not reconcile in step). Key expiry sends no hint (the Store
-// uses no keyspace notifications), so these periodic Resyncs are how a
-// watcher learns that a vote expired. Zero turns them off.
+// WithResyncEvery makes Watch send a Resync hint every d (±20% jitter,
+// so that replicas do not reconcile in step), besides on every
+// subscription. Key expiry sends no hint (the Store uses no keyspace
+// notifications), so a watcher learns that a vote expired only when it
+// lists again: fleet.Join does so on its own timer, so the default is
+// zero (off); a watcher without a timer of its own sets it.
 func WithResyncEvery(d time.Duration) Option {
 	return optionFunc(func(c *config) error {
 		if d < 0 {
