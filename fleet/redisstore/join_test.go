@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -159,4 +160,62 @@ func TestJoinOnRedis(t *testing.T) {
 	if s := rs[3].guard.Breaker().State(); s != breaker.Disabled {
 		t.Fatalf("a foreign value changed r3's guard to %s", s)
 	}
+}
+
+// BenchmarkConvergence measures, on a real redis-server on loopback, the
+// time from the second open vote (the quorum of 2 reached) to the third of
+// three replicas rejecting calls, over at least 200 trips; it reports the
+// p50 and p99 in milliseconds. Between trips every guard is reset and the
+// votes are seen withdrawn.
+func BenchmarkConvergence(b *testing.B) {
+	srv := redistest.Start(b)
+	rs := joinRedis(b, srv, 3, time.Minute)
+	redistest.WaitFor(b, "every replica to see 3 members", 20*time.Second, func() bool {
+		for _, r := range rs {
+			if len(r.agent.Snapshot().Members) != 3 {
+				return false
+			}
+		}
+		return true
+	})
+	votes := func(r *member) int {
+		n := 0
+		for _, g := range r.agent.Snapshot().Guards {
+			n += len(g.OpenVotes)
+		}
+		return n
+	}
+	reset := breaker.Manual{Actor: "bench", Reason: "next trip"}
+	trips := max(b.N, 200)
+	samples := make([]time.Duration, 0, trips)
+	b.ResetTimer()
+	for range trips {
+		b.StopTimer()
+		rs[0].trip(b)
+		redistest.WaitFor(b, "r2 to see the first vote", 10*time.Second, func() bool { return votes(rs[2]) == 1 })
+		b.StartTimer()
+		start := time.Now()
+		rs[1].trip(b) // the second open vote: the quorum
+		for rs[2].guard.Breaker().State() == breaker.Closed {
+			if time.Since(start) > 10*time.Second {
+				b.Fatal("r2 did not adopt the quorum's verdict within 10s")
+			}
+			time.Sleep(50 * time.Microsecond)
+		}
+		samples = append(samples, time.Since(start))
+		b.StopTimer()
+		rs[0].guard.Reset(reset)
+		rs[1].guard.Reset(reset)
+		redistest.WaitFor(b, "the votes to be withdrawn", 10*time.Second, func() bool { return votes(rs[2]) == 0 })
+		rs[2].guard.Reset(reset)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	slices.Sort(samples)
+	pct := func(p float64) float64 {
+		return float64(samples[int(p*float64(len(samples)-1))]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(pct(0.50), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(len(samples)), "trips")
 }
