@@ -228,7 +228,9 @@ func TestRedisKilledAndRestarted(t *testing.T) {
 	w2 := watch(ctx, s)
 	w2.subscribed(t)
 	// Hints flow again.
-	other, _ := redisstore.New(redis.NewClient(&redis.Options{Addr: srv.Addr}), redisstore.WithPrefix(s.Prefix()))
+	otherClient := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer otherClient.Close()
+	other, _ := redisstore.New(otherClient, redisstore.WithPrefix(s.Prefix()))
 	defer other.Close()
 	if err := other.Put(ctx, fleet.KindOverride, "o", []byte("x"), time.Minute); err != nil {
 		t.Fatal(err)
@@ -341,7 +343,7 @@ func TestForeignValues(t *testing.T) {
 
 func TestPeriodicResync(t *testing.T) {
 	srv := redistest.Start(t)
-	s, _ := newStoreOn(t, srv.Client(), redisstore.WithResyncEvery(50*time.Millisecond), redisstore.WithPingEvery(20*time.Millisecond))
+	s, _ := newStoreOn(t, srv.Client(), redisstore.WithResyncEvery(50*time.Millisecond), redisstore.WithPingEvery(200*time.Millisecond))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := watch(ctx, s)
