@@ -62,9 +62,11 @@
 //
 // # Global rate limits
 //
-// Take runs GCRA (the generic cell rate algorithm, as envoyproxy/ratelimit
-// and go-redis/redis_rate do) in one Lua script on the server's clock
-// (redis.call('TIME')), so no two hosts' clocks are ever compared. It
+// Take runs GCRA (the generic cell rate algorithm, as go-redis/redis_rate
+// does after rwz/redis-gcra) in one Lua script of our own on the server's
+// clock (redis.call('TIME')), so no two hosts' clocks are ever compared;
+// envoyproxy/ratelimit, by contrast, counts fixed windows (INCRBY and
+// EXPIRE) keyed by the rate-limit service's own clock. It
 // grants up to n calls in one round trip (partial grants near the limit)
 // and returns how long until one more would be granted.
 //
