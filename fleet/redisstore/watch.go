@@ -98,7 +98,7 @@ func (s *Store) Watch(ctx context.Context, fn func(fleet.Hint)) error {
 				return why(fmt.Errorf("no answer from the server for %v", time.Duration(unanswered)*s.cfg.pingEvery))
 			}
 			pingCtx, cancel := context.WithTimeout(ctx, s.cfg.pingEvery)
-			err = ps.Ping(pingCtx)
+			err = s.run(pingCtx, func(ctx context.Context) error { return ps.Ping(ctx) })
 			cancel()
 			if err != nil {
 				return why(err)
