@@ -348,6 +348,41 @@ func runContract(t *testing.T, newStores func(t *testing.T) (*redisstore.Store, 
 		})
 	})
 
+	t.Run("TakeNeverOvergrants", func(t *testing.T) {
+		s, other := newStores(t)
+		ctx := ctxT(t)
+		// 100 per hour, 8 takers asking for batches of 1 to 7 at once:
+		// exactly 100 are granted, however the batches fall.
+		rate := fleet.Rate{Limit: 100, Period: time.Hour}
+		var granted atomic.Int64
+		done := make(chan error, 8)
+		for i := range 8 {
+			st := s
+			if i%2 == 1 {
+				st = other
+			}
+			go func() {
+				for range 40 {
+					g, _, err := st.Take(ctx, "shared", rate, 1+i%7)
+					if err != nil {
+						done <- err
+						return
+					}
+					granted.Add(int64(g))
+				}
+				done <- nil
+			}()
+		}
+		for range 8 {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if g := granted.Load(); g != 100 {
+			t.Fatalf("%d granted of a limit of 100", g)
+		}
+	})
+
 	t.Run("BadInput", func(t *testing.T) {
 		s, _ := newStores(t)
 		ctx := ctxT(t)

@@ -53,6 +53,12 @@
 // ctx ends, while the abandoned call finishes in the background and holds
 // a pooled connection until then.
 //
+// On a Cluster, a call that fails on the network or runs out of time makes
+// the Store reload go-redis's slot map in the background (at most once a
+// second): go-redis reloads it on MOVED replies, which a dead master never
+// sends, so without this the calls kept going to a master that had died
+// after its replica took over.
+//
 // Watch subscribes to the hint channel on a connection of its own, sends a
 // Resync when subscribed (and again if go-redis resubscribes after a
 // reconnect), pings through the subscription when it is quiet
@@ -106,7 +112,7 @@
 // every heartbeat, so they heal on their own; an operator action, or a
 // NextVersion, taken in that window may be lost and must be taken again.
 // Set min-replicas-to-write on the primary to narrow the window. The
-// tests fail over a Cluster (CLUSTER FAILOVER) and a Sentinel pair
-// (SENTINEL FAILOVER) under a running workload and check that the Store
-// goes on.
+// tests fail over a Cluster (CLUSTER FAILOVER, then the new master
+// killed) and a Sentinel pair (SENTINEL FAILOVER) under a running workload
+// and check that the Store goes on.
 package redisstore

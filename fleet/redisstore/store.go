@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -29,6 +30,12 @@ type Store struct {
 	rev     string // the revision counter
 	version string // NextVersion's counter
 	channel string // where hints are published
+
+	// cluster is client when it is a Cluster client, for after's reloads
+	// of the slot map; lastReload is when after last asked for one
+	// (UnixNano).
+	cluster    *redis.ClusterClient
+	lastReload atomic.Int64
 
 	// ctxBound is true when the client puts ctx's deadline on its sockets
 	// (ContextTimeoutEnabled); otherwise every call runs on a goroutine of
@@ -62,7 +69,9 @@ func New(client redis.UniversalClient, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	tag := "{" + cfg.prefix + "}"
+	cluster, _ := client.(*redis.ClusterClient)
 	return &Store{
+		cluster:  cluster,
 		client:   client,
 		ctxBound: contextTimeoutEnabled(client),
 		cfg:      cfg,
@@ -95,7 +104,7 @@ func contextTimeoutEnabled(client redis.UniversalClient) bool {
 // returned nil.
 func (s *Store) run(ctx context.Context, f func(ctx context.Context) error) error {
 	if s.ctxBound || ctx.Done() == nil {
-		return f(ctx)
+		return s.after(f(ctx))
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -104,10 +113,37 @@ func (s *Store) run(ctx context.Context, f func(ctx context.Context) error) erro
 	go func() { done <- f(ctx) }()
 	select {
 	case err := <-done:
-		return err
+		return s.after(err)
 	case <-ctx.Done():
-		return ctx.Err()
+		return s.after(ctx.Err())
 	}
+}
+
+// after looks at a call's error. On a Cluster, a call that failed on the
+// network or ran out of time may be going to a master that died: go-redis
+// reloads its slot map on MOVED replies, which a dead node never sends,
+// and a short deadline ends each call before go-redis's own recovery, so
+// the Store reloads the map itself, in the background, at most once a
+// second.
+func (s *Store) after(err error) error {
+	if err == nil || s.cluster == nil || errors.Is(err, redis.Nil) {
+		return err
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) {
+		return err // the server answered
+	}
+	now := time.Now().UnixNano()
+	last := s.lastReload.Load()
+	if now-last < int64(time.Second) || !s.lastReload.CompareAndSwap(last, now) {
+		return err
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s.cluster.ReloadState(ctx)
+	}()
+	return err
 }
 
 // Prefix is the fleet's key prefix; every key the Store writes starts with

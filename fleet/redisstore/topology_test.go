@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -181,6 +182,38 @@ func TestContractCluster(t *testing.T) {
 		if role := master.Info("role"); role != "slave" {
 			t.Fatalf("old master's role = %q, want slave", role)
 		}
+
+		// Now the new master dies: the cluster promotes its replica (the
+		// first master) on its own, after the node timeout, and the
+		// store goes on.
+		if err := s.Put(ctx, fleet.KindOverride, "before-kill", []byte("kept"), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		offset := replica.Info("master_repl_offset")
+		redistest.WaitFor(t, "the replica to hold the write", 10*time.Second, func() bool {
+			a, _ := strconv.ParseInt(master.Info("master_repl_offset"), 10, 64)
+			b, _ := strconv.ParseInt(offset, 10, 64)
+			return b > 0 && a >= b
+		})
+		w = startWorkload(s, 4)
+		replica.Kill()
+		redistest.WaitFor(t, "the replica to take over from the dead master", 30*time.Second, func() bool {
+			return master.Info("role") == "master"
+		})
+		okAtTakeover := w.ok.Load()
+		redistest.WaitFor(t, "the workload to go on after the takeover", 30*time.Second, func() bool {
+			return w.ok.Load() > okAtTakeover+50
+		})
+		w.end()
+		t.Logf("workload across the kill: %d calls ok, %d failed (last: %v)", w.ok.Load(), w.failed.Load(), w.lastErr.Load())
+		eventually(t, "Get after the takeover", func(ctx context.Context) error {
+			e, ok, err := s.Get(ctx, fleet.KindOverride, "before-kill")
+			if err == nil && (!ok || string(e.Value) != "kept") {
+				t.Fatalf("key written before the kill: %+v %v", e, ok)
+			}
+			return err
+		})
+		waitHintFor(t, s, hints, "after-kill")
 		cancel()
 		watching.Wait()
 	})
