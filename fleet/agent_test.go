@@ -418,3 +418,48 @@ func TestActRefusesBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestLeaseOfDeadHolderExpires: the replica holding the probe lease dies
+// before probing; when the lease expires another replica takes it, and the
+// fleet again sends exactly one probe.
+func TestLeaseOfDeadHolderExpires(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFleet(t, &core.FleetPolicy{Adopt: core.FleetAdoptAny})
+		rs := f.joinN(4)
+		settle(100 * time.Millisecond)
+		rs[0].trip(t)
+		settle(1100 * time.Millisecond) // all half-open; one holds the lease
+		var holder string
+		for _, g := range rs[1].agent.Snapshot().Guards {
+			if g.Lease != nil {
+				holder = g.Lease.Holder
+			}
+		}
+		if holder == "" {
+			t.Fatalf("no lease after the fleet half-opened: %+v", rs[1].agent.Snapshot().Guards)
+		}
+		var live []*replica
+		for _, r := range rs {
+			if r.id == holder {
+				r.store.SetDown(true)
+				_ = r.agent.Close()
+				continue
+			}
+			live = append(live, r)
+		}
+		probes := 0
+		for _, r := range live {
+			_ = r.guard.Do(context.Background(), func(context.Context) error { probes++; return nil })
+		}
+		if probes != 0 {
+			t.Fatalf("%d probes while the dead holder's lease runs, want 0", probes)
+		}
+		settle(3 * time.Second) // the lease expires (probe timeout + margin) and is taken again
+		for _, r := range live {
+			_ = r.guard.Do(context.Background(), func(context.Context) error { probes++; return nil })
+		}
+		if probes != 1 {
+			t.Fatalf("%d probes after the dead holder's lease expired, want 1", probes)
+		}
+	})
+}
