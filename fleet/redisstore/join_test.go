@@ -15,6 +15,7 @@ import (
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/fleet"
 	"github.com/breakerbox/breakerbox/fleet/faultproxy"
+	"github.com/breakerbox/breakerbox/fleet/fleettest"
 	"github.com/breakerbox/breakerbox/fleet/redisstore"
 	"github.com/breakerbox/breakerbox/fleet/redisstore/internal/redistest"
 )
@@ -298,4 +299,21 @@ func BenchmarkGlobalLimit(b *testing.B) {
 		}
 		b.StartTimer()
 	}
+}
+
+// BenchmarkConvergence8 is fleettest's convergence benchmark (eight
+// replicas, the second open vote to all eight rejecting) on a real
+// redis-server; run it with -benchtime=200x or more.
+func BenchmarkConvergence8(b *testing.B) {
+	srv := redistest.Start(b)
+	prefix := newPrefix(b)
+	fleettest.BenchmarkConvergence(b, func(b *testing.B) fleet.Store {
+		client := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true})
+		b.Cleanup(func() { client.Close() })
+		s, err := redisstore.New(client, redisstore.WithPrefix(prefix))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
 }
