@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -220,85 +219,6 @@ func BenchmarkConvergence(b *testing.B) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(len(samples)), "trips")
-}
-
-// BenchmarkGlobalLimit runs eight replicas joined on one redis-server,
-// each hammering one global limit of 1,000 calls/s (burst 1,000) through
-// its GlobalLimiter for 5 s, and reports what the fleet admitted against
-// what the limit allows (5 s × 1,000/s plus the burst), and the round
-// trips to Redis per admitted call.
-func BenchmarkGlobalLimit(b *testing.B) {
-	const (
-		replicas = 8
-		limit    = 1000
-		window   = 5 * time.Second
-	)
-	srv := redistest.Start(b)
-	for b.Loop() {
-		b.StopTimer()
-		rs := joinRedis(b, srv, replicas, time.Minute)
-		rate := fleet.Rate{Limit: limit, Period: time.Second}
-		ls := make([]*fleet.GlobalLimiter, replicas)
-		for i, r := range rs {
-			ls[i] = r.agent.Limiter("partner-api", rate)
-		}
-		redistest.WaitFor(b, "every limiter to reach the store", 20*time.Second, func() bool {
-			for _, l := range ls {
-				if l.Stats().Degraded {
-					return false
-				}
-			}
-			return true
-		})
-		before := make([]fleet.LimiterStats, replicas)
-		for i, l := range ls {
-			before[i] = l.Stats()
-		}
-		b.StartTimer()
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for _, l := range ls {
-			wg.Go(func() {
-				for {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					l.Allow()
-					time.Sleep(200 * time.Microsecond)
-				}
-			})
-		}
-		time.Sleep(window)
-		close(stop)
-		wg.Wait()
-		b.StopTimer()
-		var admitted, byFailure, trips, calls uint64
-		for i, l := range ls {
-			s := l.Stats()
-			admitted += s.Allowed - before[i].Allowed
-			byFailure += s.AllowedByFailureMode - before[i].AllowedByFailureMode
-			trips += s.RoundTrips - before[i].RoundTrips
-			calls += s.Allowed + s.Rejected - before[i].Allowed - before[i].Rejected
-		}
-		allowed := float64(limit)*window.Seconds() + limit // the rate over the window plus one burst
-		b.ReportMetric(float64(admitted), "admitted")
-		b.ReportMetric(allowed, "allowed")
-		b.ReportMetric((float64(admitted)-allowed)/allowed*100, "excess-%")
-		b.ReportMetric(float64(calls), "calls")
-		b.ReportMetric(float64(byFailure), "admitted-by-failure-mode")
-		if admitted > 0 {
-			b.ReportMetric(float64(trips)/float64(admitted), "roundtrips/admitted")
-		}
-		for _, r := range rs {
-			if h := r.agent.Health(); h.LastError != "" {
-				b.Logf("%s: store health %+v", r.id, h)
-			}
-			r.agent.Close()
-		}
-		b.StartTimer()
-	}
 }
 
 // BenchmarkConvergence8 is fleettest's convergence benchmark (eight
