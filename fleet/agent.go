@@ -56,12 +56,18 @@ type Agent struct {
 	timeouts    atomic.Uint64
 	skipped     atomic.Uint64
 
+	fresh  atomic.Bool   // some guard's fresh flag is set
 	queue  chan event    // state changes from the hook, bounded
 	wake   chan struct{} // hints arrived (capacity 1)
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 	unhook func()
 	gates  sync.Map // guard name -> *guardFleet
+
+	// Guarded by omu: overrides are applied one at a time, the newest
+	// version of each target last.
+	omu  sync.Mutex
+	done map[string]uint64 // target -> version last applied here
 
 	// Guarded by hmu: the store's health.
 	hmu     sync.Mutex
@@ -97,6 +103,9 @@ type guardFleet struct {
 
 	// held is read by the probe gate: this replica holds the guard's lease.
 	held atomic.Bool
+	// fresh is set when the agent first sees the guard, until the loop
+	// has applied the overrides in force to it.
+	fresh atomic.Bool
 
 	// Owned by the loop goroutine (read by Snapshot under Agent.mu).
 	voting     bool   // this replica's open vote is published
@@ -150,6 +159,7 @@ func Join(reg *core.Registry, store Store, opts ...Option) (*Agent, error) {
 		leases:    map[string]leaseView{},
 		overrides: map[string]Override{},
 		applied:   map[string]uint64{},
+		done:      map[string]uint64{},
 		dirty:     map[Kind]map[string]bool{},
 		logged:    map[string]uint64{},
 		limiters:  map[string]*GlobalLimiter{},
@@ -188,11 +198,9 @@ func (a *Agent) onStateChange(_ context.Context, e core.StateChange) {
 			v.(*guardFleet).held.Store(false)
 		}
 	}
-	if e.To == breaker.Open || e.To == breaker.HalfOpen {
-		if _, ok := a.gates.Load(e.Guard); !ok {
-			if g, ok := a.reg.Lookup(e.Guard); ok {
-				a.gate(g)
-			}
+	if _, ok := a.gates.Load(e.Guard); !ok {
+		if g, ok := a.reg.Lookup(e.Guard); ok {
+			a.gate(g) // first sight: the loop applies the overrides in force
 		}
 	}
 	select {
@@ -228,6 +236,10 @@ func (a *Agent) gate(g *core.Guard) *guardFleet {
 		}
 	}
 	g.Breaker().SetProbeGate(func() bool { return a.admitProbe(gf) })
+	// The overrides in force apply to a guard the agent sees for the
+	// first time (the loop applies them).
+	gf.fresh.Store(true)
+	a.fresh.Store(true)
 	return gf
 }
 
@@ -399,6 +411,9 @@ func (a *Agent) loop(ctx context.Context) {
 			a.reconcileAll(ctx)
 			reconcile.Reset(jitter(a.cfg.reconcile))
 		case <-lease.C:
+		}
+		if a.fresh.Swap(false) {
+			a.applyToFresh()
 		}
 		a.leaseDue(ctx)
 		lease.Reset(a.nextLeaseWake())

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
@@ -19,11 +22,22 @@ import (
 // for a day (DefaultReleaseTTL) so that replicas partitioned meanwhile
 // see it when they heal.
 //
+// The override is written with a compare-and-swap on the target's
+// current value, so that of two Acts racing on one target the newer
+// version stays in the store whatever the order of their writes; if a
+// newer version is there already, Act writes nothing, applies the newer
+// one and still returns o with its Version. Overrides are applied one at
+// a time on each replica, and never an older version of a target after a
+// newer one. The overrides in force also apply to guards created later
+// (when the agent first sees them: their first state change, or its scan
+// of the registry every heartbeat).
+//
 // Act calls the store, so it waits (up to the store timeout for each of
-// its two calls); it fails when the store cannot be reached, without
-// applying anything, or when o is invalid (an empty Actor, an unknown
-// Action, a Target that ParseTarget refuses). Audit the action once, where
-// Act is called.
+// its calls: a version, a read and a write, more if another Act on the
+// same target writes meanwhile); it fails when the store cannot be
+// reached, without applying anything, or when o is invalid (an empty
+// Actor, an unknown Action, a Target that ParseTarget refuses). Audit the
+// action once, where Act is called.
 func (a *Agent) Act(ctx context.Context, o Override) (Override, error) {
 	if a.closed.Load() {
 		return Override{}, errors.New("fleet: Act: agent closed")
@@ -57,23 +71,74 @@ func (a *Agent) Act(ctx context.Context, o Override) (Override, error) {
 		ttl = 0
 	}
 	// Claim the version before writing, so that the hint of our own write
-	// does not apply it a second time.
+	// does not apply it a second time (never lowering a newer claim).
 	a.mu.Lock()
 	prev, prevO := a.applied[o.Target], a.overrides[o.Target]
-	a.applied[o.Target], a.overrides[o.Target] = v, o
+	claimed := v > prev
+	if claimed {
+		a.applied[o.Target], a.overrides[o.Target] = v, o
+	}
 	a.mu.Unlock()
-	if err := a.call(ctx, func(c context.Context) error {
-		return a.store.Put(c, KindOverride, o.Target, raw, ttl)
-	}); err != nil {
+	newer, err := a.storeOverride(ctx, o, raw, ttl)
+	if err != nil {
 		a.mu.Lock()
-		if a.applied[o.Target] == v {
+		if claimed && a.applied[o.Target] == v {
 			a.applied[o.Target], a.overrides[o.Target] = prev, prevO
 		}
 		a.mu.Unlock()
 		return Override{}, fmt.Errorf("fleet: Act: store: %w", err)
 	}
-	a.applyOverride(o, o.Actor)
+	if newer != nil {
+		// Another operator's newer action on the target is in the store
+		// already: it wins, here as everywhere.
+		a.consider(*newer)
+		return o, nil
+	}
+	a.applyNewest(o, o.Actor)
 	return o, nil
+}
+
+// storeOverride writes o (encoded as raw) under its target unless the
+// store holds a newer version of the target, which it then returns: a
+// compare-and-swap on the value read, so that two Acts racing on one
+// target leave the newer in the store, whatever the order of their
+// writes.
+func (a *Agent) storeOverride(ctx context.Context, o Override, raw []byte, ttl time.Duration) (*Override, error) {
+	const attempts = 8
+	for range attempts {
+		var e Entry
+		var found bool
+		if err := a.call(ctx, func(c context.Context) error {
+			var err error
+			e, found, err = a.store.Get(c, KindOverride, o.Target)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if found {
+			// A newer version wins; an older one, or a value no replica
+			// can read, is replaced.
+			if cur, ok := a.decodeOverride(e); ok && cur.Version > o.Version {
+				return &cur, nil
+			}
+		}
+		var written bool
+		if err := a.call(ctx, func(c context.Context) error {
+			var err error
+			if !found {
+				written, _, err = a.store.Create(c, KindOverride, o.Target, raw, ttl)
+				return err
+			}
+			written, err = a.store.CompareAndPut(c, KindOverride, o.Target, e.Value, raw, ttl)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		if written {
+			return nil, nil
+		}
+	}
+	return nil, fmt.Errorf("override %q changed %d times while being written", o.Target, attempts)
 }
 
 // readOverrides reads every override and applies those not applied yet.
@@ -156,7 +221,111 @@ func (a *Agent) consider(o Override) {
 	}
 	a.applied[o.Target], a.overrides[o.Target] = o.Version, o
 	a.mu.Unlock()
-	a.applyOverride(o, "fleet:"+o.Actor)
+	a.applyNewest(o, "fleet:"+o.Actor)
+}
+
+// applyNewest applies o as actor unless a newer version of its target has
+// been claimed (by Act or consider) or applied meanwhile: Act and the loop
+// may hold two versions of one target at once, and the older must never
+// be applied last. Applications are serialized (omu); the newer version's
+// own application follows (or a reconcile restores it, if its Act failed
+// to store it).
+func (a *Agent) applyNewest(o Override, actor string) {
+	a.omu.Lock()
+	defer a.omu.Unlock()
+	a.mu.Lock()
+	claimed := a.applied[o.Target]
+	a.mu.Unlock()
+	if o.Version < claimed || o.Version <= a.done[o.Target] {
+		return
+	}
+	a.done[o.Target] = o.Version
+	a.applyOverride(o, actor)
+}
+
+// applyToFresh applies the overrides in force to the guards the agent has
+// just seen for the first time (created after the overrides arrived): the
+// overrides whose target selects the guard, in version order, folded into
+// the manual state they leave (force-open, disable or metrics-only; none
+// after a release or a close).
+func (a *Agent) applyToFresh() {
+	var fresh []*guardFleet
+	a.gates.Range(func(_, v any) bool {
+		if gf := v.(*guardFleet); gf.fresh.CompareAndSwap(true, false) {
+			fresh = append(fresh, gf)
+		}
+		return true
+	})
+	if len(fresh) == 0 {
+		return
+	}
+	a.omu.Lock()
+	defer a.omu.Unlock()
+	a.mu.Lock()
+	ins := make([]Override, 0, len(a.overrides))
+	for _, o := range a.overrides {
+		if o.Version <= a.done[o.Target] {
+			ins = append(ins, o) // applied here: in force for the others
+		}
+	}
+	a.mu.Unlock()
+	slices.SortFunc(ins, func(x, y Override) int { return cmpUint(x.Version, y.Version) })
+	for _, gf := range fresh {
+		var last *Override
+		for i := range ins {
+			if selects(ins[i].Target, gf.g) {
+				last = &ins[i]
+			}
+		}
+		if last == nil {
+			continue
+		}
+		// The newest override selecting the guard decides: a release
+		// or a close leaves a new guard as it is.
+		var want breaker.State
+		switch last.Action {
+		case ActionForceOpen:
+			want = breaker.ForcedOpen
+		case ActionDisable:
+			want = breaker.Disabled
+		case ActionMetricsOnly:
+			want = breaker.MetricsOnly
+		default:
+			continue
+		}
+		if gf.g.Breaker().State() == want {
+			continue
+		}
+		m := breaker.Manual{Actor: "fleet:" + last.Actor, Reason: overrideReason(*last)}
+		switch want {
+		case breaker.ForcedOpen:
+			gf.g.ForceOpen(m)
+		case breaker.Disabled:
+			gf.g.Disable(m)
+		case breaker.MetricsOnly:
+			gf.g.MetricsOnly(m)
+		}
+	}
+}
+
+// selects reports whether target (as ParseTarget reads it) selects g.
+func selects(target string, g *core.Guard) bool {
+	switch {
+	case target == "all":
+		return true
+	case strings.HasPrefix(target, "tag:"):
+		return g.HasTag(strings.TrimPrefix(target, "tag:"))
+	case strings.HasPrefix(target, "name:"):
+		return g.Name() == strings.TrimPrefix(target, "name:")
+	}
+	return g.Name() == target
+}
+
+func overrideReason(o Override) string {
+	if o.Reason != "" {
+		return o.Reason
+	}
+	return fmt.Sprintf("fleet %s (v%d by %s)", o.Action, o.Version, o.Actor)
 }
 
 // applyOverride applies o to this replica's guards as actor.
@@ -165,11 +334,7 @@ func (a *Agent) applyOverride(o Override, actor string) {
 	if err != nil {
 		return
 	}
-	reason := o.Reason
-	if reason == "" {
-		reason = fmt.Sprintf("fleet %s (v%d by %s)", o.Action, o.Version, o.Actor)
-	}
-	m := breaker.Manual{Actor: actor, Reason: reason}
+	m := breaker.Manual{Actor: actor, Reason: overrideReason(o)}
 	switch o.Action {
 	case ActionForceOpen:
 		_, err = a.reg.ForceOpen(sel, m)
