@@ -169,6 +169,6 @@
 // breakerbox.fleet.members (gauge), and per guard
 // breakerbox.fleet.guard.open_votes and breakerbox.fleet.guard.adopted
 // (gauges). exporters/prometheus renders them with a FleetCollector,
-// otelbreaker with InstrumentFleet; the Datadog exporter does not yet. The
+// otelbreaker with InstrumentFleet, exporters/datadog with WithFleet. The
 // admin API serves the same values in GET /v1/fleet.
 package metrics

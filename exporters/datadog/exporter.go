@@ -48,6 +48,7 @@ type Exporter struct {
 	guards      map[string]*guardState
 	gen         uint64
 	droppedSent uint64
+	fleet       fleetState // WithFleet
 
 	durations sync.Map // guard name -> *[3][]string, tags by breaker.Result
 
@@ -301,6 +302,9 @@ func (e *Exporter) push() error {
 			delete(e.guards, name)
 			e.durations.Delete(name)
 		}
+	}
+	if e.cfg.fleet != nil {
+		e.pushFleet(e.cfg.fleet, &errs)
 	}
 	if d := delta(e.droppedSent, e.dropped.Load()); d > 0 {
 		errs.add(e.client.Count(MetricEventsDropped, d, e.cfg.tags, 1))

@@ -27,6 +27,7 @@ type config struct {
 	guardTags    bool
 	callDuration bool
 	onError      func(error)
+	fleet        FleetSource
 }
 
 func newConfig(opts []Option) config {
