@@ -54,15 +54,17 @@ func MaxBatch(n int) LimiterOption {
 // last batch left). A batch is a tenth of a second of this replica's
 // demand (the calls it admitted, or would have admitted had a token been
 // there, over the last second), at most MaxBatch. When the store grants
-// fewer than asked, the key is over its limit: the limiter holds it
-// locally over-limit until the store's retry-after plus the time this
-// replica's demand takes to spend a batch (a tenth of a second, jittered
-// so that replicas do not come back together), and rejects meanwhile
-// without a round trip. At the limit, each replica thus asks about ten
-// times a second, and each round trip brings about a batch: eight replicas
-// sharing 1,000 calls/s make about 0.1 round trip per admitted call.
-// Prefetched tokens count against the global limit when taken, so a
-// replica whose demand drops may leave up to one batch unspent.
+// fewer than asked, the key is at its limit: the limiter holds it locally
+// over-limit until the store's retry-after plus this replica's turn (the
+// time the limit takes to accrue a batch for each contending replica,
+// jittered so that replicas do not come back together), and rejects
+// meanwhile without a round trip; while the key stays at its limit, the
+// next batch is asked for only when the tokens held are spent. At the
+// limit each replica thus asks about ten times a second and each round
+// trip brings about a batch: eight replicas sharing 1,000 calls/s make
+// about 0.1 round trip per admitted call. Prefetched tokens count against
+// the global limit when taken, so a replica whose demand drops may leave
+// up to one batch unspent.
 //
 // Failure mode: only while the store is known to be down (the agent's
 // store breaker is not closed: StoreHealth.Up is false, after three
@@ -208,7 +210,10 @@ func (l *GlobalLimiter) Allow() bool {
 			return true
 		}
 	}
-	if l.degraded.Load() || l.a.storeDown() {
+	if down := l.a.storeDown(); down || l.degraded.Load() {
+		if !down && l.a.rates != nil {
+			l.signal() // the store is back: the refill leaves the failure mode
+		}
 		return l.allowLocal(true)
 	}
 	if !l.warm.Load() {

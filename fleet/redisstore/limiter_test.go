@@ -129,8 +129,17 @@ func TestGlobalLimitOnRedis(t *testing.T) {
 	if r.byFailure != 0 {
 		t.Errorf("%d calls admitted by failure mode with the store up", r.byFailure)
 	}
-	if diff := float64(r.admitted)/r.allowed - 1; diff > 0.01 || diff < -0.01 {
-		t.Errorf("admitted %d, want %.0f ±1%%", r.admitted, r.allowed)
+	// Over by at most 1%. Under by at most 1%, plus the batches of the
+	// Takes that overran their timeout (the server granted them, the
+	// answer came too late: a loaded machine now and then), at most the
+	// largest batch (a tenth of the limit) each.
+	var timeouts uint64
+	for _, h := range r.health {
+		timeouts += h.Timeouts
+	}
+	lost := float64(timeouts) * 100
+	if over := float64(r.admitted) - r.allowed; over > r.allowed/100 || -over > r.allowed/100+lost {
+		t.Errorf("admitted %d, want %.0f, +1%%, -1%% - %.0f (%d timeouts)", r.admitted, r.allowed, lost, timeouts)
 	}
 	if r.trips*5 > r.admitted {
 		t.Errorf("%d round trips for %d admitted calls, want at most 0.2 per admitted call", r.trips, r.admitted)
