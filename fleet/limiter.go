@@ -67,8 +67,9 @@ func MaxBatch(n int) LimiterOption {
 // up to one batch unspent.
 //
 // Failure mode: only while the store is known to be down (the agent's
-// store breaker is not closed: StoreHealth.Up is false, after three
-// consecutive failed store calls), or when the store does not implement
+// store breaker is open, after three consecutive failed store calls:
+// StoreHealth.Up is false; and until a Take succeeds again), or when the
+// store does not implement
 // RateStore, the limiter admits at its local share, limit / expected
 // replicas (counted in StoreHealth.AllowedByFailureMode and LimiterStats),
 // or rejects with FailClosed. One failed or slow Take does not enter it:
@@ -165,9 +166,11 @@ func (a *Agent) Limiter(key string, r Rate, opts ...LimiterOption) *GlobalLimite
 }
 
 // storeDown reports whether the store is known to be down: the agent's
-// breaker in front of the store is not closed (three consecutive store
-// calls failed, and no probe has succeeded since).
-func (a *Agent) storeDown() bool { return a.sb.State() != breaker.Closed }
+// breaker in front of the store is open (three consecutive store calls
+// failed). Half-open, a call may probe it: a limiter's Take can be that
+// probe, so a limiter in failure mode leaves it as soon as the store
+// answers.
+func (a *Agent) storeDown() bool { return a.sb.State() == breaker.Open }
 
 // share makes the failure-mode limiter for n live members, if it changed.
 func (l *GlobalLimiter) share(members int) {
@@ -393,7 +396,7 @@ func (l *GlobalLimiter) refill() {
 			// is held, and try again after a pause. The failure mode
 			// starts when the store's breaker opens.
 			down := a.storeDown()
-			l.degraded.Store(down)
+			l.degraded.Store(down || degraded) // in failure mode until a Take succeeds
 			pause := tripEvery
 			if down {
 				pause = max(a.cfg.heartbeat/4, tripEvery)

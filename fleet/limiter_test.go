@@ -223,7 +223,7 @@ func TestGlobalLimitFailureMode(t *testing.T) {
 		}
 		// The store comes back: tokens come from it again.
 		m.SetDown(false)
-		time.Sleep(2 * time.Second)
+		time.Sleep(3 * time.Second) // the store's breaker half-opens (after 1s) and a call closes it
 		before := l.Stats().AllowedByFailureMode
 		hammer([]*fleet.GlobalLimiter{l}, 10*time.Millisecond, time.Second)
 		if s := l.Stats(); s.AllowedByFailureMode != before || s.Degraded {
