@@ -175,3 +175,47 @@ func (tr *tree) watch(step time.Duration, stop <-chan struct{}) *sync.WaitGroup 
 }
 
 func near(got, want, tol float64) bool { return got >= want-tol && got <= want+tol }
+
+// rootHolder returns the node holding the root lease.
+func (tr *tree) rootHolder() (*node, bool) {
+	for _, r := range tr.regions {
+		for _, n := range r.nodes {
+			if n.coord.Stats().Root {
+				return n, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// perSecond samples the admitted total every second until stop, and
+// fails the test in any second above limit.
+func (tr *tree) perSecond(ld *load, limit float64) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		last := ld.total()
+		for {
+			select {
+			case <-ld.stop:
+				return
+			case <-time.After(time.Second):
+			}
+			cur := ld.total()
+			if float64(cur-last) > limit {
+				tr.t.Errorf("at %v: %d calls admitted in one second > %v", time.Now().Format("15:04:05"), cur-last, limit)
+			}
+			last = cur
+		}
+	})
+	return &wg
+}
+
+// regionLeases returns each region's coordinator's capacity.
+func (tr *tree) regionLeases() []float64 {
+	out := make([]float64, len(tr.regions))
+	for i, r := range tr.regions {
+		s, _ := r.coordinator()
+		out[i] = s.RegionCapacity
+	}
+	return out
+}

@@ -2,6 +2,7 @@ package quota_test
 
 import (
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -123,6 +124,178 @@ func TestFairShareAcrossRegions(t *testing.T) {
 				t.Errorf("region %s admitted %.1f/s, want about %v", tr.regions[i].name, got, want[i])
 			}
 		}
+		ld.end()
+		w.Wait()
+	})
+}
+
+// TestDemandChange: when the demands swap (a asks 900, c 100), the shares
+// follow within a few refreshes, the shrinking region's old lease counted
+// until it is acknowledged or expires, so the replicas' rates never sum
+// above the capacity (checked every 100 ms) and the root never commits
+// more.
+func TestDemandChange(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTree(t, testRes, []string{"a", "b", "c"}, 2)
+		var swapped atomic.Bool
+		ld := tr.drive(func(r, n int) float64 {
+			d := []float64{50, 100, 450}
+			if swapped.Load() {
+				d = []float64{450, 100, 50}
+			}
+			return d[r]
+		})
+		w := tr.watch(100*time.Millisecond, ld.stop)
+		time.Sleep(20 * time.Second)
+		if got := tr.regionLeases(); !near(got[0], 100, 1) || !near(got[2], 700, 1) {
+			t.Fatalf("before the change: leases %v, want 100/200/700", got)
+		}
+		swapped.Store(true)
+		moved := time.Duration(0)
+		for i := range 100 {
+			time.Sleep(100 * time.Millisecond)
+			got := tr.regionLeases()
+			if near(got[0], 700, 1) && near(got[1], 200, 1) && near(got[2], 100, 1) {
+				moved = time.Duration(i+1) * 100 * time.Millisecond
+				break
+			}
+		}
+		if moved == 0 {
+			t.Fatalf("after 10 s the leases are %v, want 700/200/100", tr.regionLeases())
+		}
+		t.Logf("shares moved in %v (refresh every %v, lease %v)", moved, testRes.RefreshEvery, testRes.LeaseTTL)
+		if moved > 6*testRes.RefreshEvery {
+			t.Errorf("shares took %v to move, more than six refreshes", moved)
+		}
+		ld.end()
+		w.Wait()
+	})
+}
+
+// TestRootUnreachable: with the root store cut from every region, each
+// region admits its safe capacity.
+func TestRootUnreachable(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTree(t, testRes, []string{"a", "b", "c"}, 2)
+		ld := tr.drive(func(r, n int) float64 { return 400 })
+		w := tr.watch(100*time.Millisecond, ld.stop)
+		time.Sleep(15 * time.Second)
+		for _, r := range tr.regions {
+			r.cut(true)
+		}
+		time.Sleep(testRes.LeaseTTL + 3*testRes.RefreshEvery)
+		before := make([]int64, 3)
+		for i := range before {
+			before[i] = ld.admitted[i].Load()
+		}
+		time.Sleep(10 * time.Second)
+		for i, r := range tr.regions {
+			s, ok := r.coordinator()
+			if !ok || s.OnLease || s.RegionCapacity != testRes.SafeCapacity {
+				t.Errorf("region %s: %v %+v, want its safe capacity without a lease", r.name, ok, s)
+			}
+			got := float64(ld.admitted[i].Load()-before[i]) / 10
+			if !near(got, testRes.SafeCapacity, testRes.SafeCapacity*0.05) {
+				t.Errorf("region %s admitted %.1f/s, want its safe capacity %v", r.name, got, testRes.SafeCapacity)
+			}
+		}
+		ld.end()
+		w.Wait()
+	})
+}
+
+// TestPartitionedRegion: region a, cut from the root, keeps serving at its
+// safe capacity while b and c share the rest; when the link heals it gets
+// its share back without the regions ever admitting more than the
+// capacity plus the replicas' bursts in any second.
+func TestPartitionedRegion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTree(t, testRes, []string{"a", "b", "c"}, 2)
+		ld := tr.drive(func(r, n int) float64 { return 400 })
+		w := tr.watch(100*time.Millisecond, ld.stop)
+		// Burst: each of six replicas may hold 100 ms of its rate.
+		ps := tr.perSecond(ld, testRes.Capacity*1.1)
+		time.Sleep(15 * time.Second)
+		if got := tr.regionLeases(); !near(got[0], 1000.0/3, 1) {
+			t.Fatalf("before the partition: leases %v", got)
+		}
+		tr.regions[0].cut(true)
+		// If a's coordinator held the root, another takes it over after
+		// the election expires and learns for a lease period first.
+		time.Sleep(2*testRes.LeaseTTL + 5*testRes.RefreshEvery)
+		got := tr.regionLeases()
+		s, _ := tr.regions[0].coordinator()
+		if s.OnLease || got[0] != testRes.SafeCapacity || !near(got[1], 450, 1) || !near(got[2], 450, 1) {
+			t.Fatalf("partitioned: a %+v, leases %v; want a at 100 without a lease, b and c at 450", s, got)
+		}
+		a0 := ld.admitted[0].Load()
+		time.Sleep(10 * time.Second)
+		if got := float64(ld.admitted[0].Load()-a0) / 10; !near(got, 100, 5) {
+			t.Errorf("partitioned region admitted %.1f/s, want its safe capacity 100", got)
+		}
+		tr.regions[0].cut(false)
+		time.Sleep(15 * time.Second)
+		if got := tr.regionLeases(); !near(got[0], 1000.0/3, 1) || !near(got[1], 1000.0/3, 1) {
+			t.Errorf("healed: leases %v, want even shares", got)
+		}
+		ld.end()
+		w.Wait()
+		ps.Wait()
+	})
+}
+
+// TestCoordinatorFailover: when the root's coordinator dies (its links
+// cut, then closed), another takes the root lease, learns for one lease
+// period (renewing what regions hold, granting nothing above it) and then
+// shares again; the regions never go without a lease and the sum never
+// exceeds the capacity.
+func TestCoordinatorFailover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTree(t, testRes, []string{"a", "b", "c"}, 2)
+		var shift atomic.Bool
+		ld := tr.drive(func(r, n int) float64 {
+			if shift.Load() && r == 0 {
+				return 50
+			}
+			return 400
+		})
+		w := tr.watch(100*time.Millisecond, ld.stop)
+		time.Sleep(15 * time.Second)
+		old, ok := tr.rootHolder()
+		if !ok {
+			t.Fatal("no root")
+		}
+		old.rootLink.SetDown(true)
+		old.regLink.SetDown(true)
+		shift.Store(true) // a asks less: b and c could grow, but not while the new root learns
+		var newRoot *node
+		leases := tr.regionLeases()
+		for range 100 {
+			time.Sleep(100 * time.Millisecond)
+			if n, ok := tr.rootHolder(); ok && n != old {
+				newRoot = n
+				break
+			}
+		}
+		if newRoot == nil {
+			t.Fatal("nobody took the root over")
+		}
+		if s := newRoot.coord.Stats(); !s.RootLearning {
+			t.Errorf("new root %+v is not learning", s)
+		}
+		for newRoot.coord.Stats().RootLearning {
+			for i, l := range tr.regionLeases() {
+				if l > leases[i]+1e-9 {
+					t.Errorf("region %d grew from %v to %v while the root was learning", i, leases[i], l)
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(10 * time.Second)
+		if got := tr.regionLeases(); !near(got[0], 100, 1) || !near(got[1], 450, 1) || !near(got[2], 450, 1) {
+			t.Errorf("after learning: leases %v, want 100/450/450", got)
+		}
+		_ = old.coord.Close()
 		ld.end()
 		w.Wait()
 	})
