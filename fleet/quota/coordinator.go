@@ -60,8 +60,13 @@ func ForgetAfter(d time.Duration) Option {
 	})
 }
 
-// ExpectedReplicas is how many replicas a Limiter assumes share its
-// region's safe capacity before its store has answered once (default 1).
+// ExpectedReplicas is how many replicas a Limiter assumes, at least,
+// share its region's safe capacity while it has no lease (default 1): the
+// live replicas it sees in the store, when more. Replicas that start
+// together do not see each other at first; setting this to the region's
+// usual replica count keeps them from each taking the whole safe
+// capacity. Give it to the Coordinator too: its replicas' floors are the
+// safe capacity split the same way.
 func ExpectedReplicas(n int) Option {
 	return optionFunc(func(c *config) {
 		if n > 0 {
@@ -450,7 +455,7 @@ func (c *Coordinator) regionRound() {
 		return
 	}
 	c.replicas = len(children)
-	safe := c.res.SafeCapacity / float64(max(len(children), 1))
+	safe := c.res.SafeCapacity / float64(max(len(children), c.cfg.expected))
 	wants := 0.0
 	for i := range children {
 		children[i].floor = safe

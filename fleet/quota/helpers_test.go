@@ -41,21 +41,21 @@ func newTree(t *testing.T, res quota.Resource, names []string, replicas int) *tr
 	for _, name := range names {
 		r := &region{name: name, store: fleet.NewMemoryStore()}
 		for i := range replicas {
-			tr.addNode(r, fmt.Sprintf("%s-%d", name, i))
+			tr.addNode(r, fmt.Sprintf("%s-%d", name, i), quota.ExpectedReplicas(replicas))
 		}
 		tr.regions = append(tr.regions, r)
 	}
 	return tr
 }
 
-func (tr *tree) addNode(r *region, id string) *node {
+func (tr *tree) addNode(r *region, id string, opts ...quota.Option) *node {
 	n := &node{rootLink: tr.root.Client(), regLink: r.store.Client()}
 	var err error
-	n.coord, err = quota.NewCoordinator(tr.res, n.rootLink, n.regLink, r.name, id)
+	n.coord, err = quota.NewCoordinator(tr.res, n.rootLink, n.regLink, r.name, id, opts...)
 	if err != nil {
 		tr.t.Fatal(err)
 	}
-	n.lim, err = quota.NewLimiter(tr.res, r.store.Client(), id)
+	n.lim, err = quota.NewLimiter(tr.res, r.store.Client(), id, opts...)
 	if err != nil {
 		tr.t.Fatal(err)
 	}

@@ -209,7 +209,7 @@ func (l *Limiter) refresh(wants float64) {
 			}
 			l.mu.Lock()
 			l.settle(time.Now())
-			l.safe = l.res.SafeCapacity / float64(n)
+			l.safe = l.res.SafeCapacity / float64(max(n, l.cfg.expected))
 			l.mu.Unlock()
 		}
 	}
