@@ -325,10 +325,13 @@ func checkOps(doc Document) []Problem {
 				add(p+".rate", strconv.FormatFloat(e.Rate, 'g', -1, 64), "is above 1 (a rate is a share of calls, from 0 to 1)")
 			}
 		}
-		if e.Fault == "latency" && e.Latency <= 0 {
+		switch {
+		case e.Fault == "latency" && e.Latency == 0:
+			add(p+".latency", "", `is required for a latency fault, such as "200ms"`)
+		case e.Fault == "latency" && e.Latency < 0:
 			add(p+".latency", strconv.Quote(e.Latency.String()), `must be positive for a latency fault, such as "200ms"`)
 		}
-		if e.Latency < 0 {
+		if e.Latency < 0 && e.Fault != "latency" {
 			add(p+".latency", strconv.Quote(e.Latency.String()), "must not be negative")
 		}
 		if math.IsNaN(e.Percent) || e.Percent < 0 || e.Percent > 100 {
