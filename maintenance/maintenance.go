@@ -93,6 +93,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/breakerbox/breakerbox/admin"
@@ -123,11 +124,12 @@ type Window = admin.MaintenanceWindow
 // with New, start it with Start and stop it with Close. It is safe for
 // concurrent use.
 type Scheduler struct {
-	reg  *core.Registry
-	wake chan struct{} // a window was added or deleted: plan again
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	reg     *core.Registry
+	wake    chan struct{} // a window was added or deleted: plan again
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	started atomic.Bool // Start was called: Close waits for done
 
 	mu         sync.Mutex // guards windows, polVersion; serialises the store's writes
 	windows    map[string]*window
@@ -162,6 +164,7 @@ func New(reg *core.Registry) *Scheduler {
 // Start starts the goroutine that starts and ends windows on time. Windows
 // added before Start take effect at Start.
 func (s *Scheduler) Start() {
+	s.started.Store(true)
 	go s.run()
 }
 
@@ -175,7 +178,9 @@ func (s *Scheduler) Close() {
 			s.unfollow()
 		}
 	})
-	<-s.done
+	if s.started.Load() {
+		<-s.done
+	}
 }
 
 func (s *Scheduler) run() {
