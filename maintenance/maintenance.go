@@ -100,6 +100,7 @@ import (
 	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/maintenance/schedule"
 	"github.com/robfig/cron/v3"
 )
 
@@ -219,8 +220,6 @@ func (s *Scheduler) poke() {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
 func bad(field, value, msg string) error {
 	return &admin.WindowError{Field: field, Value: value, Message: msg}
 }
@@ -296,30 +295,15 @@ func (s *Scheduler) check(w Window, now time.Time, mode checkMode) (*window, err
 		if w.TimeZone == "" {
 			w.TimeZone = "UTC"
 		}
-		loc, err := time.LoadLocation(w.TimeZone)
-		if err != nil || w.TimeZone == "Local" {
-			add(bad("timeZone", fmt.Sprintf("%q", w.TimeZone), "is not an IANA time zone such as \"Europe/Berlin\""))
-			loc = nil
+		loc, err := schedule.Zone(w.TimeZone)
+		if err != nil {
+			add(bad("timeZone", fmt.Sprintf("%q", w.TimeZone), err.Error()))
 		}
 		out.loc = loc
-		trimmed := strings.TrimSpace(w.Schedule)
-		switch sched, err := parser.Parse(trimmed); {
-		case strings.HasPrefix(trimmed, "TZ=") || strings.HasPrefix(trimmed, "CRON_TZ="):
-			add(bad("schedule", fmt.Sprintf("%q", w.Schedule), "give the time zone in timeZone, not in the expression"))
+		switch spec, err := schedule.Parse(w.Schedule, loc, now); {
 		case err != nil:
-			add(bad("schedule", fmt.Sprintf("%q", w.Schedule), "is not a five-field cron expression or a descriptor such as \"@daily\": "+err.Error()))
+			add(bad("schedule", fmt.Sprintf("%q", w.Schedule), err.Error()))
 		default:
-			spec, ok := sched.(*cron.SpecSchedule)
-			if !ok {
-				add(bad("schedule", fmt.Sprintf("%q", w.Schedule), "@every is not a schedule of wall-clock times; use a cron expression or @hourly, @daily, @weekly, @monthly, @yearly"))
-				break
-			}
-			if loc != nil {
-				spec.Location = loc
-				if spec.Next(now).IsZero() {
-					add(bad("schedule", fmt.Sprintf("%q", w.Schedule), "never starts (no such date in the next five years)"))
-				}
-			}
 			out.sched = spec
 		}
 		d, err := time.ParseDuration(w.Duration)

@@ -96,6 +96,8 @@
 //	breakerbox.cache.bytes                             breakerbox_cache_bytes                                     breakerbox.cache.bytes
 //	breakerbox.bulkhead.adaptive.limit                 breakerbox_bulkhead_adaptive_limit                         breakerbox.bulkhead.adaptive.limit
 //	breakerbox.guard.overhead                          breakerbox_guard_overhead_seconds                          breakerbox.guard.overhead
+//	breakerbox.maintenance.active                      breakerbox_maintenance_active                              breakerbox.maintenance.active
+//	breakerbox.dependency.open                         breakerbox_dependency_open                                 breakerbox.dependency.open
 //	breakerbox.cost.amount                             breakerbox_cost_amount_total                               breakerbox.cost.amount
 //
 // Kinds, units, the primitive a guard needs, and the attribute (label or
@@ -133,6 +135,8 @@
 //	breakerbox.cache.bytes                             updowncounter  By            cache      -
 //	breakerbox.bulkhead.adaptive.limit                 updowncounter  {call}        adaptive   -
 //	breakerbox.guard.overhead                          gauge          s             -          outcome: gates | report
+//	breakerbox.maintenance.active                      gauge          1             -          -
+//	breakerbox.dependency.open                         gauge          1             -          -
 //	breakerbox.cost.amount                             counter        {currency}    cost       outcome: spent | retries | avoided_breaker | avoided_rate_limit
 //
 // Ratios (unit 1) are from 0 to 1, never percentages, even though

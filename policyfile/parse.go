@@ -15,7 +15,7 @@ import (
 	"github.com/breakerbox/breakerbox/chaos"
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/fallback"
-	"github.com/breakerbox/breakerbox/maintenance"
+	"github.com/breakerbox/breakerbox/maintenance/schedule"
 )
 
 // MaxBytes is the default size limit of one policy document (4 MiB); a
@@ -219,9 +219,9 @@ func check(files []*parsedFile, cfg *config) (core.Document, error) {
 
 // throwaway returns the registry that checks doc: the fallbacks of
 // fallbackOptions, chaos with limits that refuse nothing a registry could
-// allow (the registry that applies the document checks its own), and a
-// maintenance scheduler following it, which parses the windows' cron
-// expressions (it is never started).
+// allow (the registry that applies the document checks its own), and
+// package maintenance's linter following it, which parses the windows' cron
+// expressions (without the scheduler, so without the admin server).
 func throwaway(doc core.Document, cfg *config) (*core.Registry, error) {
 	opts := fallbackOptions(doc, cfg)
 	if len(doc.Chaos) > 0 {
@@ -236,7 +236,7 @@ func throwaway(doc core.Document, cfg *config) (*core.Registry, error) {
 		return nil, err
 	}
 	if len(doc.Maintenance) > 0 {
-		if _, err := maintenance.Open(reg, maintenance.FollowPolicy()); err != nil {
+		if _, err := reg.Follow(schedule.Linter{}); err != nil {
 			return nil, err
 		}
 	}
