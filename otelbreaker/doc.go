@@ -45,6 +45,8 @@
 //	breakerbox.bulkhead.queue.wait_time                counter (s)             total time queued by calls that got a slot
 //	breakerbox.bulkhead.adaptive.limit                 updowncounter {call}    an adaptive bulkhead's current limit
 //	breakerbox.guard.overhead                          gauge (s)               breakerbox.outcome = gates | report: time the guard adds, sampled
+//	breakerbox.maintenance.active                      gauge                   1 while a maintenance window holds the guard
+//	breakerbox.dependency.open                         gauge                   1 while a dependency holds the guard open
 //	breakerbox.cost.amount                             counter {currency}      breakerbox.outcome = spent | retries | avoided_breaker | avoided_rate_limit
 //	breakerbox.rate_limiter.calls                      counter {call}          breakerbox.outcome = permitted | rejected
 //	breakerbox.rate_limiter.available                  gauge {call}            calls the limiter could admit at once now

@@ -108,6 +108,13 @@ const (
 	// MetricGuardOverhead is the time a guard itself adds to a call, by
 	// outcome "gates" and "report", measured on about one call in 1024.
 	MetricGuardOverhead = "breakerbox_guard_overhead_seconds"
+	// MetricMaintenanceActive is 1 while a maintenance window holds a
+	// guard (forced open or metrics-only by package maintenance), else 0.
+	MetricMaintenanceActive = "breakerbox_maintenance_active"
+	// MetricDependencyOpen is 1 while a guard is held open because a guard
+	// it depends on is open (a policy's dependsOn), else 0; GET
+	// /v1/dependencies names the cause.
+	MetricDependencyOpen = "breakerbox_dependency_open"
 	// MetricCostAmount is what a guard's calls cost, in its policy's
 	// currency, by outcome: spent, retries, avoided_breaker,
 	// avoided_rate_limit (see core.CostPolicy).
