@@ -163,6 +163,7 @@ func TestPolicyExperimentRefusedWhole(t *testing.T) {
 		{"too long", false, core.ChaosExperiment{ID: "x", Fault: "reject", Rate: 1, Duration: core.Duration(2 * time.Hour)}, "chaos[0].duration", `"2h0m0s"`},
 		{"unknown guard", false, core.ChaosExperiment{ID: "x", Fault: "reject", Rate: 1, Guards: []string{"nope"}, Ends: later}, "chaos[0].guards[0]", `"nope"`},
 		{"excluded guard", false, core.ChaosExperiment{ID: "x", Fault: "reject", Rate: 1, Guards: []string{"ledger"}, Ends: later}, "chaos[0].guards[0]", `"ledger"`},
+		{"injector's id", false, core.ChaosExperiment{ID: "exp-3", Fault: "reject", Rate: 1, Guards: []string{"search"}, Ends: later}, "chaos[0].id", `"exp-3"`},
 		{"no chaos", true, core.ChaosExperiment{ID: "x", Fault: "reject", Rate: 1, Guards: []string{"search"}, Ends: later}, "chaos", "1 experiments"},
 	}
 	for _, c := range cases {

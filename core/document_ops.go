@@ -89,7 +89,8 @@ var ChaosFaults = []string{"error", "latency", "reject", "trip"}
 // unchanged neither restarts nor stops it.
 type ChaosExperiment struct {
 	// ID names the experiment: 1 to 64 letters, digits, '.', '_' or '-',
-	// unique in the document.
+	// unique in the document; "exp-" and a number is the injector's
+	// numbering of API experiments, refused here.
 	ID string `json:"id"`
 	// Fault is "error", "latency", "reject" or "trip".
 	Fault string `json:"fault"`
@@ -227,7 +228,10 @@ func (r *Registry) notifyFollowers(doc Document, a AppliedDocument) {
 	}
 }
 
-var opsNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+var (
+	opsNameRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	injectorID = regexp.MustCompile(`^exp-[0-9]+$`) // package chaos numbers API experiments so
+)
 
 // maxWindow is the longest a maintenance window may last, as package
 // maintenance allows.
@@ -309,6 +313,8 @@ func checkOps(doc Document) []Problem {
 		switch j, dup := ids[e.ID]; {
 		case !opsNameRE.MatchString(e.ID):
 			add(p+".id", strconv.Quote(e.ID), "must be 1 to 64 letters, digits, '.', '_' or '-'")
+		case injectorID.MatchString(e.ID):
+			add(p+".id", strconv.Quote(e.ID), `ids "exp-" and a number are the injector's, for experiments started through the API; name it otherwise`)
 		case dup:
 			add(p+".id", strconv.Quote(e.ID), fmt.Sprintf("duplicate experiment id %q (chaos[%d] has it already)", e.ID, j))
 		default:

@@ -1514,7 +1514,7 @@
       tr.appendChild(td(scope(e)));
       tr.appendChild(td(e.injected + ' / ' + e.calls));
       tr.appendChild(td(new Date(e.ends).toLocaleTimeString()));
-      tr.appendChild(td(e.actor || ''));
+      tr.appendChild(td((e.actor || '') + (e.source === 'policy' ? ' (policy document)' : '')));
       return tr;
     }));
   }
