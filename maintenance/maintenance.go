@@ -438,6 +438,27 @@ func (s *Scheduler) WindowsAt(now time.Time) []Window {
 	return out
 }
 
+// WindowCounts returns how many windows are active now and how many will
+// start later (a one-off window that has ended is neither); it implements
+// metrics.WindowCounter, for the exporters' WithWindows options.
+func (s *Scheduler) WindowCounts() (active, upcoming int) { return s.WindowCountsAt(time.Now()) }
+
+// WindowCountsAt is WindowCounts at the explicit time now.
+func (s *Scheduler) WindowCountsAt(now time.Time) (active, upcoming int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.windows {
+		a, from, _ := w.occurrence(now)
+		switch {
+		case a:
+			active++
+		case !from.IsZero():
+			upcoming++
+		}
+	}
+	return active, upcoming
+}
+
 func status(w *window, now time.Time) Window {
 	out := w.w
 	out.Active, out.From, out.Until = w.occurrence(now)

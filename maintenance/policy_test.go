@@ -298,3 +298,19 @@ func TestStoreRefusesACorruptFile(t *testing.T) {
 		}
 	}
 }
+
+func TestWindowCounts(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		reg, s, _ := following(t, nil, "db.a")
+		now := time.Now()
+		add(t, s, maintenance.Window{Name: "now", Guard: "db.a", Action: "open", Start: now, End: now.Add(time.Hour)})
+		add(t, s, maintenance.Window{Name: "later", Guard: "db.a", Action: "open", Start: now.Add(2 * time.Hour), End: now.Add(3 * time.Hour)})
+		apply(t, reg, doc(core.MaintenanceWindow{Name: "nightly", Tags: []string{"db"}, Mode: "metrics-only", Schedule: "0 5 * * *", Duration: core.Duration(time.Hour)}))
+		if a, u := s.WindowCounts(); a != 1 || u != 2 {
+			t.Fatalf("counts %d active, %d upcoming; want 1, 2", a, u)
+		}
+		if a, u := s.WindowCountsAt(now.Add(5*time.Hour + 30*time.Minute)); a != 1 || u != 0 {
+			t.Fatalf("at 05:30: %d active, %d upcoming; want 1 (nightly), 0 (the one-off windows ended)", a, u)
+		}
+	})
+}

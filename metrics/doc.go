@@ -156,4 +156,11 @@
 // its own, documented with it: breakerbox_guard_info in Prometheus (the
 // guard's tags, to join on), breakerbox.datadog.events_dropped plus the
 // service checks and events in Datadog.
+//
+// [MaintenanceWindows] describes breakerbox.maintenance.windows, the count
+// of a registry's maintenance windows by state (active, upcoming): a gauge
+// of the registry as a whole, without guard or policy attributes, read from
+// a [WindowCounter] (package maintenance's Scheduler) by the exporters
+// given one with their WithWindows options (breakerbox_maintenance_windows
+// in Prometheus).
 package metrics

@@ -5,6 +5,7 @@ import (
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/otelbreaker"
 )
 
 // The maintenance and dependency rows, collected by the OTel SDK: 1 for
@@ -33,5 +34,33 @@ func TestMaintenanceAndDependencyInstruments(t *testing.T) {
 	}
 	if p := find(t, pts, "breakerbox.dependency.open", "breakerbox.guard.name=orders"); p.value != 0 {
 		t.Errorf("released: dependency.open orders = %v", p.value)
+	}
+}
+
+type counts struct{ active, upcoming int }
+
+func (c counts) WindowCounts() (int, int) { return c.active, c.upcoming }
+
+// With WithWindows, the SDK collects the windows' counts by state, without
+// guard attributes.
+func TestMaintenanceWindowsInstrument(t *testing.T) {
+	e := newEnv(t, nil, otelbreaker.WithWindows(counts{1, 4}))
+	e.reg.MustGuard("db")
+	pts := flatten(e.collect(t))
+	for state, want := range map[string]float64{"active": 1, "upcoming": 4} {
+		p := find(t, pts, "breakerbox.maintenance.windows", "breakerbox.maintenance.state="+state)
+		if p.value != want {
+			t.Errorf("%s = %v, want %v", state, p.value, want)
+		}
+		if _, ok := p.attrs["breakerbox.guard.name"]; ok {
+			t.Errorf("%s has a guard attribute", state)
+		}
+	}
+	// Without the option, no such instrument.
+	e2 := newEnv(t, nil)
+	for _, p := range flatten(e2.collect(t)) {
+		if p.metric == "breakerbox.maintenance.windows" {
+			t.Fatal("observed without WithWindows")
+		}
 	}
 }

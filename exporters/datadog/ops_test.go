@@ -1,6 +1,7 @@
 package datadog_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/breakerbox/breakerbox/core"
@@ -37,5 +38,38 @@ func TestMaintenanceAndDependencyGauges(t *testing.T) {
 	}
 	if g := got.gauge(t, datadog.MetricDependencyOpen, "guard:orders"); g != 0 {
 		t.Errorf("released: dependency.open guard:orders = %v", g)
+	}
+}
+
+type counts struct{ active, upcoming int }
+
+func (c counts) WindowCounts() (int, int) { return c.active, c.upcoming }
+
+// With WithWindows, every push sends the windows' counts by state, with the
+// exporter's tags and no guard tag.
+func TestMaintenanceWindowsGauge(t *testing.T) {
+	a := newAgent(t)
+	reg := newRegistry(t)
+	reg.MustGuard("db")
+	exp := datadog.New(reg, a.client, datadog.WithWindows(counts{2, 5}), datadog.WithTags("env:test"))
+	defer exp.Close()
+	got := a.flush(t, exp)
+	if v := got.gauge(t, datadog.MetricMaintenanceWindows, "state:active", "env:test"); v != 2 {
+		t.Errorf("active %v", v)
+	}
+	if v := got.gauge(t, datadog.MetricMaintenanceWindows, "state:upcoming", "env:test"); v != 5 {
+		t.Errorf("upcoming %v", v)
+	}
+	for _, p := range got.find("g", datadog.MetricMaintenanceWindows) {
+		for _, tag := range p.tags {
+			if strings.HasPrefix(tag, "guard:") {
+				t.Errorf("%s has a guard tag", p)
+			}
+		}
+	}
+	exp2 := datadog.New(reg, a.client)
+	defer exp2.Close()
+	if n := len(a.flush(t, exp2).find("g", datadog.MetricMaintenanceWindows)); n != 0 {
+		t.Errorf("sent without WithWindows: %d", n)
 	}
 }

@@ -80,3 +80,35 @@ func TestScrapeMaintenanceAndDependencyRows(t *testing.T) {
 		}
 	}
 }
+
+type counts struct{ active, upcoming int }
+
+func (c counts) WindowCounts() (int, int) { return c.active, c.upcoming }
+
+// With WithWindows, the scrape counts the maintenance windows by state,
+// without guard labels; without it, it has no such metric.
+func TestScrapeMaintenanceWindows(t *testing.T) {
+	reg := opsRegistry(t)
+	pr := prometheus.NewPedanticRegistry()
+	pr.MustRegister(bbprom.NewCollector(reg, bbprom.WithWindows(counts{1, 3}), bbprom.WithConstLabels(prometheus.Labels{"registry": "shop"})))
+	srv := httptest.NewServer(promhttp.HandlerFor(pr, promhttp.HandlerOpts{ErrorHandling: promhttp.HTTPErrorOnError}))
+	defer srv.Close()
+	resp, err := srv.Client().Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		"# TYPE " + bbprom.MetricMaintenanceWindows + " gauge",
+		bbprom.MetricMaintenanceWindows + `{registry="shop",state="active"} 1`,
+		bbprom.MetricMaintenanceWindows + `{registry="shop",state="upcoming"} 3`,
+	} {
+		if !strings.Contains(string(body), want+"\n") {
+			t.Errorf("the scrape has no line %q", want)
+		}
+	}
+	if strings.Contains(scrapeText(t, reg), bbprom.MetricMaintenanceWindows) {
+		t.Error("the windows are exported without WithWindows")
+	}
+}
