@@ -85,3 +85,22 @@ func ExampleWithConstLabels() {
 	fmt.Println("registered")
 	// Output: registered
 }
+
+// windowCounter stands in for a maintenance.Scheduler, which counts its
+// windows (WindowCounts).
+type windowCounter struct{}
+
+func (windowCounter) WindowCounts() (active, upcoming int) { return 1, 2 }
+
+// Export the count of maintenance windows with the guards' metrics.
+func ExampleWithWindows() {
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(bbprom.NewCollector(reg, bbprom.WithWindows(windowCounter{})))
+	n, err := testutil.GatherAndCount(promReg, bbprom.MetricMaintenanceWindows)
+	fmt.Println(n, err)
+	// Output: 2 <nil>
+}
