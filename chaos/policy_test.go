@@ -11,6 +11,7 @@ import (
 
 	"github.com/breakerbox/breakerbox/chaos"
 	"github.com/breakerbox/breakerbox/core"
+	"github.com/breakerbox/breakerbox/policy"
 )
 
 type changes struct {
@@ -180,16 +181,29 @@ func TestPolicyExperimentRefusedWhole(t *testing.T) {
 			}
 			d := docWith(c.e)
 			d.Policies = append(d.Policies, core.Policy{Name: "new"})
-			_, err := reg.Apply(d)
-			var de *core.DocumentError
-			if !errors.As(err, &de) || len(de.Problems) != 1 {
-				t.Fatalf("%v, want one problem", err)
+			m, err := policy.NewManager(context.Background(), reg, policy.NewMemoryStore())
+			if err != nil {
+				t.Fatal(err)
 			}
-			if p := de.Problems[0]; p.Path != c.path || p.Value != c.val {
-				t.Fatalf("problem %+v, want path %s value %s", p, c.path, c.val)
+			for _, via := range []string{"Registry.Apply", "policy.Manager"} {
+				if via == "Registry.Apply" {
+					_, err = reg.Apply(d)
+				} else {
+					_, err = m.Apply(context.Background(), d, policy.Meta{Actor: "carol", Reason: "game day"})
+				}
+				var de *core.DocumentError
+				if !errors.As(err, &de) || len(de.Problems) != 1 {
+					t.Fatalf("%s: %v, want one problem", via, err)
+				}
+				if p := de.Problems[0]; p.Path != c.path || p.Value != c.val {
+					t.Fatalf("%s: problem %+v, want path %s value %s", via, p, c.path, c.val)
+				}
+				if c.noChaos && !strings.Contains(err.Error(), "core.WithChaos") {
+					t.Fatalf("%s: the error does not say chaos is off: %v", via, err)
+				}
 			}
-			if c.noChaos && !strings.Contains(err.Error(), "core.WithChaos") {
-				t.Fatalf("the error does not say chaos is off: %v", err)
+			if h, _ := m.History(context.Background(), 10); len(h) != 0 {
+				t.Fatalf("the manager stored the refused document: %+v", h)
 			}
 			if v, _ := reg.PolicyVersion(); v != 0 {
 				t.Fatalf("version %d is live", v)
