@@ -435,3 +435,22 @@ func (r *Registry) opsProblems(doc Document, c *checkedDocument) []Problem {
 	}
 	return probs
 }
+
+// WithoutOperations returns the document without its operations sections
+// (Maintenance, Chaos), and the sections it left out ("maintenance",
+// "chaos"), for a note. Tools that run a document's policies away from the
+// application that follows those sections (a replay, a simulation,
+// generated tests) apply this: the windows and experiments act on the
+// application's own guards, and a registry with no follower for them
+// refuses them.
+func (d Document) WithoutOperations() (Document, []string) {
+	var dropped []string
+	if len(d.Maintenance) > 0 {
+		dropped = append(dropped, "maintenance")
+	}
+	if len(d.Chaos) > 0 {
+		dropped = append(dropped, "chaos")
+	}
+	d.Maintenance, d.Chaos = nil, nil
+	return d, dropped
+}

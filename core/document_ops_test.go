@@ -104,3 +104,18 @@ func mustJSON(t *testing.T, v any) []byte {
 	}
 	return b
 }
+
+func TestWithoutOperations(t *testing.T) {
+	d := core.Document{Policies: []core.Policy{{Name: "db"}},
+		Maintenance: []core.MaintenanceWindow{{Name: "w"}}, Chaos: []core.ChaosExperiment{{ID: "x"}}}
+	p, dropped := d.WithoutOperations()
+	if len(p.Maintenance)+len(p.Chaos) != 0 || len(p.Policies) != 1 || strings.Join(dropped, ",") != "maintenance,chaos" {
+		t.Fatalf("%+v %q", p, dropped)
+	}
+	if len(d.Maintenance) != 1 {
+		t.Fatal("the original document changed")
+	}
+	if p.Hash() != (core.Document{Policies: d.Policies}).Hash() {
+		t.Fatal("the policies' hash differs")
+	}
+}
