@@ -14,6 +14,7 @@ import (
 	"github.com/breakerbox/breakerbox/admin"
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/fleet"
 )
 
 // Mount the admin API under /admin/ and operate a group of guards.
@@ -179,4 +180,52 @@ func ExampleServer_Start() {
 	// Output:
 	// dashboard: 200 OK text/html; charset=utf-8
 	// without a token: anonymous, read access
+}
+
+// oneReplica stands in for a fleet agent (*fleet.Agent from fleet.Join) in
+// this example: a fleet of one whose store keeps the actions it is given.
+type oneReplica struct{ acts []fleet.Override }
+
+func (f *oneReplica) Snapshot() fleet.Snapshot {
+	self := fleet.Member{ID: "web-1", Region: "eu-west-1"}
+	return fleet.Snapshot{Self: self, Members: []fleet.Member{self}, Overrides: f.acts, Store: f.Health()}
+}
+
+func (f *oneReplica) Act(_ context.Context, o fleet.Override) (fleet.Override, error) {
+	o.Version, o.By = uint64(len(f.acts)+1), "web-1"
+	f.acts = append(f.acts, o)
+	return o, nil
+}
+
+func (f *oneReplica) Health() fleet.StoreHealth { return fleet.StoreHealth{Up: true} }
+
+// Attach a fleet agent and take an action for every replica: the answer is
+// the action as the store holds it, with the version that orders it across
+// the fleet.
+func ExampleWithFleet() {
+	reg, _ := core.NewRegistry()
+	reg.MustGuard("payments.charge")
+	var agent admin.Fleet = &oneReplica{} // in a service: agent, err := fleet.Join(reg, store)
+	srv := httptest.NewServer(admin.Handler(reg,
+		admin.WithToken("alice", "s3cret-s3cret-s3cret", admin.Write),
+		admin.WithFleet(agent),
+	))
+	defer srv.Close()
+
+	body := `{"target": "tag:stripe", "action": "force-open", "reason": "incident 4711"}`
+	req, _ := http.NewRequest("POST", srv.URL+"/v1/fleet/actions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer s3cret-s3cret-s3cret")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out admin.FleetActionResult
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil {
+		log.Fatal(err)
+	}
+	o := out.Override
+	fmt.Println(res.Status, o.Version, o.Action, o.Target, o.Actor)
+	// Output: 200 OK 1 force-open tag:stripe alice
 }

@@ -44,6 +44,12 @@ const (
 //   - /live: always 200 (pass); it never looks at breakers, so an outage of
 //     a dependency does not get the process restarted.
 //
+// With WithFleet, while the fleet's store is down, /health also lists a
+// check "fleet:store" that warns, with the store's last error and since
+// when: the document's status is then at least warn, and never fail or 503
+// because of the store (guards keep deciding alone). /ready and /live do
+// not look at the store.
+//
 // A request costs time and memory in proportion to the critical guards and
 // MaxHealthChecks, never to all the guards: the handler keeps the list of
 // critical guards and of the guards it lists, refreshed in the background
@@ -56,10 +62,11 @@ const (
 // reported as such, without why or by whom.
 //
 // The paths are matched exactly; mount the handler with http.StripPrefix
-// to serve them under a prefix. Only WithService and WithHealthSummary
-// among the options apply; the others, and their errors, are ignored, so
-// that the options of Handler can be passed as they are and a mistake in
-// them never fails a liveness probe. Handler serves the same endpoints.
+// to serve them under a prefix. Only WithService, WithHealthSummary and
+// WithFleet among the options apply; the others, and their errors, are
+// ignored, so that the options of Handler can be passed as they are and a
+// mistake in them never fails a liveness probe. Handler serves the same
+// endpoints.
 func HealthHandler(reg *core.Registry, opts ...Option) http.Handler {
 	if reg == nil {
 		return misconfigured(errNilRegistry)
@@ -191,7 +198,9 @@ func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.URL.Path {
 	case "/health":
-		h.writeHealth(w, h.health(false))
+		doc := h.health(false)
+		h.addFleetHealth(&doc, h.now()) // fleet.go (issue #20)
+		h.writeHealth(w, doc)
 	case "/ready":
 		h.writeHealth(w, h.health(true))
 	case "/live":

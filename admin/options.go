@@ -119,6 +119,7 @@ type config struct {
 	policies      *policy.Manager  // WithPolicyManager, in policies.go
 	recorder      *record.Recorder // WithRecorder, in record.go
 	maintenance   Maintenance      // WithMaintenance, in maintenance.go (issue #23)
+	fleet         Fleet            // WithFleet, in fleet.go (issue #20)
 
 	// persist: WithHistoryStore, in historystore.go.
 	historyStore *historyStoreConfig

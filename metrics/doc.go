@@ -53,8 +53,8 @@
 // number of guards.
 //
 // A guard has series only for the primitives it has ([Metric.Requires]):
-// bulkhead, rate-limit, hedge, cache and cost metrics for guards with a
-// bulkhead, a rate limit, hedging, a cache or a cost (from the snapshot), retry and fallback metrics for guards whose
+// bulkhead, rate-limit, hedge, cache, cost and machine metrics for guards with a
+// bulkhead, a rate limit, hedging, a cache, a cost or custom states (from the snapshot), retry and fallback metrics for guards whose
 // policy has retries or fallbacks ([PrimitivesOf]). Counters are
 // cumulative since the guard was created.
 //
@@ -99,6 +99,8 @@
 //	breakerbox.maintenance.active                      breakerbox_maintenance_active                              breakerbox.maintenance.active
 //	breakerbox.dependency.open                         breakerbox_dependency_open                                 breakerbox.dependency.open
 //	breakerbox.cost.amount                             breakerbox_cost_amount_total                               breakerbox.cost.amount
+//	breakerbox.machine.state                           breakerbox_machine_state                                   breakerbox.machine.state
+//	breakerbox.machine.calls                           breakerbox_machine_calls_total                             breakerbox.machine.calls
 //
 // Kinds, units, the primitive a guard needs, and the attribute (label or
 // key) with its values:
@@ -138,6 +140,8 @@
 //	breakerbox.maintenance.active                      gauge          1             -          -
 //	breakerbox.dependency.open                         gauge          1             -          -
 //	breakerbox.cost.amount                             counter        {currency}    cost       outcome: spent | retries | avoided_breaker | avoided_rate_limit
+//	breakerbox.machine.state                           gauge          1             machine    -
+//	breakerbox.machine.calls                           counter        {call}        machine    outcome: admitted | rejected
 //
 // Ratios (unit 1) are from 0 to 1, never percentages, even though
 // breaker.Snapshot holds percentages. Rejections are counted twice by
@@ -163,4 +167,19 @@
 // a [WindowCounter] (package maintenance's Scheduler) by the exporters
 // given one with their WithWindows options (breakerbox_maintenance_windows
 // in Prometheus).
+//
+// # Fleet mode
+//
+// [Fleet] describes, apart from the table, the metrics of a replica's fleet
+// mode (package fleet), read from the agent's fleet.Snapshot rather than
+// from a guard's: breakerbox.fleet.store.up (gauge, 0 while the store is
+// unreachable), breakerbox.fleet.store.errors, .store.timeouts and
+// .store.skipped (counters of store calls), breakerbox.fleet.publications.dropped,
+// breakerbox.fleet.values.malformed and
+// breakerbox.fleet.rate_limiter.allowed_by_failure_mode (counters),
+// breakerbox.fleet.members (gauge), and per guard
+// breakerbox.fleet.guard.open_votes and breakerbox.fleet.guard.adopted
+// (gauges). exporters/prometheus renders them with a FleetCollector,
+// otelbreaker with InstrumentFleet; the Datadog exporter does not yet. The
+// admin API serves the same values in GET /v1/fleet.
 package metrics

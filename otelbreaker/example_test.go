@@ -18,6 +18,7 @@ import (
 	"github.com/breakerbox/breakerbox/admin"
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/fleet"
 	"github.com/breakerbox/breakerbox/httpmw"
 	"github.com/breakerbox/breakerbox/otelbreaker"
 )
@@ -203,4 +204,32 @@ func ExampleSpanProfilerLabels() {
 	}
 	fmt.Println(reg.MustGuard("search").Name())
 	// Output: search
+}
+
+// fleetOfThree stands in for a fleet agent (*fleet.Agent from fleet.Join).
+type fleetOfThree struct{}
+
+func (fleetOfThree) Snapshot() fleet.Snapshot {
+	return fleet.Snapshot{Members: []fleet.Member{{ID: "a"}, {ID: "b"}, {ID: "c"}}, Store: fleet.StoreHealth{Up: true}}
+}
+
+// Report a replica's fleet mode: the store's health, the fleet's size and,
+// per guard, the open votes and this replica's adoption.
+func ExampleInstrumentFleet() {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	fi, err := otelbreaker.InstrumentFleet(fleetOfThree{}, otelbreaker.WithMeterProvider(mp)) // in a service: the agent
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer fi.Shutdown(context.Background())
+
+	var rm metricdata.ResourceMetrics
+	_ = reader.Collect(context.Background(), &rm)
+	for _, m := range rm.ScopeMetrics[0].Metrics {
+		if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == "breakerbox.fleet.members" {
+			fmt.Println(m.Name, g.DataPoints[0].Value)
+		}
+	}
+	// Output: breakerbox.fleet.members 3
 }

@@ -1665,3 +1665,247 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();
 // ---- End of the overhead panel ----
+
+// ---- Custom states panel (issue 23) ----
+// GET v1/machines every few seconds: one figure per guard with custom
+// states, an SVG built with DOM calls. States stand in a row in the
+// policy's order; a transition to a later state arcs above the row, one
+// to an earlier state below it, labelled with its conditions. The current
+// state is highlighted (class "current"), manual states are dashed. The
+// panel stays hidden while no guard has custom states or the token cannot
+// read.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 3000;
+  const $ = (id) => document.getElementById(id);
+  // The SVG namespace, read from the panel's own <svg> element (the page
+  // names no outside address).
+  const svgNS = () => $('machines-ns').namespaceURI;
+  const W = 150, H = 44, GX = 90, ARC = 34, LANE = 18;
+  let seq = 0; // marker ids, unique in the page
+
+  function el(name, attrs, text) {
+    const n = document.createElementNS(svgNS(), name);
+    for (const k in attrs) n.setAttribute(k, String(attrs[k]));
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+
+  function admitText(s) {
+    let t = s.admit === 'percent' ? 'admits ' + s.percent + '%' : s.admit === 'readOnly' ? 'admits reads' : s.admit === 'none' ? 'admits none' : 'admits all';
+    if (s.manual) t += ', manual';
+    return t;
+  }
+
+  function draw(m) {
+    const idx = {};
+    m.states.forEach((s, i) => { idx[s.name] = i; });
+    // Arcs between the same pair of states get lanes, so labels do not
+    // overlap; forward arcs go above, backward ones below.
+    const above = [], below = [];
+    m.transitions.forEach((t) => { (idx[t.to] > idx[t.from] ? above : below).push(t); });
+    const top = 24 + above.length * LANE + ARC, height = top + H + ARC + below.length * LANE + 24;
+    const width = 16 + m.states.length * (W + GX) - GX;
+    const svg = el('svg', { viewBox: '0 0 ' + width + ' ' + height, width: width, height: height, role: 'img', 'aria-label': 'Custom states of ' + m.guard, 'data-guard': m.guard });
+    const defs = el('defs', {});
+    const marker = el('marker', { id: 'machine-arrow-' + (++seq), viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 8, markerHeight: 8, orient: 'auto-start-reverse' });
+    marker.appendChild(el('path', { d: 'M 0 0 L 10 5 L 0 10 z' }));
+    defs.appendChild(marker);
+    svg.appendChild(defs);
+    const cx = (i) => 8 + i * (W + GX) + W / 2;
+    const arcs = (list, up) => list.forEach((t, k) => {
+      const a = idx[t.from], b = idx[t.to];
+      if (a === undefined || b === undefined) return;
+      const lift = ARC + (k + 1) * LANE;
+      const y = up ? top : top + H;
+      const off = up ? -lift : lift;
+      const x1 = cx(a) + (b > a ? 12 : -12), x2 = cx(b) + (b > a ? -12 : 12);
+      const g = el('g', { class: 'edge', 'data-from': t.from, 'data-to': t.to });
+      g.appendChild(el('title', {}, t.from + ' → ' + t.to + ' when ' + t.when));
+      g.appendChild(el('path', { d: 'M ' + x1 + ' ' + y + ' C ' + x1 + ' ' + (y + off) + ', ' + x2 + ' ' + (y + off) + ', ' + x2 + ' ' + y, 'marker-end': 'url(#' + marker.id + ')' }));
+      g.appendChild(el('text', { x: (x1 + x2) / 2, y: y + off * 0.75 + (up ? -3 : 11), 'text-anchor': 'middle', class: 'cond' }, t.when));
+      svg.appendChild(g);
+    });
+    arcs(above, true);
+    arcs(below, false);
+    m.states.forEach((s, i) => {
+      const x = 8 + i * (W + GX);
+      const cls = ['state'];
+      if (s.name === m.status.state) cls.push('current');
+      if (s.manual) cls.push('manual');
+      const g = el('g', { class: cls.join(' '), 'data-state': s.name });
+      g.appendChild(el('title', {}, s.name + ': ' + admitText(s) + (s.name === m.status.state ? ' (current)' : '') + (s.name === m.initial ? ' (initial)' : '')));
+      g.appendChild(el('rect', { x: x, y: top, width: W, height: H, rx: 8 }));
+      g.appendChild(el('text', { x: x + W / 2, y: top + 18, 'text-anchor': 'middle', class: 'state-name' }, s.name));
+      g.appendChild(el('text', { x: x + W / 2, y: top + 35, 'text-anchor': 'middle', class: 'admit' }, admitText(s)));
+      svg.appendChild(g);
+    });
+    return svg;
+  }
+
+  function figure(m) {
+    const f = document.createElement('figure');
+    f.className = 'machine';
+    f.dataset.guard = m.guard;
+    const cap = document.createElement('figcaption');
+    const name = document.createElement('strong');
+    name.textContent = m.guard;
+    const st = document.createElement('span');
+    st.className = 'machine-state';
+    st.textContent = m.status.state;
+    const since = m.status.since ? ' since ' + new Date(m.status.since).toLocaleTimeString() : '';
+    cap.append(name, ' (policy ' + m.policy + ') is ', st, since + ' · window ' + m.status.calls + ' calls, ' + m.status.failures + ' failed · rejected ' + m.status.rejected + ' · ' + m.status.transitions + ' transitions');
+    const wrap = document.createElement('div');
+    wrap.className = 'machine-graph';
+    wrap.appendChild(draw(m));
+    f.append(cap, wrap);
+    return f;
+  }
+
+  async function get(path) {
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    const res = await fetch(path, { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+    return res.ok ? res.json() : null;
+  }
+
+  // A machine's drawing depends on its definition and its state; redraw
+  // only when either changed, so that a reader's hover is not lost.
+  let last = '';
+
+  async function refresh() {
+    if (document.hidden || !$('machines-panel')) return;
+    try {
+      const list = await get('v1/machines');
+      const ms = list ? list.machines : [];
+      $('machines-panel').hidden = ms.length === 0;
+      const key = JSON.stringify(ms);
+      if (key === last) return;
+      last = key;
+      $('machines-list').replaceChildren(...ms.map(figure));
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the custom states panel ----
+
+// ---- Fleet panel (issue 20) ----
+// GET v1/fleet every few seconds: this replica's fleet. A block of its own;
+// the panel stays hidden unless the server is in a fleet (the endpoint
+// answers 404 fleet_off otherwise) and the token can read. Everything shown
+// comes from the store, so it is set as text, never parsed as markup.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+
+  function td(text, cls) {
+    const c = document.createElement('td');
+    c.textContent = text;
+    if (cls) c.className = cls;
+    return c;
+  }
+
+  function row(cells, attrs) {
+    const tr = document.createElement('tr');
+    for (const c of cells) tr.appendChild(c);
+    for (const k in attrs || {}) tr.setAttribute(k, attrs[k]);
+    return tr;
+  }
+
+  function render(rep) {
+    const members = rep.members || [];
+    const store = rep.store || {};
+    const badge = $('fleet-store');
+    badge.dataset.store = store.up ? 'up' : 'degraded';
+    badge.textContent = store.up ? 'store up' : 'store degraded';
+    badge.title = store.up ? '' : (store.lastError || 'unreachable') + (store.since ? ' (since ' + new Date(store.since).toLocaleString() + ')' : '');
+    let summary = 'This replica is ' + (rep.self && rep.self.id) + '; ' + members.length + ' replica' + (members.length === 1 ? '' : 's') + ' live.';
+    if (!store.up) summary += ' The store is unreachable: ' + (store.lastError || 'no answer') + '. Guards decide alone, and fleet actions are refused until it is back.';
+    if (store.errors || store.skipped) {
+      summary += ' Store calls failed: ' + store.errors + ' (timed out: ' + (store.timeouts || 0) + '); skipped while its breaker was open: ' + (store.skipped || 0) + '.';
+    }
+    if (store.dropped || store.malformed || store.allowedByFailureMode) {
+      summary += ' Publications dropped: ' + store.dropped + '; malformed values: ' + store.malformed + '; calls allowed by failure mode: ' + store.allowedByFailureMode + '.';
+    }
+    $('fleet-summary').textContent = summary;
+    $('fleet-members').replaceChildren(...members.map((m) => row([
+      td(m.id + (rep.self && m.id === rep.self.id ? ' (this one)' : '')),
+      td(m.region || '–'),
+      td(m.version || '–'),
+      td(m.policy ? 'v' + m.policy : '–'),
+    ], { 'data-replica': m.id })));
+    $('fleet-guards').replaceChildren(...(rep.guards || []).map((g) => {
+      const votes = g.openVotes || [];
+      const vc = td(votes.length + ' of ' + members.length);
+      if (votes.length) vc.title = votes.join(', ');
+      const lease = g.lease ? g.lease.holder + ' (' + g.lease.outcome + ')' : '–';
+      return row([
+        td(g.guard),
+        td(g.rule || '–'),
+        vc,
+        td(g.adopted ? 'yes, open' : 'no', g.adopted ? 'adopted' : ''),
+        td(lease),
+      ], { 'data-guard': g.guard });
+    }));
+    const ovs = rep.overrides || [];
+    $('fleet-overrides-table').hidden = ovs.length === 0;
+    $('fleet-overrides').replaceChildren(...ovs.map((o) => row([
+      td(String(o.version)),
+      td(o.target),
+      td(o.action),
+      td(o.actor || '–'),
+      td(o.reason || '–'),
+    ])));
+  }
+
+  // inFleet is whether the server is in a fleet, as v1/whoami says once it
+  // answers: a server without one answers v1/fleet with a 404, which the
+  // page does not ask for (a browser logs every failed request as an error).
+  let inFleet = null;
+  let timer = null;
+
+  async function refresh() {
+    if (document.hidden || !$('fleet-panel')) return;
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    const headers = t ? { Authorization: 'Bearer ' + t } : {};
+    try {
+      if (inFleet === null) {
+        const who = await fetch('v1/whoami', { headers, cache: 'no-store' });
+        if (!who.ok) return; // not signed in yet: ask again at the next poll
+        inFleet = !!(await who.json()).fleet;
+        if (!inFleet) {
+          $('fleet-panel').dataset.fleet = 'off';
+          clearInterval(timer);
+          return;
+        }
+      }
+      const res = await fetch('v1/fleet', { headers, cache: 'no-store' });
+      // data-fleet says what the last answer was: "off" (no fleet, or
+      // not readable with this token) or "on".
+      if (!res.ok) { $('fleet-panel').hidden = true; $('fleet-panel').dataset.fleet = 'off'; return; }
+      render(await res.json());
+      $('fleet-panel').hidden = false;
+      $('fleet-panel').dataset.fleet = 'on';
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    timer = setInterval(refresh, POLL_MS);
+    refresh();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the fleet panel ----

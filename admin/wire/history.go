@@ -107,4 +107,8 @@ type Identity struct {
 	// Writable reports whether the server has any write token at all;
 	// without one the API is read-only for everyone.
 	Writable bool `json:"writable"`
+	// Fleet reports whether the server is in a fleet (admin.WithFleet):
+	// GET /v1/fleet answers only then, so that a client asks for it only
+	// then (issue 20).
+	Fleet bool `json:"fleet,omitempty"`
 }

@@ -104,6 +104,8 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.costCommand(),        // cost.go
 		a.simulateCommand(),    // simulate.go (issue #24)
 		a.testgenCommand(),     // testgen.go
+		a.machineCommand(),     // machine.go
+		a.fleetCommand(),       // fleet.go (issue #20)
 	)
 	return root
 }
@@ -311,7 +313,7 @@ func (a *app) opCommand(op wire.Op, short, long string) *cobra.Command {
 	var sel selector
 	var reason, until string
 	var forD time.Duration
-	var asJSON bool
+	var asJSON, toFleet bool
 	cmd := &cobra.Command{
 		Use:               string(op) + " [NAME | --tag TAG | --all] --reason REASON",
 		Short:             short,
@@ -326,6 +328,9 @@ func (a *app) opCommand(op wire.Op, short, long string) *cobra.Command {
 			}
 			if err := checkReason(reason); err != nil {
 				return err
+			}
+			if toFleet { // fleet.go (issue #20)
+				return a.fleetOp(cmd.Context(), op, t, reason, forD != 0 || until != "", asJSON)
 			}
 			req := wire.OperationRequest{Name: t.Name, Tag: t.Tag, All: t.All, Reason: reason}
 			if op == wire.OpOpen {
@@ -371,6 +376,9 @@ func (a *app) opCommand(op wire.Op, short, long string) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVarP(&reason, "reason", "r", "", "why (required; recorded in the audit log)")
 	f.BoolVar(&asJSON, "json", false, "print the API's JSON")
+	if _, ok := fleetActionOf[op]; ok { // fleet.go (issue #20)
+		f.BoolVar(&toFleet, "fleet", false, "act on every replica of the fleet (POST /v1/fleet/actions), not on this one alone")
+	}
 	if op == wire.OpOpen {
 		f.DurationVar(&forD, "for", 0, "open for this long (such as 30m), then probe")
 		f.StringVar(&until, "until", "", "open until this RFC 3339 time, then probe")

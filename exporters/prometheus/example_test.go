@@ -16,6 +16,7 @@ import (
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
 	bbprom "github.com/breakerbox/breakerbox/exporters/prometheus"
+	"github.com/breakerbox/breakerbox/fleet"
 )
 
 // Register the collector and serve /metrics.
@@ -84,6 +85,28 @@ func ExampleWithConstLabels() {
 	)
 	fmt.Println("registered")
 	// Output: registered
+}
+
+// fleetOfTwo stands in for a fleet agent (*fleet.Agent from fleet.Join).
+type fleetOfTwo struct{}
+
+func (fleetOfTwo) Snapshot() fleet.Snapshot {
+	return fleet.Snapshot{Members: []fleet.Member{{ID: "web-1"}, {ID: "web-2"}}, Store: fleet.StoreHealth{Up: true}}
+}
+
+// A replica's fleet metrics, beside its guards': here the store's health
+// and the fleet's size.
+func ExampleNewFleetCollector() {
+	c := bbprom.NewFleetCollector(fleetOfTwo{}) // in a service: bbprom.NewFleetCollector(agent)
+	out, _ := testutil.CollectAndFormat(c, expfmt.TypeTextPlain, bbprom.MetricFleetStoreUp, bbprom.MetricFleetMembers)
+	for line := range strings.Lines(string(out)) {
+		if !strings.HasPrefix(line, "#") {
+			fmt.Print(line)
+		}
+	}
+	// Output:
+	// breakerbox_fleet_members 2
+	// breakerbox_fleet_store_up 1
 }
 
 // windowCounter stands in for a maintenance.Scheduler, which counts its

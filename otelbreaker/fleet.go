@@ -1,0 +1,102 @@
+package otelbreaker
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/breakerbox/breakerbox/fleet"
+	"github.com/breakerbox/breakerbox/metrics"
+)
+
+// FleetSource is what InstrumentFleet reads: a fleet agent (*fleet.Agent,
+// from fleet.Join, implements it). Snapshot must not wait on the store; it
+// reports what the agent last saw.
+type FleetSource interface {
+	Snapshot() fleet.Snapshot
+}
+
+// FleetInstrumentation reports a replica's fleet mode as OTel metrics; see
+// InstrumentFleet.
+type FleetInstrumentation struct {
+	src    FleetSource
+	table  []metrics.FleetMetric
+	inst   []metric.Int64Observable // by table index
+	reg    metric.Registration
+	closed atomic.Bool
+}
+
+// InstrumentFleet reports the metrics package's Fleet metrics of src as
+// observable instruments of the meter provider of opts (WithMeterProvider;
+// the other options do not apply): breakerbox.fleet.store.up,
+// .store.errors, .store.timeouts, .store.skipped, .publications.dropped, .values.malformed,
+// .rate_limiter.allowed_by_failure_mode, .members, and per guard (attribute
+// breakerbox.guard.name) .guard.open_votes and .guard.adopted. One Snapshot
+// of the agent is read per collection. Shutdown unregisters them.
+func InstrumentFleet(src FleetSource, opts ...Option) (*FleetInstrumentation, error) {
+	if src == nil {
+		return nil, errors.New("otelbreaker: InstrumentFleet: nil source")
+	}
+	cfg := newConfig(opts)
+	meter := cfg.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
+	fi := &FleetInstrumentation{src: src, table: metrics.Fleet()}
+	observables := make([]metric.Observable, 0, len(fi.table))
+	var errs []error
+	for i := range fi.table {
+		m := &fi.table[i]
+		desc, unit := metric.WithDescription(m.Description), metric.WithUnit(m.Unit)
+		var in metric.Int64Observable
+		var err error
+		if m.Kind == metrics.Counter {
+			in, err = meter.Int64ObservableCounter(m.Name, desc, unit)
+		} else {
+			in, err = meter.Int64ObservableGauge(m.Name, desc, unit)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fi.inst = append(fi.inst, in)
+		observables = append(observables, in)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	var err error
+	if fi.reg, err = meter.RegisterCallback(fi.observe, observables...); err != nil {
+		return nil, err
+	}
+	return fi, nil
+}
+
+// observe reports one snapshot of the agent.
+func (fi *FleetInstrumentation) observe(_ context.Context, o metric.Observer) error {
+	if fi.closed.Load() {
+		return nil
+	}
+	s := fi.src.Snapshot()
+	for i := range fi.table {
+		m := &fi.table[i]
+		if !m.PerGuard {
+			o.ObserveInt64(fi.inst[i], i64(m.Read(&s, nil)))
+			continue
+		}
+		for j := range s.Guards {
+			g := &s.Guards[j]
+			o.ObserveInt64(fi.inst[i], i64(m.Read(&s, g)), metric.WithAttributeSet(attribute.NewSet(GuardKey.String(g.Guard))))
+		}
+	}
+	return nil
+}
+
+// Shutdown unregisters the fleet instruments' callback. It is safe to call
+// more than once.
+func (fi *FleetInstrumentation) Shutdown(context.Context) error {
+	if fi.closed.Swap(true) {
+		return nil
+	}
+	return fi.reg.Unregister()
+}
