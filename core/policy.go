@@ -154,6 +154,10 @@ type Policy struct {
 	// Cost prices the guard's calls for cost analysis (see CostPolicy);
 	// nil means no cost figures.
 	Cost *CostPolicy `json:"cost,omitempty"`
+
+	// Fleet is the guard's adoption rule in fleet mode (see FleetPolicy
+	// and package fleet); nil means the defaults (quorum of 2).
+	Fleet *FleetPolicy `json:"fleet,omitempty"`
 }
 
 // RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
@@ -481,6 +485,9 @@ func (p Policy) problems() []error {
 	}
 	if p.Cost != nil {
 		add(p.Cost.validate())
+	}
+	if p.Fleet != nil {
+		add(p.Fleet.validate())
 	}
 	if p.RateLimit != nil {
 		cfg, err := p.RateLimit.RateLimitConfig()

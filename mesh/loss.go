@@ -37,6 +37,10 @@ func commonLoss(p resolved, f Format) []Loss {
 	if len(p.DependsOn) > 0 {
 		add("dependsOn", Lost, "dependencies between circuits (%s) open this guard from the application's registry; a mesh ejects endpoints of one destination at a time", strings.Join(p.DependsOn, ", "))
 	}
+	if p.Fleet != nil {
+		adopt, _, _ := p.Fleet.Rule()
+		add("fleet", Lost, "fleet mode (verdicts shared across replicas, adopted by the %q rule) runs in the application's registry; each client proxy ejects on its own evidence", adopt)
+	}
 	if p.Throttle != nil {
 		add("throttle", Lost, "client-side adaptive throttling runs in the application: the mesh sends every call")
 	}

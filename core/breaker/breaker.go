@@ -92,6 +92,8 @@ type Breaker struct {
 	openUntil atomic.Int64  // when an open breaker half-opens
 	graceLeft atomic.Int64  // grace calls left after a trip
 	rampCtr   atomic.Uint64 // calls seen in the current ramp step
+	// gate is the probe gate (see SetProbeGate); read only in half-open.
+	gate atomic.Pointer[ProbeGate]
 
 	// Guarded by mu.
 	mu       sync.Mutex
@@ -437,6 +439,7 @@ func (b *Breaker) takeGrace(w uint64, c *clk) bool {
 
 func (b *Breaker) allowProbe(ctx context.Context, w uint64, c *clk) (p Permit, err error, retry bool) {
 	now := b.read(c)
+	gateOK := b.probeGateAllows() // outside the lock: the gate is someone else's code
 	b.mu.Lock()
 	if b.word.Load() != w {
 		b.mu.Unlock()
@@ -448,6 +451,11 @@ func (b *Breaker) allowProbe(ctx context.Context, w uint64, c *clk) (p Permit, e
 		b.reopenLocked(ctx, w, now, c.explicit, fmt.Sprintf("probe gave no answer within %s", b.conf().ProbeTimeout))
 		b.mu.Unlock()
 		b.dispatch()
+		b.shard().rejectedProbe.Add(1)
+		return Permit{}, ErrOpen, false
+	}
+	if !gateOK {
+		b.mu.Unlock()
 		b.shard().rejectedProbe.Add(1)
 		return Permit{}, ErrOpen, false
 	}
@@ -534,6 +542,10 @@ func (b *Breaker) allowRamp(ctx context.Context, w uint64, c *clk) (p Permit, er
 	}
 	share := cfg.RampSteps[b.rampStep]
 	b.mu.Unlock()
+	if !b.probeGateAllows() {
+		p, err = b.reject()
+		return p, err, false
+	}
 	n := float64(b.rampCtr.Add(1))
 	if math.Floor(n*share/100) > math.Floor((n-1)*share/100) {
 		sh, _ := b.count()
