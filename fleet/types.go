@@ -56,6 +56,11 @@ type Lease struct {
 	Holder  string       `json:"holder"`
 	Token   string       `json:"token"`
 	Outcome ProbeOutcome `json:"outcome"`
+	// OpenForMS is, for a failed probe, how long the holder opened its
+	// guard again, in milliseconds: the other replicas open theirs for as
+	// long, so that the fleet half-opens together. A duration, never a
+	// wall-clock time.
+	OpenForMS int64 `json:"openForMs,omitempty"`
 }
 
 // Action is a fleet-wide operator action.
@@ -76,7 +81,9 @@ const (
 type Override struct {
 	// Version orders actions across the fleet (Store.NextVersion).
 	Version uint64 `json:"version"`
-	// Target is the selector, as core.ParseSelector reads it.
+	// Target selects the guards, as ParseTarget reads it: "all",
+	// "tag:<tag>", or a guard's name ("name:<name>" when the name itself
+	// starts with "tag:" or is "all").
 	Target string `json:"target"`
 	Action Action `json:"action"`
 	Actor  string `json:"actor"`
