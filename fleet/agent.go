@@ -52,6 +52,9 @@ type Agent struct {
 	dropped     atomic.Uint64
 	malformed   atomic.Uint64
 	failureMode atomic.Uint64
+	storeErrs   atomic.Uint64
+	timeouts    atomic.Uint64
+	skipped     atomic.Uint64
 
 	queue  chan event    // state changes from the hook, bounded
 	wake   chan struct{} // hints arrived (capacity 1)
@@ -76,6 +79,7 @@ type Agent struct {
 	dirty     map[Kind]map[string]bool
 	logged    map[string]uint64 // kind/key -> revision of a bad value logged
 	limiters  map[string]*GlobalLimiter
+	policyV   uint64 // the registry's policy version at the last heartbeat
 	closeOnce sync.Once
 }
 
@@ -102,6 +106,7 @@ type guardFleet struct {
 	nextTry    time.Time // when to try the lease again (half-open, not holder)
 	appliedRev uint64    // lease revision whose outcome was applied
 	published  int       // window calls last published (shared window)
+	voteAt     time.Time // when the open vote was last written
 }
 
 // event is a state change of a guard, as the hook queued it.
@@ -206,8 +211,22 @@ func (a *Agent) gate(g *core.Guard) *guardFleet {
 			return gf
 		}
 	}
+	// The hook and the loop may meet a new guard at once: one state wins,
+	// and only the winner's gate is installed.
 	gf := &guardFleet{name: g.Name(), g: g}
-	a.gates.Store(g.Name(), gf)
+	for {
+		v, loaded := a.gates.LoadOrStore(g.Name(), gf)
+		if !loaded {
+			break
+		}
+		old := v.(*guardFleet)
+		if old.g == g {
+			return old
+		}
+		if a.gates.CompareAndSwap(g.Name(), old, gf) { // the name's guard was replaced
+			break
+		}
+	}
 	g.Breaker().SetProbeGate(func() bool { return a.admitProbe(gf) })
 	return gf
 }
@@ -230,6 +249,7 @@ func (a *Agent) admitProbe(gf *guardFleet) bool {
 func (a *Agent) call(ctx context.Context, fn func(context.Context) error) error {
 	p, err := a.sb.Allow(ctx)
 	if err != nil {
+		a.skipped.Add(1)
 		a.health(errStoreOpen)
 		return errStoreOpen
 	}
@@ -241,6 +261,12 @@ func (a *Agent) call(ctx context.Context, fn func(context.Context) error) error 
 		return err
 	}
 	p.Done(err)
+	if err != nil {
+		a.storeErrs.Add(1)
+		if errors.Is(err, context.DeadlineExceeded) {
+			a.timeouts.Add(1)
+		}
+	}
 	a.health(err)
 	return err
 }
@@ -277,6 +303,7 @@ func (a *Agent) Health() StoreHealth {
 		h.Up = false
 	}
 	h.Dropped, h.Malformed, h.AllowedByFailureMode = a.dropped.Load(), a.malformed.Load(), a.failureMode.Load()
+	h.Errors, h.Timeouts, h.Skipped = a.storeErrs.Load(), a.timeouts.Load(), a.skipped.Load()
 	return h
 }
 
@@ -354,7 +381,10 @@ func (a *Agent) loop(ctx context.Context) {
 	lease := time.NewTimer(time.Hour)
 	defer lease.Stop()
 	a.beat(ctx)
-	a.wake <- struct{}{} // the first reconcile (dirtyAll is set)
+	select { // the first reconcile (dirtyAll is set)
+	case a.wake <- struct{}{}:
+	default:
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -473,6 +503,7 @@ func (a *Agent) publish(ctx context.Context, gf *guardFleet, open bool, reason s
 	if a.call(ctx, func(c context.Context) error {
 		return a.store.Put(c, KindVerdict, verdictKey(gf.name, a.self.ID), raw, a.voteTTL(gf))
 	}) == nil {
+		gf.voteAt = time.Now()
 		a.mu.Lock()
 		a.setVerdictLocked(v)
 		a.mu.Unlock()
@@ -510,7 +541,12 @@ func (a *Agent) withdraw(ctx context.Context, gf *guardFleet) {
 // beat refreshes this replica's member record and votes, publishes
 // shared-window counts, and repairs what dropped events left undone.
 func (a *Agent) beat(ctx context.Context) {
-	raw, err := encode(KindMember, a.self)
+	me := a.self
+	me.Policy, _ = a.reg.PolicyVersion()
+	a.mu.Lock()
+	a.policyV = me.Policy
+	a.mu.Unlock()
+	raw, err := encode(KindMember, me)
 	if err == nil {
 		_ = a.call(ctx, func(c context.Context) error {
 			return a.store.Put(c, KindMember, a.self.ID, raw, 3*a.cfg.heartbeat)
@@ -524,7 +560,11 @@ func (a *Agent) beat(ctx context.Context) {
 		live := (s.State == breaker.Open || s.State == breaker.HalfOpen) && !operatorHeld(s)
 		switch {
 		case voting && live:
-			a.publish(ctx, gf, true, "")
+			// Refresh a third of the TTL ahead (every heartbeat with a
+			// shared window, whose counts change).
+			if fp := gf.g.Policy().Fleet; fp != nil && fp.SharedWindow || time.Since(gf.voteAt) >= a.voteTTL(gf)/3 {
+				a.publish(ctx, gf, true, s.LastTransition.Reason)
+			}
 		case voting:
 			a.withdraw(ctx, gf)
 		case s.State == breaker.Open && s.LastTransition.Actor == "":
@@ -534,8 +574,11 @@ func (a *Agent) beat(ctx context.Context) {
 				a.publish(ctx, gf, false, "")
 			}
 		}
-		if s.State == breaker.Closed {
+		switch {
+		case s.State == breaker.Closed:
 			a.evaluate(gf)
+		case s.State == breaker.HalfOpen && gf.lease == nil && gf.nextTry.IsZero():
+			a.tryLease(ctx, gf) // its half-open event was dropped
 		}
 	}
 }
@@ -624,11 +667,30 @@ func (a *Agent) reconcileDirty(ctx context.Context) {
 		a.reconcileAll(ctx)
 		return
 	}
-	if len(dirty[KindMember]) > 0 {
-		a.readMembers(ctx)
+	// A member hint is mostly a heartbeat: only a replica not seen yet is
+	// read (departures are seen at the next reconcile, as expiry sends no
+	// hint anyway).
+	a.mu.Lock()
+	var newMembers []string
+	for key := range dirty[KindMember] {
+		if _, ok := a.members[key]; !ok {
+			newMembers = append(newMembers, key)
+		}
 	}
-	if len(dirty[KindVerdict]) > 0 {
+	a.mu.Unlock()
+	if len(newMembers) > 8 {
+		a.readMembers(ctx)
+	} else {
+		for _, key := range newMembers {
+			a.readMember(ctx, key)
+		}
+	}
+	if n := len(dirty[KindVerdict]); n > 16 {
 		a.readVerdicts(ctx)
+	} else if n > 0 {
+		for key := range dirty[KindVerdict] {
+			a.readVerdict(ctx, key)
+		}
 	}
 	for key := range dirty[KindLease] {
 		a.readLease(ctx, key)
@@ -673,6 +735,66 @@ func (a *Agent) readMembers(ctx context.Context) {
 	a.mu.Lock()
 	a.members = ms
 	a.mu.Unlock()
+}
+
+// get reads one key; found is false when it is absent, ok false when the
+// store could not be read.
+func (a *Agent) get(ctx context.Context, kind Kind, key string) (e Entry, found, ok bool) {
+	err := a.call(ctx, func(c context.Context) error {
+		var err error
+		e, found, err = a.store.Get(c, kind, key)
+		return err
+	})
+	return e, found, err == nil
+}
+
+func (a *Agent) readMember(ctx context.Context, key string) {
+	e, found, ok := a.get(ctx, KindMember, key)
+	if !ok || !found {
+		return
+	}
+	var m Member
+	if err := decode(KindMember, e.Value, &m); err != nil || m.ID != e.Key {
+		a.bad(KindMember, e, errOr(err, "member record does not match its key"))
+		return
+	}
+	a.mu.Lock()
+	a.members[m.ID] = m
+	a.mu.Unlock()
+}
+
+// readVerdict reads the verdict under key and re-evaluates its guard.
+func (a *Agent) readVerdict(ctx context.Context, key string) {
+	e, found, ok := a.get(ctx, KindVerdict, key)
+	if !ok {
+		return
+	}
+	guard := ""
+	if found {
+		var v Verdict
+		if err := decode(KindVerdict, e.Value, &v); err != nil || v.Guard == "" || v.Replica == "" || e.Key != verdictKey(v.Guard, v.Replica) {
+			a.bad(KindVerdict, e, errOr(err, "verdict does not match its key"))
+			return
+		}
+		a.mu.Lock()
+		a.setVerdictLocked(v)
+		a.mu.Unlock()
+		guard = v.Guard
+	} else {
+		a.mu.Lock()
+		for g, vs := range a.verdicts {
+			for id := range vs {
+				if verdictKey(g, id) == key {
+					delete(vs, id)
+					guard = g
+				}
+			}
+		}
+		a.mu.Unlock()
+	}
+	if gf := a.fleetOf(guard); guard != "" && gf != nil {
+		a.evaluate(gf)
+	}
 }
 
 func (a *Agent) readVerdicts(ctx context.Context) {
@@ -798,11 +920,12 @@ func ParseTarget(target string) (core.Selector, error) {
 func (a *Agent) Snapshot() Snapshot {
 	s := Snapshot{Self: a.self, Store: a.Health()}
 	a.mu.Lock()
+	s.Self.Policy = a.policyV
 	for _, m := range a.members {
 		s.Members = append(s.Members, m)
 	}
 	if _, ok := a.members[a.self.ID]; !ok {
-		s.Members = append(s.Members, a.self)
+		s.Members = append(s.Members, s.Self)
 	}
 	views := map[string]*GuardView{}
 	view := func(g string) *GuardView {
@@ -895,10 +1018,14 @@ func (a *Agent) Close() error {
 		})
 		_ = a.call(ctx, func(c context.Context) error { return a.store.Delete(c, KindMember, a.self.ID) })
 		a.mu.Lock()
+		ls := make([]*GlobalLimiter, 0, len(a.limiters))
 		for _, l := range a.limiters {
-			l.stop()
+			ls = append(ls, l)
 		}
 		a.mu.Unlock()
+		for _, l := range ls {
+			l.stop() // its refill takes a.mu
+		}
 	})
 	return nil
 }

@@ -15,4 +15,18 @@
 // fleet/natsstore (nats.go jetstream). This package is the contract they
 // implement (Store, RateStore) and Join, which attaches a registry through
 // its public hooks and API. It imports only the standard library.
+//
+// Join returns an Agent: Snapshot is what the replica knows of its fleet
+// (members, votes, leases, overrides, the store's health), Act takes a
+// fleet-wide operator action, Limiter makes a global rate limit, Close
+// detaches. Each guard adopts the fleet's verdict by the rule of its policy
+// (core.FleetPolicy: quorum by default, any, local; optionally a shared
+// window). The agent's changes to guards carry the actor "fleet"
+// (ActorFleet); operator actions applied from the store carry "fleet:"
+// and the operator's actor.
+//
+// MemoryStore is a Store in the process's memory, for tests, examples and
+// demos; package fleet/fleettest is the conformance suite every backend
+// runs. docs/fleet.md describes the protocol, the failure modes and what
+// the store holds.
 package fleet

@@ -57,6 +57,8 @@ func MaxBatch(n int) LimiterOption {
 // While the store cannot be reached, or does not implement RateStore, it
 // admits at its local share, limit / expected replicas (counted in
 // StoreHealth.AllowedByFailureMode and LimiterStats), unless FailClosed.
+// Until the store answers the first Take, it admits at its local share
+// too (not counted: the store has not failed; FailClosed rejects).
 //
 // A GlobalLimiter is safe for concurrent use. Make one per key with
 // Agent.Limiter; it stops with its agent (and then admits at its local
@@ -72,6 +74,7 @@ type GlobalLimiter struct {
 	tokens    atomic.Int64
 	overUntil atomic.Int64 // ns since the agent's epoch; 0 when not over
 	degraded  atomic.Bool  // the store cannot give tokens now
+	warm      atomic.Bool  // the store has answered a Take at least once
 	lastBatch atomic.Int64
 	local     atomic.Pointer[localShare]
 	allowed   atomic.Uint64
@@ -184,7 +187,13 @@ func (l *GlobalLimiter) Allow() bool {
 		}
 	}
 	if l.degraded.Load() {
-		return l.allowLocal()
+		return l.allowLocal(true)
+	}
+	if !l.warm.Load() {
+		// The first batch is on its way: admit at the local share, as
+		// the store has not said anything yet (not counted as failure
+		// mode).
+		return l.allowLocal(false)
 	}
 	if until := l.overUntil.Load(); until != 0 && int64(time.Since(l.a.epoch)) < until {
 		l.rejected.Add(1)
@@ -196,12 +205,15 @@ func (l *GlobalLimiter) Allow() bool {
 	return false
 }
 
-// allowLocal is Allow while the store cannot give tokens.
-func (l *GlobalLimiter) allowLocal() bool {
+// allowLocal is Allow while the store cannot give tokens, or has not
+// given the first ones yet.
+func (l *GlobalLimiter) allowLocal(failure bool) bool {
 	if ls := l.local.Load(); !l.cfg.failClosed && ls != nil && ls.l.Allow() {
 		l.allowed.Add(1)
-		l.byFailure.Add(1)
-		l.a.failureMode.Add(1)
+		if failure {
+			l.byFailure.Add(1)
+			l.a.failureMode.Add(1)
+		}
 		return true
 	}
 	l.rejected.Add(1)
@@ -222,6 +234,7 @@ func (l *GlobalLimiter) refill() {
 	tick := time.NewTicker(max(a.cfg.heartbeat/2, 100*time.Millisecond))
 	defer tick.Stop()
 	var wait <-chan time.Time
+	last, demand := time.Now(), 0.0
 	l.signal()
 	for {
 		select {
@@ -250,7 +263,18 @@ func (l *GlobalLimiter) refill() {
 		if l.tokens.Load() > l.lastBatch.Load()/2 {
 			continue
 		}
-		n := int(min(max(l.spent.Swap(0), 1), int64(l.cap)))
+		// The batch follows demand: what this replica asks for in a tenth
+		// of a second (a moving average), between 1 and the cap.
+		// Demand is measured over spans of at least 100ms; what was asked
+		// since the last span counts too, so that a burst raises it at once.
+		at := time.Now()
+		if el := at.Sub(last).Seconds(); el >= 0.1 {
+			perSec := float64(l.spent.Swap(0)) / el
+			w := math.Min(el, 1)
+			demand = (1-w)*demand + w*perSec
+			last = at
+		}
+		n := min(max(int(math.Ceil(demand/10)), int(l.spent.Load()), 1), l.cap)
 		var granted int
 		var retry time.Duration
 		err := a.call(context.Background(), func(c context.Context) error {
@@ -266,11 +290,17 @@ func (l *GlobalLimiter) refill() {
 			}
 			continue
 		}
-		l.degraded.Store(false)
 		l.lastBatch.Store(int64(n))
 		l.tokens.Add(int64(granted))
+		l.degraded.Store(false)
+		l.warm.Store(true)
 		if granted < n {
-			l.overUntil.Store(int64(time.Since(a.epoch)) + int64(max(retry, time.Millisecond)))
+			// Over the limit: come back when a batch for half the members
+			// has accrued, not when the next single call would pass, or an
+			// over-limit key would cost a round trip per emission interval
+			// and replica.
+			wait := max(retry, time.Millisecond) + time.Duration(n*max(members/2, 1)-1)*l.rate.Period/time.Duration(l.rate.Limit)
+			l.overUntil.Store(int64(time.Since(a.epoch)) + int64(wait))
 		} else {
 			l.overUntil.Store(0)
 			if l.spent.Load() > 0 {

@@ -174,4 +174,11 @@ type StoreHealth struct {
 	// AllowedByFailureMode counts calls a global limit admitted at its
 	// local share while the store was unreachable.
 	AllowedByFailureMode uint64 `json:"allowedByFailureMode"`
+	// Errors counts store calls that failed, Timeouts among them those
+	// that ran out of their timeout.
+	Errors   uint64 `json:"errors"`
+	Timeouts uint64 `json:"timeouts"`
+	// Skipped counts store calls not made because the store's own breaker
+	// was open.
+	Skipped uint64 `json:"skipped"`
 }
