@@ -16,3 +16,15 @@ func TestConformance(t *testing.T) {
 		return newStore(t, js)
 	})
 }
+
+// BenchmarkConvergence is fleettest's convergence benchmark (eight
+// replicas, each on its own connection, from a quorum of open votes to
+// every replica rejecting) over an embedded nats-server. Run it with
+// -benchtime=200x.
+func BenchmarkConvergence(b *testing.B) {
+	srv := startServer(b)
+	fleettest.BenchmarkConvergence(b, func(b *testing.B) fleet.Store {
+		_, js := connect(b, srv.URL())
+		return newStore(b, js)
+	})
+}

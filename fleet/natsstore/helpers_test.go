@@ -84,8 +84,9 @@ type proxy struct {
 	ln     net.Listener
 	target string
 
-	mu    sync.Mutex
-	conns []net.Conn
+	mu      sync.Mutex
+	conns   []net.Conn
+	blocked bool // refuse connections: a partition
 }
 
 func startProxy(t testing.TB, target string) *proxy {
@@ -114,6 +115,12 @@ func (p *proxy) serve() {
 			continue
 		}
 		p.mu.Lock()
+		if p.blocked {
+			p.mu.Unlock()
+			_ = c.Close()
+			_ = u.Close()
+			continue
+		}
 		p.conns = append(p.conns, c, u)
 		p.mu.Unlock()
 		go func() { _, _ = io.Copy(u, c); _ = u.Close() }()
@@ -129,4 +136,20 @@ func (p *proxy) cut() {
 		_ = c.Close()
 	}
 	p.conns = nil
+}
+
+// partition cuts every connection through the proxy and refuses new ones
+// until heal.
+func (p *proxy) partition() {
+	p.mu.Lock()
+	p.blocked = true
+	p.mu.Unlock()
+	p.cut()
+}
+
+// heal accepts connections again.
+func (p *proxy) heal() {
+	p.mu.Lock()
+	p.blocked = false
+	p.mu.Unlock()
 }
