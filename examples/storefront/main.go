@@ -604,6 +604,8 @@ Try it:
   5. Slow down recommendations or break inventory: the GraphQL fields' @breaker fallbacks answer
      (bestsellers, stock UNKNOWN):
        curl -X POST -d '{"latency":"400ms"}' %[1]s/control/faults/recommendations
+  6. See a fleet: three replicas sharing their breakers' verdicts over an embedded NATS server:
+       make demo DEMOFLAGS=-fleet
 
 Below: %[12]s.
 Ctrl-C stops everything.
