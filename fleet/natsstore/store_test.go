@@ -678,3 +678,26 @@ func TestNotARateStore(t *testing.T) {
 		t.Fatal("natsstore.Store implements fleet.RateStore")
 	}
 }
+
+// Each List makes an ordered consumer; it must delete it, or a fleet's
+// reconciles would pile consumers up on the server.
+func TestListLeavesNoConsumers(t *testing.T) {
+	srv := startServer(t)
+	_, js := connect(t, srv.URL())
+	s := newStore(t, js)
+	ctx := ctxT(t)
+	_ = s.Put(ctx, fleet.KindMember, "a", []byte("x"), 0)
+	for range 100 {
+		if _, err := s.List(ctx, fleet.KindMember); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := js.Stream(ctx, "KV_"+natsstore.DefaultBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "no consumers left after 100 Lists", func() bool {
+		info, err := st.Info(ctx)
+		return err == nil && info.State.Consumers == 0
+	})
+}
