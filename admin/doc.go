@@ -46,6 +46,8 @@
 //	GET  /v1/dependencies[?guard=g]   the dependency graph (dependsOn) with states and cause chains
 //	GET  /v1/maintenance              maintenance windows, active and upcoming (WithMaintenance)
 //	POST /v1/maintenance              add a window; DELETE /v1/maintenance/{name}?reason=r deletes one
+//	GET  /v1/machines[?guard=g]       custom state machines: states, transitions, current state, Mermaid and DOT
+//	POST /v1/machines/{guard}/state   move a guard to a custom state ({"state", "reason"}; audited)
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)
 //	GET  /debug                       an HTML page of recent transitions and operations
 //	GET  /                            the dashboard (and its files under /assets/)
@@ -252,8 +254,9 @@
 // "rates" (RatesEvent) every push interval (WithPushInterval, default 2s),
 // "state" (StateEvent) as soon as a breaker changes state, "guards"
 // (GuardsEvent) when guards appear or are pruned, "rollup" (RollupEvent)
-// when a 10-second rollup is complete, and "audit" (an AuditRecord) after
-// every operation. A client that falls too far behind is disconnected;
+// when a 10-second rollup is complete, "machine" (MachineEvent) when a
+// guard's custom state changes, and "audit" (an AuditRecord) after every
+// operation. A client that falls too far behind is disconnected;
 // since every connection starts with a full hello, reconnecting is all a
 // client has to do, and the dashboard does it by itself. A guard's live
 // figures and state events say who set a manual state (manualBy: "policy"

@@ -9,6 +9,7 @@ package admin
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -45,6 +46,7 @@ func distinctSnapshot() core.GuardSnapshot {
 		Adaptive: &core.AdaptiveSnapshot{Algorithm: "vegas", Limit: 8, MinLimit: 2, MaxLimit: 64},
 		Overhead: &core.OverheadSnapshot{SampleEvery: 1024, GateSamples: 7, DoneSamples: 7, Gates: 61 * time.Nanosecond, Done: 33 * time.Nanosecond, PerCall: 94 * time.Nanosecond, Max: time.Microsecond},
 		Cost:     &core.CostSnapshot{Currency: "USD", PerCall: 2000, Spent: 1_998_000, RetrySpent: 4_000, AvoidedByBreaker: 40_000, AvoidedByRateLimit: 20_000},
+		Machine:  &core.MachineStatus{State: "degraded", States: []string{"healthy", "degraded", "readOnly"}, Calls: 9, Failures: 4, Admitted: 43, Rejected: 44, Transitions: 45},
 	}
 	s.Rejected = core.Rejections{Open: s.Breaker.Rejected, HalfOpen: s.Breaker.RejectedProbe,
 		Full: s.Bulkhead.Rejected + s.Bulkhead.TimedOut, Limited: s.RateLimit.Rejected}
@@ -101,6 +103,8 @@ func TestStatusShowsTheMetricsTableConcepts(t *testing.T) {
 		"breakerbox.cache.bytes":                            {float64(st.Cache.Bytes)},
 		"breakerbox.bulkhead.adaptive.limit":                {float64(st.Adaptive.Limit)},
 		"breakerbox.guard.overhead":                         {time.Duration(st.Overhead.Gates).Seconds(), time.Duration(st.Overhead.Report).Seconds()},
+		"breakerbox.machine.state":                          {float64(slices.Index(s.Machine.States, st.Machine.State))},
+		"breakerbox.machine.calls":                          f(st.Machine.Admitted, st.Machine.Rejected),
 	}
 	for _, m := range metrics.Table() {
 		v := make([]float64, m.Len())

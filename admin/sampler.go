@@ -39,9 +39,10 @@ type stream struct {
 
 // pendingEvent is a state change or an audit record waiting to be sent.
 type pendingEvent struct {
-	guard string
-	t     Transition
-	audit *AuditRecord
+	guard   string
+	t       Transition
+	audit   *AuditRecord
+	machine *MachineEvent // a custom state's change: machines.go
 }
 
 // infoEntry is what the sampler knows of a guard.
@@ -317,6 +318,10 @@ func (s *Server) flushPending() {
 		}
 		if e.audit != nil {
 			sm.broadcast("audit", e.audit)
+			continue
+		}
+		if e.machine != nil {
+			sm.broadcast("machine", e.machine)
 			continue
 		}
 		ev := StateEvent{Guard: e.guard, Transition: e.t, State: e.t.To}

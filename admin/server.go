@@ -203,6 +203,7 @@ func (s *Server) routes() {
 	// ---- end issue #23 ----
 	s.chaosRoutes(v)                                     // chaos.go
 	s.handle(v+"/cost", methods{http.MethodGet: s.cost}) // cost.go
+	s.machineRoutes(v)                                   // machines.go
 	s.handle("/debug", methods{http.MethodGet: s.debugPage})
 	s.handle("/{$}", methods{http.MethodGet: s.dashboardPage})
 	s.handle("/assets/{file}", methods{http.MethodGet: s.asset})

@@ -57,6 +57,7 @@ func statusOf(s *core.GuardSnapshot, now time.Time) GuardStatus {
 			RejectedFull:      s.Rejected.Full,
 			RejectedLimited:   s.Rejected.Limited,
 			RejectedThrottled: s.Rejected.Throttled,
+			RejectedState:     s.Rejected.State,
 			ShadowTrips:       b.ShadowTrips,
 			Transitions:       b.Transitions,
 		},
@@ -116,6 +117,7 @@ func statusOf(s *core.GuardSnapshot, now time.Time) GuardStatus {
 		st.Hedge = &HedgeStatus{Delay: core.Duration(h.Delay), Calls: h.Calls, Started: h.Started, Won: h.Won,
 			Cancelled: h.Cancelled, BudgetStopped: h.BudgetStopped, GateStopped: h.GateStopped}
 	}
+	st.Machine = machineStatusOf(s.Machine) // custom states: machines.go
 	if c := s.Cache; c != nil {
 		st.Cache = &CacheStatus{Entries: c.Entries, Bytes: c.Bytes, Hits: c.Hits, Shared: c.Shared, Fills: c.Fills,
 			StaleServed: c.StaleServed, StaleMissing: c.StaleMissing, Evictions: c.Evictions}

@@ -70,7 +70,7 @@ type traceLinks struct {
 // hooks returns the server's registry hooks: state changes, and rejections
 // when trace links are on.
 func (s *Server) hooks() core.Hooks {
-	h := core.Hooks{OnStateChange: s.onStateChange}
+	h := core.Hooks{OnStateChange: s.onStateChange, OnMachineChange: s.onMachineChange}
 	if s.cfg.traceLinks.id != nil {
 		s.traces = newRejectTraces(s.cfg.traceLinks.id)
 		h.OnReject = s.onReject

@@ -28,6 +28,11 @@ func (g *Guard) AllowAt(ctx context.Context, t time.Time) (Permit, error) {
 	if pt.rl != nil && !pt.rl.AllowN(t, 1) {
 		return p, g.rejectedAt(ctx, pt.errLimited, t)
 	}
+	if pt.mach != nil {
+		if e := pt.admitMachineAt(ctx, &p, t); e != nil {
+			return Permit{}, g.rejectedAt(ctx, e, t)
+		}
+	}
 	bulk := false
 	if pt.bh != nil && !g.br.Rejecting() {
 		if !pt.bh.TryAcquireHint(p.hint) {
@@ -100,8 +105,8 @@ func (p *Permit) afterAt(t time.Time, o breaker.Outcome, r breaker.Result, class
 	if p.start != 0 {
 		o.Latency = time.Duration(max(end-p.start, 0))
 	}
-	if p.pt.adapt != nil || p.pt.thr != nil {
-		g.adaptiveDone(p, o, r, classified, end)
+	if p.pt.post {
+		g.postDone(p, o, r, classified, end)
 	}
 	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
 		if !classified {
@@ -116,4 +121,7 @@ func (p *Permit) afterAt(t time.Time, o breaker.Outcome, r breaker.Result, class
 // open duration ends, a lost probe reopens it when its probe timeout ends.
 // Explicit-time drivers call it before each event and at the end, so that
 // transitions fall where the real clock would have put them.
-func (g *Guard) AdvanceAt(t time.Time) { g.br.AdvanceTo(t) }
+func (g *Guard) AdvanceAt(t time.Time) {
+	g.br.AdvanceTo(t)
+	g.AdvanceMachineAt(t) // custom states: machine.go
+}

@@ -90,6 +90,12 @@ type parts struct {
 	// Rejections counted by bulkheads and rate limiters that reloads took
 	// away, so that the guard's cumulative counters never go back.
 	formerFull, formerLimited uint64
+	// The custom state machine (see machine.go): nil when the policy has
+	// none. post is set when a report has more to do than the breaker and
+	// the bulkhead: an adaptive limit, a throttle or a machine.
+	mach       *guardMachine
+	post       bool
+	formerMach machineCounts // counted by machines reloads replaced
 }
 
 // guardSpec is what a new guard is built from besides its policy.
@@ -205,6 +211,10 @@ func (g *Guard) buildParts(p Policy, old *parts, fallbacks map[string]fallback.F
 	if err := g.initAdaptive(pt, p, old); err != nil {
 		return nil, err
 	}
+	if err := g.initMachine(pt, p, old); err != nil {
+		return nil, &PolicyError{Policy: p.Name, Err: err}
+	}
+	pt.post = pt.adapt != nil || pt.thr != nil || pt.mach != nil
 	if p.Retry != nil {
 		if old != nil && old.retrier != nil && sameValue(old.policy.Retry, p.Retry) {
 			pt.retrier = old.retrier
@@ -370,6 +380,11 @@ func (g *Guard) gates(ctx context.Context, p *Permit, pt *parts, special bool) e
 	if pt.rl != nil && !pt.rl.Allow() {
 		return g.rejected(ctx, pt.errLimited)
 	}
+	if pt.mach != nil {
+		if e := pt.admitMachine(ctx, p); e != nil {
+			return g.rejected(ctx, e)
+		}
+	}
 	bulk := false
 	if pt.bh != nil && !g.br.Rejecting() {
 		p.hint = bulkhead.NewHint()
@@ -491,8 +506,8 @@ func (p *Permit) after(o breaker.Outcome, r breaker.Result, classified bool) {
 	if p.bulk {
 		p.pt.bh.ReleaseHint(p.hint)
 	}
-	if p.pt.adapt != nil || p.pt.thr != nil {
-		g.adaptiveDone(p, o, r, classified, 0)
+	if p.pt.post {
+		g.postDone(p, o, r, classified, 0)
 	}
 	if h := g.hooks.Load(); h != nil && h.OnDone != nil {
 		g.completed(p, h, o, r, classified)
@@ -691,6 +706,9 @@ type GuardSnapshot struct {
 	// Overhead is what the guard measured of its own cost on a sample of
 	// calls; nil before the first sample.
 	Overhead *OverheadSnapshot
+	// Machine is the guard's custom state; nil when its policy has no
+	// machine section.
+	Machine *MachineStatus
 }
 
 // Rejections counts a guard's rejections by reason.
@@ -701,10 +719,15 @@ type Rejections struct {
 	Limited  uint64 // rate limited
 	// Throttled counts calls the client-side throttle rejected.
 	Throttled uint64
+	// State counts calls the guard's custom state rejected (see
+	// MachinePolicy).
+	State uint64
 }
 
 // Total returns the sum of all rejections.
-func (r Rejections) Total() uint64 { return r.Open + r.HalfOpen + r.Full + r.Limited + r.Throttled }
+func (r Rejections) Total() uint64 {
+	return r.Open + r.HalfOpen + r.Full + r.Limited + r.Throttled + r.State
+}
 
 // Snapshot returns a copy of the guard's state and counters.
 func (g *Guard) Snapshot() GuardSnapshot {
@@ -732,6 +755,11 @@ func (g *Guard) Snapshot() GuardSnapshot {
 	}
 	s.Cost = costOf(pt.policy.Cost, &s)
 	s.Overhead = g.ov.snapshot()
+	s.Machine = pt.machineSnapshot()
+	s.Rejected.State = pt.formerMach.rejected
+	if s.Machine != nil {
+		s.Rejected.State = s.Machine.Rejected
+	}
 	return s
 }
 

@@ -32,6 +32,11 @@ type Hooks struct {
 	// OnHedge is called when Do starts a hedge of an idempotent call (see
 	// HedgePolicy), in the hedge's goroutine, with the call's context.
 	OnHedge func(ctx context.Context, e HedgeEvent)
+	// OnMachineChange is called after a guard's custom state changes (see
+	// MachinePolicy): by its conditions, by an operator
+	// (Guard.SetMachineState) or by a reload that changes its machine.
+	// The context is context.Background.
+	OnMachineChange func(ctx context.Context, e MachineChange)
 }
 
 // RetryAttempt describes a retry about to happen.
@@ -76,6 +81,7 @@ func composeHooks(sets []Hooks) *Hooks {
 	var dn []func(context.Context, Completion)
 	var rt []func(context.Context, RetryAttempt)
 	var hg []func(context.Context, HedgeEvent)
+	var mc []func(context.Context, MachineChange)
 	for _, h := range sets {
 		if h.OnStateChange != nil {
 			sc = append(sc, h.OnStateChange)
@@ -92,11 +98,14 @@ func composeHooks(sets []Hooks) *Hooks {
 		if h.OnHedge != nil {
 			hg = append(hg, h.OnHedge)
 		}
+		if h.OnMachineChange != nil {
+			mc = append(mc, h.OnMachineChange)
+		}
 	}
-	if len(sc)+len(rj)+len(dn)+len(rt)+len(hg) == 0 {
+	if len(sc)+len(rj)+len(dn)+len(rt)+len(hg)+len(mc) == 0 {
 		return nil
 	}
-	return &Hooks{OnStateChange: fanout(sc), OnReject: fanout(rj), OnDone: fanout(dn), OnRetry: fanout(rt), OnHedge: fanout(hg)}
+	return &Hooks{OnStateChange: fanout(sc), OnReject: fanout(rj), OnDone: fanout(dn), OnRetry: fanout(rt), OnHedge: fanout(hg), OnMachineChange: fanout(mc)}
 }
 
 // fanout returns a hook that calls each of fs in order, recovering from a

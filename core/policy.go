@@ -158,6 +158,10 @@ type Policy struct {
 	// Fleet is the guard's adoption rule in fleet mode (see FleetPolicy
 	// and package fleet); nil means the defaults (quorum of 2).
 	Fleet *FleetPolicy `json:"fleet,omitempty"`
+
+	// Machine gives the guards custom states, beside the breaker's (see
+	// MachinePolicy); nil means none.
+	Machine *MachinePolicy `json:"machine,omitempty"`
 }
 
 // RateLimitPolicy is the plain-data form of ratelimit.Config. Zero means
@@ -488,6 +492,9 @@ func (p Policy) problems() []error {
 	}
 	if p.Fleet != nil {
 		add(p.Fleet.validate())
+	}
+	if p.Machine != nil {
+		errs = append(errs, p.Machine.problems()...)
 	}
 	if p.RateLimit != nil {
 		cfg, err := p.RateLimit.RateLimitConfig()

@@ -77,6 +77,7 @@ func (g *Guard) planReload(p Policy, fallbacks map[string]fallback.Func) (*reloa
 		return nil, err
 	}
 	pt.formerFull, pt.formerLimited = old.formerFull, old.formerLimited
+	pt.formerMach = old.formerMach
 	if old.bh != nil && pt.bh == old.bh && !sameValue(old.policy.Bulkhead, p.Bulkhead) {
 		pl.bh, pl.bhCfg = true, p.Bulkhead.BulkheadConfig()
 	}
@@ -124,7 +125,11 @@ func (pl *reloadPlan) commit() {
 	if old.rl != nil && pt.rl != old.rl {
 		pt.formerLimited += old.rl.Snapshot().Rejected
 	}
+	if old.mach != nil && pt.mach != old.mach {
+		pt.formerMach.add(old.mach.m.Status())
+	}
 	g.cur.Store(pt)
+	pl.machineReloaded() // custom states: machine.go
 }
 
 // sameValue reports whether two policy sections are equal, nil and empty

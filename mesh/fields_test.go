@@ -15,8 +15,9 @@ import (
 // listed here, so that no setting silently vanishes from an export.
 var consideredFields = map[reflect.Type][]string{
 	reflect.TypeFor[core.Policy](): {"name", "extends", "match", "tags", "critical", "breaker", "bulkhead", "rateLimit", "retry", "timeout", "totalTimeout", "fallbacks", "hedge", "cache", "throttle", "dependsOn", "dependencyRecovery",
-		"cost",   // cost: priced in the application for its own figures; nothing for a mesh to enforce
-		"fleet"}, // fleet: the adoption rule of fleet mode, reported as lost (loss.go)
+		"cost",     // cost: priced in the application for its own figures; nothing for a mesh to enforce
+		"fleet",    // fleet: the adoption rule of fleet mode, reported as lost (loss.go)
+		"machine"}, // machine: custom states run in the application's guards; reported lost (loss.go)
 	reflect.TypeFor[core.BreakerPolicy](): {"mode", "window", "windowSize", "windowDuration", "buckets", "minCalls", "failureRate", "disableFailureRate",
 		"slowCallDuration", "slowCallRate", "consecutiveFailures", "openDuration", "openBackoff", "maxOpenDuration", "openJitter",
 		"halfOpenProbes", "successThreshold", "probeTimeout", "rampSteps", "rampStepDuration", "rampMinCalls", "graceCalls", "graceDuration", "measureLatency", "learned"},

@@ -44,6 +44,9 @@ func commonLoss(p resolved, f Format) []Loss {
 	if p.Throttle != nil {
 		add("throttle", Lost, "client-side adaptive throttling runs in the application: the mesh sends every call")
 	}
+	if p.Machine != nil {
+		add("machine", Lost, "custom states (%d, starting in %q) run in the application's guards: a mesh has no states of its own beside ejection", len(p.Machine.States), p.Machine.Initial)
+	}
 	if p.Breaker != nil && p.Breaker.Learned != nil {
 		add("breaker.learned", Lost, "the learned trip rule (a departure from the dependency's usual failure rate) runs in the application; outlier detection has fixed thresholds")
 	}

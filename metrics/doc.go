@@ -53,8 +53,8 @@
 // number of guards.
 //
 // A guard has series only for the primitives it has ([Metric.Requires]):
-// bulkhead, rate-limit, hedge, cache and cost metrics for guards with a
-// bulkhead, a rate limit, hedging, a cache or a cost (from the snapshot), retry and fallback metrics for guards whose
+// bulkhead, rate-limit, hedge, cache, cost and machine metrics for guards with a
+// bulkhead, a rate limit, hedging, a cache, a cost or custom states (from the snapshot), retry and fallback metrics for guards whose
 // policy has retries or fallbacks ([PrimitivesOf]). Counters are
 // cumulative since the guard was created.
 //
@@ -97,6 +97,8 @@
 //	breakerbox.bulkhead.adaptive.limit                 breakerbox_bulkhead_adaptive_limit                         breakerbox.bulkhead.adaptive.limit
 //	breakerbox.guard.overhead                          breakerbox_guard_overhead_seconds                          breakerbox.guard.overhead
 //	breakerbox.cost.amount                             breakerbox_cost_amount_total                               breakerbox.cost.amount
+//	breakerbox.machine.state                           breakerbox_machine_state                                   breakerbox.machine.state
+//	breakerbox.machine.calls                           breakerbox_machine_calls_total                             breakerbox.machine.calls
 //
 // Kinds, units, the primitive a guard needs, and the attribute (label or
 // key) with its values:
@@ -134,6 +136,8 @@
 //	breakerbox.bulkhead.adaptive.limit                 updowncounter  {call}        adaptive   -
 //	breakerbox.guard.overhead                          gauge          s             -          outcome: gates | report
 //	breakerbox.cost.amount                             counter        {currency}    cost       outcome: spent | retries | avoided_breaker | avoided_rate_limit
+//	breakerbox.machine.state                           gauge          1             machine    -
+//	breakerbox.machine.calls                           counter        {call}        machine    outcome: admitted | rejected
 //
 // Ratios (unit 1) are from 0 to 1, never percentages, even though
 // breaker.Snapshot holds percentages. Rejections are counted twice by

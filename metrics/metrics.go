@@ -44,7 +44,7 @@ func (k Kind) String() string {
 
 // Primitive is a set of the primitives a guard may have besides its
 // circuit breaker, which every guard has.
-type Primitive uint8
+type Primitive uint16
 
 const (
 	// Bulkhead is a concurrency limit (core.Policy.Bulkhead).
@@ -64,6 +64,8 @@ const (
 	AdaptiveLimit
 	// Cost is a price on the guard's calls (core.Policy.Cost).
 	Cost
+	// Machine is a custom state machine (core.Policy.Machine).
+	Machine
 )
 
 // Has reports whether p holds every primitive of q; it is true for q == 0.
@@ -92,6 +94,9 @@ func PrimitivesOf(reg *core.Registry, s *core.GuardSnapshot) Primitive {
 	}
 	if s.Cost != nil {
 		p |= Cost
+	}
+	if s.Machine != nil {
+		p |= Machine
 	}
 	if reg != nil {
 		if g, ok := reg.Lookup(s.Name); ok {
@@ -546,6 +551,37 @@ var table = [...]Metric{
 				return false
 			}
 			v[0], v[1], v[2], v[3] = float64(c.Spent)/1e6, float64(c.RetrySpent)/1e6, float64(c.AvoidedByBreaker)/1e6, float64(c.AvoidedByRateLimit)/1e6
+			return true
+		},
+	},
+	// ---- custom states (issue 23) ----
+	{
+		Name: "breakerbox.machine.state", Unit: "1", Kind: Gauge, Requires: Machine, Integer: true,
+		Description: "The guard's current custom state, as its index in the states of its policy's machine section (0 is the first); GET /v1/machines names them.",
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			m := s.Machine
+			if m == nil {
+				return false
+			}
+			v[0] = -1
+			for i, name := range m.States {
+				if name == m.State {
+					v[0] = float64(i)
+				}
+			}
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.machine.calls", Unit: "{call}", Kind: Counter, Requires: Machine, Integer: true,
+		Description: "Calls the guard's custom state admitted or rejected (a rejected call matches core.ErrMachineState).",
+		Attribute:   Outcome, Values: []string{"admitted", "rejected"},
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			m := s.Machine
+			if m == nil {
+				return false
+			}
+			v[0], v[1] = float64(m.Admitted), float64(m.Rejected)
 			return true
 		},
 	},

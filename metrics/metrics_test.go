@@ -254,7 +254,7 @@ func TestReadWithoutPrimitive(t *testing.T) {
 	v := make([]float64, 8)
 	for _, m := range metrics.Table() {
 		ok := m.Read(&s, v[:m.Len()])
-		wantNone := m.Requires&(metrics.Bulkhead|metrics.RateLimit|metrics.Hedge|metrics.Cache|metrics.AdaptiveLimit|metrics.Cost) != 0 || m.Name == "breakerbox.circuit_breaker.state_change_timestamp" || m.Name == "breakerbox.guard.overhead"
+		wantNone := m.Requires&(metrics.Bulkhead|metrics.RateLimit|metrics.Hedge|metrics.Cache|metrics.AdaptiveLimit|metrics.Cost|metrics.Machine) != 0 || m.Name == "breakerbox.circuit_breaker.state_change_timestamp" || m.Name == "breakerbox.guard.overhead"
 		if ok == wantNone {
 			t.Errorf("%s: Read of an empty snapshot = %v", m.Name, ok)
 		}
@@ -387,7 +387,7 @@ func TestDocTablesMatchTable(t *testing.T) {
 	}
 
 	requires := map[metrics.Primitive]string{0: "-", metrics.Bulkhead: "bulkhead", metrics.RateLimit: "ratelimit",
-		metrics.Retry: "retry", metrics.Fallback: "fallback", metrics.Hedge: "hedge", metrics.Cache: "cache", metrics.AdaptiveLimit: "adaptive", metrics.Cost: "cost"}
+		metrics.Retry: "retry", metrics.Fallback: "fallback", metrics.Hedge: "hedge", metrics.Cache: "cache", metrics.AdaptiveLimit: "adaptive", metrics.Cost: "cost", metrics.Machine: "machine"}
 	rows := docRows(t, "concept  ")
 	table := metrics.Table()
 	if len(rows) != len(table) {

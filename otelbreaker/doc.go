@@ -46,6 +46,8 @@
 //	breakerbox.bulkhead.adaptive.limit                 updowncounter {call}    an adaptive bulkhead's current limit
 //	breakerbox.guard.overhead                          gauge (s)               breakerbox.outcome = gates | report: time the guard adds, sampled
 //	breakerbox.cost.amount                             counter {currency}      breakerbox.outcome = spent | retries | avoided_breaker | avoided_rate_limit
+//	breakerbox.machine.state                           gauge (1)               the custom state, as its index in the policy's machine states
+//	breakerbox.machine.calls                           counter {call}          breakerbox.outcome = admitted | rejected
 //	breakerbox.rate_limiter.calls                      counter {call}          breakerbox.outcome = permitted | rejected
 //	breakerbox.rate_limiter.available                  gauge {call}            calls the limiter could admit at once now
 //	breakerbox.rate_limiter.limit                      updowncounter {call}/s  the configured rate
@@ -106,7 +108,10 @@
 // ids; the same event, with the same attributes (the new and previous
 // states, the reason and, for manual changes, the actor), is added to that
 // call's span. Changes made by timers or operators have no call, hence no
-// span event.
+// span event. A change of a guard's custom state (core.MachinePolicy) is a
+// log record of its own, event name breakerbox.machine.state_change
+// (severity INFO), with breakerbox.machine.state and
+// breakerbox.machine.previous_state, the reason and the actor.
 //
 // When a guard starts a hedge of a call (core.HedgePolicy, core.DoIdempotent,
 // the httpmw Transport, grpcmw.WithHedging), a breakerbox.hedge event is

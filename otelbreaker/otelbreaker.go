@@ -239,6 +239,8 @@ func Instrument(reg *core.Registry, opts ...Option) (*Instrumentation, error) {
 		OnReject:      in.onReject,
 		OnStateChange: in.onStateChange,
 		OnHedge:       in.onHedge,
+		// Custom states: machine.go.
+		OnMachineChange: in.onMachineChange,
 	}
 	if cfg.duration || cfg.retrySpans {
 		h.OnDone = in.onDone

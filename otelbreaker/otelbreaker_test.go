@@ -39,7 +39,9 @@ func policies() []core.Option {
 				Hedge:     &core.HedgePolicy{Delay: ms(time.Second)},
 				Cache:     &core.CachePolicy{MaxStaleness: ms(time.Minute), MaxEntries: 10}},
 			core.Policy{Name: "adaptive", Match: []string{"adaptive.*"}, Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{InitialLimit: 5}}},
-			core.Policy{Name: "priced", Match: []string{"priced.*"}, Cost: &core.CostPolicy{PerCall: 0.002, Currency: "USD"}},
+			core.Policy{Name: "priced", Match: []string{"priced.*"}, Cost: &core.CostPolicy{PerCall: 0.002, Currency: "USD"},
+				Machine: &core.MachinePolicy{Initial: "healthy", States: []core.MachineState{{Name: "healthy"}, {Name: "degraded", Admit: "percent", Percent: 50}},
+					Transitions: []core.MachineTransition{{From: "healthy", To: "degraded", When: core.MachineCondition{ConsecutiveFailures: 5}}, {From: "degraded", To: "healthy", When: core.MachineCondition{MinCalls: 5}}}}},
 		),
 	}
 }

@@ -36,3 +36,41 @@ func ExampleRun() {
 	// Output:
 	// payments under strict: trips 0 -> 1, failed 4 -> 2, rejected 0 -> 3, open for 3s
 }
+
+// Replaying a recording that names two policy versions, following them:
+// version 2, live from 12:00:10, trips on two failures in a row.
+func ExampleRunWith() {
+	recording := `{"kind":"header","format":1,"sampleEvery":1}
+{"kind":"policy","at":"2026-03-01T12:00:00Z","version":1}
+{"kind":"call","at":"2026-03-01T12:00:01Z","guard":"payments","result":"failure","latencyNs":50000000}
+{"kind":"call","at":"2026-03-01T12:00:02Z","guard":"payments","result":"failure","latencyNs":50000000}
+{"kind":"call","at":"2026-03-01T12:00:03Z","guard":"payments","result":"success","latencyNs":50000000}
+{"kind":"policy","at":"2026-03-01T12:00:10Z","version":2}
+{"kind":"call","at":"2026-03-01T12:00:11Z","guard":"payments","result":"failure","latencyNs":50000000}
+{"kind":"call","at":"2026-03-01T12:00:12Z","guard":"payments","result":"failure","latencyNs":50000000}
+{"kind":"call","at":"2026-03-01T12:00:13Z","guard":"payments","result":"success","latencyNs":50000000}
+`
+	rec, err := record.Read(strings.NewReader(recording), 0)
+	if err != nil {
+		panic(err)
+	}
+	versions := map[uint64]int{1: 5, 2: 2} // version -> consecutive failures
+	byVersion := func(v uint64) (core.Document, error) {
+		k, ok := versions[v]
+		if !ok {
+			return core.Document{}, fmt.Errorf("no version %d", v)
+		}
+		return core.Document{Policies: []core.Policy{{Name: fmt.Sprint("v", v), Match: []string{"*"},
+			Breaker: &core.BreakerPolicy{ConsecutiveFailures: k, OpenDuration: core.Duration(30 * time.Second)}}}}, nil
+	}
+	rep, err := replay.RunWith(rec, core.Document{}, replay.Options{Versions: byVersion})
+	if err != nil {
+		panic(err)
+	}
+	for i, s := range rep.Guards[0].Segments {
+		fmt.Printf("version %d (replayed under %d): trips %d, rejected %d\n", rep.Segments[i].Version, rep.Segments[i].ReplayedVersion, s.Replayed.Trips, s.Replayed.Rejected)
+	}
+	// Output:
+	// version 1 (replayed under 1): trips 0, rejected 0
+	// version 2 (replayed under 2): trips 1, rejected 1
+}

@@ -39,10 +39,33 @@
 //
 // Replaying a recording under the policy it was recorded with reproduces
 // the recorded transitions exactly, times included (the golden test).
+//
+// # Policy versions
+//
+// A recording holds the live policy version (record.KindPolicy events):
+// the version when the recorder was attached and each later one. The
+// report splits the recording into one segment per version (Report.Segments,
+// GuardReport.Segments), for the recorded run and the replay alike.
+//
+// Run replays the whole recording under one document, whatever the
+// recording says was live: "what would this document have done?". RunWith
+// with Options.Versions follows the recording instead: at each policy
+// event it applies that version's document to the replayed registry with
+// core.Registry.Apply, a hot reload as in production (guards keep their
+// state and counters; a changed threshold applies from then on), so that a
+// recording of a run whose policy changed replays as it ran. StoreVersions
+// reads the versions from a policy.Store (the history policy.Manager keeps).
+//
+// An attached recorder notices a new version within a second of the change
+// (it reads the registry's version as it flushes); calls in between count
+// under the old version. Whoever applies documents can record the change
+// at once with record.Recorder.Policy, right after the apply.
 package replay
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -50,6 +73,8 @@ import (
 
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/core/fallback"
+	"github.com/breakerbox/breakerbox/policy"
 	"github.com/breakerbox/breakerbox/record"
 )
 
@@ -95,6 +120,68 @@ type GuardReport struct {
 	// The state changes of each run, in order.
 	RecordedTransitions []Transition `json:"recordedTransitions,omitempty"`
 	ReplayedTransitions []Transition `json:"replayedTransitions,omitempty"`
+	// Segments holds the guard's figures per policy version, in the order
+	// of Report.Segments; empty when the recording has one version only.
+	Segments []SegmentStats `json:"segments,omitempty"`
+}
+
+// Segment is a stretch of the recording during which one policy version
+// was live in the recorded run.
+type Segment struct {
+	// Version and Hash name the version the recording says was live (0 and
+	// "" before the recording names one).
+	Version uint64 `json:"version"`
+	Hash    string `json:"hash,omitempty"`
+	// From and To bound the segment (To is the next segment's From, or the
+	// recording's end).
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// ReplayedVersion is the version the replay ran during the segment when
+	// it follows versions (RunWith with Options.Versions), 0 when it ran the
+	// document it was given.
+	ReplayedVersion uint64 `json:"replayedVersion,omitempty"`
+}
+
+// SegmentStats are one guard's figures during one Segment. A call counts
+// in the segment in which it ended (its recorded end, in both runs); trips
+// and time open count where they happened.
+type SegmentStats struct {
+	Version  uint64 `json:"version"`
+	Recorded Stats  `json:"recorded"`
+	Replayed Stats  `json:"replayed"`
+}
+
+// Options configures RunWith.
+type Options struct {
+	// Versions, when set, makes the replay follow the recording's policy
+	// versions: it returns the document of version v, which the replay
+	// applies (core.Registry.Apply, keeping the guards' state) where the
+	// recording says v became live. The document given to RunWith runs
+	// until the first version it can apply; an empty one (no policies) is
+	// replaced by the first version's from the start. A version Versions
+	// cannot give, or whose document does not apply, is noted and skipped:
+	// the version before stays.
+	Versions func(v uint64) (core.Document, error)
+}
+
+// StoreVersions returns an Options.Versions that reads versions from a
+// policy.Store (the history a policy.Manager keeps), checking each
+// document against its stored hash.
+func StoreVersions(ctx context.Context, s policy.Store) func(v uint64) (core.Document, error) {
+	return func(v uint64) (core.Document, error) {
+		rec, err := s.Get(ctx, v)
+		if err != nil {
+			return core.Document{}, err
+		}
+		var doc core.Document
+		if err := json.Unmarshal(rec.Document, &doc); err != nil {
+			return core.Document{}, fmt.Errorf("replay: version %d: decoding the stored document: %w", v, err)
+		}
+		if h := doc.Hash(); h != rec.Hash {
+			return core.Document{}, fmt.Errorf("replay: version %d: the stored document hashes to %s, not the stored %s", v, h, rec.Hash)
+		}
+		return doc, nil
+	}
 }
 
 // Report is a replay's result.
@@ -112,6 +199,13 @@ type Report struct {
 	Overrides int    `json:"overrides"`
 	// Guards holds one report per guard of the recording, by name.
 	Guards []GuardReport `json:"guards"`
+	// Segments splits the recording by the policy version live in the
+	// recorded run, in time order; one segment when the version never
+	// changed.
+	Segments []Segment `json:"segments,omitempty"`
+	// FollowsVersions says that the replay applied the recorded versions
+	// (RunWith with Options.Versions).
+	FollowsVersions bool `json:"followsVersions,omitempty"`
 	// Notes says what limits the replay's answer.
 	Notes []string `json:"notes,omitempty"`
 }
@@ -125,30 +219,62 @@ type step struct {
 
 // Run replays rec under the policies of doc (applied to a fresh registry,
 // so a guard gets the policy its name selects there) and returns the
-// report. It fails only when doc does not apply.
+// report. It fails only when doc does not apply. The recording's policy
+// versions split the report into segments, but the replay runs doc
+// throughout; RunWith follows the versions.
 func Run(rec *record.Recording, doc core.Document) (*Report, error) {
-	rep := &Report{SampleEvery: rec.SampleEvery, Events: len(rec.Events)}
-	byName := map[string]*GuardReport{}
-	guard := func(name string) *GuardReport {
+	return RunWith(rec, doc, Options{})
+}
+
+// RunWith is Run with options: with opts.Versions, the replay applies each
+// policy version where the recording says it became live (see Options).
+// It fails when doc does not apply, or when doc is empty and no version
+// the recording names can be had from opts.Versions.
+func RunWith(rec *record.Recording, doc core.Document, opts Options) (*Report, error) {
+	rep := &Report{SampleEvery: rec.SampleEvery, Events: len(rec.Events), FollowsVersions: opts.Versions != nil}
+	byName := map[string]*guardAcc{}
+	guard := func(name string) *guardAcc {
 		gr, ok := byName[name]
 		if !ok {
-			gr = &GuardReport{Guard: name}
+			gr = &guardAcc{GuardReport: GuardReport{Guard: name}}
 			byName[name] = gr
 		}
 		return gr
 	}
-	reg, err := core.NewRegistry(core.WithHooks(core.Hooks{OnStateChange: func(_ context.Context, e core.StateChange) {
+	// Every version is read once (a store may be slow), and the fallbacks
+	// any document names get stand-ins: fallbacks are not replayed, but a
+	// document that names them must apply.
+	if opts.Versions != nil {
+		opts.Versions = memoVersions(opts.Versions)
+	}
+	fallbacks := doc.FallbackNames()
+	if opts.Versions != nil {
+		for i := range rec.Events {
+			if e := &rec.Events[i]; e.Kind == record.KindPolicy && e.Version != 0 {
+				if d, err := opts.Versions(e.Version); err == nil {
+					fallbacks = append(fallbacks, d.FallbackNames()...)
+				}
+			}
+		}
+	}
+	regOpts := []core.Option{core.WithHooks(core.Hooks{OnStateChange: func(_ context.Context, e core.StateChange) {
 		gr := guard(e.Guard)
 		gr.ReplayedTransitions = append(gr.ReplayedTransitions, Transition{From: e.From, To: e.To, At: e.At, Reason: e.Reason, Actor: e.Actor})
-	}}))
+	}})}
+	slices.Sort(fallbacks)
+	for _, name := range slices.Compact(fallbacks) {
+		regOpts = append(regOpts, core.WithFallback(name, func(context.Context, fallback.Cause) (any, error) {
+			return nil, errors.New("replay: fallbacks are not replayed")
+		}))
+	}
+	if len(fallbacks) > 0 {
+		rep.Notes = append(rep.Notes, "fallbacks are not replayed: a call the replay rejects counts as rejected, whatever a fallback would have answered")
+	}
+	reg, err := core.NewRegistry(regOpts...)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := reg.Apply(doc); err != nil {
-		return nil, fmt.Errorf("replay: the policy document does not apply: %w", err)
-	}
 
-	steps := make([]step, 0, 2*len(rec.Events))
 	for i := range rec.Events {
 		e := &rec.Events[i]
 		if rep.From.IsZero() || e.At.Before(rep.From) {
@@ -157,16 +283,57 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 		if e.At.After(rep.To) {
 			rep.To = e.At
 		}
+	}
+	rep.Segments = segmentsOf(rec, rep.From, rep.To)
+
+	// The document the replay starts with.
+	var notes []string
+	live := uint64(0) // the version the replayed registry runs; 0: doc
+	if opts.Versions != nil && len(doc.Policies) == 0 {
+		for _, sg := range rep.Segments {
+			if sg.Version == 0 {
+				continue
+			}
+			d, err := opts.Versions(sg.Version)
+			if err != nil {
+				notes = append(notes, fmt.Sprintf("policy version %d: %v", sg.Version, err))
+				continue
+			}
+			if sg.Hash != "" && d.Hash() != sg.Hash {
+				notes = append(notes, fmt.Sprintf("policy version %d: the document given hashes to %s, the recording says %s", sg.Version, d.Hash(), sg.Hash))
+			}
+			doc, live = d, sg.Version
+			break
+		}
+		if live == 0 {
+			return nil, errors.New("replay: no policy version the recording names could be had, and no document was given: " + strings.Join(notes, "; "))
+		}
+	}
+	if _, err := reg.Apply(doc); err != nil {
+		return nil, fmt.Errorf("replay: the policy document does not apply: %w", err)
+	}
+	if opts.Versions != nil {
+		rep.Segments[0].ReplayedVersion = live
+	}
+
+	steps := make([]step, 0, 2*len(rec.Events))
+	for i := range rec.Events {
+		e := &rec.Events[i]
 		switch e.Kind {
 		case record.KindCall:
 			gr := guard(e.Guard)
+			st := gr.recorded(rep, e.At)
+			st.Calls++
 			gr.Recorded.Calls++
 			if e.ResultValue() == breaker.Failure {
+				st.Failed++
 				gr.Recorded.Failed++
 			}
 			steps = append(steps, step{at: e.At.Add(-e.Latency()), ev: i}, step{at: e.At, ev: i, done: true})
 		case record.KindReject:
-			guard(e.Guard).Recorded.Rejected++
+			gr := guard(e.Guard)
+			gr.Recorded.Rejected++
+			gr.recorded(rep, e.At).Rejected++
 			steps = append(steps, step{at: e.At, ev: i})
 		case record.KindState:
 			gr := guard(e.Guard)
@@ -175,6 +342,10 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 			gr.RecordedTransitions = append(gr.RecordedTransitions, Transition{From: from, To: to, At: e.At, Reason: e.Reason, Actor: e.Actor})
 			if e.Actor != "" {
 				rep.Overrides++
+				steps = append(steps, step{at: e.At, ev: i})
+			}
+		case record.KindPolicy:
+			if opts.Versions != nil {
 				steps = append(steps, step{at: e.At, ev: i})
 			}
 		case record.KindDrop:
@@ -187,8 +358,39 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 	skipped := 0 // overrides not replayed
 	guards := map[string]*core.Guard{}
 	permits := map[int]core.Permit{}
+	seg := 0 // the segment of the current step
 	for _, s := range steps {
+		for seg+1 < len(rep.Segments) && !s.at.Before(rep.Segments[seg+1].From) {
+			seg++
+		}
 		e := &rec.Events[s.ev]
+		if e.Kind == record.KindPolicy {
+			if e.Version == live || e.Version == 0 {
+				continue
+			}
+			d, err := opts.Versions(e.Version)
+			if err == nil {
+				// What the guards' timers did before the change, they did
+				// under the version before (a probe timeout, say).
+				for _, g := range guards {
+					g.AdvanceAt(s.at)
+				}
+				_, err = reg.Apply(d)
+			}
+			if err != nil {
+				notes = append(notes, fmt.Sprintf("policy version %d, live from %s, not followed (version %d kept): %v", e.Version, e.At.UTC().Format(time.RFC3339), live, err))
+				continue
+			}
+			if e.Hash != "" && d.Hash() != e.Hash {
+				notes = append(notes, fmt.Sprintf("policy version %d: the document given hashes to %s, the recording says %s", e.Version, d.Hash(), e.Hash))
+			}
+			live = e.Version
+			rep.Segments[seg].ReplayedVersion = live
+			continue
+		}
+		if opts.Versions != nil {
+			rep.Segments[seg].ReplayedVersion = live
+		}
 		g, ok := guards[e.Guard]
 		if !ok {
 			if g, err = reg.Guard(e.Guard); err != nil {
@@ -198,13 +400,18 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 		}
 		g.AdvanceAt(s.at)
 		if e.Kind == record.KindState {
+			if opts.Versions != nil && e.Actor == "policy" {
+				continue // the mode of an applied version: the apply made it
+			}
 			to, _ := breaker.ParseState(e.To)
 			if _, err := g.Breaker().OverrideAt(s.at, to, breaker.Manual{Actor: e.Actor, Reason: e.Reason}); err != nil {
 				skipped++
 			}
 			continue
 		}
-		st := &guard(e.Guard).Replayed
+		gr := guard(e.Guard)
+		// A call counts in the segment in which it ended, as recorded.
+		st, sst := &gr.Replayed, gr.replayed(rep, segmentAt(rep.Segments, e.At))
 		if s.done {
 			p, ok := permits[s.ev]
 			if !ok {
@@ -214,6 +421,7 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 			r := e.ResultValue()
 			if r == breaker.Failure {
 				st.Failed++
+				sst.Failed++
 			}
 			p.ReportAt(s.at, r, nil)
 			continue
@@ -221,18 +429,28 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 		p, err := g.AllowAt(ctx, s.at)
 		if err != nil {
 			st.Rejected++
+			sst.Rejected++
 			continue
 		}
 		st.Calls++
+		sst.Calls++
 		if e.Kind == record.KindCall {
 			permits[s.ev] = p
 		} else {
 			st.Unknown++
+			sst.Unknown++
 			p.ReportAt(s.at, breaker.Ignore, nil)
 		}
 	}
 	for _, g := range guards {
 		g.AdvanceAt(rep.To)
+	}
+	if opts.Versions != nil { // segments without a call run what ran before them
+		for i := 1; i < len(rep.Segments); i++ {
+			if rep.Segments[i].ReplayedVersion == 0 {
+				rep.Segments[i].ReplayedVersion = rep.Segments[i-1].ReplayedVersion
+			}
+		}
 	}
 
 	names := make([]string, 0, len(byName))
@@ -251,7 +469,26 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 		}
 		gr.Recorded.Trips, gr.Recorded.TimeOpen = summarise(gr.RecordedTransitions, rep.From, rep.To)
 		gr.Replayed.Trips, gr.Replayed.TimeOpen = summarise(gr.ReplayedTransitions, rep.From, rep.To)
-		rep.Guards = append(rep.Guards, *gr)
+		if len(rep.Segments) > 1 {
+			gr.Segments = make([]SegmentStats, len(rep.Segments))
+			for i, sg := range rep.Segments {
+				ss := &gr.Segments[i]
+				ss.Version = sg.Version
+				if i < len(gr.rec) {
+					ss.Recorded = gr.rec[i]
+				}
+				if i < len(gr.rep) {
+					ss.Replayed = gr.rep[i]
+				}
+				last := i == len(rep.Segments)-1
+				ss.Recorded.Trips, ss.Recorded.TimeOpen = summariseBetween(gr.RecordedTransitions, sg.From, sg.To, last)
+				ss.Replayed.Trips, ss.Replayed.TimeOpen = summariseBetween(gr.ReplayedTransitions, sg.From, sg.To, last)
+			}
+		}
+		rep.Guards = append(rep.Guards, gr.GuardReport)
+	}
+	if len(rep.Segments) <= 1 && !rep.FollowsVersions {
+		rep.Segments = nil
 	}
 	if rec.SampleEvery > 1 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("the recording holds 1 in %d calls: count thresholds see %d times fewer calls than the real run did", rec.SampleEvery, rec.SampleEvery))
@@ -265,7 +502,102 @@ func Run(rec *record.Recording, doc core.Document) (*Report, error) {
 	if jitter {
 		rep.Notes = append(rep.Notes, "a replayed policy has open-duration jitter: replays differ from run to run")
 	}
+	if len(rep.Segments) > 1 && !rep.FollowsVersions {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("the recorded run changed policy version %d times; the replay ran one document throughout", len(rep.Segments)-1))
+	}
+	rep.Notes = append(rep.Notes, notes...)
 	return rep, nil
+}
+
+// guardAcc is a GuardReport being built, with its per-segment figures.
+type guardAcc struct {
+	GuardReport
+	rec, rep []Stats // per segment
+}
+
+// recorded returns the guard's recorded figures of the segment holding t.
+func (g *guardAcc) recorded(rep *Report, t time.Time) *Stats {
+	i := segmentAt(rep.Segments, t)
+	for len(g.rec) <= i {
+		g.rec = append(g.rec, Stats{})
+	}
+	return &g.rec[i]
+}
+
+// replayed returns the guard's replayed figures of segment i.
+func (g *guardAcc) replayed(rep *Report, i int) *Stats {
+	for len(g.rep) <= i {
+		g.rep = append(g.rep, Stats{})
+	}
+	return &g.rep[i]
+}
+
+// segmentsOf splits the recording [from, to] by its policy events: a new
+// segment starts where the live version changes. Before the first policy
+// event the version is unknown (0); a segment that would start where the
+// one before starts replaces it.
+func segmentsOf(rec *record.Recording, from, to time.Time) []Segment {
+	var pol []*record.Event
+	for i := range rec.Events {
+		if e := &rec.Events[i]; e.Kind == record.KindPolicy {
+			pol = append(pol, e)
+		}
+	}
+	slices.SortStableFunc(pol, func(a, b *record.Event) int { return a.At.Compare(b.At) })
+	segs := []Segment{{From: from, To: to}}
+	for _, e := range pol {
+		cur := &segs[len(segs)-1]
+		if e.Version == cur.Version && (e.Hash == cur.Hash || e.Hash == "") {
+			continue
+		}
+		if !e.At.After(cur.From) {
+			cur.Version, cur.Hash = e.Version, e.Hash
+			continue
+		}
+		cur.To = e.At
+		segs = append(segs, Segment{Version: e.Version, Hash: e.Hash, From: e.At, To: to})
+	}
+	return segs
+}
+
+// segmentAt returns the index of the segment holding t.
+func segmentAt(segs []Segment, t time.Time) int {
+	i := 0
+	for i+1 < len(segs) && !t.Before(segs[i+1].From) {
+		i++
+	}
+	return i
+}
+
+// summariseBetween is summarise over the segment [from, to) (to included
+// for the last segment): the state at from is the one the transitions
+// before it left.
+func summariseBetween(ts []Transition, from, to time.Time, last bool) (trips int, open core.Duration) {
+	state := breaker.Closed
+	if len(ts) > 0 {
+		state = ts[0].From
+	}
+	since := from
+	for _, t := range ts {
+		if t.At.Before(from) {
+			state = t.To
+			continue
+		}
+		if t.At.After(to) || (t.At.Equal(to) && !last) {
+			break
+		}
+		if isOpen(state) && t.At.After(since) {
+			open += core.Duration(t.At.Sub(since))
+		}
+		if t.To == breaker.Open && t.Actor == "" {
+			trips++
+		}
+		state, since = t.To, t.At
+	}
+	if isOpen(state) && to.After(since) {
+		open += core.Duration(to.Sub(since))
+	}
+	return trips, open
 }
 
 // summarise counts the automatic openings in ts and the time spent open or
@@ -323,12 +655,78 @@ func (r *Report) Text() string {
 			}
 		}
 	}
+	if len(r.Segments) > 1 {
+		r.segmentText(&b)
+	}
 	for _, n := range r.Notes {
 		b.WriteString("note: " + n + "\n")
 	}
 	return b.String()
 }
 
+// segmentText writes the figures per policy version.
+func (r *Report) segmentText(b *strings.Builder) {
+	for i, sg := range r.Segments {
+		v := "unknown version"
+		if sg.Version > 0 {
+			v = "version " + fmt.Sprint(sg.Version)
+		}
+		under := ""
+		switch {
+		case !r.FollowsVersions:
+			under = ", replayed under the document given"
+		case sg.ReplayedVersion > 0:
+			under = fmt.Sprintf(", replayed under version %d", sg.ReplayedVersion)
+		}
+		fmt.Fprintf(b, "\n%s, %s to %s%s:\n", v, sg.From.UTC().Format("15:04:05.000"), sg.To.UTC().Format("15:04:05.000"), under)
+		rows := [][]string{{"  GUARD", "TRIPS", "TIME OPEN", "REJECTED", "FAILED"}}
+		for _, g := range r.Guards {
+			if i >= len(g.Segments) {
+				continue
+			}
+			a, z := g.Segments[i].Recorded, g.Segments[i].Replayed
+			rows = append(rows, []string{"  " + g.Guard, pair(a.Trips, z.Trips), roundMs(a.TimeOpen) + " -> " + roundMs(z.TimeOpen), pair(a.Rejected, z.Rejected), pair(a.Failed, z.Failed)})
+		}
+		writeTable(b, rows)
+	}
+}
+
+// writeTable writes rows as left-aligned columns.
+func writeTable(b *strings.Builder, rows [][]string) {
+	widths := make([]int, len(rows[0]))
+	for _, row := range rows {
+		for i, c := range row {
+			widths[i] = max(widths[i], len(c))
+		}
+	}
+	for _, row := range rows {
+		for i, c := range row {
+			if i == len(row)-1 {
+				b.WriteString(c + "\n")
+			} else {
+				b.WriteString(c + strings.Repeat(" ", widths[i]-len(c)+2))
+			}
+		}
+	}
+}
+
 func roundMs(d core.Duration) string { return time.Duration(d).Round(time.Millisecond).String() }
 
 func pair(a, b int) string { return fmt.Sprintf("%d -> %d", a, b) }
+
+// memoVersions reads each version from versions once.
+func memoVersions(versions func(uint64) (core.Document, error)) func(uint64) (core.Document, error) {
+	type got struct {
+		doc core.Document
+		err error
+	}
+	seen := map[uint64]got{}
+	return func(v uint64) (core.Document, error) {
+		g, ok := seen[v]
+		if !ok {
+			g.doc, g.err = versions(v)
+			seen[v] = g
+		}
+		return g.doc, g.err
+	}
+}

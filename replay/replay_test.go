@@ -224,3 +224,24 @@ func TestReplayNotesWhatItCannotKnow(t *testing.T) {
 		t.Fatalf("recorded %+v, replayed %+v", g.Recorded, g.Replayed)
 	}
 }
+
+// TestReplayAppliesADocumentThatNamesFallbacks: a policy with fallbacks
+// (as examples/policies/checkout.yaml has) replays; fallbacks are not
+// replayed, so stand-ins are registered. It failed with "no fallback
+// registered" before.
+func TestReplayAppliesADocumentThatNamesFallbacks(t *testing.T) {
+	rec := synthetic(2000)
+	withFB := policy
+	withFB.Fallbacks = []core.FallbackRef{{Name: "from-cache"}}
+	doc := core.Document{Policies: []core.Policy{withFB, {Name: "g", Match: []string{"g*"}, Fallbacks: []core.FallbackRef{{Name: "stale", On: []string{"rejected"}}}}}}
+	rep, err := replay.Run(rec, doc)
+	if err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if len(rep.Guards) == 0 {
+		t.Fatal("no guards replayed")
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), "fallbacks are not replayed") {
+		t.Errorf("notes %q do not say fallbacks are not replayed", rep.Notes)
+	}
+}

@@ -6,6 +6,7 @@ require (
 	github.com/breakerbox/breakerbox v0.0.0
 	github.com/failsafe-go/failsafe-go v0.9.8
 	gonum.org/v1/plot v0.17.0
+	gopkg.in/yaml.v3 v3.0.1
 )
 
 require (
@@ -18,6 +19,7 @@ require (
 	github.com/golang/freetype v0.0.0-20170609003504-e2365dfdc4a0 // indirect
 	github.com/google/go-cmp v0.6.0 // indirect
 	github.com/influxdata/tdigest v0.0.1 // indirect
+	github.com/kr/text v0.2.0 // indirect
 	golang.org/x/image v0.30.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
 )

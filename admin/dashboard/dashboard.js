@@ -1648,3 +1648,134 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();
 // ---- End of the overhead panel ----
+
+// ---- Custom states panel (issue 23) ----
+// GET v1/machines every few seconds: one figure per guard with custom
+// states, an SVG built with DOM calls. States stand in a row in the
+// policy's order; a transition to a later state arcs above the row, one
+// to an earlier state below it, labelled with its conditions. The current
+// state is highlighted (class "current"), manual states are dashed. The
+// panel stays hidden while no guard has custom states or the token cannot
+// read.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 3000;
+  const $ = (id) => document.getElementById(id);
+  // The SVG namespace, read from the panel's own <svg> element (the page
+  // names no outside address).
+  const svgNS = () => $('machines-ns').namespaceURI;
+  const W = 150, H = 44, GX = 90, ARC = 34, LANE = 18;
+  let seq = 0; // marker ids, unique in the page
+
+  function el(name, attrs, text) {
+    const n = document.createElementNS(svgNS(), name);
+    for (const k in attrs) n.setAttribute(k, String(attrs[k]));
+    if (text !== undefined) n.textContent = text;
+    return n;
+  }
+
+  function admitText(s) {
+    let t = s.admit === 'percent' ? 'admits ' + s.percent + '%' : s.admit === 'readOnly' ? 'admits reads' : s.admit === 'none' ? 'admits none' : 'admits all';
+    if (s.manual) t += ', manual';
+    return t;
+  }
+
+  function draw(m) {
+    const idx = {};
+    m.states.forEach((s, i) => { idx[s.name] = i; });
+    // Arcs between the same pair of states get lanes, so labels do not
+    // overlap; forward arcs go above, backward ones below.
+    const above = [], below = [];
+    m.transitions.forEach((t) => { (idx[t.to] > idx[t.from] ? above : below).push(t); });
+    const top = 24 + above.length * LANE + ARC, height = top + H + ARC + below.length * LANE + 24;
+    const width = 16 + m.states.length * (W + GX) - GX;
+    const svg = el('svg', { viewBox: '0 0 ' + width + ' ' + height, width: width, height: height, role: 'img', 'aria-label': 'Custom states of ' + m.guard, 'data-guard': m.guard });
+    const defs = el('defs', {});
+    const marker = el('marker', { id: 'machine-arrow-' + (++seq), viewBox: '0 0 10 10', refX: 10, refY: 5, markerWidth: 8, markerHeight: 8, orient: 'auto-start-reverse' });
+    marker.appendChild(el('path', { d: 'M 0 0 L 10 5 L 0 10 z' }));
+    defs.appendChild(marker);
+    svg.appendChild(defs);
+    const cx = (i) => 8 + i * (W + GX) + W / 2;
+    const arcs = (list, up) => list.forEach((t, k) => {
+      const a = idx[t.from], b = idx[t.to];
+      if (a === undefined || b === undefined) return;
+      const lift = ARC + (k + 1) * LANE;
+      const y = up ? top : top + H;
+      const off = up ? -lift : lift;
+      const x1 = cx(a) + (b > a ? 12 : -12), x2 = cx(b) + (b > a ? -12 : 12);
+      const g = el('g', { class: 'edge', 'data-from': t.from, 'data-to': t.to });
+      g.appendChild(el('title', {}, t.from + ' → ' + t.to + ' when ' + t.when));
+      g.appendChild(el('path', { d: 'M ' + x1 + ' ' + y + ' C ' + x1 + ' ' + (y + off) + ', ' + x2 + ' ' + (y + off) + ', ' + x2 + ' ' + y, 'marker-end': 'url(#' + marker.id + ')' }));
+      g.appendChild(el('text', { x: (x1 + x2) / 2, y: y + off * 0.75 + (up ? -3 : 11), 'text-anchor': 'middle', class: 'cond' }, t.when));
+      svg.appendChild(g);
+    });
+    arcs(above, true);
+    arcs(below, false);
+    m.states.forEach((s, i) => {
+      const x = 8 + i * (W + GX);
+      const cls = ['state'];
+      if (s.name === m.status.state) cls.push('current');
+      if (s.manual) cls.push('manual');
+      const g = el('g', { class: cls.join(' '), 'data-state': s.name });
+      g.appendChild(el('title', {}, s.name + ': ' + admitText(s) + (s.name === m.status.state ? ' (current)' : '') + (s.name === m.initial ? ' (initial)' : '')));
+      g.appendChild(el('rect', { x: x, y: top, width: W, height: H, rx: 8 }));
+      g.appendChild(el('text', { x: x + W / 2, y: top + 18, 'text-anchor': 'middle', class: 'state-name' }, s.name));
+      g.appendChild(el('text', { x: x + W / 2, y: top + 35, 'text-anchor': 'middle', class: 'admit' }, admitText(s)));
+      svg.appendChild(g);
+    });
+    return svg;
+  }
+
+  function figure(m) {
+    const f = document.createElement('figure');
+    f.className = 'machine';
+    f.dataset.guard = m.guard;
+    const cap = document.createElement('figcaption');
+    const name = document.createElement('strong');
+    name.textContent = m.guard;
+    const st = document.createElement('span');
+    st.className = 'machine-state';
+    st.textContent = m.status.state;
+    const since = m.status.since ? ' since ' + new Date(m.status.since).toLocaleTimeString() : '';
+    cap.append(name, ' (policy ' + m.policy + ') is ', st, since + ' · window ' + m.status.calls + ' calls, ' + m.status.failures + ' failed · rejected ' + m.status.rejected + ' · ' + m.status.transitions + ' transitions');
+    const wrap = document.createElement('div');
+    wrap.className = 'machine-graph';
+    wrap.appendChild(draw(m));
+    f.append(cap, wrap);
+    return f;
+  }
+
+  async function get(path) {
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    const res = await fetch(path, { headers: t ? { Authorization: 'Bearer ' + t } : {}, cache: 'no-store' });
+    return res.ok ? res.json() : null;
+  }
+
+  // A machine's drawing depends on its definition and its state; redraw
+  // only when either changed, so that a reader's hover is not lost.
+  let last = '';
+
+  async function refresh() {
+    if (document.hidden || !$('machines-panel')) return;
+    try {
+      const list = await get('v1/machines');
+      const ms = list ? list.machines : [];
+      $('machines-panel').hidden = ms.length === 0;
+      const key = JSON.stringify(ms);
+      if (key === last) return;
+      last = key;
+      $('machines-list').replaceChildren(...ms.map(figure));
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the custom states panel ----

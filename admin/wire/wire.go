@@ -114,6 +114,9 @@ type GuardStatus struct {
 	// Overhead is what the guard measured of its own cost; absent before
 	// its first sample.
 	Overhead *OverheadStatus `json:"overhead,omitempty"`
+	// Machine is the guard's custom state; absent when its policy has no
+	// machine section (see GET /v1/machines).
+	Machine *MachineStatus `json:"machine,omitempty"`
 }
 
 // HedgeStatus is a guard's hedging of idempotent calls: the delay in
@@ -177,8 +180,10 @@ type Counters struct {
 	RejectedLimited uint64 `json:"rejectedLimited"`
 	// RejectedThrottled counts the client-side throttle's rejections.
 	RejectedThrottled uint64 `json:"rejectedThrottled,omitempty"`
-	ShadowTrips       uint64 `json:"shadowTrips"`
-	Transitions       uint64 `json:"transitions"`
+	// RejectedState counts the rejections by the guard's custom state.
+	RejectedState uint64 `json:"rejectedState,omitempty"`
+	ShadowTrips   uint64 `json:"shadowTrips"`
+	Transitions   uint64 `json:"transitions"`
 }
 
 // Window describes a breaker's current statistics window.

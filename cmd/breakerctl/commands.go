@@ -102,6 +102,9 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.replayCommand(),      // record_replay.go
 		a.chaosCommand(),       // chaos.go
 		a.costCommand(),        // cost.go
+		a.simulateCommand(),    // simulate.go (issue #24)
+		a.testgenCommand(),     // testgen.go
+		a.machineCommand(),     // machine.go
 	)
 	return root
 }

@@ -49,7 +49,14 @@ type Snapshot struct {
 
 // Snapshot returns a copy of the breaker's state and counters. It takes the
 // breaker's lock briefly and is meant for exporters, not for every call.
-func (b *Breaker) Snapshot() Snapshot {
+func (b *Breaker) Snapshot() Snapshot { return b.snapshot(int64(time.Since(b.epoch))) }
+
+// SnapshotAt is Snapshot at the explicit time t, for breakers driven by
+// AllowAt and DoneAt: the window figures are those of the window at t.
+func (b *Breaker) SnapshotAt(t time.Time) Snapshot { return b.snapshot(int64(t.Sub(b.epoch))) }
+
+// snapshot is Snapshot at now, in nanoseconds since the epoch.
+func (b *Breaker) snapshot(now int64) Snapshot {
 	var s Snapshot
 	b.eachShard(func(sh *shard) {
 		s.Admitted += sh.admitted.Load()
@@ -60,7 +67,6 @@ func (b *Breaker) Snapshot() Snapshot {
 		s.Rejected += sh.rejected.Load()
 		s.RejectedProbe += sh.rejectedProbe.Load()
 	})
-	now := int64(time.Since(b.epoch))
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	w := b.word.Load()

@@ -73,6 +73,12 @@ const (
 	// currency, by outcome tag: spent, retries, avoided_breaker,
 	// avoided_rate_limit (see core.CostPolicy).
 	MetricCostAmount = "breakerbox.cost.amount"
+	// MetricMachineState (gauge) is a guard's current custom state, as its
+	// index in the states of its policy's machine section.
+	MetricMachineState = "breakerbox.machine.state"
+	// MetricMachineCalls (count) is the calls a guard's custom state
+	// admitted or rejected, by outcome tag.
+	MetricMachineCalls = "breakerbox.machine.calls"
 	// MetricBulkheadQueueWaitTime (gauge) is the mean time, in seconds,
 	// that the calls that waited (MetricBulkheadCalls, outcome:waited)
 	// since the previous push spent queued; not sent when there were none.

@@ -67,7 +67,9 @@ func everyMetric(t *testing.T) *core.Registry {
 				InitialDelay: core.Duration(time.Microsecond), Jitter: "none", Budget: &core.RetryBudgetPolicy{Ratio: -1, MinRetriesPerSec: 1}}},
 			core.Policy{Name: "shadow", Match: []string{"shadow.*"}, Breaker: &core.BreakerPolicy{Mode: "metrics-only", ConsecutiveFailures: 1}},
 			core.Policy{Name: "adaptive", Match: []string{"adaptive.*"}, Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{InitialLimit: 5}}},
-			core.Policy{Name: "priced", Match: []string{"priced.*"}, Cost: &core.CostPolicy{PerCall: 0.002, Currency: "USD"}},
+			core.Policy{Name: "priced", Match: []string{"priced.*"}, Cost: &core.CostPolicy{PerCall: 0.002, Currency: "USD"},
+				Machine: &core.MachinePolicy{Initial: "healthy", States: []core.MachineState{{Name: "healthy"}, {Name: "degraded", Admit: "percent", Percent: 50}},
+					Transitions: []core.MachineTransition{{From: "healthy", To: "degraded", When: core.MachineCondition{ConsecutiveFailures: 5}}, {From: "degraded", To: "healthy", When: core.MachineCondition{MinCalls: 5}}}}},
 		))
 	reg.MustGuard("adaptive.dep")
 	ctx := context.Background()
@@ -238,6 +240,7 @@ func TestMetricConstantsAreTheTables(t *testing.T) {
 		datadog.MetricHedgeHedges, datadog.MetricHedgeCancelled,
 		datadog.MetricCacheCalls, datadog.MetricCacheStale, datadog.MetricCacheEvictions, datadog.MetricCacheEntries, datadog.MetricCacheBytes,
 		datadog.MetricGuardOverhead, datadog.MetricCostAmount,
+		datadog.MetricMachineState, datadog.MetricMachineCalls,
 	}
 	for _, c := range consts {
 		if !documented[c] {

@@ -112,6 +112,12 @@ const (
 	// currency, by outcome: spent, retries, avoided_breaker,
 	// avoided_rate_limit (see core.CostPolicy).
 	MetricCostAmount = "breakerbox_cost_amount_total"
+	// MetricMachineState is a guard's current custom state, as its index in
+	// the states of its policy's machine section (see core.MachinePolicy).
+	MetricMachineState = "breakerbox_machine_state"
+	// MetricMachineCalls counts the calls a guard's custom state admitted
+	// or rejected, by outcome.
+	MetricMachineCalls = "breakerbox_machine_calls_total"
 	// MetricBulkheadQueueWait counts the seconds spent queued by calls that
 	// then got a slot; divided by the rate of MetricBulkheadCalls with
 	// outcome "waited", it is the mean wait.

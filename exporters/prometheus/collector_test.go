@@ -234,6 +234,7 @@ var allMetricNames = []string{
 	bbprom.MetricHedgeHedges, bbprom.MetricHedgeCancelled,
 	bbprom.MetricCacheCalls, bbprom.MetricCacheStale, bbprom.MetricCacheEvictions, bbprom.MetricCacheEntries, bbprom.MetricCacheBytes,
 	bbprom.MetricGuardOverhead, bbprom.MetricCostAmount,
+	bbprom.MetricMachineState, bbprom.MetricMachineCalls,
 }
 
 // newFixture returns a registry whose guards have every primitive and have
@@ -259,7 +260,9 @@ func newFixture(t testing.TB) *core.Registry {
 			},
 			core.Policy{Name: "shadow", Match: []string{"shadow.*"}, Breaker: &core.BreakerPolicy{Mode: "metrics-only", ConsecutiveFailures: 1}},
 			core.Policy{Name: "adaptive", Match: []string{"adaptive.*"}, Bulkhead: &core.BulkheadPolicy{Adaptive: &core.AdaptivePolicy{InitialLimit: 5}}},
-			core.Policy{Name: "priced", Match: []string{"priced.*"}, Cost: &core.CostPolicy{PerCall: 0.002, Currency: "USD"}},
+			core.Policy{Name: "priced", Match: []string{"priced.*"}, Cost: &core.CostPolicy{PerCall: 0.002, Currency: "USD"},
+				Machine: &core.MachinePolicy{Initial: "healthy", States: []core.MachineState{{Name: "healthy"}, {Name: "degraded", Admit: "percent", Percent: 50}},
+					Transitions: []core.MachineTransition{{From: "healthy", To: "degraded", When: core.MachineCondition{ConsecutiveFailures: 5}}, {From: "degraded", To: "healthy", When: core.MachineCondition{MinCalls: 5}}}}},
 		))
 	reg.MustGuard("adaptive.dep")
 	ctx := context.Background()

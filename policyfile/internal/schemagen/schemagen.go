@@ -69,6 +69,16 @@ var Ranges = map[string]Range{
 	"RetryBudgetPolicy.ratio":           {Max: f(1000)},
 	"TenantPolicy.maxGuards":            {Min: f(0)},
 	"VariantPolicy.percent":             {Min: f(0), Max: f(100)},
+	// Custom states (core/machine.go).
+	"MachinePolicy.window":                  {Min: f(0), Max: f(10_000)},
+	"MachineState.percent":                  {Min: f(0), Max: f(100)},
+	"MachineCondition.failureRateAtLeast":   {Min: f(0), Max: f(1)},
+	"MachineCondition.failureRateBelow":     {Min: f(0), Max: f(1)},
+	"MachineCondition.slowRateAtLeast":      {Min: f(0), Max: f(1)},
+	"MachineCondition.slowRateBelow":        {Min: f(0), Max: f(1)},
+	"MachineCondition.minCalls":             {Min: f(0)},
+	"MachineCondition.consecutiveFailures":  {Min: f(0)},
+	"MachineCondition.consecutiveSuccesses": {Min: f(0)},
 }
 
 // Notes adds to a field's description, by "Type.field".
@@ -76,6 +86,8 @@ var Notes = map[string]string{
 	"Policy.extends":               `The value is the name of another policy of the document, or "preset:<name>" for a built-in preset (see docs/presets.md), such as "preset:stripe".`,
 	"BulkheadPolicy.maxConcurrent": inherited,
 	"RateLimitPolicy.limit":        inherited,
+	"MachinePolicy.initial":        inherited,
+	"MachinePolicy.states":         inherited,
 }
 
 const inherited = "The schema does not require it: a policy may inherit it through extends, and a tenant overlay or a variant may leave it as it is; the policy as merged must have it (core checks that)."
@@ -85,6 +97,8 @@ const inherited = "The schema does not require it: a policy may inherit it throu
 var Optional = map[string]bool{
 	"BulkheadPolicy.maxConcurrent": true,
 	"RateLimitPolicy.limit":        true,
+	"MachinePolicy.initial":        true,
+	"MachinePolicy.states":         true,
 }
 
 // overlay is a restricted form of Policy, used where core refuses some of

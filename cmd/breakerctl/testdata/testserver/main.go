@@ -37,6 +37,7 @@ func run() error {
 	auditFile := flag.String("audit", "", "audit log file (JSON lines); default in memory only")
 	withChaos := flag.Bool("chaos", false, "build the registry with chaos (at most 2 guards at once)")
 	withCost := flag.Bool("cost", false, "price the payments policy's calls (0.002 USD a call)")
+	withMachine := flag.Bool("machine", false, "add an inventory guard with custom states (healthy, degraded, maintenance)")
 	flag.Parse()
 	var cost *core.CostPolicy
 	if *withCost {
@@ -51,13 +52,27 @@ func run() error {
 		}
 		regOpts = append(regOpts, core.WithChaos(inj))
 	}
-	reg, err := core.NewRegistry(append(regOpts, core.WithPolicies(
-		core.Policy{Name: "payments", Match: []string{"payments.*"}, Tags: []string{"stripe"}, Critical: true, Cost: cost},
-		core.Policy{Name: "search", Match: []string{"search*"}, Tags: []string{"search"}, Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 8},
+	policies := []core.Policy{
+		{Name: "payments", Match: []string{"payments.*"}, Tags: []string{"stripe"}, Critical: true, Cost: cost},
+		{Name: "search", Match: []string{"search*"}, Tags: []string{"search"}, Bulkhead: &core.BulkheadPolicy{MaxConcurrent: 8},
 			RateLimit: &core.RateLimitPolicy{Limit: 2, Per: core.Duration(time.Hour)}},
-	))...)
+	}
+	if *withMachine {
+		policies = append(policies, core.Policy{Name: "inventory", Match: []string{"inventory*"}, Machine: &core.MachinePolicy{
+			Initial: "healthy",
+			States:  []core.MachineState{{Name: "healthy"}, {Name: "degraded", Admit: "percent", Percent: 50}, {Name: "maintenance", Admit: "none", Manual: true}},
+			Transitions: []core.MachineTransition{
+				{From: "healthy", To: "degraded", When: core.MachineCondition{FailureRateAtLeast: 0.5, MinCalls: 4}},
+				{From: "degraded", To: "healthy", When: core.MachineCondition{After: core.Duration(time.Minute)}},
+			},
+		}})
+	}
+	reg, err := core.NewRegistry(append(regOpts, core.WithPolicies(policies...))...)
 	if err != nil {
 		return err
+	}
+	if *withMachine { // custom states: breakerctl machine
+		reg.MustGuard("inventory")
 	}
 	for _, n := range []string{"payments.charge", "payments.refund", "search", "GET /users/{id}"} {
 		reg.MustGuard(n)
