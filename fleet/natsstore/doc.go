@@ -35,6 +35,12 @@
 //     lost (nats.go reconnects by itself), so that Join's next Watch
 //     subscribes again and sends Resync.
 //
+// When a call finds the bucket gone (a memory-stored bucket after a server
+// restart, a bucket someone deleted), the store creates it again with the
+// configuration New used, at most once a second, and tries the call once
+// more; the replicas' next heartbeats and votes fill it again, and the
+// version counter starts again at 1.
+//
 // # No global rate limits
 //
 // Store does not implement fleet.RateStore. A global rate limit needs one

@@ -109,6 +109,13 @@ type Store struct {
 	prefix string        // subject prefix of the bucket's keys: "$KV.<bucket>."
 	marker time.Duration // the bucket's LimitMarkerTTL: a delete's marker lasts as long
 
+	// kvcfg is the bucket's configuration, to create it again when a
+	// server restart lost it (memory storage).
+	kvcfg jetstream.KeyValueConfig
+
+	remu     sync.Mutex // guards lastMade
+	lastMade time.Time  // when again last created the bucket
+
 	closeOnce sync.Once
 	done      chan struct{}
 }
@@ -136,17 +143,18 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, e
 	if c.replicas < 1 || c.replicas > 5 {
 		return nil, fmt.Errorf("natsstore: replicas %d: must be 1 to 5", c.replicas)
 	}
+	kvcfg := jetstream.KeyValueConfig{
+		Bucket:         c.bucket,
+		Description:    "breakerbox fleet: members, verdicts, probe leases, operator actions",
+		History:        1,
+		Storage:        c.storage,
+		Replicas:       c.replicas,
+		MaxBytes:       c.maxBytes,
+		LimitMarkerTTL: c.markerTTL,
+	}
 	kv, err := js.KeyValue(ctx, c.bucket)
 	if errors.Is(err, jetstream.ErrBucketNotFound) {
-		kv, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket:         c.bucket,
-			Description:    "breakerbox fleet: members, verdicts, probe leases, operator actions",
-			History:        1,
-			Storage:        c.storage,
-			Replicas:       c.replicas,
-			MaxBytes:       c.maxBytes,
-			LimitMarkerTTL: c.markerTTL,
-		})
+		kv, err = js.CreateKeyValue(ctx, kvcfg)
 		if errors.Is(err, jetstream.ErrBucketExists) {
 			// Another replica created it first, with other options.
 			kv, err = js.KeyValue(ctx, c.bucket)
@@ -170,6 +178,7 @@ func New(ctx context.Context, js jetstream.JetStream, opts ...Option) (*Store, e
 		kv:     kv,
 		prefix: "$KV." + c.bucket + ".",
 		marker: max(wholeSeconds(st.LimitMarkerTTL()), time.Second),
+		kvcfg:  kvcfg,
 		done:   make(chan struct{}),
 	}, nil
 }
@@ -211,6 +220,52 @@ func isConflict(err error) bool {
 	return false
 }
 
+// isGone reports whether err says the bucket's stream is not there: a
+// server that restarted without it (memory storage, a lost volume) or a
+// bucket someone deleted.
+func isGone(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, nats.ErrStreamNotFound) ||
+		errors.Is(err, jetstream.ErrBucketNotFound)
+}
+
+// again reports whether a call that failed with err is worth one more try:
+// when the bucket is gone, it creates it again (at most once a second, so
+// that a store whose JetStream is down is not hammered) with the
+// configuration New used. The fleet's data comes back with the replicas'
+// next heartbeats and votes; the version counter starts again at 1.
+func (s *Store) again(ctx context.Context, err error) bool {
+	if !isGone(err) || ctx.Err() != nil {
+		return false
+	}
+	s.remu.Lock()
+	defer s.remu.Unlock()
+	if !s.lastMade.IsZero() && time.Since(s.lastMade) < time.Second {
+		return false
+	}
+	s.lastMade = time.Now()
+	_, err = s.js.CreateKeyValue(ctx, s.kvcfg)
+	return err == nil || errors.Is(err, jetstream.ErrBucketExists)
+}
+
+// kvGet is KeyValue.Get, again once if the bucket was gone.
+func (s *Store) kvGet(ctx context.Context, k string) (jetstream.KeyValueEntry, error) {
+	e, err := s.kv.Get(ctx, k)
+	if err != nil && s.again(ctx, err) {
+		e, err = s.kv.Get(ctx, k)
+	}
+	return e, err
+}
+
+// kvCreate is KeyValue.Create, again once if the bucket was gone.
+func (s *Store) kvCreate(ctx context.Context, k string, value []byte, opts ...jetstream.KVCreateOpt) error {
+	_, err := s.kv.Create(ctx, k, value, opts...)
+	if err != nil && s.again(ctx, err) {
+		_, err = s.kv.Create(ctx, k, value, opts...)
+	}
+	return err
+}
+
 // publish writes value to bucket key k with a per-message TTL (none when
 // ttl is 0) and, when expect is not nil, only if k's last revision is
 // *expect. KeyValue.Put and Update take no TTL, hence a publish of our own,
@@ -225,6 +280,9 @@ func (s *Store) publish(ctx context.Context, k string, value []byte, ttl time.Du
 		opts = append(opts, jetstream.WithMsgTTL(ttl))
 	}
 	ack, err := s.js.PublishMsg(ctx, m, opts...)
+	if err != nil && s.again(ctx, err) {
+		ack, err = s.js.PublishMsg(ctx, m, opts...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -261,7 +319,7 @@ func (s *Store) Create(ctx context.Context, kind fleet.Kind, key string, value [
 		opts = append(opts, jetstream.KeyTTL(ttl))
 	}
 	for {
-		_, err := s.kv.Create(ctx, k, value, opts...)
+		err := s.kvCreate(ctx, k, value, opts...)
 		if err == nil {
 			return true, fleet.Entry{}, nil
 		}
@@ -344,7 +402,11 @@ func (s *Store) purge(ctx context.Context, k string, rev uint64) error {
 	if rev != 0 {
 		opts = append(opts, jetstream.LastRevision(rev))
 	}
-	return s.kv.Purge(ctx, k, opts...)
+	err := s.kv.Purge(ctx, k, opts...)
+	if err != nil && s.again(ctx, err) {
+		err = s.kv.Purge(ctx, k, opts...)
+	}
+	return err
 }
 
 // Delete deletes key; deleting an absent key is not an error.
@@ -368,7 +430,7 @@ func (s *Store) Get(ctx context.Context, kind fleet.Kind, key string) (fleet.Ent
 }
 
 func (s *Store) get(ctx context.Context, kind fleet.Kind, key, k string) (fleet.Entry, bool, error) {
-	e, err := s.kv.Get(ctx, k)
+	e, err := s.kvGet(ctx, k)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fleet.Entry{}, false, nil
 	}
@@ -389,6 +451,9 @@ func (s *Store) List(ctx context.Context, kind fleet.Kind) ([]fleet.Entry, error
 		return nil, err
 	}
 	w, err := s.kv.WatchFiltered(ctx, []string{kindFilter(kind)}, jetstream.IgnoreDeletes())
+	if err != nil && s.again(ctx, err) {
+		w, err = s.kv.WatchFiltered(ctx, []string{kindFilter(kind)}, jetstream.IgnoreDeletes())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("natsstore: list %s: %w", kind, err)
 	}
@@ -431,9 +496,9 @@ func (s *Store) NextVersion(ctx context.Context) (uint64, error) {
 		if err := ctx.Err(); err != nil {
 			return 0, fmt.Errorf("natsstore: next version: %w", err)
 		}
-		e, err := s.kv.Get(ctx, versionKey)
+		e, err := s.kvGet(ctx, versionKey)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			_, err := s.kv.Create(ctx, versionKey, []byte("1"))
+			err := s.kvCreate(ctx, versionKey, []byte("1"))
 			if err == nil {
 				return 1, nil
 			}
@@ -481,6 +546,9 @@ func (s *Store) Watch(ctx context.Context, fn func(fleet.Hint)) error {
 		return fmt.Errorf("natsstore: watch: connection %v", st)
 	}
 	w, err := s.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+	if err != nil && s.again(ctx, err) {
+		w, err = s.kv.WatchAll(ctx, jetstream.UpdatesOnly(), jetstream.MetaOnly())
+	}
 	if err != nil {
 		return fmt.Errorf("natsstore: watch: %w", err)
 	}

@@ -701,3 +701,62 @@ func TestListLeavesNoConsumers(t *testing.T) {
 		return err == nil && info.State.Consumers == 0
 	})
 }
+
+// A memory-stored bucket is lost when the server restarts: the store
+// creates it again on the first call that finds it gone, and every call
+// works again (the data comes back with the replicas' next writes).
+func TestMemoryBucketLostInRestart(t *testing.T) {
+	srv := startServer(t)
+	nc, js := connect(t, srv.URL())
+	s := newStore(t, js, natsstore.WithStorage(jetstream.MemoryStorage))
+	ctx := ctxT(t)
+	_ = s.Put(ctx, fleet.KindMember, "r1", []byte("x"), 0)
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "reconnected", nc.IsConnected)
+	short := func() context.Context {
+		c, cancel := context.WithTimeout(ctx, time.Second)
+		t.Cleanup(cancel)
+		return c
+	}
+	eventually(t, "Put after the bucket was lost", func() bool {
+		return s.Put(short(), fleet.KindMember, "r2", []byte("y"), 0) == nil
+	})
+	if _, ok, err := s.Get(ctx, fleet.KindMember, "r1"); err != nil || ok {
+		t.Fatalf("Get of a key of the lost bucket = %v, %v; want absent", ok, err)
+	}
+	if l, err := s.List(ctx, fleet.KindMember); err != nil || len(l) != 1 || l[0].Key != "r2" {
+		t.Fatalf("List after recreation = %+v, %v", l, err)
+	}
+	if v, err := s.NextVersion(ctx); err != nil || v != 1 {
+		t.Fatalf("NextVersion after recreation = %d, %v; want 1 (the counter starts again)", v, err)
+	}
+	var h hints
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rewatch(wctx, s, &h)
+	eventually(t, "Resync", func() bool { return h.count(resync) >= 1 })
+}
+
+// The bucket deleted under a running store (by an operator, say) comes back
+// the same way; a Watch started after it was deleted recreates it too.
+func TestBucketDeletedUnderTheStore(t *testing.T) {
+	srv := startServer(t)
+	_, js := connect(t, srv.URL())
+	s := newStore(t, js)
+	ctx := ctxT(t)
+	if err := js.DeleteKeyValue(ctx, natsstore.DefaultBucket); err != nil {
+		t.Fatal(err)
+	}
+	var h hints
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	rewatch(wctx, s, &h)
+	eventually(t, "Resync on a recreated bucket", func() bool { return h.count(resync) >= 1 })
+	created, _, err := s.Create(ctx, fleet.KindLease, "g", []byte("t"), time.Minute)
+	if err != nil || !created {
+		t.Fatalf("Create after the bucket was deleted = %v, %v", created, err)
+	}
+	eventually(t, "hint after recreation", func() bool { return h.count(hintFor(fleet.KindLease, "g")) >= 1 })
+}
