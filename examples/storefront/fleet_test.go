@@ -133,6 +133,19 @@ func TestFleetQuorum(t *testing.T) {
 		})
 	}
 
+	// The fleet's page lists every replica's dashboard.
+	page, err := client.Get(addrs.Ops + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(page.Body)
+	page.Body.Close()
+	for _, r := range addrs.Replicas {
+		if page.StatusCode != http.StatusOK || !strings.Contains(string(body), r.Admin+"/") {
+			t.Errorf("the fleet page (%s) does not link %s's dashboard %s/", page.Status, r.ID, r.Admin)
+		}
+	}
+
 	resp, err := client.Post(addrs.Ops+"/control/faults/payments", "application/json", strings.NewReader(`{"outage":true}`))
 	if err != nil {
 		t.Fatal(err)
