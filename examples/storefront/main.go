@@ -27,7 +27,9 @@
 // Flags of note: -api-port, -graphql-port, -grpc-port, -fakes-port and
 // -ops-port (0 picks a free port), -open-duration, -load, -fault, -traces,
 // -otlp, -ready-file (a JSON file of the addresses, written once every
-// server listens). Run with -h for the rest.
+// server listens), -fleet (the fleet mode: replicas of the HTTP API sharing
+// their breakers' verdicts over an embedded NATS server; see serveFleet).
+// Run with -h for the rest.
 package main
 
 import (
