@@ -390,8 +390,20 @@ func (c *Coordinator) seedFrom(st fleet.Store, kind fleet.Kind, now time.Time) (
 		if !ok {
 			continue
 		}
-		seed[key] = g.Capacity
-		led.add(key, g.Req, g.Capacity, now.Add(c.res.LeaseTTL))
+		seed[key] = min(g.Capacity, c.res.Capacity)
+	}
+	// No coordinator grants more than the capacity in all: a store that
+	// shows more holds values none wrote, scaled down to fit.
+	sum := 0.0
+	for _, v := range seed {
+		sum += v
+	}
+	for k, v := range seed {
+		if sum > c.res.Capacity {
+			v *= c.res.Capacity / sum
+			seed[k] = v
+		}
+		led.add(k, "", v, now.Add(c.res.LeaseTTL))
 	}
 	return led, seed, true
 }

@@ -1,6 +1,7 @@
 package quota_test
 
 import (
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -296,6 +297,75 @@ func TestCoordinatorFailover(t *testing.T) {
 			t.Errorf("after learning: leases %v, want 100/450/450", got)
 		}
 		_ = old.coord.Close()
+		ld.end()
+		w.Wait()
+	})
+}
+
+// TestRegionCoordinatorFailover: when a region's coordinator dies, another
+// replica of the region takes it over, learns for a lease period (its
+// replicas keep at most what they held) and then splits the region's
+// lease again; the sum never exceeds the capacity.
+func TestRegionCoordinatorFailover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTree(t, testRes, []string{"a", "b"}, 3)
+		ld := tr.drive(func(r, n int) float64 { return 300 })
+		w := tr.watch(100*time.Millisecond, ld.stop)
+		time.Sleep(15 * time.Second)
+		a := tr.regions[0]
+		var old *node
+		for _, n := range a.nodes {
+			if n.coord.Stats().Region {
+				old = n
+			}
+		}
+		if old == nil {
+			t.Fatal("region a has no coordinator")
+		}
+		_ = old.coord.Close() // gives its leases up: the next one takes over at once
+		time.Sleep(2 * testRes.RefreshEvery)
+		s, ok := a.coordinator()
+		if !ok || !s.RegionLearning {
+			t.Errorf("after the coordinator's death: %v %+v, want a new coordinator learning", ok, s)
+		}
+		time.Sleep(testRes.LeaseTTL + 5*testRes.RefreshEvery)
+		if s, ok := a.coordinator(); !ok || s.RegionLearning || !near(s.RegionCapacity, 500, 1) {
+			t.Errorf("after learning: %v %+v, want a lease of 500", ok, s)
+		}
+		for _, n := range a.nodes {
+			if st := n.lim.Stats(); !st.OnLease || !near(st.Rate, 500.0/3, 1) {
+				t.Errorf("replica: %+v, want a lease of %.1f", st, 500.0/3)
+			}
+		}
+		ld.end()
+		w.Wait()
+	})
+}
+
+// TestForeignValues: malformed or foreign values written into the stores
+// while the tree runs (another protocol version, garbage, a grant for a
+// request nobody sent) are skipped: the tree shares as if they were not
+// there. (A coordinator taking over counts the grants the store shows,
+// foreign or not, each at most the capacity, for one lease period.)
+func TestForeignValues(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newTree(t, testRes, []string{"a", "b"}, 2)
+		ld := tr.drive(func(r, n int) float64 { return 400 })
+		w := tr.watch(100*time.Millisecond, ld.stop)
+		time.Sleep(testRes.RefreshEvery) // the coordinators have taken over
+		ctx := t.Context()
+		junk := [][]byte{[]byte("garbage"), []byte(`{"v":2,"req":"x","wants":1e9}`), []byte(`{"v":1,"req":"","wants":5}`)}
+		for i, j := range junk {
+			k := fmt.Sprintf("openai-tokens/junk%d", i)
+			_ = tr.root.Put(ctx, quota.KindRegionDemand, k, j, time.Hour)
+			_ = tr.regions[0].store.Put(ctx, quota.KindDemand, k, j, time.Hour)
+		}
+		_ = tr.root.Put(ctx, quota.KindRegionLease, "openai-tokens/a", []byte(`{"v":1,"req":"nobody#1","capacity":1e9,"ttlMs":60000}`), time.Hour)
+		_ = tr.regions[0].store.Put(ctx, quota.KindLease, "openai-tokens/a-0", []byte(`{"v":1,"req":"nobody#1","capacity":1e9,"ttlMs":60000}`), time.Hour)
+		time.Sleep(20 * time.Second)
+		if got := tr.regionLeases(); !near(got[0], 500, 1) || !near(got[1], 500, 1) {
+			t.Errorf("leases %v, want 500 each", got)
+		}
 		ld.end()
 		w.Wait()
 	})
