@@ -153,6 +153,7 @@ type Coordinator struct {
 	lease     regionLease
 	replicas  int
 
+	snap         atomic.Pointer[snap]
 	grantsRoot   atomic.Uint64
 	grantsRegion atomic.Uint64
 	errs         atomic.Uint64
@@ -230,16 +231,47 @@ func (c *Coordinator) call(f func(ctx context.Context) error) error {
 func (c *Coordinator) round() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	// A holder that cannot reach its store this round keeps its ledger:
+	// forgetting it would forget larger grants its children may still
+	// run on. Only a lost election resets it (and the next one learns).
 	if c.elect(c.store, &c.regE) {
 		c.regionRound()
-	} else {
+	} else if !c.regE.held {
 		c.regLed, c.regSeed, c.regAnswer = nil, nil, nil
 	}
 	if c.elect(c.root, &c.rootE) {
 		c.rootRound()
-	} else {
+	} else if !c.rootE.held {
 		c.rootLed, c.rootSeed, c.rootSeen, c.rootAnswer = nil, nil, nil, nil
 	}
+	c.snapshot()
+}
+
+// snap is what Stats reads, taken at the end of each round so that Stats
+// never waits for a round's store calls.
+type snap struct {
+	rootE, regE   election
+	lease         regionLease
+	replicas      int
+	rootCommitted float64
+}
+
+func (c *Coordinator) snapshot() {
+	s := &snap{rootE: c.rootE, regE: c.regE, lease: c.lease, replicas: c.replicas}
+	if c.rootE.held && c.rootLed != nil {
+		now := time.Now()
+		keys := map[string]bool{}
+		for k := range c.rootLed {
+			keys[k] = true
+		}
+		for k := range c.rootSeen {
+			keys[k] = true
+		}
+		for k := range keys {
+			s.rootCommitted += max(c.rootLed.committed(k, now), c.res.SafeCapacity)
+		}
+	}
+	c.snap.Store(s)
 }
 
 // elect takes or refreshes e in st and reports whether this coordinator
@@ -535,6 +567,15 @@ func (c *Coordinator) rootRound() {
 	if !ok {
 		return
 	}
+	present := map[string]bool{}
+	for _, ch := range children {
+		present[ch.key] = true
+	}
+	for k := range c.rootSeen {
+		if !present[k] {
+			delete(c.rootSeen, k)
+		}
+	}
 	for i := range children {
 		ch := &children[i]
 		ch.floor = c.res.SafeCapacity
@@ -570,8 +611,9 @@ type CoordinatorStats struct {
 	Region         bool `json:"region"`
 	RegionLearning bool `json:"regionLearning"`
 	// RegionCapacity is what the region may admit now (calls per
-	// second): its lease from the root, or its SafeCapacity when
-	// OnLease is false. Only meaningful when Region is true.
+	// second): its lease from the root (never below SafeCapacity, which
+	// the root reserves for it), or its SafeCapacity when OnLease is
+	// false. Only meaningful when Region is true.
 	RegionCapacity float64 `json:"regionCapacity"`
 	OnLease        bool    `json:"onLease"`
 	// Replicas is the number of live replicas last seen in the region.
@@ -587,32 +629,26 @@ type CoordinatorStats struct {
 	StoreErrors  uint64 `json:"storeErrors"`
 }
 
-// Stats returns what the coordinator holds now.
+// Stats returns what the coordinator held at the end of its last round
+// (it never waits for a round's store calls).
 func (c *Coordinator) Stats() CoordinatorStats {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	sn := c.snap.Load()
+	if sn == nil {
+		sn = &snap{}
+	}
 	now := time.Now()
 	s := CoordinatorStats{
-		Root: c.rootE.held && now.Before(c.rootE.until), Region: c.regE.held && now.Before(c.regE.until),
-		Replicas: c.replicas, GrantsRoot: c.grantsRoot.Load(), GrantsRegion: c.grantsRegion.Load(), StoreErrors: c.errs.Load(),
+		Root: sn.rootE.held && now.Before(sn.rootE.until), Region: sn.regE.held && now.Before(sn.regE.until),
+		Replicas: sn.replicas, GrantsRoot: c.grantsRoot.Load(), GrantsRegion: c.grantsRegion.Load(), StoreErrors: c.errs.Load(),
 	}
-	s.RootLearning = s.Root && now.Before(c.rootE.since.Add(c.res.LeaseTTL))
-	s.RegionLearning = s.Region && now.Before(c.regE.since.Add(c.res.LeaseTTL))
+	s.RootLearning = s.Root && now.Before(sn.rootE.since.Add(c.res.LeaseTTL))
+	s.RegionLearning = s.Region && now.Before(sn.regE.since.Add(c.res.LeaseTTL))
 	s.RegionCapacity, s.OnLease = c.res.SafeCapacity, false
-	if now.Before(c.lease.until) {
-		s.RegionCapacity, s.OnLease = c.lease.cap, true
+	if now.Before(sn.lease.until) {
+		s.RegionCapacity, s.OnLease = max(sn.lease.cap, c.res.SafeCapacity), true
 	}
-	if s.Root && c.rootLed != nil {
-		keys := map[string]bool{}
-		for k := range c.rootLed {
-			keys[k] = true
-		}
-		for k := range c.rootSeen {
-			keys[k] = true
-		}
-		for k := range keys {
-			s.RootCommitted += max(c.rootLed.committed(k, now), c.res.SafeCapacity)
-		}
+	if s.Root {
+		s.RootCommitted = sn.rootCommitted
 	}
 	return s
 }

@@ -125,13 +125,3 @@ func (l ledger) ack(child, req string) {
 		}
 	}
 }
-
-// held returns the capacity of the grant answering req, if remembered.
-func (l ledger) held(child, req string) (float64, bool) {
-	for _, r := range l[child] {
-		if r.req == req {
-			return r.cap, true
-		}
-	}
-	return 0, false
-}
