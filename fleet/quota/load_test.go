@@ -8,26 +8,28 @@ import (
 	"github.com/breakerbox/breakerbox/fleet/quota"
 )
 
-var loadRes = quota.Resource{Name: "openai-tokens", Capacity: 1000, SafeCapacity: 300, LeaseTTL: 5 * time.Second, RefreshEvery: time.Second}
+var loadRes = quota.Resource{Name: "openai-tokens", Capacity: 1000, SafeCapacity: 300, LeaseTTL: 6 * time.Second, RefreshEvery: time.Second}
 
 // runLoad runs 3 regions × 4 replicas, each asking for a call every
 // `every`, for d of virtual time, and returns the calls admitted and the
 // limit (Capacity × d). It checks at every 100 ms that the replicas'
-// rates never sum above the capacity.
+// rates never sum above the capacity, and in every second that the calls
+// admitted stay within the capacity plus the replicas' bursts.
 func runLoad(t *testing.T, every, d time.Duration) (admitted int64, limit float64) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newTree(t, loadRes, []string{"us", "eu", "ap"}, 4)
 		q := float64(time.Second) / float64(every)
 		ld := tr.drive(func(r, n int) float64 { return q })
 		w := tr.watch(100*time.Millisecond, ld.stop)
+		// In any second: the capacity plus the replicas' buckets (100 ms of
+		// their rates).
+		ps := tr.perSecond(ld, loadRes.Capacity*1.1)
 		time.Sleep(d)
 		ld.end()
 		w.Wait()
+		ps.Wait()
 		admitted = ld.total()
-		for _, r := range tr.regions {
-			t.Logf("region %s: lease %v", r.name, tr.regionLeases())
-			break
-		}
+		t.Logf("region leases at the end: %v", tr.regionLeases())
 	})
 	return admitted, loadRes.Capacity * d.Seconds()
 }

@@ -83,7 +83,7 @@ func TestResourceValidate(t *testing.T) {
 	}
 }
 
-var testRes = quota.Resource{Name: "openai-tokens", Capacity: 1000, SafeCapacity: 100, LeaseTTL: 5 * time.Second, RefreshEvery: time.Second}
+var testRes = quota.Resource{Name: "openai-tokens", Capacity: 1000, SafeCapacity: 100, LeaseTTL: 6 * time.Second, RefreshEvery: time.Second}
 
 // TestFairShareAcrossRegions: three regions asking 100, 200 and 900 calls
 // a second of 1000 get 100, 200 and 700, and within a region the two

@@ -13,9 +13,12 @@ import (
 // answered yet), split among the region's live replicas.
 //
 // Leases last LeaseTTL and are asked for again every RefreshEvery, so a
-// lease outlives a few lost refreshes. LeaseTTL must be at least five
-// RefreshEvery: a lease travels replica → region coordinator → root and
-// back, one refresh per hop.
+// lease outlives a few lost refreshes. LeaseTTL must be at least six
+// RefreshEvery: a replica's lease ends with the region lease it was carved
+// from, and each level may take up to two refreshes to answer (the request
+// arrives just after the parent's round, the answer just after the
+// child's), so five refreshes can pass between a region's request and its
+// replica reading the next lease; the sixth is the margin.
 //
 // The zero value is not valid: Validate says which field is wrong.
 type Resource struct {
@@ -74,8 +77,8 @@ func (r Resource) Validate() error {
 		return fmt.Errorf("quota: resource %q: refreshEvery %v: must be positive", r.Name, r.RefreshEvery)
 	case r.RefreshEvery < time.Millisecond:
 		return fmt.Errorf("quota: resource %q: refreshEvery %v: must be at least 1ms", r.Name, r.RefreshEvery)
-	case r.LeaseTTL < 5*r.RefreshEvery:
-		return fmt.Errorf("quota: resource %q: leaseTTL %v: must be at least five refreshEvery (%v)", r.Name, r.LeaseTTL, 5*r.RefreshEvery)
+	case r.LeaseTTL < 6*r.RefreshEvery:
+		return fmt.Errorf("quota: resource %q: leaseTTL %v: must be at least six refreshEvery (%v)", r.Name, r.LeaseTTL, 6*r.RefreshEvery)
 	}
 	return nil
 }
