@@ -131,7 +131,7 @@ func TestFairShareAcrossRegions(t *testing.T) {
 }
 
 // TestDemandChange: when the demands swap (a asks 900, c 100), the shares
-// follow within a few refreshes (3 to 5.1 s with 1 s refreshes), the shrinking region's old lease counted
+// follow within a few refreshes (3.1 to 5 s with 1 s refreshes, 6 s leases), the shrinking region's old lease counted
 // until it is acknowledged or expires, so the replicas' rates never sum
 // above the capacity (checked every 100 ms) and the root never commits
 // more.
