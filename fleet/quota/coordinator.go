@@ -514,6 +514,9 @@ func (c *Coordinator) regionRound() {
 	learning := now.Before(c.regE.since.Add(c.res.LeaseTTL))
 	answers := c.allot(now, capacity, capUntil, children, c.regLed, c.regAnswer, learning, c.regSeed, safe)
 	for _, a := range answers {
+		if !time.Now().Before(c.regE.until) {
+			break // a slow round outlived the election: another may hold it now
+		}
 		if c.call(func(ctx context.Context) error {
 			return c.store.Put(ctx, KindLease, c.res.Name+"/"+a.key, encode(a.g), a.ttl)
 		}) == nil {
@@ -592,6 +595,9 @@ func (c *Coordinator) rootRound() {
 	learning := now.Before(c.rootE.since.Add(c.res.LeaseTTL))
 	answers := c.allot(now, c.res.Capacity, time.Time{}, children, c.rootLed, c.rootAnswer, learning, c.rootSeed, c.res.SafeCapacity)
 	for _, a := range answers {
+		if !time.Now().Before(c.rootE.until) {
+			break // a slow round outlived the election: another may hold it now
+		}
 		if c.call(func(ctx context.Context) error {
 			return c.root.Put(ctx, KindRegionLease, c.res.Name+"/"+a.key, encode(a.g), a.ttl)
 		}) == nil {
