@@ -213,6 +213,16 @@ func TestRootUnreachable(t *testing.T) {
 // its share back without the regions ever admitting more than the
 // capacity plus the replicas' bursts in any second.
 func TestPartitionedRegion(t *testing.T) {
+	for _, holdsRoot := range []bool{false, true} {
+		name := "region without the root"
+		if holdsRoot {
+			name = "region holding the root"
+		}
+		t.Run(name, func(t *testing.T) { testPartitionedRegion(t, holdsRoot) })
+	}
+}
+
+func testPartitionedRegion(t *testing.T, holdsRoot bool) {
 	synctest.Test(t, func(t *testing.T) {
 		tr := newTree(t, testRes, []string{"a", "b", "c"}, 2)
 		ld := tr.drive(func(r, n int) float64 { return 400 })
@@ -220,26 +230,47 @@ func TestPartitionedRegion(t *testing.T) {
 		// Burst: each of six replicas may hold 100 ms of its rate.
 		ps := tr.perSecond(ld, testRes.Capacity*1.1)
 		time.Sleep(15 * time.Second)
-		if got := tr.regionLeases(); !near(got[0], 1000.0/3, 5) {
-			t.Fatalf("before the partition: leases %v", got)
+		if got := tr.regionLeases(); !near(got[0], 1000.0/3, 5) || !near(got[1], 1000.0/3, 5) || !near(got[2], 1000.0/3, 5) {
+			t.Errorf("before the partition: leases %v", got)
 		}
-		tr.regions[0].cut(true)
-		// If a's coordinator held the root, another takes it over after
+		// The region to cut: the one whose process holds the root, or not.
+		p := -1
+		root, _ := tr.rootHolder()
+		for i, r := range tr.regions {
+			has := false
+			for _, n := range r.nodes {
+				has = has || n == root
+			}
+			if has == holdsRoot {
+				p = i
+				break
+			}
+		}
+		if p < 0 {
+			t.Fatal("no region to cut")
+		}
+		tr.regions[p].cut(true)
+		// If its coordinator held the root, another takes it over after
 		// the election expires and learns for a lease period first.
 		time.Sleep(2*testRes.LeaseTTL + 5*testRes.RefreshEvery)
 		got := tr.regionLeases()
-		s, _ := tr.regions[0].coordinator()
-		if s.OnLease || got[0] != testRes.SafeCapacity || !near(got[1], 450, 5) || !near(got[2], 450, 5) {
-			t.Fatalf("partitioned: a %+v, leases %v; want a at 100 without a lease, b and c at 450", s, got)
+		s, _ := tr.regions[p].coordinator()
+		if s.OnLease || got[p] != testRes.SafeCapacity {
+			t.Errorf("partitioned: %+v, leases %v; want region %d at 100 without a lease", s, got, p)
 		}
-		a0 := ld.admitted[0].Load()
+		for i := range got {
+			if i != p && !near(got[i], 450, 5) {
+				t.Errorf("partitioned: leases %v, want the others at 450", got)
+			}
+		}
+		a0 := ld.admitted[p].Load()
 		time.Sleep(10 * time.Second)
-		if got := float64(ld.admitted[0].Load()-a0) / 10; !near(got, 100, 5) {
+		if got := float64(ld.admitted[p].Load()-a0) / 10; !near(got, 100, 5) {
 			t.Errorf("partitioned region admitted %.1f/s, want its safe capacity 100", got)
 		}
-		tr.regions[0].cut(false)
+		tr.regions[p].cut(false)
 		time.Sleep(15 * time.Second)
-		if got := tr.regionLeases(); !near(got[0], 1000.0/3, 5) || !near(got[1], 1000.0/3, 5) {
+		if got := tr.regionLeases(); !near(got[0], 1000.0/3, 5) || !near(got[1], 1000.0/3, 5) || !near(got[2], 1000.0/3, 5) {
 			t.Errorf("healed: leases %v, want even shares", got)
 		}
 		ld.end()
