@@ -615,6 +615,7 @@ Try it:
        curl -X POST -d '{"latency":"400ms"}' %[1]s/control/faults/recommendations
   6. See a fleet: three replicas sharing their breakers' verdicts over an embedded NATS server:
        make demo DEMOFLAGS=-fleet
+     or over a Redis server of yours: make demo DEMOFLAGS="-fleet-redis localhost:6379"
 
 Below: %[12]s.
 Ctrl-C stops everything.
