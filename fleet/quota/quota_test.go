@@ -2,6 +2,7 @@ package quota_test
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -282,11 +283,14 @@ func testPartitionedRegion(t *testing.T, holdsRoot bool) {
 // TestCoordinatorFailover: when the root's coordinator dies (its links
 // cut, then closed), another takes the root lease, learns for one lease
 // period (renewing what regions hold, granting nothing above it) and then
-// shares again; the regions never go without a lease and the sum never
-// exceeds the capacity.
+// shares again; with leases of eight refreshes, the regions whose
+// coordinators live keep their leases across the takeover, and the sum
+// never exceeds the capacity.
 func TestCoordinatorFailover(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		tr := newTree(t, testRes, []string{"a", "b", "c"}, 2)
+		res := testRes
+		res.LeaseTTL = 8 * res.RefreshEvery
+		tr := newTree(t, res, []string{"a", "b", "c"}, 2)
 		var shift atomic.Bool
 		ld := tr.drive(func(r, n int) float64 {
 			if shift.Load() && r == 0 {
@@ -299,6 +303,12 @@ func TestCoordinatorFailover(t *testing.T) {
 		old, ok := tr.rootHolder()
 		if !ok {
 			t.Fatal("no root")
+		}
+		var oldRegion *region
+		for _, r := range tr.regions {
+			if slices.Contains(r.nodes, old) {
+				oldRegion = r
+			}
 		}
 		old.rootLink.SetDown(true)
 		old.regLink.SetDown(true)
@@ -322,6 +332,13 @@ func TestCoordinatorFailover(t *testing.T) {
 			for i, l := range tr.regionLeases() {
 				if l > leases[i]+1e-9 {
 					t.Errorf("region %d grew from %v to %v while the root was learning", i, leases[i], l)
+				}
+				// With leases of eight refreshes and more, a region whose
+				// coordinator lives keeps its lease across the takeover
+				// (three refreshes for the election key to expire, two for
+				// the answer to reach it).
+				if s, ok := tr.regions[i].coordinator(); ok && !s.OnLease && tr.regions[i] != oldRegion {
+					t.Errorf("region %d lost its lease while the root was learning", i)
 				}
 			}
 			time.Sleep(100 * time.Millisecond)
