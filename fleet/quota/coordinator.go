@@ -203,7 +203,10 @@ func NewCoordinator(res Resource, root, store fleet.Store, region, id string, op
 
 func (c *Coordinator) loop() {
 	defer close(c.done)
-	t := time.NewTicker(c.res.RefreshEvery)
+	// Coordinators run twice a refresh: each hop of a lease's way (a
+	// request waiting for its parent's round) then costs half a refresh,
+	// and coordinators are few (one per region, and the root).
+	t := time.NewTicker(c.res.RefreshEvery / 2)
 	defer t.Stop()
 	c.round()
 	for {

@@ -127,22 +127,31 @@ func (l *Limiter) Allow() bool {
 
 func (l *Limiter) loop() {
 	defer close(l.done)
-	t := time.NewTicker(l.res.RefreshEvery)
+	// The lease is read twice a refresh (a Get), so that a new lease is
+	// used half a refresh sooner; demand is reported once a refresh, and at
+	// once when a smaller lease arrives (its acknowledgement frees the
+	// difference for others).
+	t := time.NewTicker(l.res.RefreshEvery / 2)
 	defer t.Stop()
 	last := time.Now()
-	l.refresh(0)
-	for {
+	l.readLease()
+	l.report(0)
+	for tick := 1; ; tick++ {
 		select {
 		case <-l.stopc:
 			return
 		case now := <-t.C:
+			shrunk := l.readLease()
+			if tick%2 != 0 && !shrunk {
+				continue
+			}
 			el := now.Sub(last)
 			last = now
 			wants := 0.0
 			if el > 0 {
 				wants = float64(l.asked.Swap(0)) / el.Seconds()
 			}
-			l.refresh(wants)
+			l.report(wants)
 		}
 	}
 }
@@ -157,9 +166,9 @@ func (l *Limiter) call(f func(ctx context.Context) error) error {
 	return err
 }
 
-// refresh reads the answer to an earlier request, then reports demand.
-func (l *Limiter) refresh(wants float64) {
-	l.refreshes.Add(1)
+// readLease reads the answer to an earlier request and adopts it. It
+// reports whether the new lease is smaller than the one before.
+func (l *Limiter) readLease() (shrunk bool) {
 	key := l.res.Name + "/" + l.id
 	var e fleet.Entry
 	var found bool
@@ -172,6 +181,7 @@ func (l *Limiter) refresh(wants float64) {
 			if sent, ok := l.pending[g.Req]; ok {
 				now := time.Now()
 				l.settle(now)
+				shrunk = now.Before(l.leaseUntil) && g.Capacity < l.leaseCap
 				l.leaseReq, l.leaseCap = g.Req, g.Capacity
 				l.leaseUntil = sent.Add(time.Duration(g.TTLMs) * time.Millisecond)
 				l.safe = g.Safe
@@ -184,6 +194,14 @@ func (l *Limiter) refresh(wants float64) {
 			l.mu.Unlock()
 		}
 	}
+	return shrunk
+}
+
+// report writes the replica's demand, a new request naming the lease it
+// runs within.
+func (l *Limiter) report(wants float64) {
+	l.refreshes.Add(1)
+	key := l.res.Name + "/" + l.id
 	l.mu.Lock()
 	now := time.Now()
 	holding := ""
@@ -249,8 +267,8 @@ type LimiterStats struct {
 	// it is a lease's or the safe share.
 	Rate    float64 `json:"rate"`
 	OnLease bool    `json:"onLease"`
-	// Refreshes counts refresh rounds; StoreErrors the store calls that
-	// failed.
+	// Refreshes counts the demand reports; StoreErrors the store calls
+	// that failed.
 	Refreshes   uint64 `json:"refreshes"`
 	StoreErrors uint64 `json:"storeErrors"`
 }
