@@ -105,7 +105,7 @@ type election struct {
 // Coordinator is a candidate for the coordinators of one resource's quota
 // tree: it competes for its region's coordinator lease (in the region's
 // store) and for the root lease (in the root store), and does the work of
-// each it holds, every RefreshEvery:
+// each it holds, twice every RefreshEvery:
 //
 //   - as region coordinator, it sums its replicas' demands, asks the root
 //     for the region's lease, and splits the region's capacity among the
