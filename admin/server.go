@@ -84,7 +84,8 @@ func New(reg *core.Registry, opts ...Option) (*Server, error) {
 		s.seq = max(s.seq, last)
 	}
 	s.routes()
-	s.removeHooks = reg.AddHooks(s.hooks())
+	removeHooks, stopChaos := reg.AddHooks(s.hooks()), s.auditPolicyChaos() // chaos_policy.go
+	s.removeHooks = func() { removeHooks(); stopChaos() }
 	return s, nil
 }
 

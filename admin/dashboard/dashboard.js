@@ -1407,12 +1407,29 @@
     return c;
   }
 
+  function selection(w) {
+    const parts = [];
+    if (w.guard) parts.push('guard ' + w.guard);
+    if (w.tag) parts.push('tag ' + w.tag);
+    if (w.guards && w.guards.length) parts.push((w.guards.length > 1 ? 'guards ' : 'guard ') + w.guards.join(', '));
+    if (w.tags && w.tags.length) parts.push((w.tags.length > 1 ? 'tags ' : 'tag ') + w.tags.join(', '));
+    return parts.join('; ');
+  }
+
   function drawWindows(list) {
     const rows = [];
     for (const w of list.windows) {
       const tr = document.createElement('tr');
-      tr.appendChild(td(w.name));
-      tr.appendChild(td(w.tag ? 'tag ' + w.tag : 'guard ' + w.guard));
+      const name = td(w.name);
+      if (w.source === 'policy') { // a window of the policy document: changed by applying another
+        const b = document.createElement('span');
+        b.className = 'maint-source';
+        b.textContent = ' policy v' + w.policyVersion;
+        b.title = 'from the policy document (version ' + w.policyVersion + '); change it there';
+        name.appendChild(b);
+      }
+      tr.appendChild(name);
+      tr.appendChild(td(selection(w)));
       tr.appendChild(td(w.action));
       tr.appendChild(td(w.schedule ? w.schedule + ' for ' + w.duration + ' (' + w.timeZone + ')' : 'once'));
       tr.appendChild(td(w.active ? 'active' : (w.from ? 'upcoming' : 'over'), w.active ? 'active' : ''));
@@ -1497,7 +1514,7 @@
       tr.appendChild(td(scope(e)));
       tr.appendChild(td(e.injected + ' / ' + e.calls));
       tr.appendChild(td(new Date(e.ends).toLocaleTimeString()));
-      tr.appendChild(td(e.actor || ''));
+      tr.appendChild(td((e.actor || '') + (e.source === 'policy' ? ' (policy document)' : '')));
       return tr;
     }));
   }
