@@ -152,19 +152,24 @@ type item struct {
 	raw []byte
 }
 
-// mailbox holds the latest pending summary of each source region for one
-// destination.
+// mailbox carries one source region's summaries into one destination: it
+// holds the latest pending one, and its writer remembers what it wrote
+// last, so that the next copy is one compare-and-put.
 type mailbox struct {
 	dest Source
 	mu   sync.Mutex
-	box  map[string]item
+	next *item
 	wake chan struct{}
+
+	// Owned by the writer.
+	wrote    []byte // the value this relay last wrote, nil when unknown
+	wroteSeq uint64 // its Seq
 }
 
 func (m *mailbox) offer(it item) {
 	m.mu.Lock()
-	if old, ok := m.box[it.sum.Region]; !ok || old.sum.Seq <= it.sum.Seq {
-		m.box[it.sum.Region] = it
+	if m.next == nil || m.next.sum.Seq <= it.sum.Seq {
+		m.next = &it
 	}
 	m.mu.Unlock()
 	select {
@@ -173,21 +178,18 @@ func (m *mailbox) offer(it item) {
 	}
 }
 
-// Run relays until ctx ends, and returns ctx.Err().
+// Run relays until ctx ends, and returns ctx.Err(). Each (source,
+// destination) pair has a writer of its own, so that a slow region delays
+// only the copies from or into it.
 func (r *Relay) Run(ctx context.Context) error {
-	boxes := make([]*mailbox, len(r.dests))
-	for i, d := range r.dests {
-		boxes[i] = &mailbox{dest: d, box: map[string]item{}, wake: make(chan struct{}, 1)}
-	}
 	var wg sync.WaitGroup
-	for _, m := range boxes {
-		wg.Go(func() { r.write(ctx, m) })
-	}
 	for _, s := range r.srcs {
 		var outs []*mailbox
-		for _, m := range boxes {
-			if m.dest.Region != s.Region {
+		for _, d := range r.dests {
+			if d.Region != s.Region {
+				m := &mailbox{dest: d, wake: make(chan struct{}, 1)}
 				outs = append(outs, m)
+				wg.Go(func() { r.write(ctx, m) })
 			}
 		}
 		if len(outs) == 0 {
@@ -281,8 +283,8 @@ func (r *Relay) pull(ctx context.Context, s Source, outs []*mailbox, wake chan s
 	}
 }
 
-// write puts the pending summaries into one destination, each only when
-// the destination holds none of its region or an older one.
+// write puts the pending summary into the destination, only when the
+// destination holds none of its region or an older one.
 func (r *Relay) write(ctx context.Context, m *mailbox) {
 	for {
 		select {
@@ -291,32 +293,51 @@ func (r *Relay) write(ctx context.Context, m *mailbox) {
 		case <-m.wake:
 		}
 		m.mu.Lock()
-		box := m.box
-		m.box = map[string]item{}
+		it := m.next
+		m.next = nil
 		m.mu.Unlock()
-		for _, it := range box {
-			if ctx.Err() != nil {
-				return
-			}
-			r.put(ctx, m.dest, it)
+		if it != nil {
+			r.put(ctx, m, *it)
 		}
 	}
 }
 
-func (r *Relay) put(ctx context.Context, dest Source, it item) {
+func (r *Relay) put(ctx context.Context, m *mailbox, it item) {
 	ttl := time.Duration(it.sum.TTLMS) * time.Millisecond
 	key := it.sum.Region
+	if m.wrote != nil && it.sum.Seq > m.wroteSeq {
+		// Fast path: the destination still holds what this relay wrote
+		// (a summary of the same Seq is checked by a read instead: the
+		// full copy must never extend the life of a summary that stopped
+		// advancing).
+		var done bool
+		if r.call(ctx, func(c context.Context) error {
+			var err error
+			done, err = m.dest.Store.CompareAndPut(c, KindSummary, key, m.wrote, it.raw, ttl)
+			return err
+		}) != nil {
+			m.wrote = nil
+			return
+		}
+		if done {
+			m.wrote, m.wroteSeq = it.raw, it.sum.Seq
+			r.copied.Add(1)
+			return
+		}
+		m.wrote = nil // expired, or written by another relay: read it
+	}
 	var cur fleet.Entry
 	var found bool
 	if r.call(ctx, func(c context.Context) error {
 		var err error
-		cur, found, err = dest.Store.Get(c, KindSummary, key)
+		cur, found, err = m.dest.Store.Get(c, KindSummary, key)
 		return err
 	}) != nil {
 		return
 	}
 	if found {
 		if old, err := decodeSummary(cur); err == nil && old.Seq >= it.sum.Seq {
+			m.wrote, m.wroteSeq = cur.Value, old.Seq
 			return // as new or newer (another relay was faster)
 		}
 	}
@@ -324,12 +345,13 @@ func (r *Relay) put(ctx context.Context, dest Source, it item) {
 	if r.call(ctx, func(c context.Context) error {
 		var err error
 		if !found {
-			done, _, err = dest.Store.Create(c, KindSummary, key, it.raw, ttl)
+			done, _, err = m.dest.Store.Create(c, KindSummary, key, it.raw, ttl)
 		} else {
-			done, err = dest.Store.CompareAndPut(c, KindSummary, key, cur.Value, it.raw, ttl)
+			done, err = m.dest.Store.CompareAndPut(c, KindSummary, key, cur.Value, it.raw, ttl)
 		}
 		return err
 	}) == nil && done {
+		m.wrote, m.wroteSeq = it.raw, it.sum.Seq
 		r.copied.Add(1)
 	}
 }
