@@ -96,8 +96,10 @@ type RegionGuardState struct {
 	Seq uint64 `json:"seq"`
 	// Age is the summary's age in sequence terms: how many of this
 	// replica's read periods passed since region R's Seq last advanced (0:
-	// a new summary arrived in the current period). A summary that stops
-	// advancing expires after its TTL and the region disappears.
+	// a new summary arrived in the current period). As both periods are
+	// jittered, a live region's summary reads 0 to 2; a summary that stops
+	// advancing grows older, then expires after its TTL and the region
+	// disappears.
 	Age int `json:"age"`
 }
 
