@@ -3,6 +3,7 @@ package region_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -97,6 +98,32 @@ func TestRegionReportsOpenByItsOwnRule(t *testing.T) {
 			if !ok || !st.Open || st.Members != 1 || st.Share != 1 {
 				t.Fatalf("pay in %s: %+v %v", name, st, ok)
 			}
+		}
+	})
+}
+
+// A summary carries the publisher's limiter and bulkhead use.
+func TestSummaryCarriesLimiterAndBulkheadUse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 1, "eu", "us")
+		defer w.close()
+		g := w.regions["eu"][0].reg.MustGuard("api")
+		for range 5 {
+			_ = g.Do(context.Background(), func(context.Context) error { return nil })
+		}
+		release := make(chan struct{})
+		var wg sync.WaitGroup
+		for range 2 { // two calls in flight hold two of four slots
+			wg.Go(func() {
+				_ = g.Do(context.Background(), func(context.Context) error { <-release; return nil })
+			})
+		}
+		settle(2 * period)
+		st, ok := w.regions["us"][0].region.RegionState("api", "eu")
+		close(release)
+		wg.Wait()
+		if !ok || st.LimiterUse < 0.6 || st.LimiterUse > 0.8 || st.BulkheadUse != 0.5 {
+			t.Fatalf("us's view of api in eu: %+v %v", st, ok)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -26,6 +27,9 @@ func policies() []core.Policy {
 	return []core.Policy{
 		{Name: "pay", Match: []string{"pay"}, Breaker: br(), Fleet: &core.FleetPolicy{Scope: "global", Regions: 2}},
 		{Name: "db", Match: []string{"db"}, Breaker: br()},
+		{Name: "api", Match: []string{"api"}, Breaker: br(),
+			RateLimit: &core.RateLimitPolicy{Limit: 1, Per: core.Duration(time.Hour), Burst: 10},
+			Bulkhead:  &core.BulkheadPolicy{MaxConcurrent: 4}},
 	}
 }
 
@@ -63,6 +67,12 @@ type world struct {
 // newWorld starts n replicas in each named region, each region with its own
 // MemoryStore, and one relay between them all.
 func newWorld(t *testing.T, n int, names ...string) *world {
+	return newWorldWith(t, n, false, names...)
+}
+
+// newWorldWith is newWorld with, when perRegion, one relay per region
+// (RelayInto its own) instead of one for all; w.relay is the first.
+func newWorldWith(t *testing.T, n int, perRegion bool, names ...string) *world {
 	w := &world{t: t, stores: map[string]*fleet.MemoryStore{}, relayed: map[string]*fleet.MemoryStore{}, regions: map[string][]*replica{}, done: make(chan struct{})}
 	var srcs []region.Source
 	for _, name := range names {
@@ -74,14 +84,28 @@ func newWorld(t *testing.T, n int, names ...string) *world {
 			w.join(name, fmt.Sprintf("%s-%d", name, i))
 		}
 	}
-	relay, err := region.NewRelay(srcs, region.RelayEvery(period), region.RelayTimeout(200*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
+	into := [][]region.RelayOption{nil}
+	if perRegion {
+		into = nil
+		for _, name := range names {
+			into = append(into, []region.RelayOption{region.RelayInto(name)})
+		}
 	}
-	w.relay = relay
 	ctx, cancel := context.WithCancel(context.Background())
 	w.stop = cancel
-	go func() { _ = relay.Run(ctx); close(w.done) }()
+	var wg sync.WaitGroup
+	for _, extra := range into {
+		relay, err := region.NewRelay(srcs, append([]region.RelayOption{region.RelayEvery(period), region.RelayTimeout(200 * time.Millisecond)}, extra...)...)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		if w.relay == nil {
+			w.relay = relay
+		}
+		wg.Go(func() { _ = relay.Run(ctx) })
+	}
+	go func() { wg.Wait(); close(w.done) }()
 	return w
 }
 
@@ -366,5 +390,27 @@ func TestLeaderFailover(t *testing.T) {
 		if !ok || after.Seq <= before.Seq || after.Age > 2 {
 			t.Fatalf("us's view of eu after the failover: %+v (before %+v)", after, before)
 		}
+	})
+}
+
+// One relay per region, each pulling every region and writing into its
+// own store only, carries the summaries as one relay for all does.
+func TestOneRelayPerRegion(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorldWith(t, 2, true, "eu", "us", "ap")
+		defer w.close()
+		settle(2 * period)
+		for _, name := range []string{"eu", "us", "ap"} {
+			if n := len(w.regions[name][0].region.Regions().Regions); n != 3 {
+				t.Fatalf("%s sees %d regions", name, n)
+			}
+		}
+		for _, name := range []string{"eu", "us"} {
+			for _, r := range w.regions[name] {
+				r.trip(t, "pay")
+			}
+		}
+		settle(2 * period)
+		w.wantState("ap", "pay", breaker.Open)
 	})
 }
