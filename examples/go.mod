@@ -7,11 +7,13 @@ require (
 	github.com/breakerbox/breakerbox v0.0.0
 	github.com/breakerbox/breakerbox/exporters/prometheus v0.0.0
 	github.com/breakerbox/breakerbox/fleet/natsstore v0.0.0
+	github.com/breakerbox/breakerbox/fleet/redisstore v0.0.0
 	github.com/breakerbox/breakerbox/graphql v0.0.0
 	github.com/breakerbox/breakerbox/grpcmw v0.0.0
 	github.com/breakerbox/breakerbox/otelbreaker v0.0.0
 	github.com/nats-io/nats.go v1.56.0
 	github.com/prometheus/client_golang v1.25.0
+	github.com/redis/go-redis/v9 v9.24.0
 	github.com/vektah/gqlparser/v2 v2.5.64
 	go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc v0.72.0
 	go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp v0.72.0
@@ -64,6 +66,7 @@ require (
 	go.opentelemetry.io/otel/log v1.47.0 // indirect
 	go.opentelemetry.io/otel/metric v1.47.0 // indirect
 	go.opentelemetry.io/proto/otlp v1.11.1 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/mod v0.43.0 // indirect
 	golang.org/x/net v0.63.0 // indirect
@@ -80,6 +83,7 @@ replace (
 	github.com/breakerbox/breakerbox => ../
 	github.com/breakerbox/breakerbox/exporters/prometheus => ../exporters/prometheus
 	github.com/breakerbox/breakerbox/fleet/natsstore => ../fleet/natsstore
+	github.com/breakerbox/breakerbox/fleet/redisstore => ../fleet/redisstore
 	github.com/breakerbox/breakerbox/graphql => ../graphql
 	github.com/breakerbox/breakerbox/grpcmw => ../grpcmw
 	github.com/breakerbox/breakerbox/otelbreaker => ../otelbreaker

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/breakerbox/breakerbox/admin"
 	"github.com/breakerbox/breakerbox/core"
@@ -30,6 +32,7 @@ import (
 	"github.com/breakerbox/breakerbox/fleet"
 	"github.com/breakerbox/breakerbox/fleet/natsstore"
 	"github.com/breakerbox/breakerbox/fleet/natsstore/embedded"
+	"github.com/breakerbox/breakerbox/fleet/redisstore"
 )
 
 // fleetFlag is -fleet: 0 (off) or the number of replicas. -fleet alone
@@ -78,9 +81,14 @@ func isCount(s string) bool {
 // (fakes, fault controls on Ops) and each replica.
 type FleetAddresses struct {
 	Addresses
-	// NATS is the embedded NATS server's URL, which the replicas share.
-	NATS     string             `json:"nats"`
-	Replicas []ReplicaAddresses `json:"replicas"`
+	// NATS is the embedded NATS server's URL, which the replicas share;
+	// empty with -fleet-redis.
+	NATS string `json:"nats,omitempty"`
+	// Redis is the Redis server's address (-fleet-redis) and RedisPrefix
+	// the hash tag of this run's keys there; empty without -fleet-redis.
+	Redis       string             `json:"redis,omitempty"`
+	RedisPrefix string             `json:"redisPrefix,omitempty"`
+	Replicas    []ReplicaAddresses `json:"replicas"`
 }
 
 // ReplicaAddresses is where one replica of the fleet listens: its HTTP API,
@@ -98,14 +106,15 @@ type ReplicaAddresses struct {
 type replica struct {
 	id    string
 	reg   *core.Registry
-	nc    *nats.Conn
-	store *natsstore.Store
-	agent *fleet.Agent
-	admin *admin.Server
-	api   *api
-	srv   *http.Server
-	ln    net.Listener
-	addrs ReplicaAddresses
+	store fleet.Store
+	// closeConn closes the store's connection (NATS or Redis), if any.
+	closeConn func()
+	agent     *fleet.Agent
+	admin     *admin.Server
+	api       *api
+	srv       *http.Server
+	ln        net.Listener
+	addrs     ReplicaAddresses
 	// sent and queued count the load generator's checkouts to this replica.
 	sent, pending, failed atomic.Int64
 }
@@ -114,7 +123,11 @@ type replica struct {
 // storefront's HTTP API, each with its own registry, admin API, dashboard
 // and metrics, share their breakers' verdicts through fleet.Join over a
 // NATS server embedded in this process (JetStream in a temporary
-// directory), and call one shared payments fake. The load generator sends
+// directory), or over the Redis server at -fleet-redis (fleet/redisstore,
+// under keys of this run's own, removed when it ends), and call one shared
+// payments fake. Each replica's admin API serves the fleet endpoints
+// (admin.WithFleet): its dashboard's Fleet panel, breakerctl fleet, and
+// fleet-wide operator actions. The load generator sends
 // checkouts mostly to the first replicas and only a trickle to the last
 // one, so that when payments fails, the last replica opens because the
 // others voted (a quorum of 2), not on its own evidence.
@@ -122,19 +135,30 @@ func serveFleet(ctx context.Context, stop func(), cfg *config, stderr io.Writer,
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	n := int(cfg.fleet)
 
-	// The store: an embedded NATS server.
-	dir, err := os.MkdirTemp("", "breakerbox-fleet-nats-")
-	if err != nil {
-		say("storefront: %v", err)
-		return 1
+	// The store: Redis (-fleet-redis), or an embedded NATS server.
+	var backend fleetBackend
+	if cfg.fleetRedis != "" {
+		backend = fleetBackend{redisAddr: cfg.fleetRedis, redisFleet: demoFleetName()}
+		if err := pingRedis(ctx, cfg.fleetRedis); err != nil {
+			say("storefront: -fleet-redis %s: %v (is redis-server running there?)", cfg.fleetRedis, err)
+			return 1
+		}
+		defer backend.removeKeys(say)
+	} else {
+		dir, err := os.MkdirTemp("", "breakerbox-fleet-nats-")
+		if err != nil {
+			say("storefront: %v", err)
+			return 1
+		}
+		defer os.RemoveAll(dir)
+		nsrv, err := embedded.Start(dir)
+		if err != nil {
+			say("storefront: %v", err)
+			return 1
+		}
+		defer nsrv.Shutdown()
+		backend.natsURL = nsrv.URL()
 	}
-	defer os.RemoveAll(dir)
-	nsrv, err := embedded.Start(dir)
-	if err != nil {
-		say("storefront: %v", err)
-		return 1
-	}
-	defer nsrv.Shutdown()
 
 	// Listeners: the fleet's page and fault controls, the fakes, and one
 	// port per replica (the ports after -ops-port, or free ones).
@@ -155,7 +179,11 @@ func serveFleet(ctx context.Context, stop func(), cfg *config, stderr io.Writer,
 			Fakes: url(fakesLn), Ops: url(opsLn), Controls: url(opsLn) + "/",
 			Token: cfg.token, PID: os.Getpid(),
 		},
-		NATS: nsrv.URL(),
+		NATS:  backend.natsURL,
+		Redis: backend.redisAddr,
+	}
+	if backend.redisAddr != "" {
+		addrs.RedisPrefix = backend.prefix()
 	}
 
 	base := http.DefaultTransport.(*http.Transport).Clone()
@@ -181,7 +209,7 @@ func serveFleet(ctx context.Context, stop func(), cfg *config, stderr io.Writer,
 		}
 	}()
 	for i := range n {
-		r, err := startReplica(ctx, i, lns[2+i], cfg, nsrv.URL(), addrs.Fakes, base, logger, say)
+		r, err := startReplica(ctx, i, lns[2+i], cfg, backend, addrs.Fakes, base, logger, say)
 		if err != nil {
 			say("storefront: replica-%d: %v", i+1, err)
 			return 1
@@ -291,10 +319,101 @@ func listenFleet(cfg *config, n int) ([]net.Listener, error) {
 	return lns, nil
 }
 
+// fleetBackend is the fleet's store: the embedded NATS server (natsURL),
+// or a Redis server (redisAddr, -fleet-redis) with this run's keys under
+// the fleet name redisFleet.
+type fleetBackend struct {
+	natsURL    string
+	redisAddr  string
+	redisFleet string
+}
+
+// demoFleetName names this run's fleet on a Redis server that may be
+// shared: two demos (or a demo and its last run's keys) never mix.
+func demoFleetName() string {
+	return fmt.Sprintf("storefront-demo-%d-%s", os.Getpid(), strconv.FormatInt(time.Now().UnixNano()%(1<<30), 36))
+}
+
+// prefix is the hash tag of this run's keys on Redis.
+func (b fleetBackend) prefix() string { return "{breakerbox:" + b.redisFleet + "}" }
+
+// newRedisClient is a replica's own Redis client: calls end with their
+// context's deadline (ContextTimeoutEnabled), as redisstore asks.
+func newRedisClient(addr, name string) *redis.Client {
+	return redis.NewClient(&redis.Options{Addr: addr, ClientName: name, ContextTimeoutEnabled: true})
+}
+
+// pingRedis checks that a Redis server answers at addr, so that a wrong
+// -fleet-redis fails at once rather than as a fleet whose store is down.
+func pingRedis(ctx context.Context, addr string) error {
+	c := newRedisClient(addr, "storefront")
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return c.Ping(ctx).Err()
+}
+
+// connect opens replica id's own connection to the store, and the store
+// on it; closeConn closes the connection after the store.
+func (b fleetBackend) connect(ctx context.Context, id string) (store fleet.Store, closeConn func(), err error) {
+	if b.redisAddr != "" {
+		c := newRedisClient(b.redisAddr, "storefront-"+id)
+		st, err := redisstore.New(c, redisstore.WithFleet(b.redisFleet))
+		if err != nil {
+			c.Close()
+			return nil, nil, err
+		}
+		return st, func() { c.Close() }, nil
+	}
+	nc, err := nats.Connect(b.natsURL, nats.Name("storefront "+id), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("nats: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	st, err := natsstore.New(sctx, js, natsstore.WithBucket("storefront_fleet"), natsstore.WithStorage(jetstream.MemoryStorage))
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return st, nc.Close, nil
+}
+
+// removeKeys deletes this run's keys from Redis when the demo ends: votes
+// and heartbeats expire by themselves, but the overrides and the version
+// counter would stay.
+func (b fleetBackend) removeKeys(say func(string, ...any)) {
+	c := newRedisClient(b.redisAddr, "storefront")
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var keys []string
+	it := c.Scan(ctx, 0, b.prefix()+":*", 100).Iterator()
+	for it.Next(ctx) {
+		keys = append(keys, it.Val())
+	}
+	if err := it.Err(); err != nil {
+		say("storefront: removing the demo's keys from Redis: %v", err)
+		return
+	}
+	for k := range slices.Chunk(keys, 100) {
+		if err := c.Del(ctx, k...).Err(); err != nil {
+			say("storefront: removing the demo's keys from Redis: %v", err)
+			return
+		}
+	}
+}
+
 // startReplica builds replica i: a registry with the storefront's
-// policies, joined to the fleet through its own NATS connection and store,
-// and its HTTP server (API, admin, metrics, fleet view) on ln.
-func startReplica(ctx context.Context, i int, ln net.Listener, cfg *config, natsURL, fakesURL string, base http.RoundTripper, logger *slog.Logger, say func(string, ...any)) (r *replica, err error) {
+// policies, joined to the fleet through its own connection to the store
+// (NATS or Redis), and its HTTP server (API, admin with the fleet
+// endpoints, metrics, fleet view) on ln.
+func startReplica(ctx context.Context, i int, ln net.Listener, cfg *config, backend fleetBackend, fakesURL string, base http.RoundTripper, logger *slog.Logger, say func(string, ...any)) (r *replica, err error) {
 	r = &replica{id: fmt.Sprintf("replica-%d", i+1), ln: ln}
 	defer func() {
 		if err != nil {
@@ -312,17 +431,7 @@ func startReplica(ctx context.Context, i int, ln net.Listener, cfg *config, nats
 	}
 	r.reg.MustGuard("payments")
 
-	r.nc, err = nats.Connect(natsURL, nats.Name("storefront "+r.id), nats.MaxReconnects(-1))
-	if err != nil {
-		return r, fmt.Errorf("nats: %w", err)
-	}
-	js, err := jetstream.New(r.nc)
-	if err != nil {
-		return r, fmt.Errorf("jetstream: %w", err)
-	}
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	r.store, err = natsstore.New(sctx, js, natsstore.WithBucket("storefront_fleet"), natsstore.WithStorage(jetstream.MemoryStorage))
+	r.store, r.closeConn, err = backend.connect(ctx, r.id)
 	if err != nil {
 		return r, err
 	}
@@ -342,6 +451,7 @@ func startReplica(ctx context.Context, i int, ln net.Listener, cfg *config, nats
 		admin.WithOpenRead(),
 		admin.WithService("storefront-"+r.id, "breakerbox demo storefront, fleet "+r.id, ""),
 		admin.WithPushInterval(time.Second),
+		admin.WithFleet(r.agent),
 		admin.WithLogger(logger))
 	if err != nil {
 		return r, fmt.Errorf("admin: %w", err)
@@ -363,8 +473,8 @@ func startReplica(ctx context.Context, i int, ln net.Listener, cfg *config, nats
 	return r, nil
 }
 
-// close detaches the replica from the fleet and closes its store and NATS
-// connection (its HTTP server is shut down by serveFleet).
+// close detaches the replica from the fleet and closes its store and the
+// store's connection (its HTTP server is shut down by serveFleet).
 func (r *replica) close(say func(string, ...any)) {
 	if r.agent != nil {
 		if err := r.agent.Close(); err != nil {
@@ -374,8 +484,8 @@ func (r *replica) close(say func(string, ...any)) {
 	if r.store != nil {
 		_ = r.store.Close()
 	}
-	if r.nc != nil {
-		r.nc.Close()
+	if r.closeConn != nil {
+		r.closeConn()
 	}
 }
 
@@ -505,8 +615,8 @@ var fleetPage = template.Must(template.New("fleet").Parse(`<!doctype html>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}code{background:#f3f3f3;padding:0 .3em}td,th{padding:.2em .8em;text-align:left}</style>
 </head><body>
 <h1>breakerbox fleet demo</h1>
-<p>{{len .Replicas}} replicas of the storefront API share their breakers' verdicts through an embedded NATS server
-(<code>{{.NATS}}</code>). Each has its own registry, dashboard, admin API and metrics.</p>
+<p>{{len .Replicas}} replicas of the storefront API share their breakers' verdicts through {{.StoreDescription}}.
+Each has its own registry, dashboard (with a Fleet panel), admin API and metrics.</p>
 <table><tr><th>replica</th><th>dashboard</th><th>fleet view</th><th>API</th><th>metrics</th></tr>
 {{range .Replicas}}<tr><td>{{.ID}}</td><td><a href="{{.Admin}}/">{{.Admin}}/</a></td><td><a href="{{.Fleet}}">/fleet</a></td>
 <td><a href="{{.API}}/api/products">{{.API}}</a></td><td><a href="{{.Metrics}}">/metrics</a></td></tr>
@@ -523,6 +633,15 @@ function reset(){fetch('/control/faults/payments/reset',{method:'POST'}).then(sh
 </body></html>
 `))
 
+// StoreDescription says where the fleet's store is, for the banner and
+// the fleet page.
+func (a FleetAddresses) StoreDescription() string {
+	if a.Redis != "" {
+		return fmt.Sprintf("the Redis server at %s (keys %s:*)", a.Redis, a.RedisPrefix)
+	}
+	return fmt.Sprintf("an embedded NATS server (%s)", a.NATS)
+}
+
 func printFleetBanner(w io.Writer, cfg *config, a FleetAddresses) {
 	load := "off (-load 0)"
 	if cfg.load > 0 {
@@ -535,7 +654,7 @@ func printFleetBanner(w io.Writer, cfg *config, a FleetAddresses) {
 	quiet := a.Replicas[len(a.Replicas)-1]
 	fmt.Fprintf(w, `
 breakerbox fleet demo: %[1]d replicas of the storefront API, in this process, sharing their
-breakers' verdicts over an embedded NATS server (%[2]s).
+breakers' verdicts over %[2]s.
 
   fleet page and fault controls  %[3]s/
   downstream fakes               %[4]s
@@ -549,10 +668,16 @@ Try it:
        curl -s %[8]s
   2. Let it recover:
        curl -X POST -d '{"outage":false}' %[3]s/control/faults/payments
-  3. Watch one replica with breakerctl (write token "demo": %[9]s):
-       BREAKERBOX_ADDR=%[10]s BREAKERBOX_TOKEN=%[9]s go -C cmd/breakerctl run . status --watch
+  3. Watch one replica with breakerctl (write token "demo": %[9]s), and see its fleet:
+       export BREAKERBOX_ADDR=%[10]s BREAKERBOX_TOKEN=%[9]s
+       go -C cmd/breakerctl run . status --watch
+       go -C cmd/breakerctl run . fleet
+     Every replica's dashboard shows the same in its Fleet panel.
+  4. Open payments on every replica at once, from any one (audited once, with your reason):
+       go -C cmd/breakerctl run . open payments --fleet --reason "provider maintenance"
+       go -C cmd/breakerctl run . release payments --fleet --reason "maintenance over"
 
 Ctrl-C stops everything.
 
-`, len(a.Replicas), a.NATS, a.Ops, a.Fakes, load, b.String(), quiet.ID, quiet.Fleet, a.Token, a.Replicas[0].Admin)
+`, len(a.Replicas), a.StoreDescription(), a.Ops, a.Fakes, load, b.String(), quiet.ID, quiet.Fleet, a.Token, a.Replicas[0].Admin)
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/breakerbox/breakerbox/admin"
+	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/fleet"
 )
 
@@ -111,9 +113,22 @@ func paymentsOf(t *testing.T, r ReplicaAddresses) admin.GuardStatus {
 // first two replicas only. Their breakers open on their own failures and
 // vote; the third replica, which never called payments, opens too: a
 // quorum of two replicas holds open votes. Each replica's state is read
-// from its own registry, through its admin API, over HTTP.
+// from its own registry, through its admin API, over HTTP. Then an
+// operator forces payments open through the first replica's admin API,
+// and the third applies it.
 func TestFleetQuorum(t *testing.T) {
 	addrs := startFleet(t, "-fleet=3", "-load=0", "-tour=false", "-report=0", "-open-duration=2m")
+	if addrs.NATS == "" || addrs.Redis != "" {
+		t.Errorf("store: NATS %q, Redis %q; want the embedded NATS server", addrs.NATS, addrs.Redis)
+	}
+	checkFleetQuorum(t, addrs)
+	checkFleetAction(t, addrs)
+}
+
+// checkFleetQuorum is TestFleetQuorum's scenario on a running fleet demo
+// of three replicas, whatever its store.
+func checkFleetQuorum(t *testing.T, addrs FleetAddresses) {
+	t.Helper()
 	if len(addrs.Replicas) != 3 {
 		t.Fatalf("%d replicas, want 3", len(addrs.Replicas))
 	}
@@ -188,9 +203,88 @@ func TestFleetQuorum(t *testing.T) {
 	if !slices.Equal(votes, []string{busy[0].ID, busy[1].ID}) || !s.Guards[i].Adopted {
 		t.Errorf("%s's view of payments: %+v; want open votes of %s and %s, adopted", quiet.ID, s.Guards[i], busy[0].ID, busy[1].ID)
 	}
+	// The quiet replica's admin API (admin.WithFleet) reports the same:
+	// the dashboard's Fleet panel and breakerctl fleet read it.
+	var rep admin.FleetReport
+	if err := getJSON(quiet.Admin+"/v1/fleet", &rep); err != nil {
+		t.Fatal(err)
+	}
+	i = slices.IndexFunc(rep.Guards, func(v fleet.GuardView) bool { return v.Guard == "payments" })
+	switch {
+	case rep.Self.ID != quiet.ID || len(rep.Members) != 3 || !rep.Store.Up:
+		t.Errorf("%s's /admin/v1/fleet: self %+v, members %+v, store %+v; want itself, 3 members, the store up", quiet.ID, rep.Self, rep.Members, rep.Store)
+	case i < 0:
+		t.Errorf("%s's /admin/v1/fleet has no payments: %+v", quiet.ID, rep.Guards)
+	default:
+		votes := slices.Sorted(slices.Values(rep.Guards[i].OpenVotes))
+		if !slices.Equal(votes, []string{busy[0].ID, busy[1].ID}) || !rep.Guards[i].Adopted {
+			t.Errorf("%s's /admin/v1/fleet, payments: %+v; want open votes of %s and %s, adopted", quiet.ID, rep.Guards[i], busy[0].ID, busy[1].ID)
+		}
+	}
 	// The quiet replica answers checkouts at once, from its fallback.
 	status, err := checkout(context.Background(), client, quiet.API)
 	if err != nil || status != "PAYMENT_PENDING" {
 		t.Errorf("checkout on %s = %q, %v; want PAYMENT_PENDING", quiet.ID, status, err)
+	}
+}
+
+// checkFleetAction forces payments open for the whole fleet through the
+// first replica's admin API, with the demo's write token, and waits until
+// the last replica's registry holds it (read through that replica's admin
+// API); the first replica's audit log records the action once.
+func checkFleetAction(t *testing.T, addrs FleetAddresses) {
+	t.Helper()
+	first, last := addrs.Replicas[0], addrs.Replicas[len(addrs.Replicas)-1]
+	const reason = "e2e: provider maintenance"
+	body, err := json.Marshal(admin.FleetActionRequest{Target: "payments", Action: fleet.ActionForceOpen, Reason: reason})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequest(http.MethodPost, first.Admin+"/v1/fleet/actions", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+addrs.Token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res admin.FleetActionResult
+	err = json.NewDecoder(resp.Body).Decode(&res)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil {
+		t.Fatalf("POST %s/v1/fleet/actions: %s, %v", first.Admin, resp.Status, err)
+	}
+	if o := res.Override; o.Version == 0 || o.By != first.ID || o.Actor != "demo" || o.Target != "payments" || o.Action != fleet.ActionForceOpen {
+		t.Errorf("stored %+v; want a versioned force-open of payments by %s, actor demo", o, first.ID)
+	}
+
+	waitFor(t, time.Minute, last.ID+" applying the fleet's force-open", func() error {
+		g := paymentsOf(t, last)
+		if g.State != breaker.ForcedOpen || g.Override == nil || g.Override.Reason != reason {
+			return fmt.Errorf("state %s, override %+v", g.State, g.Override)
+		}
+		return nil
+	})
+	var rep admin.FleetReport
+	if err := getJSON(last.Admin+"/v1/fleet", &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rep.Overrides, func(o fleet.Override) bool { return o.Version == res.Override.Version && o.Reason == reason }) {
+		t.Errorf("%s's /admin/v1/fleet lists overrides %+v; want version %d", last.ID, rep.Overrides, res.Override.Version)
+	}
+	var page admin.AuditPage
+	if err := getJSON(first.Admin+"/v1/audit", &page); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, r := range page.Records {
+		if r.Op == admin.OpFleetAction {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("%s's audit log holds %d fleet actions, want 1: %+v", first.ID, n, page.Records)
 	}
 }

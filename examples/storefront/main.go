@@ -28,7 +28,8 @@
 // -ops-port (0 picks a free port), -open-duration, -load, -fault, -traces,
 // -otlp, -ready-file (a JSON file of the addresses, written once every
 // server listens), -fleet (the fleet mode: replicas of the HTTP API sharing
-// their breakers' verdicts over an embedded NATS server; see serveFleet).
+// their breakers' verdicts over an embedded NATS server; see serveFleet),
+// -fleet-redis (the fleet mode over a Redis server instead).
 // Run with -h for the rest.
 package main
 
@@ -95,6 +96,7 @@ type config struct {
 	token                                              string
 	readyFile                                          string
 	fleet                                              fleetFlag
+	fleetRedis                                         string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -121,6 +123,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&c.readyFile, "ready-file", "", "write the addresses here as JSON once every server listens")
 	fs.Var(&c.fleet, "fleet", "run the fleet mode: N replicas of the HTTP API sharing their breakers' verdicts over an embedded\n"+
 		"NATS server (-fleet alone: 3, or -fleet=N); the other servers and the GraphQL tour are off")
+	fs.StringVar(&c.fleetRedis, "fleet-redis", "", "share the fleet's verdicts over the Redis server at this address (host:port) instead of\n"+
+		"the embedded NATS server, under keys of this run's own; implies -fleet")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -131,6 +135,9 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		if err := fs.Parse(fs.Args()[1:]); err != nil {
 			return nil, err
 		}
+	}
+	if c.fleetRedis != "" && c.fleet == 0 {
+		c.fleet = defaultFleetReplicas
 	}
 	ratioSet := false
 	fs.Visit(func(f *flag.Flag) { ratioSet = ratioSet || f.Name == "trace-ratio" })
@@ -608,6 +615,7 @@ Try it:
        curl -X POST -d '{"latency":"400ms"}' %[1]s/control/faults/recommendations
   6. See a fleet: three replicas sharing their breakers' verdicts over an embedded NATS server:
        make demo DEMOFLAGS=-fleet
+     or over a Redis server of yours: make demo DEMOFLAGS="-fleet-redis localhost:6379"
 
 Below: %[12]s.
 Ctrl-C stops everything.
