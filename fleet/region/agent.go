@@ -68,7 +68,8 @@ type Agent struct {
 // seen is a region's summary as this replica last read it.
 type seen struct {
 	sum     Summary
-	changed int // the tick in which its Seq last advanced
+	changed int       // the tick in which its Seq last advanced
+	at      time.Time // when a read last found it (this process's clock)
 }
 
 // lease is the summary lease's value.
@@ -216,6 +217,7 @@ func (a *Agent) loop(ctx context.Context) {
 				a.publish(ctx, true)
 			}
 			a.readAll(ctx)
+			a.forget(time.Now())
 			a.evaluate()
 			round.Reset(jitter(a.cfg.period))
 		case <-a.wake:
@@ -476,18 +478,34 @@ func (a *Agent) readAll(ctx context.Context) {
 		}
 		got[s.Region] = s
 	}
+	now := time.Now()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	next := make(map[string]*seen, len(got))
 	for r, s := range got {
 		old := a.regions[r]
 		if old != nil && old.sum.Seq == s.Seq {
-			next[r] = &seen{sum: s, changed: old.changed}
+			next[r] = &seen{sum: s, changed: old.changed, at: now}
 			continue
 		}
-		next[r] = &seen{sum: s, changed: a.tick}
+		next[r] = &seen{sum: s, changed: a.tick, at: now}
 	}
 	a.regions = next
+}
+
+// forget drops the summaries no read has found for their TTL, as the
+// store would have expired them: while this replica cannot read its
+// region's store, what it last read does not hold global opens for ever.
+// The durations are this process's own clock, never compared with another
+// host's.
+func (a *Agent) forget(now time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for r, s := range a.regions {
+		if now.Sub(s.at) >= time.Duration(s.sum.TTLMS)*time.Millisecond {
+			delete(a.regions, r)
+		}
+	}
 }
 
 // decodeSummary reads a summary entry, refusing one that does not match

@@ -127,3 +127,29 @@ func TestSummaryCarriesLimiterAndBulkheadUse(t *testing.T) {
 		}
 	})
 }
+
+// A replica that cannot read its own region's store forgets the summaries
+// after their TTL, as the store would have, and so releases its global
+// opens: losing the store leaves the guard deciding alone.
+func TestStoreDownForgetsSummariesAndReleasesGlobalOpens(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 1, "eu", "us", "ap")
+		defer w.close()
+		settle(2 * period)
+		w.regions["eu"][0].trip(t, "pay")
+		w.regions["us"][0].trip(t, "pay")
+		settle(2 * period)
+		ap := w.regions["ap"][0]
+		w.wantState("ap", "pay", breaker.Open)
+		store := ap.fleet.Store().(*fleet.MemoryStore)
+		store.SetDown(true)
+		settle(6 * period)
+		if n := len(ap.region.Regions().Regions); n != 0 {
+			t.Fatalf("ap still holds %d regions with its store down", n)
+		}
+		w.wantState("ap", "pay", breaker.Closed)
+		store.SetDown(false)
+		settle(3 * period)
+		w.wantState("ap", "pay", breaker.Open)
+	})
+}
