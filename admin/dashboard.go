@@ -129,7 +129,7 @@ func (s *Server) whoami(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	id := Identity{Actor: p.name, Access: p.access.String(), Fleet: s.cfg.fleet != nil}
+	id := Identity{Actor: p.name, Access: p.access.String(), Fleet: s.cfg.fleet != nil, Regions: s.cfg.regions != nil}
 	for _, t := range s.auth.tokens {
 		if t.Access == Write {
 			id.Writable = true

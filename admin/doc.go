@@ -50,6 +50,8 @@
 //	POST /v1/machines/{guard}/state   move a guard to a custom state ({"state", "reason"}; audited)
 //	GET  /v1/fleet                    this replica's view of its fleet (WithFleet; 404 fleet_off without)
 //	POST /v1/fleet/actions            an operator action for every replica of the fleet (audited once)
+//	GET  /v1/regions                  every region side by side (WithRegions; 404 regions_off without)
+//	GET  /v1/regions/{region}/guards  one region's summary; with ?guard=NAME, is NAME open there
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)
 //	GET  /debug                       an HTML page of recent transitions and operations
 //	GET  /                            the dashboard (and its files under /assets/)

@@ -60,6 +60,10 @@ var tableNotShown = map[string]string{
 	"breakerbox.retry.calls":    "retries are not in GuardStatus",
 	"breakerbox.fallback.calls": "fallbacks are not in GuardStatus",
 	"breakerbox.cost.amount":    "costs are shown by GET /v1/cost, not GuardStatus",
+	// GuardStatus shows the state and the last transition's actor; GET
+	// /v1/maintenance and /v1/dependencies say which window or dependency.
+	"breakerbox.maintenance.active": "shown by GET /v1/maintenance",
+	"breakerbox.dependency.open":    "shown by GET /v1/dependencies",
 }
 
 func TestStatusShowsTheMetricsTableConcepts(t *testing.T) {

@@ -84,7 +84,8 @@ func New(reg *core.Registry, opts ...Option) (*Server, error) {
 		s.seq = max(s.seq, last)
 	}
 	s.routes()
-	s.removeHooks = reg.AddHooks(s.hooks())
+	removeHooks, stopChaos := reg.AddHooks(s.hooks()), s.auditPolicyChaos() // chaos_policy.go
+	s.removeHooks = func() { removeHooks(); stopChaos() }
 	return s, nil
 }
 
@@ -205,6 +206,7 @@ func (s *Server) routes() {
 	s.handle(v+"/cost", methods{http.MethodGet: s.cost}) // cost.go
 	s.machineRoutes(v)                                   // machines.go
 	s.fleetRoutes(v)                                     // fleet.go (issue #20)
+	s.regionRoutes(v)                                    // regions.go (issue #26)
 	s.handle("/debug", methods{http.MethodGet: s.debugPage})
 	s.handle("/{$}", methods{http.MethodGet: s.dashboardPage})
 	s.handle("/assets/{file}", methods{http.MethodGet: s.asset})

@@ -100,6 +100,10 @@ type Experiment struct {
 	// Actor and Reason say who started it and why.
 	Actor  string `json:"actor,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// Source is "policy" for an experiment of the policy document (see
+	// the package documentation); empty for one started through Start
+	// (the admin API, breakerctl chaos). Start ignores it.
+	Source string `json:"source,omitempty"`
 }
 
 // Status is an experiment as the Injector runs it.
@@ -164,6 +168,8 @@ type Injector struct {
 	past []*running // ended experiments, newest last (bounded)
 
 	live atomic.Pointer[liveSet] // running experiments; nil when none
+
+	pol policyState // the policy document's experiments (policy.go); guarded by mu
 }
 
 // liveSet is the experiments running, immutable once published.
@@ -239,12 +245,18 @@ func From(reg *core.Registry) (*Injector, error) {
 // Injector serves r from then on. It fails for a second registry.
 func (in *Injector) AttachRegistry(r *core.Registry) error {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	if in.reg != nil && in.reg != r {
+		in.mu.Unlock()
 		return errors.New("chaos: the injector serves another registry already")
 	}
+	again := in.reg == r
 	in.reg = r
-	return nil
+	in.mu.Unlock()
+	if again {
+		return nil
+	}
+	_, err := r.Follow(policyFollower{in}) // policy.go
+	return err
 }
 
 // Config returns the Injector's safety limits, defaults filled in.
@@ -348,9 +360,15 @@ func (e *Experiment) Validate(now time.Time, maxDuration time.Duration) error {
 // without AllowCritical; a scope with no guard left; more guards under
 // chaos at once than Config.MaxGuards. It returns the experiment as
 // started (its ID and Ends set).
-func (in *Injector) Start(e Experiment) (_ Status, err error) {
+func (in *Injector) Start(e Experiment) (Status, error) {
+	e.Source = ""
 	in.mu.Lock()
 	defer in.mu.Unlock()
+	return in.startLocked(e)
+}
+
+// startLocked is Start under in.mu, for an experiment of any source.
+func (in *Injector) startLocked(e Experiment) (_ Status, err error) {
 	if in.reg == nil {
 		return Status{}, ErrNotAttached
 	}

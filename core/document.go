@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/breakerbox/breakerbox/core/breaker"
 	"github.com/breakerbox/breakerbox/core/fallback"
@@ -30,6 +32,12 @@ type Document struct {
 	Tenants *TenantPolicy `json:"tenants,omitempty"`
 	// Variants are A/B and shadow variants of the document's policies.
 	Variants []VariantPolicy `json:"variants,omitempty"`
+	// Maintenance are maintenance windows (see MaintenanceWindow); the
+	// registry must have a maintenance scheduler following it.
+	Maintenance []MaintenanceWindow `json:"maintenance,omitempty"`
+	// Chaos are chaos experiments (see ChaosExperiment); the registry must
+	// be built with WithChaos.
+	Chaos []ChaosExperiment `json:"chaos,omitempty"`
 }
 
 // TenantPolicy configures per-tenant guards: a guard called for a tenant
@@ -250,6 +258,9 @@ func (r *Registry) check(doc Document, size int) (*checkedDocument, error) {
 	if len(probs) == 0 {
 		probs = r.dependencyProblems(doc, c) // dependency.go
 	}
+	if len(probs) == 0 {
+		probs = r.opsProblems(doc, c) // document_ops.go
+	}
 	if len(probs) > 0 {
 		return nil, &DocumentError{Problems: probs}
 	}
@@ -335,6 +346,7 @@ func checkDocument(doc Document, fallbacks map[string]fallback.Func) (*checkedDo
 		}
 	}
 	probs = append(probs, checkSegments(doc, c.policies, fallbacks)...)
+	probs = append(probs, checkOps(doc)...) // document_ops.go
 	return c, probs
 }
 
@@ -359,7 +371,10 @@ func badAncestor(ps map[string]Policy, own map[string][]Problem, name string) st
 // ApplyOption configures one Registry.Apply.
 type ApplyOption interface{ applyApply(*applyConfig) }
 
-type applyConfig struct{ version uint64 }
+type applyConfig struct {
+	version uint64
+	actor   string // AppliedBy (document_ops.go)
+}
 
 type applyOptionFunc func(*applyConfig)
 
@@ -416,6 +431,12 @@ func (r *Registry) Apply(doc Document, opts ...ApplyOption) (ApplyResult, error)
 	if err != nil {
 		return ApplyResult{}, err
 	}
+	var applied *AppliedDocument // set once doc is live
+	defer func() {
+		if applied != nil {
+			r.notifyFollowers(doc, *applied) // document_ops.go; after the unlock below
+		}
+	}()
 	defer r.recheckDependents() // dependency.go; runs after the unlock below
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -459,6 +480,8 @@ func (r *Registry) Apply(doc Document, opts ...ApplyOption) (ApplyResult, error)
 	r.setSegments()
 	r.syncDependencyHookLocked() // dependency.go
 	res.Version = r.version
+	r.appliedBy, r.appliedAt = cmp.Or(cfg.actor, PolicyActor), time.Now()
+	applied = &AppliedDocument{Version: r.version, Hash: hash, Actor: r.appliedBy, At: r.appliedAt}
 	return res, nil
 }
 

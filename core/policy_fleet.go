@@ -29,6 +29,41 @@ type FleetPolicy struct {
 	// reaches MinCalls alone. It costs one store write per guard and
 	// replica per heartbeat.
 	SharedWindow bool `json:"sharedWindow,omitempty"`
+	// Scope is "regional" (default): the guard's verdicts stay in its
+	// region; or "global": the guard also opens in every region when at
+	// least Regions regions report it open in their summaries (package
+	// fleet/region), never because one region alone did, and that global
+	// open is released when fewer than Regions regions report it open.
+	Scope string `json:"scope,omitempty"`
+	// Regions is, for a global guard, how many regions must report the
+	// guard open for every region to open it; default 2, never less than
+	// 2. Only read when Scope is "global".
+	Regions int `json:"regions,omitempty"`
+}
+
+// The scopes of FleetPolicy.Scope.
+const (
+	FleetScopeRegional = "regional"
+	FleetScopeGlobal   = "global"
+)
+
+// DefaultFleetRegions is FleetPolicy.Regions's default.
+const DefaultFleetRegions = 2
+
+// maxFleetRegions bounds FleetPolicy.Regions.
+const maxFleetRegions = 256
+
+// GlobalRule returns the guard's scope with defaults filled in: whether it
+// is global, and how many regions must report it open. A nil FleetPolicy
+// is regional.
+func (p *FleetPolicy) GlobalRule() (global bool, regions int) {
+	if p == nil || p.Scope != FleetScopeGlobal {
+		return false, 0
+	}
+	if p.Regions > 0 {
+		return true, p.Regions
+	}
+	return true, DefaultFleetRegions
 }
 
 // The adoption rules of FleetPolicy.Adopt.
@@ -79,6 +114,17 @@ func (p *FleetPolicy) validate() error {
 	}
 	if math.IsNaN(p.Fraction) || p.Fraction < 0 || p.Fraction > 1 {
 		return fmt.Errorf("fleet.fraction: %g must be between 0 and 1", p.Fraction)
+	}
+	switch p.Scope {
+	case "", FleetScopeRegional, FleetScopeGlobal:
+	default:
+		return fmt.Errorf("fleet.scope: %q is not a scope (regional or global)", p.Scope)
+	}
+	if p.Regions != 0 && (p.Regions < 2 || p.Regions > maxFleetRegions) {
+		return fmt.Errorf("fleet.regions: %d must be between 2 and %d (0 means %d): a global guard never opens because one region alone did", p.Regions, maxFleetRegions, DefaultFleetRegions)
+	}
+	if p.Regions != 0 && p.Scope != FleetScopeGlobal {
+		return fmt.Errorf("fleet.regions: %d is only read with scope %q (scope is %q)", p.Regions, FleetScopeGlobal, p.Scope)
 	}
 	return nil
 }

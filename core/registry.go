@@ -43,6 +43,10 @@ type Registry struct {
 	seg    atomic.Pointer[segments]   // tenant overlays and variants of the live document (segment.go)
 	prunes atomic.Uint64              // guards pruned so far; segment.go reclaims tenant slots when it moves
 	deps   atomic.Pointer[depTracker] // follows dependsOn (dependency.go); nil until a policy has one
+
+	followers *followers // of the operations sections (document_ops.go)
+	appliedBy string     // the live document's actor (AppliedBy); guarded by mu
+	appliedAt time.Time  // when it was applied; guarded by mu
 }
 
 // Option configures a Registry.
@@ -113,7 +117,7 @@ func WithProfilerLabels(extra func(ctx context.Context) []string) Option {
 // registered). Without policies every guard gets the built-in defaults
 // (see breaker.Config).
 func NewRegistry(opts ...Option) (*Registry, error) {
-	r := &Registry{policies: map[string]Policy{}, def: DefaultPolicyName, fallback: map[string]fallback.Func{}, retired: map[string]weak.Pointer[Guard]{}}
+	r := &Registry{policies: map[string]Policy{}, def: DefaultPolicyName, fallback: map[string]fallback.Func{}, retired: map[string]weak.Pointer[Guard]{}, followers: &followers{}}
 	for _, o := range opts {
 		if err := o.apply(r); err != nil {
 			return nil, err

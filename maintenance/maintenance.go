@@ -58,8 +58,31 @@
 // comes from the system; a program run where there is none imports
 // time/tzdata.
 //
-// Windows are kept in memory: a restarted process has none until they are
-// added again.
+// # Windows of the policy document
+//
+// A policy document may declare windows too (the maintenance section of
+// core.Document). A scheduler opened with FollowPolicy follows the
+// registry's documents (core.Registry.Follow): it checks their windows
+// fully (the cron expression included) before anything of a document is
+// applied, so a document with a malformed window is refused whole with the
+// field's path and value; and after each apply it replaces the windows of
+// the previous document with the new document's. The rule: the windows
+// whose source is the policy document belong to the document alone — a
+// window the new document no longer has ends (its guards are released), a
+// changed one is rescheduled, an unchanged one goes on — and the windows
+// created through the API or the CLI are never touched by a document. A
+// document window's name may not be that of an API window, nor the other
+// way round; DELETE refuses a document window (apply a document without
+// it). Document windows are not stored (the document is).
+//
+// # Persistence
+//
+// Without a Store, windows are kept in memory: a restarted process has
+// none until they are added again. WithStore keeps the windows created
+// through the API or the CLI in a Store (FileStore: a JSON file written
+// atomically): Open loads them, dropping the one-off windows that ended
+// while the process was down, and every add and delete is written before
+// it takes effect.
 package maintenance
 
 import (
@@ -70,17 +93,23 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/breakerbox/breakerbox/admin"
 	"github.com/breakerbox/breakerbox/admin/wire"
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/breaker"
+	"github.com/breakerbox/breakerbox/maintenance/schedule"
 	"github.com/robfig/cron/v3"
 )
 
-// Actor is the actor of the state changes the scheduler makes.
-const Actor = "maintenance"
+// Actor is the actor of the state changes the scheduler makes
+// (core.MaintenanceActor).
+const Actor = core.MaintenanceActor
+
+// SourcePolicy is Window.Source for a window of the policy document.
+const SourcePolicy = "policy"
 
 // MaxDuration is the longest a window may last.
 const MaxDuration = 366 * 24 * time.Hour
@@ -96,14 +125,19 @@ type Window = admin.MaintenanceWindow
 // with New, start it with Start and stop it with Close. It is safe for
 // concurrent use.
 type Scheduler struct {
-	reg  *core.Registry
-	wake chan struct{} // a window was added or deleted: plan again
-	stop chan struct{}
-	done chan struct{}
-	once sync.Once
+	reg     *core.Registry
+	wake    chan struct{} // a window was added or deleted: plan again
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+	started atomic.Bool // Start was called: Close waits for done
 
-	mu      sync.Mutex // guards windows
-	windows map[string]*window
+	mu         sync.Mutex // guards windows, polVersion; serialises the store's writes
+	windows    map[string]*window
+	polVersion uint64 // the newest policy document version given (policy.go)
+	store      Store  // WithStore; nil keeps windows in memory
+	unfollow   func() // FollowPolicy; nil when not following
+	follow     bool   // FollowPolicy given to Open
 
 	recMu   sync.Mutex               // serialises reconcile; guards the fields below
 	applied map[string]breaker.State // guards in the state the scheduler put them in
@@ -112,10 +146,12 @@ type Scheduler struct {
 }
 
 type window struct {
-	w     Window // normalised, status fields zero
-	sched cron.Schedule
-	dur   time.Duration
-	loc   *time.Location
+	w      Window // normalised, status fields zero
+	sched  cron.Schedule
+	dur    time.Duration
+	loc    *time.Location
+	guards []string // the guards and tags it selects
+	tags   []string
 }
 
 // New returns a scheduler of reg with no windows, not started.
@@ -129,14 +165,23 @@ func New(reg *core.Registry) *Scheduler {
 // Start starts the goroutine that starts and ends windows on time. Windows
 // added before Start take effect at Start.
 func (s *Scheduler) Start() {
+	s.started.Store(true)
 	go s.run()
 }
 
-// Close stops the scheduler's goroutine and waits for it; guards in a
-// window stay as they are. It may be called more than once.
+// Close stops the scheduler's goroutine and waits for it, and stops
+// following the policy documents; guards in a window stay as they are. It
+// may be called more than once.
 func (s *Scheduler) Close() {
-	s.once.Do(func() { close(s.stop) })
-	<-s.done
+	s.once.Do(func() {
+		close(s.stop)
+		if s.unfollow != nil {
+			s.unfollow()
+		}
+	})
+	if s.started.Load() {
+		<-s.done
+	}
 }
 
 func (s *Scheduler) run() {
@@ -175,27 +220,51 @@ func (s *Scheduler) poke() {
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
-var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
-
 func bad(field, value, msg string) error {
 	return &admin.WindowError{Field: field, Value: value, Message: msg}
 }
 
+// checkMode says where a window to check comes from.
+type checkMode uint8
+
+const (
+	fromAPI    checkMode = iota // AddWindow: every check
+	fromStore                   // Open: its guard may come later; it may have ended
+	fromPolicy                  // the policy document: core checked its names
+)
+
 // check validates w at now and returns it ready to schedule, or every
 // problem as *admin.WindowError values joined.
-func (s *Scheduler) check(w Window, now time.Time) (*window, error) {
+func (s *Scheduler) check(w Window, now time.Time, mode checkMode) (*window, error) {
 	var errs []error
 	add := func(e error) { errs = append(errs, e) }
-	w.CreatedBy, w.Active, w.From, w.Until = "", false, time.Time{}, time.Time{}
+	w.Active, w.From, w.Until = false, time.Time{}, time.Time{}
+	if mode != fromPolicy {
+		w.Source, w.PolicyVersion = "", 0
+		if mode == fromAPI {
+			w.CreatedBy = ""
+		}
+	}
 	if !nameRE.MatchString(w.Name) {
 		add(bad("name", fmt.Sprintf("%q", w.Name), "must be 1 to 64 letters, digits, '.', '_' or '-'"))
 	}
-	switch {
-	case (w.Guard == "") == (w.Tag == ""):
-		add(bad("guard", fmt.Sprintf("%q", w.Guard), fmt.Sprintf("give a guard or a tag, not both or neither (tag %q)", w.Tag)))
-	case w.Guard != "":
-		if _, ok := s.reg.Lookup(w.Guard); !ok {
-			add(bad("guard", fmt.Sprintf("%q", w.Guard), fmt.Sprintf("no guard is called %q", w.Guard)))
+	out := &window{}
+	if mode == fromPolicy {
+		out.guards, out.tags = slices.Clone(w.Guards), slices.Clone(w.Tags)
+	} else {
+		if len(w.Guards) > 0 || len(w.Tags) > 0 {
+			add(bad("guards", fmt.Sprintf("%q", strings.Join(append(slices.Clone(w.Guards), w.Tags...), ",")), "lists of guards and tags belong to windows of the policy document; give one guard or one tag"))
+		}
+		switch {
+		case (w.Guard == "") == (w.Tag == ""):
+			add(bad("guard", fmt.Sprintf("%q", w.Guard), fmt.Sprintf("give a guard or a tag, not both or neither (tag %q)", w.Tag)))
+		case w.Guard != "":
+			if _, ok := s.reg.Lookup(w.Guard); !ok && mode == fromAPI {
+				add(bad("guard", fmt.Sprintf("%q", w.Guard), fmt.Sprintf("no guard is called %q", w.Guard)))
+			}
+			out.guards = []string{w.Guard}
+		default:
+			out.tags = []string{w.Tag}
 		}
 	}
 	switch w.Action {
@@ -203,7 +272,6 @@ func (s *Scheduler) check(w Window, now time.Time) (*window, error) {
 	default:
 		add(bad("action", fmt.Sprintf("%q", w.Action), `must be "open" or "metrics-only"`))
 	}
-	out := &window{}
 	if w.Schedule == "" {
 		switch {
 		case w.Start.IsZero():
@@ -212,7 +280,7 @@ func (s *Scheduler) check(w Window, now time.Time) (*window, error) {
 			add(bad("end", "", "is required for a one-off window"))
 		case !w.End.After(w.Start):
 			add(bad("end", w.End.Format(time.RFC3339), "ends before it starts, at "+w.Start.Format(time.RFC3339)))
-		case !w.End.After(now):
+		case !w.End.After(now) && mode == fromAPI:
 			add(bad("end", w.End.Format(time.RFC3339), "is not in the future"))
 		case w.End.Sub(w.Start) > MaxDuration:
 			add(bad("end", w.End.Format(time.RFC3339), "the window would last longer than 366 days"))
@@ -227,30 +295,15 @@ func (s *Scheduler) check(w Window, now time.Time) (*window, error) {
 		if w.TimeZone == "" {
 			w.TimeZone = "UTC"
 		}
-		loc, err := time.LoadLocation(w.TimeZone)
-		if err != nil || w.TimeZone == "Local" {
-			add(bad("timeZone", fmt.Sprintf("%q", w.TimeZone), "is not an IANA time zone such as \"Europe/Berlin\""))
-			loc = nil
+		loc, err := schedule.Zone(w.TimeZone)
+		if err != nil {
+			add(bad("timeZone", fmt.Sprintf("%q", w.TimeZone), err.Error()))
 		}
 		out.loc = loc
-		trimmed := strings.TrimSpace(w.Schedule)
-		switch sched, err := parser.Parse(trimmed); {
-		case strings.HasPrefix(trimmed, "TZ=") || strings.HasPrefix(trimmed, "CRON_TZ="):
-			add(bad("schedule", fmt.Sprintf("%q", w.Schedule), "give the time zone in timeZone, not in the expression"))
+		switch spec, err := schedule.Parse(w.Schedule, loc, now); {
 		case err != nil:
-			add(bad("schedule", fmt.Sprintf("%q", w.Schedule), "is not a five-field cron expression or a descriptor such as \"@daily\": "+err.Error()))
+			add(bad("schedule", fmt.Sprintf("%q", w.Schedule), err.Error()))
 		default:
-			spec, ok := sched.(*cron.SpecSchedule)
-			if !ok {
-				add(bad("schedule", fmt.Sprintf("%q", w.Schedule), "@every is not a schedule of wall-clock times; use a cron expression or @hourly, @daily, @weekly, @monthly, @yearly"))
-				break
-			}
-			if loc != nil {
-				spec.Location = loc
-				if spec.Next(now).IsZero() {
-					add(bad("schedule", fmt.Sprintf("%q", w.Schedule), "never starts (no such date in the next five years)"))
-				}
-			}
 			out.sched = spec
 		}
 		d, err := time.ParseDuration(w.Duration)
@@ -301,19 +354,27 @@ func (w *window) occurrence(now time.Time) (active bool, from, until time.Time) 
 
 // AddWindow checks w and schedules it, created by actor; it implements
 // admin.Maintenance. A window active now takes effect before it returns.
-func (s *Scheduler) AddWindow(_ context.Context, w Window, actor string) (Window, error) {
+func (s *Scheduler) AddWindow(ctx context.Context, w Window, actor string) (Window, error) {
 	now := time.Now()
-	win, err := s.check(w, now)
+	win, err := s.check(w, now, fromAPI)
 	if err != nil {
 		return Window{}, err
 	}
 	win.w.CreatedBy = actor
 	s.mu.Lock()
-	if _, dup := s.windows[win.w.Name]; dup {
+	if old, dup := s.windows[win.w.Name]; dup {
 		s.mu.Unlock()
+		if old.w.Source == SourcePolicy {
+			return Window{}, bad("name", fmt.Sprintf("%q", w.Name), fmt.Sprintf("a window of the policy document (version %d) has that name", old.w.PolicyVersion))
+		}
 		return Window{}, bad("name", fmt.Sprintf("%q", w.Name), "a window of that name exists; delete it first")
 	}
 	s.windows[win.w.Name] = win
+	if err := s.saveLocked(ctx); err != nil { // store.go
+		delete(s.windows, win.w.Name)
+		s.mu.Unlock()
+		return Window{}, err
+	}
 	s.mu.Unlock()
 	s.ReconcileAt(now)
 	s.poke()
@@ -322,15 +383,25 @@ func (s *Scheduler) AddWindow(_ context.Context, w Window, actor string) (Window
 
 // DeleteWindow removes the named window, ending it first when it is active;
 // it implements admin.Maintenance.
-func (s *Scheduler) DeleteWindow(_ context.Context, name, _ string) (Window, error) {
+func (s *Scheduler) DeleteWindow(ctx context.Context, name, _ string) (Window, error) {
 	now := time.Now()
 	s.mu.Lock()
 	win, ok := s.windows[name]
-	delete(s.windows, name)
-	s.mu.Unlock()
 	if !ok {
+		s.mu.Unlock()
 		return Window{}, fmt.Errorf("%w %q", admin.ErrUnknownWindow, name)
 	}
+	if win.w.Source == SourcePolicy {
+		s.mu.Unlock()
+		return Window{}, bad("name", fmt.Sprintf("%q", name), fmt.Sprintf("the window comes from the policy document (version %d): apply a document without it", win.w.PolicyVersion))
+	}
+	delete(s.windows, name)
+	if err := s.saveLocked(ctx); err != nil { // store.go
+		s.windows[name] = win
+		s.mu.Unlock()
+		return Window{}, err
+	}
+	s.mu.Unlock()
 	s.ReconcileAt(now)
 	s.poke()
 	return status(win, now), nil
@@ -365,6 +436,27 @@ func (s *Scheduler) WindowsAt(now time.Time) []Window {
 		return strings.Compare(a.Name, b.Name)
 	})
 	return out
+}
+
+// WindowCounts returns how many windows are active now and how many will
+// start later (a one-off window that has ended is neither); it implements
+// metrics.WindowCounter, for the exporters' WithWindows options.
+func (s *Scheduler) WindowCounts() (active, upcoming int) { return s.WindowCountsAt(time.Now()) }
+
+// WindowCountsAt is WindowCounts at the explicit time now.
+func (s *Scheduler) WindowCountsAt(now time.Time) (active, upcoming int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range s.windows {
+		a, from, _ := w.occurrence(now)
+		switch {
+		case a:
+			active++
+		case !from.IsZero():
+			upcoming++
+		}
+	}
+	return active, upcoming
 }
 
 func status(w *window, now time.Time) Window {
@@ -408,19 +500,28 @@ func (s *Scheduler) ReconcileAt(now time.Time) time.Time {
 			continue
 		}
 		soon(until)
-		sel := core.Name(w.w.Guard)
-		if w.w.Tag != "" {
-			sel = core.Tag(w.w.Tag)
+		if len(w.tags) > 0 || w.w.Source == SourcePolicy {
+			// Guards created since (a tag's, or a document's guard that
+			// had no call yet) are taken in at the next check.
 			soon(now.Add(recheck))
 		}
 		st := breaker.ForcedOpen
 		if w.w.Action == wire.MaintenanceMetricsOnly {
 			st = breaker.MetricsOnly
 		}
-		gs, _ := s.reg.Guards(sel) // a guard pruned since: nothing to do
-		for _, g := range gs {
-			if cur, ok := wants[g.Name()]; !ok || cur.state == breaker.MetricsOnly && st == breaker.ForcedOpen {
-				wants[g.Name()] = want{st, w.w.Name}
+		sels := make([]core.Selector, 0, len(w.guards)+len(w.tags))
+		for _, g := range w.guards {
+			sels = append(sels, core.Name(g))
+		}
+		for _, t := range w.tags {
+			sels = append(sels, core.Tag(t))
+		}
+		for _, sel := range sels {
+			gs, _ := s.reg.Guards(sel) // a guard pruned since: nothing to do
+			for _, g := range gs {
+				if cur, ok := wants[g.Name()]; !ok || cur.state == breaker.MetricsOnly && st == breaker.ForcedOpen {
+					wants[g.Name()] = want{st, w.w.Name}
+				}
 			}
 		}
 	}

@@ -26,7 +26,8 @@ var consideredFields = map[reflect.Type][]string{
 	reflect.TypeFor[core.RetryPolicy]():       {"maxAttempts", "initialDelay", "maxDelay", "maxTotal", "multiplier", "jitter", "budget"},
 	reflect.TypeFor[core.RetryBudgetPolicy](): {"ratio", "minRetriesPerSec", "window"},
 	reflect.TypeFor[core.FallbackRef]():       {"name", "on"},
-	reflect.TypeFor[core.Document]():          {"$schema", "policies", "tenants", "variants"},
+	reflect.TypeFor[core.Document](): {"$schema", "policies", "tenants", "variants",
+		"maintenance", "chaos"}, // operations of the application's guards: reported lost (documentLoss)
 }
 
 func TestEveryPolicyFieldIsConsidered(t *testing.T) {

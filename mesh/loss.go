@@ -135,5 +135,14 @@ func documentLoss(doc core.Document, ps []resolved, f Format) []Loss {
 		out = append(out, Loss{Policy: v.Policy, Field: fmt.Sprintf("variants[%d]", i), Kind: Lost,
 			Message: fmt.Sprintf("%s %q: segments are chosen from keys and attributes the application computes; the export holds the control policy only", what, v.Name)})
 	}
+	// The operations sections act on the application's guards at run time.
+	for i, w := range doc.Maintenance {
+		out = append(out, Loss{Field: fmt.Sprintf("maintenance[%d]", i), Kind: Lost,
+			Message: fmt.Sprintf("maintenance window %q: the application's scheduler forces its guards open or metrics-only; %s has no scheduled state", w.Name, meshName(f))})
+	}
+	for i, e := range doc.Chaos {
+		out = append(out, Loss{Field: fmt.Sprintf("chaos[%d]", i), Kind: Lost,
+			Message: fmt.Sprintf("chaos experiment %q: faults are injected by the application's guards, not by %s", e.ID, meshName(f))})
+	}
 	return out
 }

@@ -96,6 +96,8 @@
 //	breakerbox.cache.bytes                             breakerbox_cache_bytes                                     breakerbox.cache.bytes
 //	breakerbox.bulkhead.adaptive.limit                 breakerbox_bulkhead_adaptive_limit                         breakerbox.bulkhead.adaptive.limit
 //	breakerbox.guard.overhead                          breakerbox_guard_overhead_seconds                          breakerbox.guard.overhead
+//	breakerbox.maintenance.active                      breakerbox_maintenance_active                              breakerbox.maintenance.active
+//	breakerbox.dependency.open                         breakerbox_dependency_open                                 breakerbox.dependency.open
 //	breakerbox.cost.amount                             breakerbox_cost_amount_total                               breakerbox.cost.amount
 //	breakerbox.machine.state                           breakerbox_machine_state                                   breakerbox.machine.state
 //	breakerbox.machine.calls                           breakerbox_machine_calls_total                             breakerbox.machine.calls
@@ -135,6 +137,8 @@
 //	breakerbox.cache.bytes                             updowncounter  By            cache      -
 //	breakerbox.bulkhead.adaptive.limit                 updowncounter  {call}        adaptive   -
 //	breakerbox.guard.overhead                          gauge          s             -          outcome: gates | report
+//	breakerbox.maintenance.active                      gauge          1             -          -
+//	breakerbox.dependency.open                         gauge          1             -          -
 //	breakerbox.cost.amount                             counter        {currency}    cost       outcome: spent | retries | avoided_breaker | avoided_rate_limit
 //	breakerbox.machine.state                           gauge          1             machine    -
 //	breakerbox.machine.calls                           counter        {call}        machine    outcome: admitted | rejected
@@ -156,6 +160,13 @@
 // its own, documented with it: breakerbox_guard_info in Prometheus (the
 // guard's tags, to join on), breakerbox.datadog.events_dropped plus the
 // service checks and events in Datadog.
+//
+// [MaintenanceWindows] describes breakerbox.maintenance.windows, the count
+// of a registry's maintenance windows by state (active, upcoming): a gauge
+// of the registry as a whole, without guard or policy attributes, read from
+// a [WindowCounter] (package maintenance's Scheduler) by the exporters
+// given one with their WithWindows options (breakerbox_maintenance_windows
+// in Prometheus).
 //
 // # Fleet mode
 //

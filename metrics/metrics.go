@@ -540,6 +540,25 @@ var table = [...]Metric{
 			return true
 		},
 	},
+	// ---- maintenance windows and dependencies (issue 23) ----
+	{
+		Name: "breakerbox.maintenance.active", Unit: "1", Kind: Gauge, Integer: true,
+		Description: "1 while a maintenance window holds the guard (forced open or metrics-only by the maintenance scheduler, its last transition's actor being \"maintenance\"), 0 otherwise. GET /v1/maintenance lists the windows.",
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			b := &s.Breaker
+			v[0] = flag(b.Manual && b.LastTransition.Actor == core.MaintenanceActor && (b.State == breaker.ForcedOpen || b.State == breaker.MetricsOnly))
+			return true
+		},
+	},
+	{
+		Name: "breakerbox.dependency.open", Unit: "1", Kind: Gauge, Integer: true,
+		Description: "1 while the guard is held open because a guard it depends on is open (a policy's dependsOn; its last transition's actor being \"dependency\"), 0 otherwise. The cause is not an attribute, so that each guard keeps one series: GET /v1/dependencies names it.",
+		Read: func(s *core.GuardSnapshot, v []float64) bool {
+			b := &s.Breaker
+			v[0] = flag(b.Manual && b.LastTransition.Actor == core.DependencyActor && (b.State == breaker.Open || b.State == breaker.ForcedOpen))
+			return true
+		},
+	},
 	// ---- cost analysis (issue 23) ----
 	{
 		Name: "breakerbox.cost.amount", Unit: "{currency}", Kind: Counter, Requires: Cost,
@@ -585,6 +604,14 @@ var table = [...]Metric{
 			return true
 		},
 	},
+}
+
+// flag is 1 for true, 0 for false.
+func flag(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Table returns the description of every metric read from a guard's

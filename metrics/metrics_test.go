@@ -194,6 +194,8 @@ func TestReadValues(t *testing.T) {
 		"breakerbox.rate_limiter.calls{rejected}":           1,
 		"breakerbox.rate_limiter.available":                 s.RateLimit.Available,
 		"breakerbox.rate_limiter.limit":                     6.0 / 3600,
+		"breakerbox.maintenance.active":                     0,
+		"breakerbox.dependency.open":                        0,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {

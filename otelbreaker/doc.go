@@ -45,6 +45,8 @@
 //	breakerbox.bulkhead.queue.wait_time                counter (s)             total time queued by calls that got a slot
 //	breakerbox.bulkhead.adaptive.limit                 updowncounter {call}    an adaptive bulkhead's current limit
 //	breakerbox.guard.overhead                          gauge (s)               breakerbox.outcome = gates | report: time the guard adds, sampled
+//	breakerbox.maintenance.active                      gauge                   1 while a maintenance window holds the guard
+//	breakerbox.dependency.open                         gauge                   1 while a dependency holds the guard open
 //	breakerbox.cost.amount                             counter {currency}      breakerbox.outcome = spent | retries | avoided_breaker | avoided_rate_limit
 //	breakerbox.machine.state                           gauge (1)               the custom state, as its index in the policy's machine states
 //	breakerbox.machine.calls                           counter {call}          breakerbox.outcome = admitted | rejected

@@ -94,6 +94,7 @@ type config struct {
 	duration   bool
 	buckets    []float64
 	retrySpans bool
+	windows    metrics.WindowCounter // WithWindows
 }
 
 func newConfig(opts []Option) config {
@@ -170,6 +171,14 @@ func WithRetrySpans() Option {
 	return optionFunc(func(c *config) { c.retrySpans = true })
 }
 
+// WithWindows observes the count of wc's maintenance windows by state
+// (metrics.MaintenanceWindows: the gauge breakerbox.maintenance.windows
+// with the attribute breakerbox.maintenance.state, active or upcoming, and
+// no guard attribute): give it the registry's maintenance.Scheduler.
+func WithWindows(wc metrics.WindowCounter) Option {
+	return optionFunc(func(c *config) { c.windows = wc })
+}
+
 // Instrumentation is the OpenTelemetry instrumentation of one registry,
 // returned by Instrument. Shutdown stops it.
 type Instrumentation struct {
@@ -188,6 +197,7 @@ type Instrumentation struct {
 	mu     sync.Mutex
 
 	retries *retrySpans
+	windows metric.Registration // WithWindows; nil without
 }
 
 // Instrument makes reg observable through OpenTelemetry:
@@ -235,6 +245,12 @@ func Instrument(reg *core.Registry, opts ...Option) (*Instrumentation, error) {
 	if cfg.retrySpans {
 		in.retries = newRetrySpans()
 	}
+	if cfg.windows != nil {
+		if in.windows, err = observeWindows(meter, cfg.windows); err != nil {
+			_ = in.metrics.reg.Unregister()
+			return nil, err
+		}
+	}
 	h := core.Hooks{
 		OnReject:      in.onReject,
 		OnStateChange: in.onStateChange,
@@ -263,7 +279,28 @@ func (in *Instrumentation) Shutdown(ctx context.Context) error {
 	if in.retries != nil {
 		in.retries.endAll()
 	}
+	if in.windows != nil {
+		_ = in.windows.Unregister()
+	}
 	return in.metrics.reg.Unregister()
+}
+
+// observeWindows registers the maintenance windows' gauge, read from wc at
+// each collection, with its two attribute sets built once.
+func observeWindows(m metric.Meter, wc metrics.WindowCounter) (metric.Registration, error) {
+	d := metrics.MaintenanceWindows()
+	g, err := m.Int64ObservableGauge(d.Name, metric.WithDescription(d.Description), metric.WithUnit(d.Unit))
+	if err != nil {
+		return nil, err
+	}
+	active := metric.WithAttributeSet(attribute.NewSet(attribute.String(d.Attribute.Key, d.Values[0])))
+	upcoming := metric.WithAttributeSet(attribute.NewSet(attribute.String(d.Attribute.Key, d.Values[1])))
+	return m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		a, u := wc.WindowCounts()
+		o.ObserveInt64(g, int64(a), active)
+		o.ObserveInt64(g, int64(u), upcoming)
+		return nil
+	}, g)
 }
 
 // validBuckets checks WithDurationHistogram's boundaries: finite and

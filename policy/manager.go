@@ -159,7 +159,7 @@ func NewManager(ctx context.Context, reg *core.Registry, store Store, opts ...Op
 		if err != nil {
 			return nil, err
 		}
-		if _, err := reg.Apply(doc, core.AtVersion(rec.Version)); err != nil {
+		if _, err := reg.Apply(doc, core.AtVersion(rec.Version), core.AppliedBy(rec.Actor)); err != nil {
 			return nil, fmt.Errorf("policy: making the stored version %d live: %w", rec.Version, err)
 		}
 	}
@@ -204,7 +204,7 @@ func (m *Manager) applyLocked(ctx context.Context, doc core.Document, meta Meta,
 	if err != nil {
 		return Result{}, fmt.Errorf("policy: storing the document (nothing applied): %w", err)
 	}
-	res, err := m.reg.Apply(doc, core.AtVersion(rec.Version))
+	res, err := m.reg.Apply(doc, core.AtVersion(rec.Version), core.AppliedBy(meta.Actor))
 	if err != nil {
 		return Result{Record: rec}, fmt.Errorf("%w: version %d: %w", ErrNotLive, rec.Version, err)
 	}

@@ -5,14 +5,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/breakerbox/breakerbox/chaos"
 	"github.com/breakerbox/breakerbox/core"
 	"github.com/breakerbox/breakerbox/core/fallback"
+	"github.com/breakerbox/breakerbox/maintenance/schedule"
 )
 
 // MaxBytes is the default size limit of one policy document (4 MiB); a
@@ -68,8 +71,11 @@ func WithFallbacks(names ...string) Option {
 //  4. core's semantic checks (core.Registry.Check on a throwaway registry):
 //     each policy valid on its own and merged with its extends chain
 //     (cycles, unknown parents and presets), duplicate policy names, tenant
-//     overlays and variants. Fallback names are checked only with
-//     WithFallbacks.
+//     overlays and variants; the maintenance windows (their cron
+//     expressions parsed by package maintenance, their time zones loaded)
+//     and the chaos experiments (rates, faults, end times). Fallback names
+//     are checked only with WithFallbacks; a chaos experiment's limits
+//     (MaxDuration, excluded guards) only by the registry that applies it.
 //
 // Every problem carries File, Line and Column (where the field, or the
 // object it is missing from, is written), Path ("policies[3].breaker.openDuration")
@@ -164,6 +170,14 @@ func check(files []*parsedFile, cfg *config) (core.Document, error) {
 			origins["variants"] = append(origins["variants"], origin{fi, i})
 		}
 		doc.Variants = append(doc.Variants, d.Variants...)
+		for i := range d.Maintenance {
+			origins["maintenance"] = append(origins["maintenance"], origin{fi, i})
+		}
+		doc.Maintenance = append(doc.Maintenance, d.Maintenance...)
+		for i := range d.Chaos {
+			origins["chaos"] = append(origins["chaos"], origin{fi, i})
+		}
+		doc.Chaos = append(doc.Chaos, d.Chaos...)
 		if t := d.Tenants; t != nil {
 			if doc.Tenants == nil {
 				doc.Tenants = &core.TenantPolicy{}
@@ -184,7 +198,7 @@ func check(files []*parsedFile, cfg *config) (core.Document, error) {
 			doc.Tenants.Overrides = append(doc.Tenants.Overrides, t.Overrides...)
 		}
 	}
-	reg, err := core.NewRegistry(fallbackOptions(doc, cfg)...)
+	reg, err := throwaway(doc, cfg)
 	if err != nil {
 		return core.Document{}, err
 	}
@@ -201,6 +215,32 @@ func check(files []*parsedFile, cfg *config) (core.Document, error) {
 		return core.Document{}, docError(probs)
 	}
 	return doc, nil
+}
+
+// throwaway returns the registry that checks doc: the fallbacks of
+// fallbackOptions, chaos with limits that refuse nothing a registry could
+// allow (the registry that applies the document checks its own), and
+// package maintenance's linter following it, which parses the windows' cron
+// expressions (without the scheduler, so without the admin server).
+func throwaway(doc core.Document, cfg *config) (*core.Registry, error) {
+	opts := fallbackOptions(doc, cfg)
+	if len(doc.Chaos) > 0 {
+		inj, err := chaos.New(chaos.Config{MaxGuards: math.MaxInt, MaxDuration: math.MaxInt64})
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, core.WithChaos(inj))
+	}
+	reg, err := core.NewRegistry(opts...)
+	if err != nil {
+		return nil, err
+	}
+	if len(doc.Maintenance) > 0 {
+		if _, err := reg.Follow(schedule.Linter{}); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
 }
 
 // fallbackOptions registers, on the throwaway registry, the fallbacks
@@ -246,7 +286,7 @@ var msgFieldRE = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9]*)(\[(\d+)\])?: (.*)$`
 func place(p core.Problem, doc core.Document, files []*parsedFile, origins map[string][]origin) core.Problem {
 	toks := parsePath(p.Path)
 	fi := 0
-	for _, prefix := range []string{"policies", "variants", "tenants.overrides"} {
+	for _, prefix := range []string{"policies", "variants", "tenants.overrides", "maintenance", "chaos"} {
 		n := len(parsePath(prefix))
 		if len(toks) > n && formatPath(toks[:n]) == prefix {
 			if i, ok := toks[n].(int); ok && i < len(origins[prefix]) {

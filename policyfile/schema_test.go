@@ -105,7 +105,20 @@ func TestSchemaEnumsAreWhatCoreAccepts(t *testing.T) {
 		"RetryPolicy.jitter":        `{"name": "p", "retry": {"jitter": %s}}`,
 		"FallbackRef.on":            `{"name": "p", "fallbacks": [{"name": "f", "on": [%s]}]}`,
 	}
+	// Enums of the document's operations sections, checked by ParseDocument.
+	docTemplates := map[string]string{
+		"MaintenanceWindow.mode": `{"policies": [], "maintenance": [{"name": "w", "tags": ["t"], "mode": %s, "schedule": "@daily", "duration": "1h"}]}`,
+		"ChaosExperiment.fault":  `{"policies": [], "chaos": [{"id": "x", "fault": %s, "rate": 1, "latency": "1ms", "duration": "1m"}]}`,
+	}
+	for k, v := range docTemplates {
+		templates[k] = v
+	}
 	validate := func(key, v string) error {
+		if tpl, ok := docTemplates[key]; ok {
+			q, _ := json.Marshal(v)
+			_, err := core.ParseDocument([]byte(strings.Replace(tpl, "%s", string(q), 1)))
+			return err
+		}
 		var p core.Policy
 		q, _ := json.Marshal(v)
 		if err := json.Unmarshal([]byte(strings.Replace(templates[key], "%s", string(q), 1)), &p); err != nil {

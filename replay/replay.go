@@ -309,7 +309,11 @@ func RunWith(rec *record.Recording, doc core.Document, opts Options) (*Report, e
 			return nil, errors.New("replay: no policy version the recording names could be had, and no document was given: " + strings.Join(notes, "; "))
 		}
 	}
-	if _, err := reg.Apply(doc); err != nil {
+	pols, dropped := doc.WithoutOperations()
+	if len(dropped) > 0 {
+		notes = append(notes, fmt.Sprintf("the document's %s not replayed: the recording holds what they did, as overrides", strings.Join(dropped, " and ")+sectionWord(len(dropped))))
+	}
+	if _, err := reg.Apply(pols); err != nil {
 		return nil, fmt.Errorf("replay: the policy document does not apply: %w", err)
 	}
 	if opts.Versions != nil {
@@ -375,7 +379,8 @@ func RunWith(rec *record.Recording, doc core.Document, opts Options) (*Report, e
 				for _, g := range guards {
 					g.AdvanceAt(s.at)
 				}
-				_, err = reg.Apply(d)
+				pd, _ := d.WithoutOperations() // not replayed, as for the first version
+				_, err = reg.Apply(pd)
 			}
 			if err != nil {
 				notes = append(notes, fmt.Sprintf("policy version %d, live from %s, not followed (version %d kept): %v", e.Version, e.At.UTC().Format(time.RFC3339), live, err))
@@ -729,4 +734,12 @@ func memoVersions(versions func(uint64) (core.Document, error)) func(uint64) (co
 		}
 		return g.doc, g.err
 	}
+}
+
+// sectionWord completes "the document's maintenance and chaos ...".
+func sectionWord(n int) string {
+	if n > 1 {
+		return " sections are"
+	}
+	return " section is"
 }

@@ -86,6 +86,7 @@ func Generate(doc core.Document, opts Options) ([]byte, error) {
 	if !isIdent(opts.Prefix) {
 		return nil, fmt.Errorf("testgen: prefix: %q is not a Go identifier", opts.Prefix)
 	}
+	doc, _ = doc.WithoutOperations() // maintenance windows and chaos experiments act on a running application, not on pinned behaviour
 	fallbacks := fallbackNames(doc)
 	reg, err := newRegistry(fallbacks)
 	if err != nil {

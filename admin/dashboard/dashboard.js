@@ -1407,12 +1407,29 @@
     return c;
   }
 
+  function selection(w) {
+    const parts = [];
+    if (w.guard) parts.push('guard ' + w.guard);
+    if (w.tag) parts.push('tag ' + w.tag);
+    if (w.guards && w.guards.length) parts.push((w.guards.length > 1 ? 'guards ' : 'guard ') + w.guards.join(', '));
+    if (w.tags && w.tags.length) parts.push((w.tags.length > 1 ? 'tags ' : 'tag ') + w.tags.join(', '));
+    return parts.join('; ');
+  }
+
   function drawWindows(list) {
     const rows = [];
     for (const w of list.windows) {
       const tr = document.createElement('tr');
-      tr.appendChild(td(w.name));
-      tr.appendChild(td(w.tag ? 'tag ' + w.tag : 'guard ' + w.guard));
+      const name = td(w.name);
+      if (w.source === 'policy') { // a window of the policy document: changed by applying another
+        const b = document.createElement('span');
+        b.className = 'maint-source';
+        b.textContent = ' policy v' + w.policyVersion;
+        b.title = 'from the policy document (version ' + w.policyVersion + '); change it there';
+        name.appendChild(b);
+      }
+      tr.appendChild(name);
+      tr.appendChild(td(selection(w)));
       tr.appendChild(td(w.action));
       tr.appendChild(td(w.schedule ? w.schedule + ' for ' + w.duration + ' (' + w.timeZone + ')' : 'once'));
       tr.appendChild(td(w.active ? 'active' : (w.from ? 'upcoming' : 'over'), w.active ? 'active' : ''));
@@ -1497,7 +1514,7 @@
       tr.appendChild(td(scope(e)));
       tr.appendChild(td(e.injected + ' / ' + e.calls));
       tr.appendChild(td(new Date(e.ends).toLocaleTimeString()));
-      tr.appendChild(td(e.actor || ''));
+      tr.appendChild(td((e.actor || '') + (e.source === 'policy' ? ' (policy document)' : '')));
       return tr;
     }));
   }
@@ -1892,3 +1909,105 @@
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
 })();
 // ---- End of the fleet panel ----
+
+// ---- Regions panel (issue 26) ----
+// GET v1/regions every few seconds: every region side by side, from the
+// summaries this replica last read. A block of its own; hidden unless
+// v1/whoami says the server reads region summaries. Everything shown comes
+// from other regions' stores, so it is set as text, never parsed as markup.
+(function () {
+  'use strict';
+  const TOKEN_KEY = 'breakerbox.token'; // the guards view's key
+  const POLL_MS = 5000;
+  const $ = (id) => document.getElementById(id);
+
+  function cell(tag, text, attrs) {
+    const c = document.createElement(tag);
+    c.textContent = text;
+    for (const k in attrs || {}) c.setAttribute(k, attrs[k]);
+    return c;
+  }
+
+  function pct(x) { return Math.round((x || 0) * 100) + '%'; }
+
+  function render(rep) {
+    const regions = rep.regions || [];
+    let summary = 'This replica is ' + rep.replica + ' in region ' + rep.region +
+      (rep.leader ? ', and publishes its summary' : '') + '; ' + regions.length + ' region' + (regions.length === 1 ? '' : 's') + ' with a live summary.';
+    if (rep.errors || rep.malformed) summary += ' Store calls failed: ' + (rep.errors || 0) + '; malformed summaries: ' + (rep.malformed || 0) + '.';
+    $('regions-summary').textContent = summary;
+    const head = [cell('th', 'Guard', { scope: 'col' })];
+    for (const r of regions) {
+      const th = cell('th', r.region + (r.self ? ' (this one)' : ''), { scope: 'col', 'data-region': r.region });
+      th.title = r.members + ' replicas; summary #' + r.seq + ' by ' + r.by + ', age ' + r.age;
+      head.push(th);
+    }
+    $('regions-head').replaceChildren(...head);
+    const names = [];
+    for (const r of regions) for (const g of r.guards || []) if (!names.includes(g.guard)) names.push(g.guard);
+    names.sort();
+    $('regions-guards').replaceChildren(...names.map((name) => {
+      const tr = document.createElement('tr');
+      tr.setAttribute('data-guard', name);
+      tr.appendChild(cell('td', name));
+      for (const r of regions) {
+        const g = (r.guards || []).find((x) => x.guard === name);
+        if (!g) { tr.appendChild(cell('td', '–', { 'data-region': r.region })); continue; }
+        const td = cell('td', (g.open ? 'open' : 'closed') + ' · ' + pct(g.share) + ' of replicas · ' + (g.failureRate || 0) + '% failing',
+          { 'data-region': r.region, 'data-open': String(!!g.open) });
+        td.title = 'state on ' + r.by + ': ' + (g.state || '–') + '; limiter ' + pct(g.limiterUse) + '; bulkhead ' + pct(g.bulkheadUse);
+        tr.appendChild(td);
+      }
+      return tr;
+    }));
+    const global = rep.global || [];
+    $('regions-global-table').hidden = global.length === 0;
+    $('regions-global').replaceChildren(...global.map((g) => {
+      const tr = document.createElement('tr');
+      tr.setAttribute('data-guard', g.guard);
+      tr.appendChild(cell('td', g.guard));
+      tr.appendChild(cell('td', String(g.regions)));
+      tr.appendChild(cell('td', (g.openIn || []).length ? g.openIn.join(', ') : '–'));
+      const held = cell('td', g.adopted ? 'yes, open' : 'no');
+      if (g.adopted) held.className = 'held';
+      tr.appendChild(held);
+      return tr;
+    }));
+  }
+
+  let inRegions = null;
+  let timer = null;
+
+  async function refresh() {
+    if (document.hidden || !$('regions-panel')) return;
+    const t = sessionStorage.getItem(TOKEN_KEY) || '';
+    const headers = t ? { Authorization: 'Bearer ' + t } : {};
+    try {
+      if (inRegions === null) {
+        const who = await fetch('v1/whoami', { headers, cache: 'no-store' });
+        if (!who.ok) return; // not signed in yet: ask again at the next poll
+        inRegions = !!(await who.json()).regions;
+        if (!inRegions) {
+          $('regions-panel').dataset.regions = 'off';
+          clearInterval(timer);
+          return;
+        }
+      }
+      const res = await fetch('v1/regions', { headers, cache: 'no-store' });
+      if (!res.ok) { $('regions-panel').hidden = true; $('regions-panel').dataset.regions = 'off'; return; }
+      render(await res.json());
+      $('regions-panel').hidden = false;
+      $('regions-panel').dataset.regions = 'on';
+    } catch (e) {
+      // The connection indicator of the guards view reports the server's state.
+    }
+  }
+
+  function init() {
+    timer = setInterval(refresh, POLL_MS);
+    refresh();
+  }
+
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+// ---- End of the regions panel ----

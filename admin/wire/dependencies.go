@@ -61,6 +61,20 @@ type MaintenanceWindow struct {
 	// Reason says why, for the audit log and the guards' transitions.
 	Reason string `json:"reason,omitempty"`
 
+	// Set in answers for a window of the policy document (the maintenance
+	// section of core.Document; POST refuses them).
+
+	// Source is "policy" for a window of the live policy document, which
+	// another document changes or removes (DELETE refuses it); empty for
+	// a window created through the API or the CLI.
+	Source string `json:"source,omitempty"`
+	// PolicyVersion is the version of the document the window comes from.
+	PolicyVersion uint64 `json:"policyVersion,omitempty"`
+	// Guards and Tags list the guards and tags a policy window selects
+	// (Guard and Tag are empty for it).
+	Guards []string `json:"guards,omitempty"`
+	Tags   []string `json:"tags,omitempty"`
+
 	// Status, set in answers.
 
 	// CreatedBy is the actor that created the window.

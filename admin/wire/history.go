@@ -111,4 +111,7 @@ type Identity struct {
 	// GET /v1/fleet answers only then, so that a client asks for it only
 	// then (issue 20).
 	Fleet bool `json:"fleet,omitempty"`
+	// Regions reports whether the server serves GET /v1/regions
+	// (admin.WithRegions, issue 26).
+	Regions bool `json:"regions,omitempty"`
 }

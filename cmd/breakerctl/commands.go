@@ -106,6 +106,7 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.testgenCommand(),     // testgen.go
 		a.machineCommand(),     // machine.go
 		a.fleetCommand(),       // fleet.go (issue #20)
+		a.regionsCommand(),     // regions.go (issue #26)
 	)
 	return root
 }

@@ -31,6 +31,7 @@ var fleetActionOf = map[wire.Op]fleet.Action{
 // (POST /v1/fleet/actions).
 func (a *app) fleetCommand() *cobra.Command {
 	var asJSON bool
+	var inRegion string // --region, regions.go (issue #26)
 	cmd := &cobra.Command{
 		Use:   "fleet [--json]",
 		Short: "Show the fleet: replicas, the fleet's view of each guard, operator actions, store health",
@@ -45,6 +46,9 @@ open, close, disable, metrics-only and release.`,
 		Example: "  breakerctl fleet\n  breakerctl fleet act --target tag:stripe --action force-open --reason \"incident 4711\"",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if inRegion != "" { // another region's fleet, from its summary (issue #26)
+				return a.regionOne(cmd.Context(), inRegion, "", asJSON)
+			}
 			c, err := a.newClient()
 			if err != nil {
 				return err
@@ -66,6 +70,7 @@ open, close, disable, metrics-only and release.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
+	cmd.Flags().StringVar(&inRegion, "region", "", "show region R's fleet from its summary (GET /v1/regions/R/guards), as breakerctl regions --region R")
 	cmd.AddCommand(a.fleetActCommand())
 	return cmd
 }

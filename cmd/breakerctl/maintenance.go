@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -65,6 +66,20 @@ func (a *app) maintenanceListCommand() *cobra.Command {
 				if w.Tag != "" {
 					target = "tag " + w.Tag
 				}
+				if w.Source != "" { // a window of the policy document: lists of guards and tags
+					var parts []string
+					if len(w.Guards) > 0 {
+						parts = append(parts, "guards "+strings.Join(w.Guards, ","))
+					}
+					if len(w.Tags) > 0 {
+						parts = append(parts, "tags "+strings.Join(w.Tags, ","))
+					}
+					target = strings.Join(parts, "; ")
+				}
+				by := dash(w.CreatedBy)
+				if w.Source == "policy" {
+					by += fmt.Sprintf(" (policy v%d)", w.PolicyVersion)
+				}
 				when := "once"
 				if w.Schedule != "" {
 					when = w.Schedule + " for " + w.Duration + " (" + w.TimeZone + ")"
@@ -76,7 +91,7 @@ func (a *app) maintenanceListCommand() *cobra.Command {
 				case w.From.IsZero():
 					st = cell{text: "over", color: dim}
 				}
-				t.add(plain(w.Name), plain(target), plain(w.Action), plain(when), st, plain(fmtTime(w.From)), plain(fmtTime(w.Until)), plain(dash(w.CreatedBy)))
+				t.add(plain(w.Name), plain(target), plain(w.Action), plain(when), st, plain(fmtTime(w.From)), plain(fmtTime(w.Until)), plain(by))
 			}
 			t.write(a.stdout)
 			return nil

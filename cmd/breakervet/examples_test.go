@@ -28,6 +28,8 @@ var examplesFindings = []string{
 	// The demo's load generator drives the storefront: it is the traffic,
 	// not a dependency to protect.
 	"storefront/main.go: http.Client Transport is not wrapped",
+	// The fleet mode's load generator, likewise.
+	"storefront/fleet.go: http.Client Transport is not wrapped",
 	// Test clients of the demo's own servers.
 	"storefront/e2e_test.go: http.Client has no Transport",
 	"storefront/faults_test.go: http.Post sends through http.DefaultClient",

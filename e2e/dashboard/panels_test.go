@@ -27,6 +27,7 @@ import (
 const (
 	panelsCurrency = "EUR"
 	maintWindow    = "reports-upgrade"
+	policyWindow   = "new-year-vacuum"
 	chaosID        = "e2e-search-errors"
 	overheadCalls  = 5000 // about five sampled calls at one in 1024
 )
@@ -40,21 +41,31 @@ func panelsScene(t *testing.T) (ts *httptest.Server, url string) {
 		t.Fatal(err)
 	}
 	price := &core.CostPolicy{PerCall: 0.002, Currency: panelsCurrency}
-	reg, err := core.NewRegistry(core.WithChaos(inj), core.WithPolicies(
-		core.Policy{Name: "postgres", Match: []string{"postgres"}, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 5}},
-		core.Policy{Name: "orders", Match: []string{"orders"}, DependsOn: []string{"postgres"}, Cost: price,
+	policies := []core.Policy{
+		{Name: "postgres", Match: []string{"postgres"}, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 5}},
+		{Name: "orders", Match: []string{"orders"}, DependsOn: []string{"postgres"}, Cost: price,
 			Breaker: &core.BreakerPolicy{ConsecutiveFailures: 5}},
-		core.Policy{Name: "search", Match: []string{"search"}, Cost: price, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 5}},
-		core.Policy{Name: "reports", Match: []string{"reports"}, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 5}},
-	))
+		{Name: "search", Match: []string{"search"}, Cost: price, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 5}},
+		{Name: "reports", Match: []string{"reports"}, Breaker: &core.BreakerPolicy{ConsecutiveFailures: 5}},
+	}
+	reg, err := core.NewRegistry(core.WithChaos(inj), core.WithPolicies(policies...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"postgres", "orders", "search", "reports"} {
 		reg.MustGuard(name)
 	}
-	sched := maintenance.New(reg)
+	sched, err := maintenance.Open(reg, maintenance.FollowPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
 	sched.Start()
+	// A window of the policy document, upcoming (the first of January).
+	if _, err := reg.Apply(core.Document{Policies: policies, Maintenance: []core.MaintenanceWindow{{
+		Name: policyWindow, Guards: []string{"postgres"}, Mode: core.MaintenanceMetricsOnly, Schedule: "0 3 1 1 *", Duration: core.Duration(time.Hour),
+	}}}, core.AppliedBy("carol")); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := admin.New(reg,
 		admin.WithToken("alice", WriteToken, admin.Write),
 		admin.WithMaintenance(sched),
@@ -164,6 +175,11 @@ func TestDashboardIssue23Panels(t *testing.T) {
 	row := eval[[]string](tb, `[...document.querySelectorAll('#maint-rows tr:first-child td')].map(td => td.textContent)`)
 	if len(row) != 7 || row[0] != maintWindow || row[1] != "guard reports" || row[2] != "open" || row[4] != "active" {
 		t.Errorf("maintenance row %q", row)
+	}
+	// The window of the policy document, marked as such.
+	row = eval[[]string](tb, `[...document.querySelectorAll('#maint-rows tr:nth-child(2) td')].map(td => td.textContent)`)
+	if len(row) != 7 || row[0] != policyWindow+" policy v1" || row[1] != "guard postgres" || row[2] != "metrics-only" || row[4] != "upcoming" {
+		t.Errorf("policy window row %q", row)
 	}
 	// The scheduler opens the guard in its window.
 	tb.waitFor("reports forced open by its window", tileState("reports")+` === 'forced-open'`, 10*time.Second)

@@ -27,7 +27,10 @@
 // Flags of note: -api-port, -graphql-port, -grpc-port, -fakes-port and
 // -ops-port (0 picks a free port), -open-duration, -load, -fault, -traces,
 // -otlp, -ready-file (a JSON file of the addresses, written once every
-// server listens). Run with -h for the rest.
+// server listens), -fleet (the fleet mode: replicas of the HTTP API sharing
+// their breakers' verdicts over an embedded NATS server; see serveFleet),
+// -fleet-redis (the fleet mode over a Redis server instead).
+// Run with -h for the rest.
 package main
 
 import (
@@ -92,6 +95,8 @@ type config struct {
 	traceRatio                                         float64
 	token                                              string
 	readyFile                                          string
+	fleet                                              fleetFlag
+	fleetRedis                                         string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*config, error) {
@@ -116,8 +121,23 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.Float64Var(&c.traceRatio, "trace-ratio", 0.01, "share of traces exported besides those with breaker decisions; over OTLP the default is 1")
 	fs.StringVar(&c.token, "admin-token", "", "write token of the admin API (default $BREAKERBOX_TOKEN, else a random one)")
 	fs.StringVar(&c.readyFile, "ready-file", "", "write the addresses here as JSON once every server listens")
+	fs.Var(&c.fleet, "fleet", "run the fleet mode: N replicas of the HTTP API sharing their breakers' verdicts over an embedded\n"+
+		"NATS server (-fleet alone: 3, or -fleet=N); the other servers and the GraphQL tour are off")
+	fs.StringVar(&c.fleetRedis, "fleet-redis", "", "share the fleet's verdicts over the Redis server at this address (host:port) instead of\n"+
+		"the embedded NATS server, under keys of this run's own; implies -fleet")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.fleet > 0 && fs.NArg() > 0 && isCount(fs.Arg(0)) { // -fleet 5
+		if err := c.fleet.Set(fs.Arg(0)); err != nil {
+			return nil, fmt.Errorf("-fleet: %w", err)
+		}
+		if err := fs.Parse(fs.Args()[1:]); err != nil {
+			return nil, err
+		}
+	}
+	if c.fleetRedis != "" && c.fleet == 0 {
+		c.fleet = defaultFleetReplicas
 	}
 	ratioSet := false
 	fs.Visit(func(f *flag.Flag) { ratioSet = ratioSet || f.Name == "trace-ratio" })
@@ -227,6 +247,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 // serve runs the demo until ctx ends, then stops it and returns the exit
 // status.
 func serve(ctx context.Context, stop func(), cfg *config, stdout, stderr io.Writer, say func(string, ...any)) int {
+	if cfg.fleet > 0 {
+		return serveFleet(ctx, stop, cfg, stderr, say)
+	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 
 	// Tracing first, so that everything below is instrumented.
@@ -590,6 +613,9 @@ Try it:
   5. Slow down recommendations or break inventory: the GraphQL fields' @breaker fallbacks answer
      (bestsellers, stock UNKNOWN):
        curl -X POST -d '{"latency":"400ms"}' %[1]s/control/faults/recommendations
+  6. See a fleet: three replicas sharing their breakers' verdicts over an embedded NATS server:
+       make demo DEMOFLAGS=-fleet
+     or over a Redis server of yours: make demo DEMOFLAGS="-fleet-redis localhost:6379"
 
 Below: %[12]s.
 Ctrl-C stops everything.

@@ -52,6 +52,8 @@ type Exporter struct {
 
 	durations sync.Map // guard name -> *[3][]string, tags by breaker.Result
 
+	windowTags [2][]string // WithWindows: the tags of the active and upcoming counts
+
 	life     sync.Mutex // guards started
 	started  bool
 	stop     chan struct{}
@@ -89,6 +91,9 @@ func New(reg *core.Registry, client statsd.ClientInterface, opts ...Option) *Exp
 		done:   make(chan struct{}),
 	}
 	e.events = make(chan core.StateChange, e.cfg.queue)
+	for i, state := range metrics.MaintenanceWindows().Values {
+		e.windowTags[i] = append([]string{metrics.WindowState.Label + ":" + state}, e.cfg.tags...)
+	}
 	h := core.Hooks{OnStateChange: e.onStateChange}
 	if e.cfg.callDuration {
 		h.OnDone = e.onDone
@@ -302,6 +307,11 @@ func (e *Exporter) push() error {
 			delete(e.guards, name)
 			e.durations.Delete(name)
 		}
+	}
+	if wc := e.cfg.windows; wc != nil {
+		active, upcoming := wc.WindowCounts()
+		errs.add(e.client.Gauge(MetricMaintenanceWindows, float64(active), e.windowTags[0], 1))
+		errs.add(e.client.Gauge(MetricMaintenanceWindows, float64(upcoming), e.windowTags[1], 1))
 	}
 	if e.cfg.fleet != nil {
 		e.pushFleet(e.cfg.fleet, &errs)

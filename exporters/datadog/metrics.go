@@ -68,6 +68,16 @@ const (
 	// to a call, by outcome tag gates and report, measured on about one
 	// call in 1024.
 	MetricGuardOverhead = "breakerbox.guard.overhead"
+	// MetricMaintenanceActive (gauge) is 1 while a maintenance window holds
+	// a guard (forced open or metrics-only by package maintenance), else 0.
+	MetricMaintenanceActive = "breakerbox.maintenance.active"
+	// MetricDependencyOpen (gauge) is 1 while a guard is held open because
+	// a guard it depends on is open (a policy's dependsOn), else 0.
+	MetricDependencyOpen = "breakerbox.dependency.open"
+	// MetricMaintenanceWindows (gauge) counts the registry's maintenance
+	// windows by state tag, active or upcoming; sent with WithWindows only,
+	// without guard tags.
+	MetricMaintenanceWindows = "breakerbox.maintenance.windows"
 	// MetricCostAmount (gauge: the cumulative amount, since DogStatsD
 	// counts are integers) is what a guard's calls cost, in its policy's
 	// currency, by outcome tag: spent, retries, avoided_breaker,

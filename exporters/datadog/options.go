@@ -1,6 +1,10 @@
 package datadog
 
-import "time"
+import (
+	"time"
+
+	"github.com/breakerbox/breakerbox/metrics"
+)
 
 // Defaults of the options.
 const (
@@ -27,7 +31,8 @@ type config struct {
 	guardTags    bool
 	callDuration bool
 	onError      func(error)
-	fleet        FleetSource
+	windows      metrics.WindowCounter // WithWindows
+	fleet        FleetSource           // WithFleet
 }
 
 func newConfig(opts []Option) config {
@@ -107,4 +112,12 @@ func WithCallDuration() Option {
 // pushes (Flush and Close return theirs). By default they are dropped.
 func WithErrorHandler(f func(error)) Option {
 	return optionFunc(func(c *config) { c.onError = f })
+}
+
+// WithWindows sends, at every push, the count of wc's maintenance windows by
+// state (MetricMaintenanceWindows with the tag state:active or
+// state:upcoming, and the WithTags tags; no guard tag): give it the
+// registry's maintenance.Scheduler.
+func WithWindows(wc metrics.WindowCounter) Option {
+	return optionFunc(func(c *config) { c.windows = wc })
 }

@@ -239,7 +239,7 @@ func TestMetricConstantsAreTheTables(t *testing.T) {
 		datadog.MetricRetryRetries, datadog.MetricRetryAttempts, datadog.MetricRetryCalls, datadog.MetricFallbackCalls,
 		datadog.MetricHedgeHedges, datadog.MetricHedgeCancelled,
 		datadog.MetricCacheCalls, datadog.MetricCacheStale, datadog.MetricCacheEvictions, datadog.MetricCacheEntries, datadog.MetricCacheBytes,
-		datadog.MetricGuardOverhead, datadog.MetricCostAmount,
+		datadog.MetricGuardOverhead, datadog.MetricCostAmount, datadog.MetricMaintenanceActive, datadog.MetricDependencyOpen,
 		datadog.MetricMachineState, datadog.MetricMachineCalls,
 	}
 	for _, c := range consts {

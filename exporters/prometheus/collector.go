@@ -108,6 +108,17 @@ const (
 	// MetricGuardOverhead is the time a guard itself adds to a call, by
 	// outcome "gates" and "report", measured on about one call in 1024.
 	MetricGuardOverhead = "breakerbox_guard_overhead_seconds"
+	// MetricMaintenanceActive is 1 while a maintenance window holds a
+	// guard (forced open or metrics-only by package maintenance), else 0.
+	MetricMaintenanceActive = "breakerbox_maintenance_active"
+	// MetricDependencyOpen is 1 while a guard is held open because a guard
+	// it depends on is open (a policy's dependsOn), else 0; GET
+	// /v1/dependencies names the cause.
+	MetricDependencyOpen = "breakerbox_dependency_open"
+	// MetricMaintenanceWindows counts the registry's maintenance windows by
+	// state, "active" or "upcoming"; exported with WithWindows only. Its
+	// series carry no guard or policy label.
+	MetricMaintenanceWindows = "breakerbox_maintenance_windows"
 	// MetricCostAmount is what a guard's calls cost, in its policy's
 	// currency, by outcome: spent, retries, avoided_breaker,
 	// avoided_rate_limit (see core.CostPolicy).
@@ -188,6 +199,9 @@ type Collector struct {
 	first  []int            // by table index: the index in series of its first value
 	width  int              // the most values of one table metric
 	consts []*dto.LabelPair // the const labels, sorted
+
+	windows     metrics.WindowCounter // WithWindows; nil without
+	windowsDesc *prometheus.Desc
 
 	mu     sync.Mutex
 	guards map[string]*guardLabels // by guard name
@@ -277,6 +291,12 @@ func NewCollector(reg *core.Registry, opts ...Option) *Collector {
 			c.series = append(c.series, series{desc: desc(promName(m, m.Name), m.Description), kind: k})
 		}
 	}
+	if cfg.windows != nil {
+		m := metrics.MaintenanceWindows()
+		c.windows = cfg.windows
+		c.windowsDesc = prometheus.NewDesc(promName(&m, m.Name), m.Description, []string{m.Attribute.Label}, cfg.constLabels)
+		c.descs = append(c.descs, c.windowsDesc)
+	}
 	return c
 }
 
@@ -289,6 +309,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect takes a Snapshot of the registry and sends its metrics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	if c.windows != nil {
+		active, upcoming := c.windows.WindowCounts()
+		ch <- prometheus.MustNewConstMetric(c.windowsDesc, prometheus.GaugeValue, float64(active), "active")
+		ch <- prometheus.MustNewConstMetric(c.windowsDesc, prometheus.GaugeValue, float64(upcoming), "upcoming")
+	}
 	snaps := c.reg.Snapshot()
 	labels := c.labels(snaps)
 	buf := make([]float64, c.width)

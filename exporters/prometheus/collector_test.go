@@ -233,7 +233,7 @@ var allMetricNames = []string{
 	bbprom.MetricRetryRetries, bbprom.MetricRetryAttempts, bbprom.MetricRetryCalls, bbprom.MetricFallbackCalls,
 	bbprom.MetricHedgeHedges, bbprom.MetricHedgeCancelled,
 	bbprom.MetricCacheCalls, bbprom.MetricCacheStale, bbprom.MetricCacheEvictions, bbprom.MetricCacheEntries, bbprom.MetricCacheBytes,
-	bbprom.MetricGuardOverhead, bbprom.MetricCostAmount,
+	bbprom.MetricGuardOverhead, bbprom.MetricCostAmount, bbprom.MetricMaintenanceActive, bbprom.MetricDependencyOpen,
 	bbprom.MetricMachineState, bbprom.MetricMachineCalls,
 }
 

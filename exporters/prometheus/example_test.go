@@ -108,3 +108,22 @@ func ExampleNewFleetCollector() {
 	// breakerbox_fleet_members 2
 	// breakerbox_fleet_store_up 1
 }
+
+// windowCounter stands in for a maintenance.Scheduler, which counts its
+// windows (WindowCounts).
+type windowCounter struct{}
+
+func (windowCounter) WindowCounts() (active, upcoming int) { return 1, 2 }
+
+// Export the count of maintenance windows with the guards' metrics.
+func ExampleWithWindows() {
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(bbprom.NewCollector(reg, bbprom.WithWindows(windowCounter{})))
+	n, err := testutil.GatherAndCount(promReg, bbprom.MetricMaintenanceWindows)
+	fmt.Println(n, err)
+	// Output: 2 <nil>
+}

@@ -4,6 +4,8 @@ import (
 	"maps"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/breakerbox/breakerbox/metrics"
 )
 
 // Option configures a Collector.
@@ -13,6 +15,7 @@ type Option interface {
 
 type config struct {
 	constLabels prometheus.Labels
+	windows     metrics.WindowCounter // WithWindows
 }
 
 func newConfig(opts []Option) config {
@@ -41,4 +44,11 @@ func WithConstLabels(labels prometheus.Labels) Option {
 		}
 		maps.Copy(c.constLabels, labels)
 	})
+}
+
+// WithWindows exports the count of wc's maintenance windows, by state
+// (MetricMaintenanceWindows, metrics.MaintenanceWindows): give it the
+// registry's maintenance.Scheduler.
+func WithWindows(wc metrics.WindowCounter) Option {
+	return optionFunc(func(c *config) { c.windows = wc })
 }

@@ -117,7 +117,8 @@ func Run(sc *Scenario, doc core.Document) (*timeline.Timeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := reg.Apply(doc); err != nil {
+	pols, _ := doc.WithoutOperations() // maintenance windows and chaos experiments are not simulated
+	if _, err := reg.Apply(pols); err != nil {
 		return nil, fmt.Errorf("scenario: the policy document does not apply: %w", err)
 	}
 	_, matched, err := reg.PolicyFor(sc.Guard)

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"time"
 
 	"github.com/breakerbox/breakerbox/core"
 )
@@ -34,6 +35,8 @@ var Enums = map[string][]string{
 	"RateLimitPolicy.algorithm": {"token_bucket", "gcra", "sliding_window"},
 	"RetryPolicy.jitter":        {"full", "decorrelated", "none"},
 	"FallbackRef.on":            {"rejected", "failed", "timed_out"}, // the items
+	"MaintenanceWindow.mode":    {"forced-open", "metrics-only"},
+	"ChaosExperiment.fault":     {"error", "latency", "reject", "trip"},
 }
 
 // Range is a numeric field's bounds, as core validates them; nil means no
@@ -68,6 +71,9 @@ var Ranges = map[string]Range{
 	"RetryPolicy.multiplier":            {Min: f(0)},
 	"RetryBudgetPolicy.ratio":           {Max: f(1000)},
 	"TenantPolicy.maxGuards":            {Min: f(0)},
+	"ChaosExperiment.rate":              {Min: f(0), Max: f(1)},
+	"ChaosExperiment.percent":           {Min: f(0), Max: f(100)},
+	"ChaosExperiment.trips":             {Min: f(0)},
 	"VariantPolicy.percent":             {Min: f(0), Max: f(100)},
 	// Custom states (core/machine.go).
 	"MachinePolicy.window":                  {Min: f(0), Max: f(10_000)},
@@ -152,7 +158,10 @@ type gen struct {
 	defs map[string]any
 }
 
-var durationType = reflect.TypeFor[core.Duration]()
+var (
+	durationType = reflect.TypeFor[core.Duration]()
+	timeType     = reflect.TypeFor[time.Time]()
+)
 
 // object returns the schema of struct type t, omitting the JSON names in
 // omit; required keeps the fields without omitempty required.
@@ -175,7 +184,7 @@ func (g *gen) object(t reflect.Type, omit []string, required bool) map[string]an
 			s["description"] = desc
 		}
 		props[name] = s
-		if required && !strings.Contains(opts, "omitempty") && !Optional[key] {
+		if required && !strings.Contains(opts, "omitempty") && !strings.Contains(opts, "omitzero") && !Optional[key] {
 			req = append(req, name)
 		}
 	}
@@ -204,6 +213,9 @@ func (g *gen) field(t reflect.Type, key string) map[string]any {
 			}
 		}
 		return map[string]any{"$ref": "#/$defs/Duration"}
+	}
+	if t == timeType {
+		return map[string]any{"type": "string", "format": "date-time", "examples": []string{"2026-12-24T22:00:00Z"}}
 	}
 	switch t.Kind() {
 	case reflect.Struct:

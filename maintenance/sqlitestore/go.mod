@@ -1,0 +1,27 @@
+module github.com/breakerbox/breakerbox/maintenance/sqlitestore
+
+go 1.26.0
+
+replace (
+	github.com/breakerbox/breakerbox => ../../
+	github.com/breakerbox/breakerbox/maintenance => ../
+)
+
+require (
+	github.com/breakerbox/breakerbox v0.0.0-00010101000000-000000000000
+	github.com/breakerbox/breakerbox/maintenance v0.0.0-00010101000000-000000000000
+	modernc.org/sqlite v1.63.0
+)
+
+require (
+	github.com/dustin/go-humanize v1.1.0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/mattn/go-isatty v0.0.24 // indirect
+	github.com/ncruces/go-strftime v1.1.0 // indirect
+	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
+	github.com/robfig/cron/v3 v3.0.1 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	modernc.org/libc v1.80.1 // indirect
+	modernc.org/mathutil v1.7.1 // indirect
+	modernc.org/memory v1.12.1 // indirect
+)
