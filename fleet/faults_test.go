@@ -159,8 +159,11 @@ func TestMalformedValuesAreCounted(t *testing.T) {
 		}
 		settle(time.Second)
 		probes := 0
+		// The probe fails: a successful one would close the other
+		// replicas (as it should) while this loop still runs, and their
+		// calls would reach the dependency as closed calls, not probes.
 		for _, r := range rs {
-			_ = r.guard.Do(ctx, func(context.Context) error { probes++; return nil })
+			_ = r.guard.Do(ctx, func(context.Context) error { probes++; return errDown })
 		}
 		if probes != 1 {
 			t.Fatalf("%d probes after a foreign lease value, want 1", probes)
