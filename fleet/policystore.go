@@ -21,7 +21,7 @@ const latestKey = "latest"
 
 // maxAppendTries bounds Append's retries when other replicas keep taking
 // the next number first.
-const maxAppendTries = 64
+const maxAppendTries = 256
 
 // PolicyStore is a policy.Store kept in a fleet's Store, so that the whole
 // fleet runs one policy version: every replica's policy.Manager appends to
@@ -122,7 +122,14 @@ func (p *PolicyStore) Append(ctx context.Context, rec policy.Record) (policy.Rec
 	if err != nil {
 		return policy.Record{}, fmt.Errorf("fleet: reading the latest policy version: %w", err)
 	}
-	for range maxAppendTries {
+	for try := range maxAppendTries {
+		if try > 0 {
+			// Another replica took n: start again from the latest (it may
+			// be well past n under contention).
+			if n, err = p.latest(ctx); err != nil {
+				return policy.Record{}, fmt.Errorf("fleet: reading the latest policy version: %w", err)
+			}
+		}
 		n++
 		rec.Version = n
 		val, err := encode(KindPolicy, rec)
