@@ -45,9 +45,11 @@ type Agent struct {
 	wg     sync.WaitGroup
 	once   sync.Once
 
+	link *link // the region store's calls (health.go)
+
 	// Atomic.
-	errs      atomic.Uint64
-	malformed atomic.Uint64
+	malformed   atomic.Uint64
+	globalOpens atomic.Uint64
 
 	wake chan struct{} // hints arrived (capacity 1)
 
@@ -98,10 +100,14 @@ func Join(fa *fleet.Agent, opts ...Option) (*Agent, error) {
 		return nil, fmt.Errorf("region: Join: region: %q must not hold spaces or slashes", self.Region)
 	}
 	cfg := newConfig(opts)
+	l, err := newLink(self.Region, cfg.timeout)
+	if err != nil {
+		return nil, err
+	}
 	var tok [8]byte
 	_, _ = rand.Read(tok[:])
 	a := &Agent{
-		fa: fa, reg: fa.Registry(), store: fa.Store(), self: self, cfg: cfg, log: cfg.logger,
+		fa: fa, reg: fa.Registry(), store: fa.Store(), self: self, cfg: cfg, log: cfg.logger, link: l,
 		token:   hex.EncodeToString(tok[:]),
 		wake:    make(chan struct{}, 1),
 		regions: map[string]*seen{},
@@ -143,15 +149,24 @@ func (a *Agent) Close() error {
 	return nil
 }
 
-// call runs fn with the store timeout and counts its failure.
+// call runs fn with the store timeout, behind the store's breaker, and
+// records the store's health.
 func (a *Agent) call(ctx context.Context, fn func(context.Context) error) error {
-	c, cancel := context.WithTimeout(ctx, a.cfg.timeout)
-	defer cancel()
-	err := fn(c)
-	if err != nil && ctx.Err() == nil {
-		a.errs.Add(1)
+	return a.link.call(ctx, fn)
+}
+
+// Health returns the region store's health as this replica sees it, the
+// relay's with WithRelay, and the agent's counters. It reads memory only.
+func (a *Agent) Health() Health {
+	h := Health{Store: a.link.health(), Malformed: a.malformed.Load(), GlobalOpens: a.globalOpens.Load()}
+	if a.cfg.relay != nil {
+		rh := a.cfg.relay.Health()
+		h.Relay = &rh
 	}
-	return err
+	a.mu.Lock()
+	h.Held = len(a.adopted)
+	a.mu.Unlock()
+	return h
 }
 
 // jitter returns d spread by up to a fifth either way.
@@ -575,6 +590,7 @@ func (a *Agent) evaluate() {
 				giveWay(b, t.From)
 				held = false
 			} else {
+				a.globalOpens.Add(1)
 				a.log.Info("region: global open", "guard", g.Name(), "regions", openIn, "k", k)
 			}
 		case quorum && (openOurs || waiting):
@@ -683,7 +699,7 @@ func (a *Agent) RegionState(guard, region string) (RegionGuardState, bool) {
 // Regions returns what this replica knows of every region, from memory.
 func (a *Agent) Regions() Report {
 	r := Report{Region: a.self.Region, Replica: a.self.ID, Regions: []RegionView{}, Global: []GlobalView{},
-		Errors: a.errs.Load(), Malformed: a.malformed.Load()}
+		Errors: a.link.errs.Load(), Malformed: a.malformed.Load()}
 	a.mu.Lock()
 	r.Leader = a.leader
 	for name, s := range a.regions {
