@@ -201,7 +201,7 @@ func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/health":
 		doc := h.health(false)
-		h.addFleetHealth(&doc, h.now()) // fleet.go (issue #20)
+		h.addFleetHealth(&doc, h.now())   // fleet.go (issue #20)
 		h.addRegionsHealth(&doc, h.now()) // regions.go (issue #26)
 		h.writeHealth(w, doc)
 	case "/ready":
