@@ -186,6 +186,9 @@ func (a *Agent) applyLease(ctx context.Context, lv leaseView) {
 	if operatorHeld(s) {
 		return
 	}
+	if a.vetoed(gf) { // veto.go: held by the veto's owner, not by the fleet's probes
+		return
+	}
 	if adopt, _, _ := gf.g.Policy().Fleet.Rule(); adopt == core.FleetAdoptLocal {
 		return
 	}

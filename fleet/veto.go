@@ -9,8 +9,9 @@ import (
 
 // ProbeVeto is asked before a half-open guard of the fleet admits a probe:
 // when it returns true, the probe is refused (the call is rejected as if
-// the probe slots were taken) and this replica does not compete for the
-// guard's probe lease. Package fleet/region adds one so that a guard held
+// the probe slots were taken), this replica does not compete for the
+// guard's probe lease, and the outcomes of other replicas' probes (the
+// lease) do not move the guard: it is held by the veto's owner. Package fleet/region adds one so that a guard held
 // open because enough regions report it open does not probe while they
 // do. A veto runs on the call's goroutine, in the half-open slow path
 // only: it must be quick, must not block, and must be safe for concurrent

@@ -151,3 +151,43 @@ func TestOperatorStateWinsOverGlobalOpen(t *testing.T) {
 		w.wantState("ap", "pay", breaker.Closed)
 	})
 }
+
+// Regression: a held guard, half-open with its probes refused, used to
+// follow the region's probe lease: another replica's successful probe
+// closed it while the quorum still held.
+func TestHeldGuardIgnoresOtherReplicasProbes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, 2, "eu", "us", "ap")
+		defer w.close()
+		settle(3 * period)
+		w.shortOpen("ap", "pay", 2*time.Second)
+		for _, name := range []string{"eu", "us"} {
+			for _, r := range w.regions[name] {
+				r.trip(t, "pay")
+			}
+		}
+		settle(4 * period)
+		w.wantHeld("ap", "pay")
+		ap0, ap1 := w.regions["ap"][0], w.regions["ap"][1]
+		// ap-1 leaves multi-region mode: its guard probes through the
+		// region's lease, and its probe succeeds.
+		_ = ap1.region.Close()
+		probed := false
+		for range 50 {
+			if ap1.guard("pay").Do(context.Background(), func(context.Context) error { return nil }) == nil {
+				probed = true
+				break
+			}
+			time.Sleep(period / 10)
+		}
+		if !probed {
+			t.Fatalf("ap-1 never probed: %v", w.states("ap", "pay"))
+		}
+		for i := range 30 {
+			if ap0.guard("pay").Do(context.Background(), func(context.Context) error { return nil }) == nil {
+				t.Fatalf("after %v: ap-0 admitted a call of pay while eu and us report it open (%v)", time.Duration(i)*period/10, w.states("ap", "pay"))
+			}
+			time.Sleep(period / 10)
+		}
+	})
+}
