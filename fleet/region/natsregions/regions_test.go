@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -227,4 +228,42 @@ func TestThreeNATSRegions(t *testing.T) {
 	if s := w.relay.Stats(); s.Copied == 0 || s.Malformed != 0 {
 		t.Fatalf("relay %+v", s)
 	}
+}
+
+// BenchmarkGlobalOutageNATS measures, over b.N trips, the time from a
+// global outage (every replica of eu and us tripping "pay", global with
+// k=2) to every replica of the three regions rejecting, on three embedded
+// nats-servers with 50-150ms round trips between the relay and each region
+// and a summary period of 500ms. Reports p50-ms and p99-ms.
+func BenchmarkGlobalOutageNATS(b *testing.B) {
+	w := newWorld(b)
+	eventually(b, "every replica sees three regions", func() bool {
+		return w.seesAll("eu", 3) && w.seesAll("us", 3) && w.seesAll("ap", 3)
+	})
+	all := func(want breaker.State) bool { return w.all("eu", want) && w.all("us", want) && w.all("ap", want) }
+	var lat []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		w.trip("eu")
+		w.trip("us")
+		eventually(b, "every region rejecting", func() bool { return all(breaker.Open) })
+		lat = append(lat, float64(time.Since(start))/float64(time.Millisecond))
+		b.StopTimer()
+		for _, name := range []string{"eu", "us"} {
+			for _, reg := range w.regions[name] {
+				reg.MustGuard("pay").Breaker().Reset(breaker.Manual{Actor: "bench", Reason: "recovered"})
+			}
+		}
+		eventually(b, "every region closed", func() bool { return all(breaker.Closed) })
+		time.Sleep(period)
+		eventually(b, "every region closed (settled)", func() bool { return all(breaker.Closed) })
+		b.StartTimer()
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	pct := func(p float64) float64 { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+	b.ReportMetric(pct(0.5), "p50-ms")
+	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(0, "ns/op")
 }
