@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
@@ -52,4 +53,22 @@ func TestQuotasEndpoint(t *testing.T) {
 	if _, err := New(reg, WithQuotas(nil)); err == nil {
 		t.Fatal("WithQuotas(nil) accepted")
 	}
+}
+
+// Serve the global limits of this process in GET /v1/quotas.
+func ExampleWithQuotas() {
+	reg, _ := core.NewRegistry()
+	res := quota.Resource{Name: "openai-tokens", Capacity: 1000, SafeCapacity: 100}
+	lim, _ := quota.NewLimiter(res, fleet.NewMemoryStore(), "pod-1")
+	defer lim.Close()
+	var quotas quota.Set
+	quotas.AddLimiter(lim)
+	srv, err := New(reg, WithToken("grafana", "read-secret-0123456789", Read), WithQuotas(&quotas))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer srv.Close()
+	fmt.Println(len(quotas.Stats()))
+	// Output: 1
 }

@@ -2,6 +2,7 @@ package otelbreaker_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
@@ -66,4 +67,18 @@ func TestInstrumentRegions(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = ri.Shutdown(context.Background())
+}
+
+// Report a replica's region metrics through the global meter provider (or
+// WithMeterProvider), next to the fleet's.
+func ExampleInstrumentRegions() {
+	src := &regionsSource{} // in a service: the *region.Agent from region.Join
+	ri, err := otelbreaker.InstrumentRegions(src)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer ri.Shutdown(context.Background())
+	fmt.Println("region metrics registered")
+	// Output: region metrics registered
 }

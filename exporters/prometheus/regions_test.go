@@ -1,10 +1,12 @@
 package prometheus_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/expfmt"
 
 	bbprom "github.com/breakerbox/breakerbox/exporters/prometheus"
 	"github.com/breakerbox/breakerbox/fleet/region"
@@ -49,4 +51,19 @@ breakerbox_region_global_opens_total 5
 	if n := testutil.CollectAndCount(c); n != 13 {
 		t.Fatalf("%d series, want 13 (9 of the replica, 2 per region for 2 regions)", n)
 	}
+}
+
+// A replica's region metrics: here each region's summary age.
+func ExampleNewRegionsCollector() {
+	src := &regionsSource{rep: region.Report{Regions: []region.RegionView{{Region: "eu-west-1"}, {Region: "us-east-1", Age: 5}}}}
+	c := bbprom.NewRegionsCollector(src) // in a service: bbprom.NewRegionsCollector(regionAgent)
+	out, _ := testutil.CollectAndFormat(c, expfmt.TypeTextPlain, "breakerbox_region_summary_age")
+	for line := range strings.Lines(string(out)) {
+		if !strings.HasPrefix(line, "#") {
+			fmt.Print(line)
+		}
+	}
+	// Output:
+	// breakerbox_region_summary_age{region="eu-west-1"} 0
+	// breakerbox_region_summary_age{region="us-east-1"} 5
 }
