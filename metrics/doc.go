@@ -192,6 +192,6 @@
 // (counters), .global.held and .relay.links_down (gauges), and per region
 // (attribute [RegionName]) .summary.age and .summary.members (gauges).
 // exporters/prometheus renders them with a RegionsCollector, otelbreaker
-// with InstrumentRegions. The admin API serves the same values in GET
+// with InstrumentRegions, exporters/datadog with WithRegions. The admin API serves the same values in GET
 // /v1/regions and /health.
 package metrics
