@@ -52,6 +52,7 @@
 //	POST /v1/fleet/actions            an operator action for every replica of the fleet (audited once)
 //	GET  /v1/regions                  every region side by side (WithRegions; 404 regions_off without)
 //	GET  /v1/regions/{region}/guards  one region's summary; with ?guard=NAME, is NAME open there
+//	GET  /v1/quotas                   the global limits this process shares (WithQuotas; 404 quotas_off without)
 //	GET  /health, /ready, /live       health endpoints (also alone: HealthHandler)
 //	GET  /debug                       an HTML page of recent transitions and operations
 //	GET  /                            the dashboard (and its files under /assets/)

@@ -48,7 +48,9 @@ const (
 // check "fleet:store" that warns, with the store's last error and since
 // when: the document's status is then at least warn, and never fail or 503
 // because of the store (guards keep deciding alone). /ready and /live do
-// not look at the store.
+// not look at the store. Likewise with WithRegions (a region agent with a
+// Health method, RegionsHealth), a check "regions" warns while the region
+// store or a link of the relay named by region.WithRelay is down.
 //
 // A request costs time and memory in proportion to the critical guards and
 // MaxHealthChecks, never to all the guards: the handler keeps the list of
@@ -62,8 +64,8 @@ const (
 // reported as such, without why or by whom.
 //
 // The paths are matched exactly; mount the handler with http.StripPrefix
-// to serve them under a prefix. Only WithService, WithHealthSummary and
-// WithFleet among the options apply; the others, and their errors, are
+// to serve them under a prefix. Only WithService, WithHealthSummary,
+// WithFleet and WithRegions among the options apply; the others, and their errors, are
 // ignored, so that the options of Handler can be passed as they are and a
 // mistake in them never fails a liveness probe. Handler serves the same
 // endpoints.
@@ -199,7 +201,8 @@ func (h *healthHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/health":
 		doc := h.health(false)
-		h.addFleetHealth(&doc, h.now()) // fleet.go (issue #20)
+		h.addFleetHealth(&doc, h.now())   // fleet.go (issue #20)
+		h.addRegionsHealth(&doc, h.now()) // regions.go (issue #26)
 		h.writeHealth(w, doc)
 	case "/ready":
 		h.writeHealth(w, h.health(true))

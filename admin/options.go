@@ -121,6 +121,7 @@ type config struct {
 	maintenance   Maintenance      // WithMaintenance, in maintenance.go (issue #23)
 	fleet         Fleet            // WithFleet, in fleet.go (issue #20)
 	regions       Regions          // WithRegions, in regions.go (issue #26)
+	quotas        Quotas           // WithQuotas, in quotas.go (issue #26)
 
 	// persist: WithHistoryStore, in historystore.go.
 	historyStore *historyStoreConfig

@@ -3,6 +3,7 @@ package admin
 import (
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/breakerbox/breakerbox/fleet/region"
 )
@@ -118,4 +119,66 @@ func regionView(rep region.Report, name string) (region.RegionView, bool) {
 
 func unknownRegion(name string) *Problem {
 	return problem(http.StatusNotFound, codeUnknownRegion, "region: no unexpired summary of region "+quote(name))
+}
+
+// RegionsHealth is implemented by a Regions value that reports its stores'
+// health (*region.Agent does). With it, /health warns while the region
+// store or a relay link is down.
+type RegionsHealth interface {
+	// Health returns the region store's and the relay's health, from
+	// memory.
+	Health() region.Health
+}
+
+// regionsHealthKey is the key of the regions' check in a /health document.
+const regionsHealthKey = "regions"
+
+// addRegionsHealth adds the region store's and relay links' health to a
+// /health document: while one is down, a check that warns (a pass becomes
+// a warn, a fail stays a fail). The multi-region view being degraded
+// never fails the document: guards keep deciding in their region.
+func (h *healthHandler) addRegionsHealth(doc *Health, now time.Time) {
+	rh, ok := h.cfg.regions.(RegionsHealth)
+	if !ok || h.cfg.regions == nil {
+		return
+	}
+	st := rh.Health()
+	if st.Up() {
+		return
+	}
+	const what = "region summaries degraded (region store or relay link down)"
+	if doc.Status == StatusPass {
+		doc.Status = StatusWarn
+		doc.Output = what
+	} else {
+		doc.Output += "; " + what
+	}
+	if h.cfg.healthSummary {
+		return
+	}
+	var checks []Check
+	add := func(s region.StoreHealth, what string) {
+		c := Check{ComponentID: what + ":" + s.Region, ComponentType: "datastore", ObservedValue: "down", Status: StatusWarn, Time: s.Since, Output: s.LastError}
+		if c.Time.IsZero() {
+			c.Time = now
+		}
+		if c.Output == "" {
+			c.Output = "unreachable"
+		}
+		checks = append(checks, c)
+	}
+	if !st.Store.Up {
+		add(st.Store, "store")
+	}
+	if st.Relay != nil {
+		for _, l := range st.Relay.Links {
+			if !l.Up {
+				add(l, "relay")
+			}
+		}
+	}
+	if doc.Checks == nil {
+		doc.Checks = map[string][]Check{}
+	}
+	doc.Checks[regionsHealthKey] = checks
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,4 +106,53 @@ func TestRegionEndpointsWithoutRegions(t *testing.T) {
 	if _, err := New(testRegistry(t), WithRegions(nil)); err == nil {
 		t.Fatal("WithRegions(nil) accepted")
 	}
+}
+
+// /health warns, and never fails, while the region store or a relay link
+// is down; the check goes when they heal.
+func TestRegionsHealthWarning(t *testing.T) {
+	reg, err := core.NewRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eu, us := fleet.NewMemoryStore(), fleet.NewMemoryStore()
+	relayUS := us.Client()
+	relay, err := region.NewRelay([]region.Source{{Region: "eu", Store: eu.Client()}, {Region: "us", Store: relayUS}},
+		region.RelayEvery(50*time.Millisecond), region.RelayTimeout(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { relay.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	client := eu.Client()
+	fa, err := fleet.Join(reg, client, fleet.WithReplicaID("eu-1"), fleet.WithRegion("eu"), fleet.WithHeartbeat(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ra, err := region.Join(fa, region.WithPeriod(50*time.Millisecond), region.WithRelay(relay))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ra.Close(); fa.Close() })
+	a := newTestAPIFor(t, reg, WithRegions(ra))
+	if r := a.do(http.MethodGet, "/health", "", nil); r.status != http.StatusOK || strings.Contains(string(r.body), `"regions"`) {
+		t.Fatalf("healthy: %d %s", r.status, r.body)
+	}
+	relayUS.SetDown(true)
+	eventually(t, "/health warning on the relay link", func() bool {
+		r := a.do(http.MethodGet, "/health", "", nil)
+		return r.status == http.StatusOK && strings.Contains(string(r.body), `"relay:us"`) && strings.Contains(string(r.body), `"status":"warn"`)
+	})
+	relayUS.SetDown(false)
+	client.SetDown(true)
+	eventually(t, "/health warning on the region store", func() bool {
+		r := a.do(http.MethodGet, "/health", "", nil)
+		return r.status == http.StatusOK && strings.Contains(string(r.body), `"store:eu"`) && !strings.Contains(string(r.body), `"relay:us"`)
+	})
+	client.SetDown(false)
+	eventually(t, "healed", func() bool {
+		return !strings.Contains(string(a.do(http.MethodGet, "/health", "", nil).body), `"regions"`)
+	})
 }

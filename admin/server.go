@@ -207,6 +207,7 @@ func (s *Server) routes() {
 	s.machineRoutes(v)                                   // machines.go
 	s.fleetRoutes(v)                                     // fleet.go (issue #20)
 	s.regionRoutes(v)                                    // regions.go (issue #26)
+	s.quotaRoutes(v)                                     // quotas.go (issue #26)
 	s.handle("/debug", methods{http.MethodGet: s.debugPage})
 	s.handle("/{$}", methods{http.MethodGet: s.dashboardPage})
 	s.handle("/assets/{file}", methods{http.MethodGet: s.asset})

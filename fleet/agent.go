@@ -63,6 +63,7 @@ type Agent struct {
 	wg     sync.WaitGroup
 	unhook func()
 	gates  sync.Map // guard name -> *guardFleet
+	vetoes vetoes   // probe vetoes (veto.go)
 
 	// Guarded by omu: overrides are applied one at a time, the newest
 	// version of each target last.
@@ -243,10 +244,14 @@ func (a *Agent) gate(g *core.Guard) *guardFleet {
 	return gf
 }
 
-// admitProbe is the probe gate: a half-open guard probes when this replica
-// holds the fleet's lease, when its rule is local, and whenever the store
-// cannot be reached (losing the store changes nothing locally).
+// admitProbe is the probe gate: a half-open guard probes when no probe
+// veto refuses it (veto.go) and this replica holds the fleet's lease, or
+// its rule is local, or the store cannot be reached (losing the store
+// changes nothing locally).
 func (a *Agent) admitProbe(gf *guardFleet) bool {
+	if a.vetoed(gf) {
+		return false
+	}
 	if gf.held.Load() || !a.up.Load() || a.closed.Load() {
 		return true
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/breakerbox/breakerbox/core"
@@ -89,4 +90,25 @@ func ExampleAgent_Limiter() {
 	}
 	fmt.Println(l.Allow())
 	// Output: true
+}
+
+// A probe veto keeps a half-open guard from probing while some condition
+// holds (package fleet/region uses one to hold a global open while enough
+// regions report the dependency down).
+func ExampleAgent_AddProbeVeto() {
+	reg, _ := core.NewRegistry()
+	a, err := fleet.Join(reg, fleet.NewMemoryStore())
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer a.Close()
+	var maintenance atomic.Bool
+	maintenance.Store(true)
+	remove := a.AddProbeVeto(func(g *core.Guard) bool {
+		return maintenance.Load() && g.Name() == "payments"
+	})
+	defer remove()
+	fmt.Println("payments probes only after the maintenance")
+	// Output: payments probes only after the maintenance
 }

@@ -42,6 +42,10 @@ func (a *Agent) tryLease(ctx context.Context, gf *guardFleet) {
 	if operatorHeld(b.Snapshot()) {
 		return
 	}
+	if a.vetoed(gf) { // veto.go: no probe, so no lease; look again later
+		gf.nextTry = time.Now().Add(jitter(a.retryEvery(gf)))
+		return
+	}
 	l := Lease{Guard: gf.name, Holder: a.self.ID, Token: randomToken(8), Outcome: ProbeRunning}
 	raw, err := encode(KindLease, l)
 	if err != nil {
@@ -180,6 +184,9 @@ func (a *Agent) applyLease(ctx context.Context, lv leaseView) {
 	b := gf.g.Breaker()
 	s := b.Snapshot()
 	if operatorHeld(s) {
+		return
+	}
+	if a.vetoed(gf) { // veto.go: held by the veto's owner, not by the fleet's probes
 		return
 	}
 	if adopt, _, _ := gf.g.Policy().Fleet.Rule(); adopt == core.FleetAdoptLocal {

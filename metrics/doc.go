@@ -182,4 +182,16 @@
 // (gauges). exporters/prometheus renders them with a FleetCollector,
 // otelbreaker with InstrumentFleet, exporters/datadog with WithFleet. The
 // admin API serves the same values in GET /v1/fleet.
+//
+// # Multi-region mode
+//
+// [Regions] describes the metrics of a replica's region agent (package
+// fleet/region), read from its Report and Health ([RegionsSource]):
+// breakerbox.region.store.up (gauge), .store.errors and .store.skipped,
+// .summaries.malformed, .global.opens, .relay.copies and .relay.failures
+// (counters), .global.held and .relay.links_down (gauges), and per region
+// (attribute [RegionName]) .summary.age and .summary.members (gauges).
+// exporters/prometheus renders them with a RegionsCollector, otelbreaker
+// with InstrumentRegions, exporters/datadog with WithRegions. The admin API serves the same values in GET
+// /v1/regions and /health.
 package metrics

@@ -107,6 +107,7 @@ With --for or --until they open until then, and then probe as after a trip.`),
 		a.machineCommand(),     // machine.go
 		a.fleetCommand(),       // fleet.go (issue #20)
 		a.regionsCommand(),     // regions.go (issue #26)
+		a.quotasCommand(),      // quotas.go (issue #26)
 	)
 	return root
 }

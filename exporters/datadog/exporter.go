@@ -48,7 +48,8 @@ type Exporter struct {
 	guards      map[string]*guardState
 	gen         uint64
 	droppedSent uint64
-	fleet       fleetState // WithFleet
+	fleet       fleetState   // WithFleet
+	regions     regionsState // WithRegions
 
 	durations sync.Map // guard name -> *[3][]string, tags by breaker.Result
 
@@ -315,6 +316,9 @@ func (e *Exporter) push() error {
 	}
 	if e.cfg.fleet != nil {
 		e.pushFleet(e.cfg.fleet, &errs)
+	}
+	if e.cfg.regions != nil {
+		e.pushRegions(e.cfg.regions, &errs)
 	}
 	if d := delta(e.droppedSent, e.dropped.Load()); d > 0 {
 		errs.add(e.client.Count(MetricEventsDropped, d, e.cfg.tags, 1))

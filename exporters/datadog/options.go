@@ -33,6 +33,7 @@ type config struct {
 	onError      func(error)
 	windows      metrics.WindowCounter // WithWindows
 	fleet        FleetSource           // WithFleet
+	regions      metrics.RegionsSource // WithRegions, in regions.go
 }
 
 func newConfig(opts []Option) config {

@@ -41,12 +41,15 @@ type Agent struct {
 	log    *slog.Logger
 	token  string
 	cancel context.CancelFunc
+	unveto func() // removes the probe veto
 	wg     sync.WaitGroup
 	once   sync.Once
 
+	link *link // the region store's calls (health.go)
+
 	// Atomic.
-	errs      atomic.Uint64
-	malformed atomic.Uint64
+	malformed   atomic.Uint64
+	globalOpens atomic.Uint64
 
 	wake chan struct{} // hints arrived (capacity 1)
 
@@ -60,6 +63,7 @@ type Agent struct {
 	tick           int // read periods so far
 	regions        map[string]*seen
 	adopted        map[string]bool // guard -> held open by ActorGlobal
+	holds          sync.Map        // guard -> struct{}: adopted, read lock-free by the probe veto
 	leader         bool
 	dirtySummaries bool
 	dirtyVerdicts  bool
@@ -80,8 +84,10 @@ type lease struct {
 
 // Join starts the region agent of the replica whose fleet agent is fa: it
 // uses fa's registry, store, replica ID and region label (fleet.WithRegion,
-// which must not be empty). It returns at once; the first lease attempt
-// and read happen in the background.
+// which must not be empty). It adds a probe veto to fa
+// (fleet.Agent.AddProbeVeto): a guard this replica holds open because
+// enough regions report it open admits no probe while they do. It returns
+// at once; the first lease attempt and read happen in the background.
 func Join(fa *fleet.Agent, opts ...Option) (*Agent, error) {
 	if fa == nil {
 		return nil, errors.New("region: Join: nil fleet agent")
@@ -94,15 +100,20 @@ func Join(fa *fleet.Agent, opts ...Option) (*Agent, error) {
 		return nil, fmt.Errorf("region: Join: region: %q must not hold spaces or slashes", self.Region)
 	}
 	cfg := newConfig(opts)
+	l, err := newLink(self.Region, cfg.timeout)
+	if err != nil {
+		return nil, err
+	}
 	var tok [8]byte
 	_, _ = rand.Read(tok[:])
 	a := &Agent{
-		fa: fa, reg: fa.Registry(), store: fa.Store(), self: self, cfg: cfg, log: cfg.logger,
+		fa: fa, reg: fa.Registry(), store: fa.Store(), self: self, cfg: cfg, log: cfg.logger, link: l,
 		token:   hex.EncodeToString(tok[:]),
 		wake:    make(chan struct{}, 1),
 		regions: map[string]*seen{},
 		adopted: map[string]bool{},
 	}
+	a.unveto = fa.AddProbeVeto(a.vetoProbe)
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	a.wg.Add(2)
@@ -114,12 +125,14 @@ func Join(fa *fleet.Agent, opts ...Option) (*Agent, error) {
 // Region returns this replica's region.
 func (a *Agent) Region() string { return a.self.Region }
 
-// Close stops the agent and gives up its summary lease (so that another
-// replica of the region takes over at once). Global opens it made stay
-// until they half-open; the region's summary expires on its own. Close is
+// Close stops the agent, removes its probe veto and gives up its summary
+// lease (so that another replica of the region takes over at once). Global
+// opens it made stay until they half-open, and then probe as any open
+// guard; the region's summary expires on its own. Close is
 // idempotent and returns nil.
 func (a *Agent) Close() error {
 	a.once.Do(func() {
+		a.unveto()
 		a.cancel()
 		a.wg.Wait()
 		if a.leaseRaw != nil {
@@ -136,15 +149,24 @@ func (a *Agent) Close() error {
 	return nil
 }
 
-// call runs fn with the store timeout and counts its failure.
+// call runs fn with the store timeout, behind the store's breaker, and
+// records the store's health.
 func (a *Agent) call(ctx context.Context, fn func(context.Context) error) error {
-	c, cancel := context.WithTimeout(ctx, a.cfg.timeout)
-	defer cancel()
-	err := fn(c)
-	if err != nil && ctx.Err() == nil {
-		a.errs.Add(1)
+	return a.link.call(ctx, fn)
+}
+
+// Health returns the region store's health as this replica sees it, the
+// relay's with WithRelay, and the agent's counters. It reads memory only.
+func (a *Agent) Health() Health {
+	h := Health{Store: a.link.health(), Malformed: a.malformed.Load(), GlobalOpens: a.globalOpens.Load()}
+	if a.cfg.relay != nil {
+		rh := a.cfg.relay.Health()
+		h.Relay = &rh
 	}
-	return err
+	a.mu.Lock()
+	h.Held = len(a.adopted)
+	a.mu.Unlock()
+	return h
 }
 
 // jitter returns d spread by up to a fifth either way.
@@ -523,8 +545,17 @@ func decodeSummary(e fleet.Entry) (Summary, error) {
 
 // ---- global guards ----
 
-// evaluate opens each global guard that enough regions report open, and
-// releases the global opens no longer backed by enough regions.
+// evaluate opens each global guard that enough regions report open, holds
+// those opens while they do, and releases the global opens no longer
+// backed by enough regions.
+//
+// A global open is held for as long as the quorum holds: the open lasts
+// the breaker's open duration, after which the guard half-opens and the
+// probe veto (see Join) refuses its probes, so it admits no call until
+// fewer than k regions report it open; then it closes (Release from open,
+// Reset from half-open) with the actor ActorGlobal. An operator's state
+// (disabled, metrics-only, forced open, an open of their own) and an open
+// of the guard's own are never touched nor held.
 func (a *Agent) evaluate() {
 	gs, err := a.reg.Guards(core.All())
 	if err != nil {
@@ -544,29 +575,80 @@ func (a *Agent) evaluate() {
 		}
 		b := g.Breaker()
 		s := b.Snapshot()
-		ours := s.State == breaker.Open && s.Manual && s.LastTransition.Actor == ActorGlobal
-		if global && len(openIn) >= k {
-			if s.State == breaker.Closed {
-				reason := fmt.Sprintf("global: open in %d regions (%s), k=%d", len(openIn), strings.Join(openIn, ", "), k)
-				b.OpenFor(b.Config().OpenDuration, breaker.Manual{Actor: ActorGlobal, Reason: reason})
+		openOurs := s.State == breaker.Open && s.Manual && s.LastTransition.Actor == ActorGlobal
+		waiting := held && s.State == breaker.HalfOpen // our open lapsed; probes refused
+		quorum := global && len(openIn) >= k
+		switch {
+		case quorum && s.State == breaker.Closed:
+			reason := fmt.Sprintf("global: open in %d regions (%s), k=%d", len(openIn), strings.Join(openIn, ", "), k)
+			a.hold(g.Name(), true) // before the open: its half-open must find the veto
+			t := b.OpenFor(b.Config().OpenDuration, breaker.Manual{Actor: ActorGlobal, Reason: reason})
+			held = true
+			if t.From.Manual() {
+				// An operator set a manual state between the snapshot and
+				// the open: theirs wins, put it back.
+				giveWay(b, t.From)
+				held = false
+			} else {
+				a.globalOpens.Add(1)
 				a.log.Info("region: global open", "guard", g.Name(), "regions", openIn, "k", k)
-				held = true
 			}
-		} else if held {
-			if ours {
-				reason := fmt.Sprintf("global: open in %d regions (%s), fewer than k=%d", len(openIn), strings.Join(openIn, ", "), k)
-				b.Release(breaker.Manual{Actor: ActorGlobal, Reason: reason})
-				a.log.Info("region: global open released", "guard", g.Name(), "regions", openIn, "k", k)
-			}
+		case quorum && (openOurs || waiting):
+			held = true
+		case quorum:
+			held = false // an operator's state or the guard's own open: not ours to hold
+		case openOurs:
+			reason := fmt.Sprintf("global: open in %d regions (%s), fewer than k=%d", len(openIn), strings.Join(openIn, ", "), k)
+			b.Release(breaker.Manual{Actor: ActorGlobal, Reason: reason})
+			a.log.Info("region: global open released", "guard", g.Name(), "regions", openIn, "k", k)
+			held = false
+		case waiting:
+			reason := fmt.Sprintf("global: open in %d regions (%s), fewer than k=%d", len(openIn), strings.Join(openIn, ", "), k)
+			b.Reset(breaker.Manual{Actor: ActorGlobal, Reason: reason})
+			a.log.Info("region: global open released", "guard", g.Name(), "regions", openIn, "k", k)
+			held = false
+		default:
 			held = false
 		}
-		a.mu.Lock()
-		if held {
-			a.adopted[g.Name()] = true
-		} else {
-			delete(a.adopted, g.Name())
-		}
-		a.mu.Unlock()
+		a.hold(g.Name(), held)
+	}
+}
+
+// hold records whether this replica holds guard open because of the
+// other regions; the probe veto reads it.
+func (a *Agent) hold(guard string, v bool) {
+	a.mu.Lock()
+	if v {
+		a.adopted[guard] = true
+	} else {
+		delete(a.adopted, guard)
+	}
+	a.mu.Unlock()
+	if v {
+		a.holds.Store(guard, struct{}{})
+	} else {
+		a.holds.Delete(guard)
+	}
+}
+
+// vetoProbe is the agent's probe veto: a guard held open because enough
+// regions report it open does not probe.
+func (a *Agent) vetoProbe(g *core.Guard) bool {
+	_, ok := a.holds.Load(g.Name())
+	return ok
+}
+
+// giveWay puts back the manual state an operator set while a global open
+// was being made.
+func giveWay(b *breaker.Breaker, st breaker.State) {
+	m := breaker.Manual{Actor: ActorGlobal, Reason: "global: gave way to an operator's " + st.String()}
+	switch st {
+	case breaker.Disabled:
+		b.Disable(m)
+	case breaker.MetricsOnly:
+		b.MetricsOnly(m)
+	case breaker.ForcedOpen:
+		b.ForceOpen(m)
 	}
 }
 
@@ -617,7 +699,7 @@ func (a *Agent) RegionState(guard, region string) (RegionGuardState, bool) {
 // Regions returns what this replica knows of every region, from memory.
 func (a *Agent) Regions() Report {
 	r := Report{Region: a.self.Region, Replica: a.self.ID, Regions: []RegionView{}, Global: []GlobalView{},
-		Errors: a.errs.Load(), Malformed: a.malformed.Load()}
+		Errors: a.link.errs.Load(), Malformed: a.malformed.Load()}
 	a.mu.Lock()
 	r.Leader = a.leader
 	for name, s := range a.regions {
@@ -643,7 +725,7 @@ func (a *Agent) Regions() Report {
 				v.OpenIn = []string{}
 			}
 			s := g.Breaker().Snapshot()
-			v.Adopted = v.Adopted && s.State == breaker.Open && s.LastTransition.Actor == ActorGlobal
+			v.Adopted = v.Adopted && (s.State == breaker.Open && s.LastTransition.Actor == ActorGlobal || s.State == breaker.HalfOpen)
 			r.Global = append(r.Global, v)
 		}
 	}

@@ -7,7 +7,7 @@
 //   - One replica per region, elected by a lease in the region's store
 //     (KindSummaryLease), publishes the region's Summary every period
 //     (DefaultPeriod, jittered, and early when a guard's verdicts change)
-//     under KindSummary, keyed by the region's name, with a TTL of three
+//     under KindSummary, keyed by the region's name, with a TTL of four
 //     periods. Its Seq is the region store's NextVersion: summaries are
 //     ordered by sequence, never by a wall clock compared across hosts.
 //   - A Relay copies each region's own summary from its store into every
@@ -19,8 +19,15 @@
 //     "global" (core.FleetPolicy.Scope) while at least k regions
 //     (core.FleetPolicy.Regions, default 2) report them open, never
 //     because one region alone did. Those opens carry the actor
-//     ActorGlobal and a reason naming the regions, and are released when
-//     fewer than k regions report the guard open.
+//     ActorGlobal and a reason naming the regions, are held while the
+//     quorum holds (once the open lapses, the agent's probe veto,
+//     fleet.Agent.AddProbeVeto, refuses the half-open guard's probes), and
+//     are released when fewer than k regions report the guard open. An
+//     operator's manual state is never overridden.
+//
+// Every store call of an Agent and a Relay runs behind a breaker per
+// store; Agent.Health and Relay.Health report the stores' health (admin
+// shows it in /health), and metrics.Regions describes the region metrics.
 //
 // A region "reports a guard open" when the open votes of its replicas meet
 // the guard's own adoption rule (quorum: at least Min votes and Fraction of

@@ -58,3 +58,32 @@ func ExampleNewRelay() {
 	fmt.Println(relay.Run(ctx))
 	// Output: context canceled
 }
+
+// A process that runs the relay names it to its region agent, whose Health
+// (and admin's /health, and the region metrics) then covers the relay's
+// links as well as the region's store.
+func ExampleAgent_Health() {
+	reg, err := core.NewRegistry()
+	if err != nil {
+		log.Fatal(err)
+	}
+	eu, us := fleet.NewMemoryStore(), fleet.NewMemoryStore()
+	relay, err := region.NewRelay([]region.Source{{Region: "eu-west-1", Store: eu}, {Region: "us-east-1", Store: us}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fa, err := fleet.Join(reg, eu, fleet.WithRegion("eu-west-1"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer fa.Close()
+	ra, err := region.Join(fa, region.WithRelay(relay))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer ra.Close()
+
+	h := ra.Health()
+	fmt.Println(h.Up(), h.Store.Region, len(h.Relay.Links))
+	// Output: true eu-west-1 2
+}

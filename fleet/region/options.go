@@ -29,6 +29,7 @@ type config struct {
 	period  time.Duration
 	timeout time.Duration
 	logger  *slog.Logger
+	relay   *Relay
 }
 
 func newConfig(opts []Option) config {
@@ -60,3 +61,8 @@ func WithTimeout(d time.Duration) Option { return optionFunc(func(c *config) { c
 // WithLogger sets the logger of rare events (leadership changes, global
 // opens and releases, malformed summaries). The default discards.
 func WithLogger(l *slog.Logger) Option { return optionFunc(func(c *config) { c.logger = l }) }
+
+// WithRelay names the relay running in this process, whose health
+// Agent.Health reports (and admin's /health shows) next to the region
+// store's. The agent only reads it.
+func WithRelay(r *Relay) Option { return optionFunc(func(c *config) { c.relay = r }) }

@@ -76,6 +76,7 @@ type Relay struct {
 	srcs  []Source
 	dests []Source
 	cfg   relayConfig
+	links map[string]*link // region -> its store's calls (health.go)
 
 	copied    atomic.Uint64
 	errs      atomic.Uint64
@@ -126,7 +127,14 @@ func NewRelay(regions []Source, opts ...RelayOption) (*Relay, error) {
 		}
 		byName[s.Region] = s
 	}
-	r := &Relay{srcs: regions, cfg: c}
+	r := &Relay{srcs: regions, cfg: c, links: map[string]*link{}}
+	for _, s := range regions {
+		l, err := newLink(s.Region, c.timeout)
+		if err != nil {
+			return nil, fmt.Errorf("region: NewRelay: %w", err)
+		}
+		r.links[s.Region] = l
+	}
 	if len(c.into) == 0 {
 		r.dests = regions
 	} else {
@@ -141,7 +149,8 @@ func NewRelay(regions []Source, opts ...RelayOption) (*Relay, error) {
 	return r, nil
 }
 
-// Stats returns the relay's counters.
+// Stats returns the relay's counters (Errors counts store calls that
+// failed or were skipped because a store's breaker was open).
 func (r *Relay) Stats() RelayStats {
 	return RelayStats{Copied: r.copied.Load(), Errors: r.errs.Load(), Malformed: r.malformed.Load()}
 }
@@ -203,14 +212,24 @@ func (r *Relay) Run(ctx context.Context) error {
 	return ctx.Err()
 }
 
-func (r *Relay) call(ctx context.Context, fn func(context.Context) error) error {
-	c, cancel := context.WithTimeout(ctx, r.cfg.timeout)
-	defer cancel()
-	err := fn(c)
+// call runs fn against region's store, with the timeout, behind the
+// store's breaker.
+func (r *Relay) call(ctx context.Context, region string, fn func(context.Context) error) error {
+	err := r.links[region].call(ctx, fn)
 	if err != nil && ctx.Err() == nil {
 		r.errs.Add(1)
 	}
 	return err
+}
+
+// Health returns the health of every region store the relay reaches, by
+// region, and its counters. It reads memory only.
+func (r *Relay) Health() RelayHealth {
+	h := RelayHealth{RelayStats: r.Stats(), Links: make([]StoreHealth, 0, len(r.srcs))}
+	for _, s := range r.srcs {
+		h.Links = append(h.Links, r.links[s.Region].health())
+	}
+	return h
 }
 
 // watch turns the source's summary hints into wake-ups of its puller.
@@ -260,7 +279,7 @@ func (r *Relay) pull(ctx context.Context, s Source, outs []*mailbox, wake chan s
 		}
 		var e fleet.Entry
 		var found bool
-		if r.call(ctx, func(c context.Context) error {
+		if r.call(ctx, s.Region, func(c context.Context) error {
 			var err error
 			e, found, err = s.Store.Get(c, KindSummary, s.Region)
 			return err
@@ -311,7 +330,7 @@ func (r *Relay) put(ctx context.Context, m *mailbox, it item) {
 		// full copy must never extend the life of a summary that stopped
 		// advancing).
 		var done bool
-		if r.call(ctx, func(c context.Context) error {
+		if r.call(ctx, m.dest.Region, func(c context.Context) error {
 			var err error
 			done, err = m.dest.Store.CompareAndPut(c, KindSummary, key, m.wrote, it.raw, ttl)
 			return err
@@ -328,7 +347,7 @@ func (r *Relay) put(ctx context.Context, m *mailbox, it item) {
 	}
 	var cur fleet.Entry
 	var found bool
-	if r.call(ctx, func(c context.Context) error {
+	if r.call(ctx, m.dest.Region, func(c context.Context) error {
 		var err error
 		cur, found, err = m.dest.Store.Get(c, KindSummary, key)
 		return err
@@ -342,7 +361,7 @@ func (r *Relay) put(ctx context.Context, m *mailbox, it item) {
 		}
 	}
 	var done bool
-	if r.call(ctx, func(c context.Context) error {
+	if r.call(ctx, m.dest.Region, func(c context.Context) error {
 		var err error
 		if !found {
 			done, _, err = m.dest.Store.Create(c, KindSummary, key, it.raw, ttl)
