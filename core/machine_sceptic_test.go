@@ -1,0 +1,62 @@
+package core
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/breakerbox/breakerbox/core/breaker"
+)
+
+// TestMachineAfterFiresAfterReloadWithoutTraffic: a guard in a state left
+// by an "after" transition keeps its timer when a reload changes its
+// machine section (here, the window): the new machine, in the same state,
+// takes the transition on time with no traffic at all.
+func TestMachineAfterFiresAfterReloadWithoutTraffic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := machinePolicy("api")
+		r := mustRegistry(t, WithPolicies(p))
+		g := mustGuard(t, r, "api")
+		if _, err := g.SetMachineState("readOnly", breaker.Manual{Actor: "ops", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Second)
+		p2 := machinePolicy("api")
+		p2.Machine.Window = 20
+		if _, err := r.Apply(Document{Policies: []Policy{p2}}); err != nil {
+			t.Fatal(err)
+		}
+		if s := g.Machine().State(); s != "readOnly" {
+			t.Fatalf("after the reload the machine is in %q, want readOnly kept", s)
+		}
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		if s := g.Machine().State(); s != "degraded" {
+			t.Fatalf("2m after a reload, no traffic: machine in %q, want degraded (readOnly -> degraded after 1m must fire on its own)", s)
+		}
+	})
+}
+
+// TestMachineCenturyAfter: an "after" of MaxDuration arms a timer that
+// neither fires early nor overflows; an operator can still move on.
+func TestMachineCenturyAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := machinePolicy("api")
+		p.Machine.Transitions[3].When.After = Duration(MaxDuration)
+		r := mustRegistry(t, WithPolicies(p))
+		g := mustGuard(t, r, "api")
+		if _, err := g.SetMachineState("readOnly", breaker.Manual{Actor: "ops", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * 365 * 24 * time.Hour)
+		synctest.Wait()
+		if s := g.Machine().State(); s != "readOnly" {
+			t.Fatalf("after 100 years of an after of 146 years: %q, want readOnly", s)
+		}
+		time.Sleep(MaxDuration)
+		synctest.Wait()
+		if s := g.Machine().State(); s != "degraded" {
+			t.Fatalf("after MaxDuration: %q, want degraded", s)
+		}
+	})
+}
