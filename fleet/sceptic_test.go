@@ -133,7 +133,7 @@ func TestActOnOddNames(t *testing.T) {
 		a0, g0 := join("r0")
 		_, g1 := join("r1")
 		settle(100 * time.Millisecond)
-		o, err := a0.Act(context.Background(), fleet.Override{Target: "name:" + odd, Action: fleet.ActionForceOpen, Actor: "ops", Reason: strings.Repeat("r", 1<<20)})
+		o, err := a0.Act(context.Background(), fleet.Override{Target: "name:" + odd, Action: fleet.ActionForceOpen, Actor: "ops", Reason: strings.Repeat("r", fleet.MaxReasonLength)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,6 +147,26 @@ func TestActOnOddNames(t *testing.T) {
 			if s := g.Breaker().State(); s != breaker.ForcedOpen {
 				t.Errorf("replica %d: guard %q is %s, want forced-open", i, odd, s)
 			}
+		}
+	})
+}
+
+// TestActRefusesHugeReason: a reason of 1 MiB is refused, naming the
+// field and the limit, before anything is stored: every replica would
+// hold it, and every Snapshot and GET /v1/fleet would carry it.
+func TestActRefusesHugeReason(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := newFleet(t, nil)
+		r := f.join("r0")
+		_, err := r.agent.Act(context.Background(), fleet.Override{Target: "dep", Action: fleet.ActionForceOpen, Actor: "ops", Reason: strings.Repeat("r", 1<<20)})
+		if err == nil || !strings.Contains(err.Error(), "reason") || !strings.Contains(err.Error(), "1048576") {
+			t.Fatalf("Act with a 1 MiB reason: %v, want refused naming reason and its size", err)
+		}
+		if es, _ := f.store.List(context.Background(), fleet.KindOverride); len(es) != 0 {
+			t.Fatalf("refused action stored %d overrides", len(es))
+		}
+		if s := r.guard.Breaker().State(); s != breaker.Closed {
+			t.Fatalf("refused action left the guard %s", s)
 		}
 	})
 }
