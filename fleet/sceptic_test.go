@@ -170,3 +170,58 @@ func TestActRefusesHugeReason(t *testing.T) {
 		}
 	})
 }
+
+// TestLimiterExtremeRates: global limits of one call a century, of
+// MaxDuration periods, of MaxInt calls a nanosecond, and of zero or
+// negative limits neither panic nor overflow. One call a century admits
+// its burst of one, then refuses (before the store's first answer it
+// admits nothing: no local share is that slow). The huge rate admits
+// every call, from the first (at its local share, before the store's
+// first answer), in batches (a round trip per 5 calls at most). The
+// empty ones admit nothing.
+func TestLimiterExtremeRates(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := fleet.NewMemoryStore()
+		reg, _ := core.NewRegistry()
+		a, err := fleet.Join(reg, m.Client(), fleet.WithReplicaID("r0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		settle(100 * time.Millisecond)
+		const maxInt = int(^uint(0) >> 1)
+		for _, tc := range []struct {
+			key     string
+			r       fleet.Rate
+			first   bool // the first call, before the store answered
+			allowed int  // of 1+200 calls
+		}{
+			{"century", fleet.Rate{Limit: 1, Period: century}, false, 1},
+			{"max", fleet.Rate{Limit: 1, Period: core.MaxDuration, Burst: 1}, false, 1},
+			{"huge", fleet.Rate{Limit: maxInt, Period: time.Nanosecond, Burst: maxInt}, true, 201},
+			{"zero", fleet.Rate{Limit: 0, Period: time.Second}, false, 0},
+			{"negative", fleet.Rate{Limit: -5, Period: -time.Second, Burst: -1}, false, 0},
+		} {
+			l := a.Limiter(tc.key, tc.r)
+			first := l.Allow()
+			n := 0
+			if first {
+				n++
+			}
+			settle(50 * time.Millisecond)
+			for range 200 {
+				if l.Allow() {
+					n++
+				}
+				synctest.Wait()
+			}
+			st := l.Stats()
+			if first != tc.first || n != tc.allowed {
+				t.Errorf("%s %+v: first call %v, %d of 201 admitted; want %v, %d (stats %+v)", tc.key, tc.r, first, n, tc.first, tc.allowed, st)
+			}
+			if tc.allowed > 100 && st.RoundTrips*5 > uint64(n) {
+				t.Errorf("%s: %d round trips for %d calls, want batches (at most one trip per 5 calls)", tc.key, st.RoundTrips, n)
+			}
+		}
+	})
+}
