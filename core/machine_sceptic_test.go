@@ -1,6 +1,8 @@
 package core
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -59,4 +61,36 @@ func TestMachineCenturyAfter(t *testing.T) {
 			t.Fatalf("after MaxDuration: %q, want degraded", s)
 		}
 	})
+}
+
+// TestMachineSectionOfTenThousandStates: a policy whose machine section
+// has 10,000 states and 10,000 transitions is refused by Apply in bounded
+// time, naming the section's limits, with a short error; the registry
+// keeps its last good document.
+func TestMachineSectionOfTenThousandStates(t *testing.T) {
+	const n = 10_000
+	mp := &MachinePolicy{Initial: "s0"}
+	for i := range n {
+		mp.States = append(mp.States, MachineState{Name: fmt.Sprintf("s%d", i)})
+		mp.Transitions = append(mp.Transitions, MachineTransition{From: fmt.Sprintf("s%d", i), To: fmt.Sprintf("s%d", (i+1)%n), When: MachineCondition{MinCalls: 1, After: Duration(MaxDuration)}})
+	}
+	r := mustRegistry(t, WithPolicies(machinePolicy("api")))
+	g := mustGuard(t, r, "api")
+	start := time.Now()
+	_, err := r.Apply(Document{Policies: []Policy{{Name: "api", Breaker: &BreakerPolicy{Mode: "disabled"}, Machine: mp}}})
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("a machine of 10,000 states applied")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "more than 32") || !strings.Contains(msg, "machine") {
+		t.Fatalf("error does not name the section and its limit: %.400s", msg)
+	}
+	if len(msg) > 64<<10 || took > 2*time.Second {
+		t.Errorf("refused in %v with an error of %d bytes", took, len(msg))
+	}
+	t.Logf("refused in %v, error of %d bytes", took, len(msg))
+	if s := g.Machine().Graph().States(); len(s) != 4 {
+		t.Fatalf("the guard's machine has %d states after a refused reload, want the 4 it had", len(s))
+	}
 }
