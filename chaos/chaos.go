@@ -316,9 +316,10 @@ func (e *running) draw() bool {
 }
 
 // Validate checks e as Start would before resolving its scope: the fault,
-// the rate, the latency, the share, the trips and the end time (against
-// now and maxDuration; zero maxDuration checks only that it ends after
-// now). The error names the field and the value.
+// the rate, the latency (at most the time left until the end), the share,
+// the trips and the end time (against now and maxDuration; zero
+// maxDuration checks only that it ends after now). The error names the
+// field and the value.
 func (e *Experiment) Validate(now time.Time, maxDuration time.Duration) error {
 	if !slices.Contains(Faults, e.Fault) {
 		return fmt.Errorf("chaos: fault: %q is not one of error, latency, reject, trip", e.Fault)
@@ -350,6 +351,11 @@ func (e *Experiment) Validate(now time.Time, maxDuration time.Duration) error {
 		return fmt.Errorf("chaos: ends: %s is not in the future", e.Ends.Format(time.RFC3339))
 	case maxDuration > 0 && e.Ends.Sub(now) > maxDuration:
 		return fmt.Errorf("chaos: ends: %s is more than the longest experiment allowed (%s) ahead", e.Ends.Format(time.RFC3339), maxDuration)
+	}
+	// A delay outlasting the experiment would hold calls after its end
+	// (stopping an experiment does not wake the calls it delays).
+	if left := e.Ends.Sub(now); time.Duration(e.Latency) > left {
+		return fmt.Errorf("chaos: latency: %q is longer than the experiment (it ends in %s): a delay must end before the experiment does", time.Duration(e.Latency), left)
 	}
 	return nil
 }

@@ -129,7 +129,8 @@ type event struct {
 // It installs hooks on reg (through AddHooks) and a probe gate on each of
 // its guards, starts the agent's goroutines and returns at once: the first
 // heartbeat and reconcile happen in the background, so Join never waits for
-// the store. It fails only on bad arguments (a nil registry or store).
+// the store. It fails only on bad arguments (a nil registry or store, a
+// period above MaxPeriod).
 //
 // The agent never closes store; close it after Agent.Close.
 func Join(reg *core.Registry, store Store, opts ...Option) (*Agent, error) {
@@ -140,6 +141,9 @@ func Join(reg *core.Registry, store Store, opts ...Option) (*Agent, error) {
 		return nil, errors.New("fleet: Join: nil store")
 	}
 	cfg := newConfig(opts)
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	sb, err := breaker.New(breaker.Config{
 		ConsecutiveFailures: 3,
 		DisableFailureRate:  true,

@@ -124,7 +124,10 @@ type localShare struct {
 // Limiter returns the global limiter of key under r, creating it on first
 // use (a second call with the same key returns the first limiter, whatever
 // its rate and options). A rate with a Limit or Period of zero or less
-// admits nothing.
+// admits nothing. The local share (before the store's first answer and
+// while it is down) runs at most one call a nanosecond, with a burst
+// spanning at most 2^60ns; a share slower than one call in about 36 years
+// admits nothing locally.
 func (a *Agent) Limiter(key string, r Rate, opts ...LimiterOption) *GlobalLimiter {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -145,7 +148,7 @@ func (a *Agent) Limiter(key string, r Rate, opts ...LimiterOption) *GlobalLimite
 	if r.Period > 0 {
 		perSec = float64(r.Limit) / r.Period.Seconds()
 	}
-	capN := max(1, min(int(perSec/10), burst))
+	capN := max(1, clampInt(perSec/10, burst))
 	if c.maxBatch > 0 {
 		capN = min(capN, c.maxBatch)
 	}
@@ -184,11 +187,19 @@ func (l *GlobalLimiter) share(members int) {
 	if l.rate.Limit <= 0 || l.rate.Period <= 0 {
 		return
 	}
+	// The share is at most one call a nanosecond, the fastest a local
+	// limiter runs (a faster global rate is as good as no limit); a
+	// share slower than a local limiter can run (one call in decades)
+	// makes none, and admits nothing locally.
+	limit := min(float64(l.rate.Limit)/float64(n), float64(l.rate.Period.Nanoseconds()))
+	// A local burst spans at most 2^60ns (package ratelimit's limit), in
+	// calls of the interval it rounds to.
+	maxBurst := math.Floor(float64(1<<60) / max(1, math.Round(float64(l.rate.Period)/limit)))
 	rl, err := ratelimit.New(ratelimit.Config{
 		Algorithm: ratelimit.AlgorithmTokenBucket,
-		Limit:     float64(l.rate.Limit) / float64(n),
+		Limit:     limit,
 		Per:       l.rate.Period,
-		Burst:     max(1, int(math.Ceil(float64(l.burst)/float64(n)))),
+		Burst:     max(1, clampInt(min(math.Ceil(float64(l.burst)/float64(n)), maxBurst), l.burst)),
 		Precise:   true,
 	})
 	if err != nil {
@@ -485,4 +496,14 @@ func (l *GlobalLimiter) Stats() LimiterStats {
 		Allowed: l.allowed.Load(), Rejected: l.rejected.Load(), AllowedByFailureMode: l.byFailure.Load(),
 		RoundTrips: l.trips.Load(), Tokens: max(l.tokens.Load(), 0), Batch: l.batch.Load(), Degraded: l.degraded.Load(),
 	}
+}
+
+// clampInt converts f to an int of at most hi (f beyond the int range, as
+// a rate of MaxInt calls a nanosecond makes, converts to hi, never to a
+// wrapped negative).
+func clampInt(f float64, hi int) int {
+	if f >= float64(hi) {
+		return hi
+	}
+	return int(f)
 }

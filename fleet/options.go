@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 )
@@ -41,7 +42,26 @@ const (
 	// store, so that replicas partitioned when it was released still see
 	// the release when they heal.
 	DefaultReleaseTTL = 24 * time.Hour
+	// MaxPeriod is the longest store timeout, heartbeat and reconcile
+	// period Join accepts (2^58ns, about 9 years): the TTLs derived from
+	// them (three heartbeats; a probe timeout of up to core.MaxDuration
+	// plus two store timeouts and a heartbeat) must not overflow.
+	MaxPeriod = time.Duration(1 << 58)
 )
+
+// check refuses the periods above MaxPeriod, naming the option and its
+// value (after defaults are filled in).
+func (c *config) check() error {
+	for _, p := range []struct {
+		option string
+		d      time.Duration
+	}{{"WithTimeout", c.timeout}, {"WithHeartbeat", c.heartbeat}, {"WithReconcileEvery", c.reconcile}} {
+		if p.d > MaxPeriod {
+			return fmt.Errorf("fleet: Join: %s: %v is longer than the maximum, MaxPeriod (%v, about 9 years)", p.option, p.d, MaxPeriod)
+		}
+	}
+	return nil
+}
 
 func newConfig(opts []Option) config {
 	c := config{

@@ -12,6 +12,11 @@ import (
 	"github.com/breakerbox/breakerbox/core/breaker"
 )
 
+// MaxReasonLength is the longest Override.Reason Act stores, in bytes (as
+// the admin API's limit): every replica keeps the override, and every
+// Snapshot carries it.
+const MaxReasonLength = 1024
+
 // Act takes a fleet-wide operator action: it takes a version from the
 // store (NextVersion), stores the override under its target, applies it
 // to this replica's guards with o.Actor and o.Reason, and returns it with
@@ -36,8 +41,9 @@ import (
 // its calls: a version, a read and a write, more if another Act on the
 // same target writes meanwhile); it fails when the store cannot be
 // reached, without applying anything, or when o is invalid (an empty
-// Actor, an unknown Action, a Target that ParseTarget refuses). Audit the
-// action once, where Act is called.
+// Actor, an unknown Action, a Reason longer than MaxReasonLength, a
+// Target that ParseTarget refuses). Audit the action once, where Act is
+// called.
 func (a *Agent) Act(ctx context.Context, o Override) (Override, error) {
 	if a.closed.Load() {
 		return Override{}, errors.New("fleet: Act: agent closed")
@@ -49,6 +55,9 @@ func (a *Agent) Act(ctx context.Context, o Override) (Override, error) {
 	case ActionForceOpen, ActionClose, ActionDisable, ActionMetricsOnly, ActionRelease:
 	default:
 		return Override{}, fmt.Errorf("fleet: Act: action: %q is not one of force-open, close, disable, metrics-only, release", o.Action)
+	}
+	if len(o.Reason) > MaxReasonLength {
+		return Override{}, fmt.Errorf("fleet: Act: reason: %d bytes is longer than the limit of %d", len(o.Reason), MaxReasonLength)
 	}
 	if _, err := ParseTarget(o.Target); err != nil {
 		return Override{}, fmt.Errorf("fleet: Act: %w", err)

@@ -349,7 +349,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 		if ok {
 			g.open(w, pl, "TripsAfterConsecutiveFailures", fmt.Sprintf("pins consecutiveFailures: %d failures in a row keep the\n// breaker closed, the %s opens it.", k-1, ordinal(k)))
 			g.newGuard(w, pl)
-			w.WriteString("\tt0 := time.Now()\n")
+			w.WriteString(t0Line)
 			if S > 0 {
 				fmt.Fprintf(w, "\t// %d successes first, so that the failure-rate rule does not trip first.\n", S)
 			}
@@ -371,7 +371,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 		if okBelow && okAt {
 			g.open(w, pl, "TripsAtFailureRate", fmt.Sprintf("pins failureRate %s%% over minCalls %d: %d failures in %d calls\n// keep the breaker closed, %d open it.", fmtFloat(bc.FailureRate), M, f-1, M, f))
 			g.newGuard(w, pl)
-			w.WriteString("\tt0 := time.Now()\n")
+			w.WriteString(t0Line)
 			fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, 0, %q)\n", px, dir, below)
 			fmt.Fprintf(w, "\t%sWantState(t, g, breaker.Closed, %q)\n", px, fmt.Sprintf("%d failures in %d calls", f-1, M))
 			w.WriteString("\n\tg = " + px + "Guard(t, " + px + "Registry(t), " + strconv.Quote(pl.s.guard) + ", " + strconv.Quote(pl.s.policy) + ")\n")
@@ -393,7 +393,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 		if okFirst && M > 1 {
 			g.open(w, pl, "FailureRateNeedsMinCalls", fmt.Sprintf("pins minCalls %d: with %d calls the failure rate\n// holds and the breaker stays closed; the %s call opens it.", M, M-1, ordinal(M)))
 			g.newGuard(w, pl)
-			w.WriteString("\tt0 := time.Now()\n")
+			w.WriteString(t0Line)
 			fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, 0, %q)\n", px, dir, first)
 			fmt.Fprintf(w, "\t%sWantState(t, g, breaker.Closed, %q)\n", px, fmt.Sprintf("%d calls, %d of them failed", M-1, f1))
 			fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, 0, %q)\n", px, dir, last)
@@ -416,7 +416,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 				}
 				if i == 0 {
 					g.newGuard(w, pl)
-					w.WriteString("\tt0 := time.Now()\n")
+					w.WriteString(t0Line)
 				} else {
 					w.WriteString("\n\tg = " + px + "Guard(t, " + px + "Registry(t), " + strconv.Quote(pl.s.guard) + ", " + strconv.Quote(pl.s.policy) + ")\n")
 				}
@@ -436,7 +436,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	if N := bc.WindowSize; bc.Window == breaker.CountWindow && N <= most {
 		g.open(w, pl, "CountWindowSize", fmt.Sprintf("pins windowSize %d: the count window holds the last %d calls.", N, N))
 		g.newGuard(w, pl)
-		w.WriteString("\tt0 := time.Now()\n")
+		w.WriteString(t0Line)
 		fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, 0, strings.Repeat(\"s\", %d))\n", px, dir, N-1)
 		fmt.Fprintf(w, "\tif n := g.Breaker().Snapshot().WindowCalls; n != %d {\n\t\tt.Fatalf(\"after %d calls: %%d in the window, want %d\", n)\n\t}\n", N-1, N-1, N-1)
 		fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, 0, \"ss\")\n", px, dir)
@@ -452,7 +452,7 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 			g.open(w, pl, "TripsAtSlowCallRate", fmt.Sprintf("pins slowCallDuration %s and slowCallRate %s%%: %d slow\n// calls in %d keep the breaker closed, %d open it, and %d calls just under\n// the slow-call duration do not.", sd, fmtFloat(bc.SlowCallRate), s-1, M, s, s))
 			g.newGuard(w, pl)
 			fmt.Fprintf(w, "\tconst slow = %s\n", durExpr(sd))
-			w.WriteString("\tt0 := time.Now()\n")
+			w.WriteString(t0Line)
 			fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, slow, %q)\n", px, dir, strings.Repeat("s", M-s+1)+strings.Repeat("w", s-1))
 			fmt.Fprintf(w, "\t%sWantState(t, g, breaker.Closed, %q)\n", px, fmt.Sprintf("%d slow calls in %d", s-1, M))
 			w.WriteString("\n\tg = " + px + "Guard(t, " + px + "Registry(t), " + strconv.Quote(pl.s.guard) + ", " + strconv.Quote(pl.s.policy) + ")\n")
@@ -536,6 +536,10 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	// A failed probe reopens, for the grown open duration.
 	d2 := growOpen(bc, 1)
 	lo2, hi2 := openBounds(d2, bc.OpenJitter)
+	if pastHorizon(hi, hi2) || pastHorizon(hi, bc.ProbeTimeout) {
+		pl.notes = append(pl.notes, fmt.Sprintf("what follows a failed or lost probe: the open duration (%s) and the grown one (%s) or the probe timeout (%s) end past the breaker's clock (2^63ns, about 292 years, after its creation), where times saturate", d, d2, bc.ProbeTimeout))
+		return
+	}
 	g.open(w, pl, "FailedProbeReopens", fmt.Sprintf("pins what a failed probe does: it reopens the breaker\n// for openDuration × openBackoff (%s × %s, at most maxOpenDuration %s): %s.", d, fmtFloat(bc.OpenBackoff), bc.MaxOpenDuration, d2))
 	g.newGuard(w, pl)
 	g.trip(w, pl, true, false)
@@ -556,6 +560,19 @@ func (g *gen) breakerTests(w *bytes.Buffer, pl *plan) {
 	fmt.Fprintf(w, "\tg.AdvanceAt(half.Add(probeTimeout - time.Nanosecond))\n\t%sWantState(t, g, breaker.HalfOpen, \"1ns before the probe timeout\")\n", px)
 	fmt.Fprintf(w, "\tg.AdvanceAt(half.Add(probeTimeout))\n\t%sWantState(t, g, breaker.Open, \"the probe timeout\")\n", px)
 	w.WriteString("}\n\n")
+}
+
+// t0Line starts an explicit-time test at now, without its monotonic
+// reading: a time more than about 130 years later (past 2157) loses it, and
+// a breaker then measures it by the wall clock; without a monotonic reading
+// t0 and every time derived from it are measured alike, to the nanosecond.
+const t0Line = "\tt0 := time.Now().Round(0)\n"
+
+// pastHorizon reports whether a and b, added after a trip, end past what
+// a breaker's clock (int64 nanoseconds since its creation) holds, with an
+// hour to spare for the time between its creation and the trip.
+func pastHorizon(a, b time.Duration) bool {
+	return float64(a)+float64(b) >= float64(math.MaxInt64)-float64(time.Hour)
 }
 
 // growOpen is the open duration after n failed probes, without jitter.
@@ -581,7 +598,7 @@ func (g *gen) trip(w *bytes.Buffer, pl *plan, consumeGrace, keep bool) {
 	px, dir := g.prefix, strconv.FormatBool(pl.direct)
 	grace := consumeGrace && pl.bc.GraceCalls > 0
 	keep = keep || grace
-	w.WriteString("\tt0 := time.Now()\n")
+	w.WriteString(t0Line)
 	if pl.tripLat > 0 {
 		fmt.Fprintf(w, "\t%sPlay(t, g, %s, t0, %s, %q)\n", px, dir, durExpr(pl.tripLat), pl.tripSeq)
 		if keep {
@@ -802,7 +819,7 @@ func (g *gen) gateTests(w *bytes.Buffer, pl *plan) {
 			g.open(w, pl, "RateLimitBurst", fmt.Sprintf("pins the rate limit's burst: %d calls at once are\n// admitted, the next is limited.", burst))
 			g.newGuard(w, pl)
 			w.WriteString("\tg.Disable(breaker.Manual{Actor: \"testgen\", Reason: \"the rate limit alone\"})\n")
-			w.WriteString("\tt0 := time.Now()\n")
+			w.WriteString(t0Line)
 			fmt.Fprintf(w, "\tfor i := range %d {\n\t\t%sWantAdmitted(t, g, false, t0, nil, fmt.Sprintf(\"call %%d of the burst\", i+1))\n\t}\n", burst, px)
 			g.imports["fmt"] = true
 			fmt.Fprintf(w, "\tif _, err := g.AllowAt(context.Background(), t0); !errors.Is(err, ratelimit.ErrLimited) {\n\t\tt.Fatalf(\"call %d: %%v, want ratelimit.ErrLimited\", err)\n\t}\n", burst+1)
@@ -823,7 +840,7 @@ func (g *gen) gateTests(w *bytes.Buffer, pl *plan) {
 		g.open(w, pl, "BulkheadLimit", fmt.Sprintf("pins bulkhead.maxConcurrent %d: %d calls run at once,\n// the next is refused (an explicit-time call never queues).", n, n))
 		g.newGuard(w, pl)
 		w.WriteString("\tg.Disable(breaker.Manual{Actor: \"testgen\", Reason: \"the bulkhead alone\"})\n")
-		w.WriteString("\tt0 := time.Now()\n")
+		w.WriteString(t0Line)
 		fmt.Fprintf(w, "\tfor i := range %d {\n\t\tif _, err := g.AllowAt(context.Background(), t0); err != nil {\n\t\t\tt.Fatalf(\"call %%d of %d: %%v\", i+1, err)\n\t\t}\n\t}\n", n, n)
 		fmt.Fprintf(w, "\tif _, err := g.AllowAt(context.Background(), t0); !errors.Is(err, bulkhead.ErrFull) {\n\t\tt.Fatalf(\"call %d: %%v, want bulkhead.ErrFull\", err)\n\t}\n", n+1)
 		w.WriteString("}\n\n")

@@ -266,7 +266,7 @@ func (a *app) machineSetCommand() *cobra.Command {
 				return err
 			}
 			var res wire.MachineStateResult
-			raw, err := c.call(cmd.Context(), http.MethodPost, "/v1/machines/"+url.PathEscape(args[0])+"/state", nil,
+			raw, err := c.call(cmd.Context(), http.MethodPost, "/v1/machines/"+pathSegment(args[0])+"/state", nil,
 				wire.MachineStateRequest{State: args[1], Reason: reason}, &res)
 			if err != nil {
 				return err
@@ -281,4 +281,19 @@ func (a *app) machineSetCommand() *cobra.Command {
 	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit log (required)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
 	return cmd
+}
+
+// pathSegment escapes a guard's name as one path segment, as
+// wire.GuardPath does: url.PathEscape leaves "." and ".." as they are, and
+// a ServeMux in front of the admin API cleans them away, so that "machine
+// set .. x" asked for /v1/state.
+func pathSegment(name string) string {
+	switch e := url.PathEscape(name); e {
+	case ".":
+		return "%2E"
+	case "..":
+		return "%2E%2E"
+	default:
+		return e
+	}
 }

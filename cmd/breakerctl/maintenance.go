@@ -185,7 +185,7 @@ func (a *app) maintenanceDeleteCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			raw, err := c.call(cmd.Context(), http.MethodDelete, "/v1/maintenance/"+url.PathEscape(args[0]), url.Values{"reason": {reason}}, nil, nil)
+			raw, err := c.call(cmd.Context(), http.MethodDelete, "/v1/maintenance/"+pathSegment(args[0]), url.Values{"reason": {reason}}, nil, nil)
 			if err != nil {
 				return err
 			}
