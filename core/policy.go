@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -654,11 +655,40 @@ func durationPlan(t reflect.Type) []durationField {
 // in a longer pattern "*" matches within one "/"-separated segment and "**"
 // across segments. The only error is a malformed pattern.
 func MatchName(pattern, name string) (bool, error) {
-	items, err := parsePattern(pattern)
+	items, err := parsedPattern(pattern)
 	if err != nil {
 		return false, err
 	}
 	return matchItems(items, name), nil
+}
+
+// Parsed patterns are kept: a registry matches a new guard's name against
+// every policy's patterns in order, and parsing each pattern again made
+// creating guards quadratic in the number of policies (1,000 policies: 4.5 s
+// to create one guard per policy). The cache is bounded: past
+// maxCachedPatterns distinct patterns, the others are parsed every time.
+var (
+	patternCache    sync.Map // pattern string -> []patternItem (never changed once stored)
+	patternCacheLen atomic.Int32
+)
+
+const maxCachedPatterns = 4096
+
+// parsedPattern is parsePattern, through the cache.
+func parsedPattern(pattern string) ([]patternItem, error) {
+	if v, ok := patternCache.Load(pattern); ok {
+		return v.([]patternItem), nil
+	}
+	items, err := parsePattern(pattern)
+	if err != nil {
+		return nil, err
+	}
+	if patternCacheLen.Load() < maxCachedPatterns {
+		if _, loaded := patternCache.LoadOrStore(pattern, items); !loaded {
+			patternCacheLen.Add(1)
+		}
+	}
+	return items, nil
 }
 
 // A pattern is parsed into items, each matching one character or a run.

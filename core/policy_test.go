@@ -275,3 +275,20 @@ func TestPolicyRefusesDurationsThatOverflow(t *testing.T) {
 		t.Errorf("292 years: %v", err)
 	}
 }
+
+// TestMatchNameReusesParsedPatterns: a registry matches every new guard's
+// name against every policy's patterns; a pattern seen before is not
+// parsed again (parsing each time made creating a guard per policy
+// quadratic: 1,000 policies took 4.5 s). Matching allocates nothing then.
+func TestMatchNameReusesParsedPatterns(t *testing.T) {
+	const pattern, name = "GET /v1/{id}/**", "GET /v1/{id}/x/y"
+	if ok, err := MatchName(pattern, name); !ok || err != nil {
+		t.Fatalf("MatchName = %v, %v", ok, err)
+	}
+	if n := testing.AllocsPerRun(100, func() { _, _ = MatchName(pattern, name) }); n != 0 {
+		t.Fatalf("MatchName of a pattern seen before allocates %v times, want 0", n)
+	}
+	if _, err := MatchName("[", "x"); err == nil {
+		t.Fatal("a bad pattern matched without an error")
+	}
+}
