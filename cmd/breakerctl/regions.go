@@ -76,7 +76,7 @@ func (a *app) regionOne(ctx context.Context, name, guard string, asJSON bool) er
 	if err != nil {
 		return err
 	}
-	path := "/v1/regions/" + url.PathEscape(name) + "/guards"
+	path := "/v1/regions/" + pathSegment(name) + "/guards" // "." and ".." as one segment (see pathSegment)
 	color, err := a.useColor()
 	if err != nil {
 		return err

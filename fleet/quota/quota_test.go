@@ -62,6 +62,9 @@ func TestResourceValidate(t *testing.T) {
 		{func(r *quota.Resource) { r.LeaseTTL = -time.Second }, "leaseTTL -1s"},
 		{func(r *quota.Resource) { r.RefreshEvery = -time.Second }, "refreshEvery -1s"},
 		{func(r *quota.Resource) { r.LeaseTTL, r.RefreshEvery = 2*time.Second, time.Second }, "leaseTTL 2s"},
+		// A century wrapped 6*refreshEvery and passed (the stress pass found it).
+		{func(r *quota.Resource) { r.LeaseTTL, r.RefreshEvery = 20*365*24*time.Hour, 100*365*24*time.Hour }, "refreshEvery 876000h0m0s"},
+		{func(r *quota.Resource) { r.LeaseTTL = 100 * 365 * 24 * time.Hour }, "leaseTTL 876000h0m0s"},
 	} {
 		r := ok
 		c.mut(&r)

@@ -55,6 +55,11 @@ func (r Resource) withDefaults() Resource {
 	return r
 }
 
+// MaxPeriod is the longest LeaseTTL or RefreshEvery a Resource may have
+// (2^58 ns, about nine years): leases are computed as multiples of them,
+// which must not overflow.
+const MaxPeriod = time.Duration(1) << 58
+
 // Validate reports the first invalid field, naming it and its value.
 // Zero durations take their defaults.
 func (r Resource) Validate() error {
@@ -77,6 +82,10 @@ func (r Resource) Validate() error {
 		return fmt.Errorf("quota: resource %q: refreshEvery %v: must be positive", r.Name, r.RefreshEvery)
 	case r.RefreshEvery < time.Millisecond:
 		return fmt.Errorf("quota: resource %q: refreshEvery %v: must be at least 1ms", r.Name, r.RefreshEvery)
+	case r.RefreshEvery > MaxPeriod:
+		return fmt.Errorf("quota: resource %q: refreshEvery %v: must be at most %v", r.Name, r.RefreshEvery, MaxPeriod)
+	case r.LeaseTTL > MaxPeriod:
+		return fmt.Errorf("quota: resource %q: leaseTTL %v: must be at most %v", r.Name, r.LeaseTTL, MaxPeriod)
 	case r.LeaseTTL < 6*r.RefreshEvery:
 		return fmt.Errorf("quota: resource %q: leaseTTL %v: must be at least six refreshEvery (%v)", r.Name, r.LeaseTTL, 6*r.RefreshEvery)
 	}
