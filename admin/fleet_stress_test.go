@@ -126,9 +126,6 @@ func TestFleetAndMachinesUnderThousandsOfReaders(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	grown := int64(after.HeapAlloc) - int64(before.HeapAlloc)
 	t.Logf("%d readers in %v alongside %d operator moves; heap grew by %d KiB", readers, took, moves.Load(), grown>>10)
-	if took > 60*time.Second {
-		t.Errorf("%d readers took %v", readers, took)
-	}
 	if grown > 64<<20 {
 		t.Errorf("heap grew by %d MiB after %d readers", grown>>20, readers)
 	}

@@ -43,29 +43,15 @@ func InstrumentFleet(src FleetSource, opts ...Option) (*FleetInstrumentation, er
 	cfg := newConfig(opts)
 	meter := cfg.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
 	fi := &FleetInstrumentation{src: src, table: metrics.Fleet()}
-	observables := make([]metric.Observable, 0, len(fi.table))
-	var errs []error
-	for i := range fi.table {
-		m := &fi.table[i]
-		desc, unit := metric.WithDescription(m.Description), metric.WithUnit(m.Unit)
-		var in metric.Int64Observable
-		var err error
-		if m.Kind == metrics.Counter {
-			in, err = meter.Int64ObservableCounter(m.Name, desc, unit)
-		} else {
-			in, err = meter.Int64ObservableGauge(m.Name, desc, unit)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fi.inst = append(fi.inst, in)
-		observables = append(observables, in)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	var observables []metric.Observable
 	var err error
+	fi.inst, observables, err = int64Observables(meter, len(fi.table), func(i int) (string, string, string, bool) {
+		m := &fi.table[i]
+		return m.Name, m.Description, m.Unit, m.Kind == metrics.Counter
+	})
+	if err != nil {
+		return nil, err
+	}
 	if fi.reg, err = meter.RegisterCallback(fi.observe, observables...); err != nil {
 		return nil, err
 	}

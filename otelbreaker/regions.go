@@ -40,29 +40,15 @@ func InstrumentRegions(src metrics.RegionsSource, opts ...Option) (*RegionsInstr
 	cfg := newConfig(opts)
 	meter := cfg.mp.Meter(ScopeName, metric.WithInstrumentationVersion(Version))
 	ri := &RegionsInstrumentation{src: src, table: metrics.Regions()}
-	observables := make([]metric.Observable, 0, len(ri.table))
-	var errs []error
-	for i := range ri.table {
-		m := &ri.table[i]
-		desc, unit := metric.WithDescription(m.Description), metric.WithUnit(m.Unit)
-		var in metric.Int64Observable
-		var err error
-		if m.Kind == metrics.Counter {
-			in, err = meter.Int64ObservableCounter(m.Name, desc, unit)
-		} else {
-			in, err = meter.Int64ObservableGauge(m.Name, desc, unit)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		ri.inst = append(ri.inst, in)
-		observables = append(observables, in)
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	var observables []metric.Observable
 	var err error
+	ri.inst, observables, err = int64Observables(meter, len(ri.table), func(i int) (string, string, string, bool) {
+		m := &ri.table[i]
+		return m.Name, m.Description, m.Unit, m.Kind == metrics.Counter
+	})
+	if err != nil {
+		return nil, err
+	}
 	if ri.reg, err = meter.RegisterCallback(ri.observe, observables...); err != nil {
 		return nil, err
 	}

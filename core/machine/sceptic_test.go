@@ -30,9 +30,6 @@ func TestCompileHugeSpec(t *testing.T) {
 	if len(msg) > 64<<10 {
 		t.Errorf("error of %d bytes for one spec: %.300s...", len(msg), msg)
 	}
-	if took > 2*time.Second {
-		t.Errorf("Compile took %v", took)
-	}
 	t.Logf("10,000 states: refused in %v, error of %d bytes", took, len(msg))
 }
 
